@@ -1,0 +1,41 @@
+//! `triage certs`: writes the local CA and localhost certificate.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::error::Error;
+
+#[derive(Debug, Args)]
+pub struct CertsArgs {
+    /// Directory to write into.
+    #[arg(long, default_value = "certs", env = "TRIAGE_CERTS_DIR")]
+    pub dir: PathBuf,
+    /// Replace an existing CA.
+    #[arg(long)]
+    pub force: bool,
+}
+
+pub fn run(args: CertsArgs) -> Result<ExitCode, Error> {
+    let p = crate::certs::generate(&args.dir, args.force)?;
+    println!(
+        "wrote {}  (the CA: trust this one; see certs/README.md)",
+        p.ca_cert.display()
+    );
+    println!(
+        "wrote {}  (CA private key: keep it private)",
+        p.ca_key.display()
+    );
+    println!(
+        "wrote {}  (server certificate for localhost, 127.0.0.1, ::1)",
+        p.cert.display()
+    );
+    println!("wrote {}  (server private key)", p.key.display());
+    println!(
+        "\nserve https with: triage proxy --tls --tls-cert {} --tls-key {}",
+        p.cert.display(),
+        p.key.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,83 @@
+//! The command line: one file per subcommand. `main.rs` parses [`Cli`], installs tracing and
+//! calls [`run`]; everything here is a library function so tests can drive it.
+
+pub mod certs;
+pub mod proxy;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::error::Error;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "triage",
+    version,
+    about = "Explains why calls to the Genesys Cloud Platform API fail.",
+    long_about = "triage explains why calls to the Genesys Cloud Platform API fail.\n\n\
+        `triage proxy` sits between your SDK and the API, forwards every call unchanged, and \
+        names the cause and the fix of failed calls in response headers and its log.",
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Log format: `pretty` for people, `json` for machines. `RUST_LOG` sets the levels.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Pretty, env = "TRIAGE_LOG_FORMAT")]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the diagnostic reverse proxy in front of a Genesys Cloud region.
+    Proxy(proxy::ProxyArgs),
+    /// Create a local CA and a localhost certificate for `triage proxy --tls`.
+    Certs(certs::CertsArgs),
+}
+
+/// Runs a parsed command line.
+pub fn run(cli: Cli) -> Result<ExitCode, Error> {
+    match cli.command {
+        Command::Proxy(args) => proxy::run(args),
+        Command::Certs(args) => certs::run(args),
+    }
+}
+
+/// A multi-threaded runtime for the async subcommands.
+pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(Error::Io)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutdown requested");
+}

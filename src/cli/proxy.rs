@@ -1,0 +1,155 @@
+//! `triage proxy`: flags → [`proxy::Config`](crate::proxy::Config), then serve until Ctrl-C.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use clap::Args;
+
+use crate::error::Error;
+use crate::inspect::{Inspector, NoInspector};
+use crate::proxy::{Config, Proxy, ServerTls, UpstreamUrl};
+use crate::region::Region;
+
+#[derive(Debug, Args)]
+pub struct ProxyArgs {
+    /// Address to listen on. A non-loopback address also needs --allow-remote.
+    #[arg(long, default_value = "127.0.0.1:8787", env = "TRIAGE_LISTEN")]
+    pub listen: SocketAddr,
+
+    /// Allow listening on a non-loopback address (anyone who reaches it can use your tokens).
+    #[arg(long, env = "TRIAGE_ALLOW_REMOTE")]
+    pub allow_remote: bool,
+
+    /// Genesys Cloud region, by domain (mypurecloud.ie) or region id (eu-west-1).
+    #[arg(long, default_value = "mypurecloud.com", env = "TRIAGE_REGION")]
+    pub region: String,
+
+    /// Override the API upstream (default https://api.<region domain>); http:// allowed.
+    #[arg(long, value_name = "URL", env = "TRIAGE_API_UPSTREAM")]
+    pub api_upstream: Option<String>,
+
+    /// Override the login upstream for /oauth/* (default https://login.<region domain>).
+    #[arg(long, value_name = "URL", env = "TRIAGE_LOGIN_UPSTREAM")]
+    pub login_upstream: Option<String>,
+
+    /// Extra trusted root certificates (PEM) for the upstream, e.g. a corporate TLS proxy's.
+    #[arg(long, value_name = "PEM", env = "TRIAGE_CA_FILE")]
+    pub ca_file: Option<PathBuf>,
+
+    /// Serve https to clients (HTTP/1.1 and HTTP/2 by ALPN) with the certificate of `triage certs`.
+    #[arg(long, env = "TRIAGE_TLS")]
+    pub tls: bool,
+
+    /// Server certificate for --tls.
+    #[arg(long, default_value = "certs/localhost.pem", env = "TRIAGE_TLS_CERT")]
+    pub tls_cert: PathBuf,
+
+    /// Server private key for --tls.
+    #[arg(long, default_value = "certs/localhost.key", env = "TRIAGE_TLS_KEY")]
+    pub tls_key: PathBuf,
+
+    /// Most bytes of an error response body read for diagnosis; larger bodies stream uninspected.
+    #[arg(long, default_value = "1MiB", value_parser = parse_size, env = "TRIAGE_INSPECT_LIMIT")]
+    pub inspect_limit: usize,
+
+    /// Time allowed to connect to the upstream.
+    #[arg(long, default_value = "10s", value_parser = parse_duration, env = "TRIAGE_CONNECT_TIMEOUT")]
+    pub connect_timeout: Duration,
+
+    /// Time allowed for the upstream's response head (answered with 504 after).
+    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "TRIAGE_RESPONSE_TIMEOUT")]
+    pub response_timeout: Duration,
+
+    /// Longest silence allowed while a body streams, either way.
+    #[arg(long, default_value = "60s", value_parser = parse_duration, env = "TRIAGE_IDLE_TIMEOUT")]
+    pub idle_timeout: Duration,
+
+    /// Most client connections open at once; more wait to be accepted.
+    #[arg(long, default_value_t = 1024, env = "TRIAGE_MAX_CONNECTIONS")]
+    pub max_connections: usize,
+}
+
+impl ProxyArgs {
+    /// The proxy configuration these flags describe.
+    pub fn config(&self) -> Result<Config, Error> {
+        let region = Region::lookup(&self.region)?;
+        let api = UpstreamUrl::parse(self.api_upstream.as_deref().unwrap_or(&region.api_url()))?;
+        let login = UpstreamUrl::parse(
+            self.login_upstream
+                .as_deref()
+                .unwrap_or(&region.login_url()),
+        )?;
+        let mut cfg = Config::new(self.listen, api, login);
+        cfg.allow_remote = self.allow_remote;
+        cfg.ca_file = self.ca_file.clone();
+        cfg.tls = self.tls.then(|| ServerTls {
+            cert: self.tls_cert.clone(),
+            key: self.tls_key.clone(),
+        });
+        cfg.inspect_limit = self.inspect_limit;
+        cfg.connect_timeout = self.connect_timeout;
+        cfg.response_timeout = self.response_timeout;
+        cfg.idle_timeout = self.idle_timeout;
+        cfg.max_connections = self.max_connections.max(1);
+        Ok(cfg)
+    }
+}
+
+pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
+    let cfg = args.config()?;
+    let inspector: Arc<dyn Inspector> = Arc::new(NoInspector);
+    crate::cli::runtime()?.block_on(async move {
+        let proxy = Proxy::bind(cfg, inspector).await?;
+        let cfg = proxy.config();
+        let scheme = if cfg.tls.is_some() { "https" } else { "http" };
+        if !cfg.listen.ip().is_loopback() {
+            tracing::warn!(listen = %cfg.listen, "listening on a non-loopback address (--allow-remote): anyone who can reach it can send requests with your tokens");
+        }
+        tracing::info!(
+            listen = %format!("{scheme}://{}", proxy.local_addr()),
+            api = %cfg.api,
+            login = %cfg.login,
+            "triage proxy ready: point your SDK at the listen address"
+        );
+        proxy.serve(crate::cli::shutdown_signal()).await?;
+        Ok(ExitCode::SUCCESS)
+    })
+}
+
+/// `1MiB`, `512KiB`, `64k`, `1048576`.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: usize = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a size (try 1MiB, 256KiB, 65536)"))?;
+    let mult = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1024,
+        "m" | "mb" | "mib" => 1024 * 1024,
+        "g" | "gb" | "gib" => 1024 * 1024 * 1024,
+        _ => return Err(format!("{s:?}: unknown unit (use B, KiB, MiB, GiB)")),
+    };
+    n.checked_mul(mult)
+        .ok_or_else(|| format!("{s:?} is too large"))
+}
+
+/// `30s`, `500ms`, `2m`, or plain seconds.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let n: u64 = num
+        .parse()
+        .map_err(|_| format!("{s:?} is not a duration (try 30s, 500ms, 2m)"))?;
+    Ok(match unit {
+        "" | "s" => Duration::from_secs(n),
+        "ms" => Duration::from_millis(n),
+        "m" => Duration::from_secs(n * 60),
+        _ => return Err(format!("{s:?}: unknown unit (use ms, s, m)")),
+    })
+}

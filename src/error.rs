@@ -1,0 +1,57 @@
+//! Library error types. Every failure says whose it is — the client's, the upstream's, or
+//! triage's own — because a user's first question is "is it me, the API, or the tool?".
+
+use std::path::PathBuf;
+
+/// Who caused a failure.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Blame {
+    Client,
+    Upstream,
+    Triage,
+}
+
+/// Errors of configuration and start-up, surfaced by the CLI.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0}")]
+    Config(String),
+    #[error("unknown region {name:?}; valid regions are: {valid}")]
+    UnknownRegion { name: String, valid: String },
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error("TLS set-up failed: {0}")]
+    Tls(String),
+    #[error("certificate generation failed: {0}")]
+    Certs(String),
+    #[error("{0}")]
+    Rules(String),
+    #[error("{0}")]
+    Input(String),
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+impl Error {
+    pub fn blame(&self) -> Blame {
+        match self {
+            Error::Input(_) => Blame::Client,
+            _ => Blame::Triage,
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;

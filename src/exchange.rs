@@ -1,0 +1,144 @@
+//! The one type that flows through triage: an HTTP exchange as seen by the proxy (live) or read
+//! back from a file (HAR, recording, `curl -i`, a pasted body). Everything downstream of the
+//! readers — diagnosis, evidence, reports — sees only this type and never knows where it came from.
+
+use std::time::SystemTime;
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+
+/// Where an exchange came from. Reports may mention it; the diagnosis never branches on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// Seen live by `triage proxy`.
+    Live,
+    /// Read from a file; `index` counts exchanges from 0 in file order.
+    File { path: String, index: usize },
+}
+
+/// Which upstream a request is (or was) meant for: the routing decision of the proxy, and for
+/// offline input the host the request was sent to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UpstreamKind {
+    /// `api.<domain>`: every Platform API operation.
+    Api,
+    /// `login.<domain>`: `/oauth/*`.
+    Login,
+}
+
+impl UpstreamKind {
+    /// Routing rule of FACTS.md §8: the SDKs send `/oauth/token` to the same host as the API
+    /// calls, so the path alone decides.
+    pub fn for_path(path: &str) -> Self {
+        if path == "/oauth" || path.starts_with("/oauth/") {
+            UpstreamKind::Login
+        } else {
+            UpstreamKind::Api
+        }
+    }
+}
+
+/// A body as far as triage looked at it: a bounded prefix, decoded from its content coding.
+#[derive(Debug, Clone, Default)]
+pub struct BodyPrefix {
+    /// The (decoded) bytes seen, at most the inspection limit.
+    pub bytes: Bytes,
+    /// True when `bytes` is the whole (decoded) body.
+    pub complete: bool,
+}
+
+impl BodyPrefix {
+    pub fn complete(bytes: impl Into<Bytes>) -> Self {
+        BodyPrefix {
+            bytes: bytes.into(),
+            complete: true,
+        }
+    }
+
+    /// The body parsed as JSON, when it is complete and is JSON.
+    pub fn json(&self) -> Option<serde_json::Value> {
+        if !self.complete || self.bytes.is_empty() {
+            return None;
+        }
+        serde_json::from_slice(&self.bytes).ok()
+    }
+
+    /// The body as UTF-8 text (lossy), for form bodies and quoting.
+    pub fn text(&self) -> std::borrow::Cow<'_, str> {
+        String::from_utf8_lossy(&self.bytes)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub method: Method,
+    /// The path exactly as sent, percent-encoding preserved, without the query.
+    pub path: String,
+    /// The raw query string without `?`, byte-exact.
+    pub query: Option<String>,
+    pub headers: HeaderMap,
+    pub body: BodyPrefix,
+    /// The upstream the request went (or would go) to.
+    pub upstream: UpstreamKind,
+    /// The host the request was sent to, when known (`api.mypurecloud.ie`); offline readers fill
+    /// it from the URL, the proxy from its configured upstream.
+    pub host: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Response {
+    pub status: StatusCode,
+    pub headers: HeaderMap,
+    /// Decoded prefix of the body; empty when the body was not inspected.
+    pub body: BodyPrefix,
+}
+
+/// Timings in milliseconds, when known.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    /// From sending the request upstream to receiving the response head.
+    pub upstream_ms: Option<u64>,
+    /// From receiving the request to the end of the response body.
+    pub total_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Exchange {
+    /// Order of arrival, from 1, per proxy process or per input file.
+    pub seq: u64,
+    pub origin: Origin,
+    pub started_at: SystemTime,
+    pub request: Request,
+    /// `None` when no response was received (the upstream failed).
+    pub response: Option<Response>,
+    pub timings: Timings,
+}
+
+impl Exchange {
+    pub fn status(&self) -> Option<u16> {
+        self.response.as_ref().map(|r| r.status.as_u16())
+    }
+
+    /// `ININ-Correlation-Id` of the response, or failing that the body's `contextId` (the same
+    /// value, FACTS.md §2.1).
+    pub fn correlation_id(&self) -> Option<String> {
+        let resp = self.response.as_ref()?;
+        if let Some(v) = resp
+            .headers
+            .get("inin-correlation-id")
+            .and_then(|v| v.to_str().ok())
+        {
+            return Some(v.to_owned());
+        }
+        resp.body.json().and_then(|j| {
+            j.get("contextId")
+                .and_then(|c| c.as_str())
+                .map(str::to_owned)
+        })
+    }
+}

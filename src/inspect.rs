@@ -1,0 +1,55 @@
+//! The seam between the proxy and everything that looks at traffic. The proxy moves bytes and
+//! knows nothing of rules: it asks an [`Inspector`] whether a response body is worth reading,
+//! hands it the finished [`Exchange`], and applies the [`Verdict`] it gets back. A new rule, a
+//! new kind of evidence or a new report never changes forwarding code.
+
+use bytes::Bytes;
+use http::{HeaderName, HeaderValue, Method, StatusCode};
+
+use crate::exchange::Exchange;
+
+/// What the inspector wants the proxy to change in a response. Empty by default: the response
+/// then reaches the client exactly as the upstream sent it.
+#[derive(Debug, Default, Clone)]
+pub struct Verdict {
+    /// Headers appended to the response (already sanitised by the inspector).
+    pub headers: Vec<(HeaderName, HeaderValue)>,
+    /// A replacement body, not content-encoded. The proxy then drops `Content-Encoding` and
+    /// sets `Content-Length` so the response stays self-consistent.
+    pub body: Option<Bytes>,
+}
+
+impl Verdict {
+    pub fn is_empty(&self) -> bool {
+        self.headers.is_empty() && self.body.is_none()
+    }
+}
+
+pub trait Inspector: Send + Sync + 'static {
+    /// Whether the proxy should read (up to its limit) and decode this response's body before
+    /// answering. Called on the hot path for every response: keep it cheap.
+    fn wants_body(&self, method: &Method, path: &str, status: StatusCode) -> bool {
+        let _ = (method, path);
+        status.as_u16() >= 400
+    }
+
+    /// Looks at an exchange whose response head is known and whose body, when wanted, was read.
+    /// Called before the response head goes to the client, so it must not block.
+    fn inspect(&self, exchange: &Exchange) -> Verdict;
+
+    /// Called once per exchange when it is over (response body fully sent, or the exchange
+    /// failed), with the final timings. For memory of traffic, recordings and metrics.
+    fn finished(&self, exchange: &Exchange) {
+        let _ = exchange;
+    }
+}
+
+/// An inspector that never changes anything: plain transparent forwarding.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct NoInspector;
+
+impl Inspector for NoInspector {
+    fn inspect(&self, _: &Exchange) -> Verdict {
+        Verdict::default()
+    }
+}

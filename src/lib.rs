@@ -1,0 +1,17 @@
+//! triage explains why calls to the Genesys Cloud Platform API fail.
+//!
+//! The crate is laid out the way the data flows (see `docs/architecture.md`): the [`proxy`]
+//! moves bytes and builds an [`exchange::Exchange`]; the [`inspect`] seam hands it to whatever
+//! looks at traffic; the CLI in [`cli`] wires the pieces for each subcommand.
+#![forbid(unsafe_code)]
+
+pub mod certs;
+pub mod cli;
+pub mod error;
+pub mod exchange;
+pub mod inspect;
+pub mod proxy;
+pub mod redact;
+pub mod region;
+
+pub use error::{Error, Result};

@@ -1,0 +1,407 @@
+//! Bodies as they stream through the proxy. Nothing here buffers a whole body: the request body
+//! is teed into a bounded prefix as it passes, and the response body is a (possibly already
+//! read, bounded) prefix followed by the rest of the upstream stream. Both enforce the idle
+//! timeout, and the response body carries the [`FinishGuard`] that logs the exchange when the
+//! body is done or the client went away.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use bytes::{Bytes, BytesMut};
+use http::HeaderMap;
+use http_body::{Body, Frame, SizeHint};
+use hyper::body::Incoming;
+use tokio::time::Sleep;
+
+/// Errors while a body streams.
+#[derive(Debug, thiserror::Error)]
+pub enum BodyError {
+    #[error("{0}")]
+    Hyper(#[from] hyper::Error),
+    #[error("no data for {0:?} (idle timeout)")]
+    Idle(Duration),
+}
+
+/// An idle timer that costs nothing until a poll finds the body not ready.
+struct Idle {
+    dur: Duration,
+    sleep: Option<Pin<Box<Sleep>>>,
+}
+
+impl Idle {
+    fn new(dur: Duration) -> Self {
+        Idle { dur, sleep: None }
+    }
+
+    fn activity(&mut self) {
+        if let Some(s) = self.sleep.as_mut() {
+            s.as_mut().reset((Instant::now() + self.dur).into());
+        }
+    }
+
+    /// Called when the inner body is pending; true once the body was silent for too long.
+    fn expired(&mut self, cx: &mut Context<'_>) -> bool {
+        let dur = self.dur;
+        let s = self
+            .sleep
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep(dur)));
+        s.as_mut().poll(cx).is_ready()
+    }
+}
+
+/// The bounded copy of a request body that the tee fills as the body passes.
+#[derive(Debug, Default)]
+pub struct Capture {
+    state: Mutex<CaptureState>,
+}
+
+#[derive(Debug, Default)]
+struct CaptureState {
+    bytes: BytesMut,
+    limit: usize,
+    complete: bool,
+    client_error: bool,
+}
+
+impl Capture {
+    pub fn new(limit: usize) -> Self {
+        Capture {
+            state: Mutex::new(CaptureState {
+                limit,
+                ..Default::default()
+            }),
+        }
+    }
+
+    /// The prefix captured so far and whether it is the whole body.
+    pub fn snapshot(&self) -> (Bytes, bool) {
+        let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        (Bytes::copy_from_slice(&s.bytes), s.complete)
+    }
+
+    /// True when the client's body broke (it disconnected or sent a malformed body).
+    pub fn client_error(&self) -> bool {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .client_error
+    }
+
+    fn push(&self, data: &[u8]) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let room = s.limit.saturating_sub(s.bytes.len());
+        if data.len() > room {
+            // Past the limit the body is no longer whole; `complete` stays false.
+            s.bytes.extend_from_slice(&data[..room]);
+            s.limit = 0;
+        } else {
+            s.bytes.extend_from_slice(data);
+        }
+    }
+
+    fn end(&self, error: bool) {
+        let mut s = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        if error {
+            s.client_error = true;
+        } else if s.limit > 0 || s.bytes.is_empty() {
+            s.complete = true;
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The client's request body on its way upstream, teeing a bounded prefix.
+    pub struct TeeBody {
+        #[pin]
+        inner: Option<Incoming>,
+        capture: Option<Arc<Capture>>,
+        idle: Idle,
+    }
+}
+
+impl TeeBody {
+    pub fn new(inner: Incoming, capture: Option<Arc<Capture>>, idle: Duration) -> Self {
+        TeeBody {
+            inner: Some(inner),
+            capture,
+            idle: Idle::new(idle),
+        }
+    }
+
+    /// A body with no bytes (for requests triage makes itself).
+    pub fn empty() -> Self {
+        TeeBody {
+            inner: None,
+            capture: None,
+            idle: Idle::new(Duration::from_secs(1)),
+        }
+    }
+}
+
+impl Body for TeeBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let this = self.project();
+        let Some(inner) = this.inner.as_pin_mut() else {
+            return Poll::Ready(None);
+        };
+        match inner.poll_frame(cx) {
+            Poll::Ready(Some(Ok(frame))) => {
+                this.idle.activity();
+                if let (Some(c), Some(data)) = (this.capture.as_ref(), frame.data_ref()) {
+                    c.push(data);
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
+            Poll::Ready(Some(Err(e))) => {
+                if let Some(c) = this.capture.as_ref() {
+                    c.end(true);
+                }
+                Poll::Ready(Some(Err(e.into())))
+            }
+            Poll::Ready(None) => {
+                if let Some(c) = this.capture.as_ref() {
+                    c.end(false);
+                }
+                Poll::Ready(None)
+            }
+            Poll::Pending => {
+                if this.idle.expired(cx) {
+                    if let Some(c) = this.capture.as_ref() {
+                        c.end(true);
+                    }
+                    return Poll::Ready(Some(Err(BodyError::Idle(this.idle.dur))));
+                }
+                Poll::Pending
+            }
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.as_ref().is_none_or(|b| b.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner
+            .as_ref()
+            .map_or_else(|| SizeHint::with_exact(0), |b| b.size_hint())
+    }
+}
+
+/// Runs once when a response body is over — fully sent, failed, or dropped because the client
+/// went away — so that every exchange is logged exactly once with its real total time.
+pub struct FinishGuard {
+    on_finish: Option<Box<dyn FnOnce(Outcome) + Send + Sync>>,
+    started: Instant,
+    outcome: BodyOutcome,
+}
+
+/// How a response body ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BodyOutcome {
+    Complete,
+    /// The client went away (or the connection closed) before the body was sent.
+    Aborted,
+    /// The upstream's body failed or went idle mid-stream.
+    UpstreamError,
+}
+
+/// What the guard reports.
+#[derive(Debug, Clone, Copy)]
+pub struct Outcome {
+    pub body: BodyOutcome,
+    pub total: Duration,
+}
+
+impl FinishGuard {
+    pub fn new(started: Instant, f: impl FnOnce(Outcome) + Send + Sync + 'static) -> Self {
+        FinishGuard {
+            on_finish: Some(Box::new(f)),
+            started,
+            outcome: BodyOutcome::Aborted,
+        }
+    }
+
+    fn set(&mut self, o: BodyOutcome) {
+        self.outcome = o;
+    }
+}
+
+impl Drop for FinishGuard {
+    fn drop(&mut self) {
+        if let Some(f) = self.on_finish.take() {
+            f(Outcome {
+                body: self.outcome,
+                total: self.started.elapsed(),
+            });
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// A response body: an optional prefix already read (for inspection or made by triage),
+    /// then the rest of the upstream's stream, then trailers read during inspection.
+    pub struct ProxyBody {
+        prefix: Option<Bytes>,
+        #[pin]
+        rest: Option<Incoming>,
+        trailers: Option<HeaderMap>,
+        idle: Idle,
+        guard: Option<FinishGuard>,
+    }
+}
+
+impl ProxyBody {
+    /// The upstream's body, streamed as it comes.
+    pub fn stream(rest: Incoming, idle: Duration, guard: FinishGuard) -> Self {
+        ProxyBody {
+            prefix: None,
+            rest: Some(rest),
+            trailers: None,
+            idle: Idle::new(idle),
+            guard: Some(guard),
+        }
+        .noting_empty()
+    }
+
+    /// A body that is over before its first poll (HEAD, 204, 304) is complete as it stands:
+    /// hyper will never poll it.
+    fn noting_empty(mut self) -> Self {
+        if self.is_end_stream() {
+            if let Some(g) = self.guard.as_mut() {
+                g.set(BodyOutcome::Complete);
+            }
+        }
+        self
+    }
+
+    /// A prefix already read, then (when the read stopped early) the rest of the stream.
+    pub fn prefixed(
+        prefix: Bytes,
+        rest: Option<Incoming>,
+        trailers: Option<HeaderMap>,
+        idle: Duration,
+        guard: FinishGuard,
+    ) -> Self {
+        let prefix = (!prefix.is_empty()).then_some(prefix);
+        ProxyBody {
+            prefix,
+            rest,
+            trailers,
+            idle: Idle::new(idle),
+            guard: Some(guard),
+        }
+        .noting_empty()
+    }
+
+    /// A whole body triage made.
+    pub fn full(bytes: Bytes, guard: Option<FinishGuard>) -> Self {
+        let prefix = (!bytes.is_empty()).then_some(bytes);
+        ProxyBody {
+            prefix,
+            rest: None,
+            trailers: None,
+            idle: Idle::new(Duration::from_secs(60)),
+            guard,
+        }
+        .noting_empty()
+    }
+}
+
+impl From<Bytes> for ProxyBody {
+    fn from(b: Bytes) -> Self {
+        ProxyBody::full(b, None)
+    }
+}
+
+impl Body for ProxyBody {
+    type Data = Bytes;
+    type Error = BodyError;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
+        let mut this = self.project();
+        if let Some(p) = this.prefix.take() {
+            // hyper stops polling once `is_end_stream` holds, so completion is noted here.
+            if this.rest.is_none() && this.trailers.is_none() {
+                if let Some(g) = this.guard.as_mut() {
+                    g.set(BodyOutcome::Complete);
+                }
+            }
+            return Poll::Ready(Some(Ok(Frame::data(p))));
+        }
+        if let Some(mut rest) = this.rest.as_mut().as_pin_mut() {
+            match rest.as_mut().poll_frame(cx) {
+                Poll::Ready(Some(Ok(frame))) => {
+                    this.idle.activity();
+                    if this.trailers.is_none() && rest.is_end_stream() {
+                        if let Some(g) = this.guard.as_mut() {
+                            g.set(BodyOutcome::Complete);
+                        }
+                    }
+                    return Poll::Ready(Some(Ok(frame)));
+                }
+                Poll::Ready(Some(Err(e))) => {
+                    if let Some(g) = this.guard.as_mut() {
+                        g.set(BodyOutcome::UpstreamError);
+                    }
+                    this.guard.take();
+                    return Poll::Ready(Some(Err(e.into())));
+                }
+                Poll::Ready(None) => this.rest.set(None),
+                Poll::Pending => {
+                    if this.idle.expired(cx) {
+                        if let Some(g) = this.guard.as_mut() {
+                            g.set(BodyOutcome::UpstreamError);
+                        }
+                        this.guard.take();
+                        return Poll::Ready(Some(Err(BodyError::Idle(this.idle.dur))));
+                    }
+                    return Poll::Pending;
+                }
+            }
+        }
+        if let Some(t) = this.trailers.take() {
+            if let Some(g) = this.guard.as_mut() {
+                g.set(BodyOutcome::Complete);
+            }
+            return Poll::Ready(Some(Ok(Frame::trailers(t))));
+        }
+        if let Some(mut g) = this.guard.take() {
+            g.set(BodyOutcome::Complete);
+        }
+        Poll::Ready(None)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.prefix.is_none()
+            && self.trailers.is_none()
+            && self.rest.as_ref().is_none_or(|r| r.is_end_stream())
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        let pre = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
+        match &self.rest {
+            None => SizeHint::with_exact(pre),
+            Some(r) => {
+                let h = r.size_hint();
+                let mut out = SizeHint::new();
+                out.set_lower(h.lower() + pre);
+                if let Some(u) = h.upper() {
+                    out.set_upper(u + pre);
+                }
+                out
+            }
+        }
+    }
+}

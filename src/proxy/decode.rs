@@ -1,0 +1,101 @@
+//! Decoding of inspected bodies. Only the copy triage reads is decoded; the client always gets
+//! the upstream's original bytes.
+
+use std::io::Read;
+
+/// Decodes `body` per a `Content-Encoding` value (`gzip`, `x-gzip`, `deflate`, `br`, `identity`,
+/// or a comma list applied in order), reading at most `limit` decoded bytes. Returns the bytes
+/// and whether they are the whole decoded body; `None` for an unknown or corrupt coding.
+pub fn decode(encoding: Option<&str>, body: &[u8], limit: usize) -> Option<(Vec<u8>, bool)> {
+    let Some(encoding) = encoding else {
+        return Some((body.to_vec(), true));
+    };
+    let mut data = body.to_vec();
+    let mut complete = true;
+    // Codings are listed in the order they were applied; undo them last to first.
+    for coding in encoding
+        .split(',')
+        .map(|c| c.trim().to_ascii_lowercase())
+        .rev()
+    {
+        let (out, whole) = match coding.as_str() {
+            "" | "identity" => continue,
+            "gzip" | "x-gzip" => read_limited(flate2::read::MultiGzDecoder::new(&data[..]), limit)?,
+            "deflate" => {
+                // RFC 9110 "deflate" is zlib-wrapped, but some servers send raw deflate.
+                read_limited(flate2::read::ZlibDecoder::new(&data[..]), limit)
+                    .or_else(|| read_limited(flate2::read::DeflateDecoder::new(&data[..]), limit))?
+            }
+            "br" => read_limited(brotli::Decompressor::new(&data[..], 8192), limit)?,
+            _ => return None,
+        };
+        data = out;
+        complete &= whole;
+    }
+    Some((data, complete))
+}
+
+fn read_limited(reader: impl Read, limit: usize) -> Option<(Vec<u8>, bool)> {
+    let mut out = Vec::new();
+    // One byte more than the limit tells "exactly at the limit" from "over it".
+    let mut r = reader.take(limit as u64 + 1);
+    r.read_to_end(&mut out).ok()?;
+    let whole = out.len() <= limit;
+    out.truncate(limit);
+    Some((out, whole))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(data: &[u8]) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(data).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_and_brotli_decode() {
+        let body = br#"{"code":"request.conflict"}"#;
+        assert_eq!(
+            decode(Some("gzip"), &gzip(body), 1024).unwrap(),
+            (body.to_vec(), true)
+        );
+        let mut br = Vec::new();
+        brotli::CompressorWriter::new(&mut br, 4096, 5, 22)
+            .write_all(body)
+            .unwrap();
+        assert_eq!(
+            decode(Some("br"), &br, 1024).unwrap(),
+            (body.to_vec(), true)
+        );
+    }
+
+    #[test]
+    fn deflate_zlib_and_raw() {
+        let body = b"hello hello hello";
+        let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::default());
+        z.write_all(body).unwrap();
+        assert_eq!(
+            decode(Some("deflate"), &z.finish().unwrap(), 64).unwrap().0,
+            body
+        );
+        let mut d = flate2::write::DeflateEncoder::new(Vec::new(), flate2::Compression::default());
+        d.write_all(body).unwrap();
+        assert_eq!(
+            decode(Some("deflate"), &d.finish().unwrap(), 64).unwrap().0,
+            body
+        );
+    }
+
+    #[test]
+    fn limit_marks_incomplete_and_unknown_is_none() {
+        let body = vec![b'a'; 5000];
+        let (out, whole) = decode(Some("gzip"), &gzip(&body), 100).unwrap();
+        assert_eq!((out.len(), whole), (100, false));
+        assert!(decode(Some("zstd"), b"x", 10).is_none());
+        assert!(decode(Some("gzip"), b"not gzip", 10).is_none());
+    }
+}

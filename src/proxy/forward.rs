@@ -1,0 +1,454 @@
+//! One exchange: refuse what triage must not forward, route by path to the api or login
+//! upstream, keep the request and response byte-exact but for hop-by-hop headers, and — only
+//! for responses the inspector wants — read a bounded body prefix before answering.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use bytes::{Bytes, BytesMut};
+use http::{header, HeaderMap, HeaderName, HeaderValue, Method, Request, Response, Uri, Version};
+use http_body::Body as _;
+use http_body_util::BodyExt;
+use hyper::body::Incoming;
+
+use super::body::{BodyOutcome, Capture, FinishGuard, ProxyBody, TeeBody};
+use super::problem::{self, ErrorKind, ProxyError};
+use super::upstream::UpstreamClient;
+use super::Config;
+use crate::exchange::{self, BodyPrefix, Exchange, Origin, Timings, UpstreamKind};
+use crate::inspect::Inspector;
+use crate::redact;
+
+/// State shared by every connection of one proxy.
+pub struct Shared {
+    pub cfg: Config,
+    pub client: UpstreamClient,
+    pub inspector: Arc<dyn Inspector>,
+    pub local_addr: SocketAddr,
+    seq: AtomicU64,
+}
+
+impl Shared {
+    pub fn new(
+        cfg: Config,
+        client: UpstreamClient,
+        inspector: Arc<dyn Inspector>,
+        local_addr: SocketAddr,
+    ) -> Self {
+        Shared {
+            cfg,
+            client,
+            inspector,
+            local_addr,
+            seq: AtomicU64::new(0),
+        }
+    }
+
+    /// Whether an absolute-form authority names triage itself (then it is not a forward-proxy
+    /// request, just a client that writes absolute URIs).
+    fn is_self(&self, authority: &http::uri::Authority) -> bool {
+        let port = authority.port_u16().unwrap_or(80);
+        if port != self.local_addr.port() {
+            return false;
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        host.eq_ignore_ascii_case("localhost")
+            || host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback() || ip == self.local_addr.ip())
+    }
+}
+
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones addressed to triage itself.
+static HOP_BY_HOP: [HeaderName; 8] = [
+    header::CONNECTION,
+    HeaderName::from_static("keep-alive"),
+    HeaderName::from_static("proxy-connection"),
+    header::PROXY_AUTHORIZATION,
+    header::TE,
+    header::TRAILER,
+    header::TRANSFER_ENCODING,
+    header::UPGRADE,
+];
+
+fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Headers named by Connection are hop-by-hop too.
+    let named: Vec<HeaderName> = headers
+        .get_all(header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
+        .collect();
+    for n in named.iter().chain(HOP_BY_HOP.iter()) {
+        headers.remove(n);
+    }
+}
+
+fn upstream_uri(
+    up: &super::UpstreamUrl,
+    pq: Option<&http::uri::PathAndQuery>,
+) -> Result<Uri, ProxyError> {
+    let pq = pq.map_or("/", |p| p.as_str());
+    let full = if up.prefix.is_empty() {
+        pq.to_owned()
+    } else {
+        format!("{}{}", up.prefix, pq)
+    };
+    Uri::builder()
+        .scheme(up.scheme.clone())
+        .authority(up.authority.clone())
+        .path_and_query(full)
+        .build()
+        .map_err(|e| {
+            ProxyError::new(
+                ErrorKind::ProxyInternalError,
+                format!("building upstream URI: {e}"),
+            )
+        })
+}
+
+/// What the log line of an exchange needs, kept cheaply until the body is done.
+struct LogInfo {
+    seq: u64,
+    method: Method,
+    uri: Uri,
+    upstream: UpstreamKind,
+    status: u16,
+    upstream_ms: Option<u64>,
+    correlation_id: Option<HeaderValue>,
+    note: Option<&'static str>,
+    error: Option<String>,
+}
+
+fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
+    let path = redact::path_and_query(info.uri.path(), info.uri.query());
+    let cid = info
+        .correlation_id
+        .as_ref()
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("-");
+    let upstream_ms = info.upstream_ms.map_or(-1, |m| m as i64);
+    let body = match outcome {
+        BodyOutcome::Complete => "complete",
+        BodyOutcome::Aborted => "client-gone",
+        BodyOutcome::UpstreamError => "upstream-error",
+    };
+    if let Some(err) = &info.error {
+        tracing::warn!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
+            upstream = ?info.upstream, status = info.status, upstream_ms, total_ms,
+            correlation_id = cid, error = %err, "triage answered");
+    } else {
+        tracing::info!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
+            upstream = ?info.upstream, status = info.status, upstream_ms, total_ms,
+            correlation_id = cid, body, inspect = info.note.unwrap_or("-"), "exchange");
+    }
+}
+
+/// Serves one request. Never fails: triage's own failures become responses here.
+pub async fn handle(
+    shared: Arc<Shared>,
+    req: Request<Incoming>,
+) -> Result<Response<ProxyBody>, Infallible> {
+    let started = Instant::now();
+    let started_at = SystemTime::now();
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
+    let (parts, body) = req.into_parts();
+    let method = parts.method.clone();
+    let uri = parts.uri.clone();
+    let kind = UpstreamKind::for_path(uri.path());
+
+    let mut info = LogInfo {
+        seq,
+        method: method.clone(),
+        uri: uri.clone(),
+        upstream: kind,
+        status: 0,
+        upstream_ms: None,
+        correlation_id: None,
+        note: None,
+        error: None,
+    };
+
+    let denied = if method == Method::CONNECT {
+        Some("CONNECT is not supported: triage is a reverse proxy for the Genesys Cloud API, not an open proxy".to_owned())
+    } else if parts.version <= Version::HTTP_11 {
+        match uri.authority() {
+            Some(a) if !shared.is_self(a) => Some(format!(
+                "absolute-form request for {a}: triage forwards only to its configured upstreams"
+            )),
+            _ => None,
+        }
+    } else {
+        None
+    };
+    if let Some(detail) = denied {
+        return Ok(answer(
+            &shared,
+            ProxyError::new(ErrorKind::HttpRequestDenied, detail),
+            info,
+            started,
+            started_at,
+            None,
+        ));
+    }
+
+    let up = shared.cfg.upstream(kind);
+    let target = match upstream_uri(up, uri.path_and_query()) {
+        Ok(t) => t,
+        Err(e) => return Ok(answer(&shared, e, info, started, started_at, None)),
+    };
+
+    let mut headers = parts.headers;
+    strip_hop_by_hop(&mut headers);
+    headers.remove(header::HOST);
+    // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
+    headers.remove(header::EXPECT);
+    let req_headers = headers.clone();
+
+    let capture =
+        (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
+    let mut up_req = Request::new(TeeBody::new(body, capture.clone(), shared.cfg.idle_timeout));
+    *up_req.method_mut() = method.clone();
+    *up_req.uri_mut() = target;
+    *up_req.headers_mut() = headers;
+
+    let up_started = Instant::now();
+    let result =
+        tokio::time::timeout(shared.cfg.response_timeout, shared.client.request(up_req)).await;
+    let upstream_ms = up_started.elapsed().as_millis() as u64;
+    info.upstream_ms = Some(upstream_ms);
+
+    let request_of = |capture: &Option<Arc<Capture>>| {
+        let body = match capture {
+            None => BodyPrefix::complete(Bytes::new()),
+            Some(c) => {
+                let (bytes, complete) = c.snapshot();
+                BodyPrefix { bytes, complete }
+            }
+        };
+        exchange::Request {
+            method: method.clone(),
+            path: uri.path().to_owned(),
+            query: uri.query().map(str::to_owned),
+            headers: req_headers.clone(),
+            body,
+            upstream: kind,
+            host: Some(up.host().to_owned()),
+        }
+    };
+
+    let resp = match result {
+        Ok(Ok(r)) => r,
+        Ok(Err(e)) => {
+            let err = if capture.as_ref().is_some_and(|c| c.client_error()) {
+                ProxyError::new(ErrorKind::HttpRequestError, problem::chain(&e))
+            } else {
+                let kind = problem::classify(&e, e.is_connect());
+                ProxyError::new(kind, format!("{}: {}", up, problem::chain(&e)))
+            };
+            let req = request_of(&capture);
+            return Ok(answer(
+                &shared,
+                err.with_upstream(up.to_string()),
+                info,
+                started,
+                started_at,
+                Some(req),
+            ));
+        }
+        Err(_) => {
+            let err = ProxyError::new(
+                ErrorKind::HttpResponseTimeout,
+                format!(
+                    "no response head from {up} within {:?}",
+                    shared.cfg.response_timeout
+                ),
+            )
+            .with_upstream(up.to_string());
+            let req = request_of(&capture);
+            return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+        }
+    };
+
+    let (mut rparts, rbody) = resp.into_parts();
+    strip_hop_by_hop(&mut rparts.headers);
+    info.status = rparts.status.as_u16();
+    info.correlation_id = rparts.headers.get("inin-correlation-id").cloned();
+
+    if !shared
+        .inspector
+        .wants_body(&method, uri.path(), rparts.status)
+    {
+        let guard = FinishGuard::new(started, move |o| {
+            emit(&info, o.body, o.total.as_millis() as u64)
+        });
+        let body = ProxyBody::stream(rbody, shared.cfg.idle_timeout, guard);
+        return Ok(Response::from_parts(rparts, body));
+    }
+
+    // The inspection point: read a bounded prefix before the response head goes out.
+    let limit = shared.cfg.inspect_limit;
+    let mut buf = BytesMut::new();
+    let mut rest = Some(rbody);
+    let mut trailers = None;
+    let mut complete = false;
+    while let Some(b) = rest.as_mut() {
+        match tokio::time::timeout(shared.cfg.idle_timeout, b.frame()).await {
+            Err(_) => {
+                let err = ProxyError::new(
+                    ErrorKind::HttpResponseTimeout,
+                    format!(
+                        "{up} sent the response head ({}) but its body stalled for {:?}",
+                        rparts.status, shared.cfg.idle_timeout
+                    ),
+                )
+                .with_upstream(up.to_string());
+                let req = request_of(&capture);
+                return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+            }
+            Ok(None) => {
+                complete = true;
+                rest = None;
+            }
+            Ok(Some(Err(e))) => {
+                let err = ProxyError::new(
+                    ErrorKind::HttpResponseIncomplete,
+                    format!(
+                        "{up} broke off the {} response body: {}",
+                        rparts.status,
+                        problem::chain(&e)
+                    ),
+                )
+                .with_upstream(up.to_string());
+                let req = request_of(&capture);
+                return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+            }
+            Ok(Some(Ok(frame))) => match frame.into_data() {
+                Ok(data) => {
+                    buf.extend_from_slice(&data);
+                    if buf.len() > limit {
+                        break;
+                    }
+                }
+                Err(frame) => {
+                    trailers = frame.into_trailers().ok();
+                    complete = true;
+                    rest = None;
+                }
+            },
+        }
+    }
+    let raw = buf.freeze();
+
+    let encoding = rparts
+        .headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let decoded = if complete {
+        match super::decode::decode(encoding, &raw, limit) {
+            Some((bytes, whole)) => BodyPrefix {
+                bytes: bytes.into(),
+                complete: whole,
+            },
+            None => {
+                info.note = Some("undecodable content-encoding");
+                BodyPrefix::default()
+            }
+        }
+    } else {
+        info.note = Some("skipped: body over --inspect-limit");
+        tracing::info!(target: "triage::inspect", seq, limit, "response body over --inspect-limit; streamed uninspected");
+        match encoding {
+            None => BodyPrefix {
+                bytes: raw.slice(..limit.min(raw.len())),
+                complete: false,
+            },
+            Some(_) => BodyPrefix::default(),
+        }
+    };
+
+    let ex = Exchange {
+        seq,
+        origin: Origin::Live,
+        started_at,
+        request: request_of(&capture),
+        response: Some(exchange::Response {
+            status: rparts.status,
+            headers: rparts.headers.clone(),
+            body: decoded,
+        }),
+        timings: Timings {
+            upstream_ms: Some(upstream_ms),
+            total_ms: None,
+        },
+    };
+    let verdict = if complete {
+        shared.inspector.inspect(&ex)
+    } else {
+        Default::default()
+    };
+    for (name, value) in verdict.headers {
+        rparts.headers.append(name, value);
+    }
+    let body_bytes = match verdict.body {
+        Some(replacement) => {
+            rparts.headers.remove(header::CONTENT_ENCODING);
+            rparts
+                .headers
+                .insert(header::CONTENT_LENGTH, HeaderValue::from(replacement.len()));
+            replacement
+        }
+        None => raw,
+    };
+
+    let inspector = shared.inspector.clone();
+    let guard = FinishGuard::new(started, move |o| {
+        emit(&info, o.body, o.total.as_millis() as u64);
+        let mut ex = ex;
+        ex.timings.total_ms = Some(o.total.as_millis() as u64);
+        inspector.finished(&ex);
+    });
+    let body = ProxyBody::prefixed(body_bytes, rest, trailers, shared.cfg.idle_timeout, guard);
+    Ok(Response::from_parts(rparts, body))
+}
+
+/// Turns a triage failure into its response, logging it and telling the inspector.
+fn answer(
+    shared: &Arc<Shared>,
+    err: ProxyError,
+    mut info: LogInfo,
+    started: Instant,
+    started_at: SystemTime,
+    request: Option<exchange::Request>,
+) -> Response<ProxyBody> {
+    let resp: Response<Bytes> = err.into_response();
+    info.status = resp.status().as_u16();
+    info.error = Some(format!("{}: {}", err.kind.token(), err.detail));
+    let (parts, bytes) = resp.into_parts();
+    let inspector = shared.inspector.clone();
+    let seq = info.seq;
+    let guard = FinishGuard::new(started, move |o| {
+        emit(&info, o.body, o.total.as_millis() as u64);
+        if let Some(request) = request {
+            inspector.finished(&Exchange {
+                seq,
+                origin: Origin::Live,
+                started_at,
+                request,
+                response: None,
+                timings: Timings {
+                    upstream_ms: info.upstream_ms,
+                    total_ms: Some(o.total.as_millis() as u64),
+                },
+            });
+        }
+    });
+    Response::from_parts(parts, ProxyBody::full(bytes, Some(guard)))
+}

@@ -1,0 +1,144 @@
+//! The transparent forwarding proxy. It moves bytes between a client (an SDK) and the two
+//! upstreams of a Genesys Cloud region, and knows nothing of rules: what it sees it hands to an
+//! [`Inspector`](crate::inspect::Inspector), whose [`Verdict`](crate::inspect::Verdict) it
+//! applies.
+//!
+//! - [`server`]: listeners (HTTP/1.1 and HTTP/2, plain or TLS), connection limits, shutdown.
+//! - [`forward`]: one exchange — routing, header hygiene, the inspection point.
+//! - [`body`]: the body types that stream through, tee a prefix, and log when done.
+//! - [`problem`]: the one place where triage's own failures become responses.
+//! - [`upstream`]: the pooled HTTP/1.1+HTTP/2 client and its TLS roots.
+//! - [`decode`]: content-decoding of inspected bodies.
+
+pub mod body;
+pub mod decode;
+pub mod forward;
+pub mod problem;
+pub mod server;
+pub mod upstream;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use http::Uri;
+
+pub use server::Proxy;
+
+use crate::error::Error;
+
+/// An upstream base URL: scheme, authority and an optional path prefix (for gateways).
+#[derive(Debug, Clone)]
+pub struct UpstreamUrl {
+    pub scheme: http::uri::Scheme,
+    pub authority: http::uri::Authority,
+    /// Path prefix without trailing `/` (empty for none).
+    pub prefix: String,
+}
+
+impl UpstreamUrl {
+    pub fn parse(s: &str) -> Result<Self, Error> {
+        let uri: Uri = s
+            .parse()
+            .map_err(|e| Error::Config(format!("invalid upstream URL {s:?}: {e}")))?;
+        let scheme = uri.scheme().cloned().ok_or_else(|| {
+            Error::Config(format!(
+                "upstream URL {s:?} needs a scheme (https:// or http://)"
+            ))
+        })?;
+        if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
+            return Err(Error::Config(format!(
+                "upstream URL {s:?}: only http and https are supported"
+            )));
+        }
+        let authority = uri
+            .authority()
+            .cloned()
+            .ok_or_else(|| Error::Config(format!("upstream URL {s:?} has no host")))?;
+        if uri.query().is_some() {
+            return Err(Error::Config(format!(
+                "upstream URL {s:?} must not have a query"
+            )));
+        }
+        let prefix = uri.path().trim_end_matches('/').to_owned();
+        Ok(UpstreamUrl {
+            scheme,
+            authority,
+            prefix,
+        })
+    }
+
+    pub fn is_https(&self) -> bool {
+        self.scheme == http::uri::Scheme::HTTPS
+    }
+
+    pub fn host(&self) -> &str {
+        self.authority.host()
+    }
+}
+
+impl std::fmt::Display for UpstreamUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}://{}{}", self.scheme, self.authority, self.prefix)
+    }
+}
+
+/// Server-side TLS material for `--tls`.
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+/// Everything the proxy needs to run. Built by the CLI from flags; built directly by tests.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub listen: SocketAddr,
+    /// Permits a non-loopback listen address.
+    pub allow_remote: bool,
+    pub api: UpstreamUrl,
+    pub login: UpstreamUrl,
+    /// Extra trusted roots for the upstream (PEM).
+    pub ca_file: Option<PathBuf>,
+    pub tls: Option<ServerTls>,
+    /// Most bytes of an error response body read for inspection.
+    pub inspect_limit: usize,
+    /// Most bytes of a request body kept for inspection.
+    pub request_capture_limit: usize,
+    pub connect_timeout: Duration,
+    /// Time allowed for the upstream's response head.
+    pub response_timeout: Duration,
+    /// Longest silence allowed while a body streams.
+    pub idle_timeout: Duration,
+    pub max_connections: usize,
+    /// How long in-flight exchanges get to finish on shutdown.
+    pub shutdown_grace: Duration,
+}
+
+impl Config {
+    /// Defaults for a given pair of upstreams; the CLI overrides from flags.
+    pub fn new(listen: SocketAddr, api: UpstreamUrl, login: UpstreamUrl) -> Self {
+        Config {
+            listen,
+            allow_remote: false,
+            api,
+            login,
+            ca_file: None,
+            tls: None,
+            inspect_limit: 1024 * 1024,
+            request_capture_limit: 64 * 1024,
+            connect_timeout: Duration::from_secs(10),
+            response_timeout: Duration::from_secs(60),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 1024,
+            shutdown_grace: Duration::from_secs(30),
+        }
+    }
+
+    pub fn upstream(&self, kind: crate::exchange::UpstreamKind) -> &UpstreamUrl {
+        match kind {
+            crate::exchange::UpstreamKind::Api => &self.api,
+            crate::exchange::UpstreamKind::Login => &self.login,
+        }
+    }
+}

@@ -1,0 +1,226 @@
+//! Listening: HTTP/1.1 and HTTP/2 (prior knowledge on plain TCP, ALPN under TLS), a bound on
+//! open connections, and graceful shutdown that lets in-flight exchanges finish.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo, TokioTimer};
+use hyper_util::server::conn::auto;
+use hyper_util::server::graceful::GracefulShutdown;
+use rustls_pki_types::pem::PemObject;
+use rustls_pki_types::{CertificateDer, PrivateKeyDer};
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+
+use super::forward::{self, Shared};
+use super::{upstream, Config, ServerTls};
+use crate::error::Error;
+use crate::inspect::Inspector;
+
+/// A bound, not yet serving, proxy.
+pub struct Proxy {
+    listener: TcpListener,
+    shared: Arc<Shared>,
+    tls: Option<TlsAcceptor>,
+}
+
+impl Proxy {
+    /// Binds the listener and prepares the upstream client. Refuses a non-loopback address
+    /// unless `allow_remote` is set: a diagnostic proxy carries bearer tokens.
+    pub async fn bind(cfg: Config, inspector: Arc<dyn Inspector>) -> Result<Proxy, Error> {
+        if !cfg.listen.ip().is_loopback() && !cfg.allow_remote {
+            return Err(Error::Config(format!(
+                "refusing to listen on {}: it is not a loopback address, and anyone who can reach it could use your tokens through triage. Pass --allow-remote to do it anyway.",
+                cfg.listen
+            )));
+        }
+        let tls = cfg.tls.as_ref().map(server_tls).transpose()?;
+        let client = upstream::build(&cfg)?;
+        let listener = TcpListener::bind(cfg.listen)
+            .await
+            .map_err(|source| Error::Listen {
+                addr: cfg.listen.to_string(),
+                source,
+            })?;
+        let local = listener.local_addr()?;
+        Ok(Proxy {
+            listener,
+            shared: Arc::new(Shared::new(cfg, client, inspector, local)),
+            tls,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.shared.local_addr
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.shared.cfg
+    }
+
+    /// Serves until `shutdown` completes, then stops accepting and waits (up to the grace
+    /// period) for open exchanges to finish.
+    pub async fn serve(self, shutdown: impl Future<Output = ()>) -> Result<(), Error> {
+        let Proxy {
+            listener,
+            shared,
+            tls,
+        } = self;
+        let cfg = &shared.cfg;
+        let graceful = GracefulShutdown::new();
+        let slots = Arc::new(Semaphore::new(cfg.max_connections));
+
+        let mut builder = auto::Builder::new(TokioExecutor::new());
+        builder
+            .http1()
+            .timer(TokioTimer::new())
+            .header_read_timeout(Duration::from_secs(30))
+            .max_headers(200)
+            .max_buf_size(512 * 1024);
+        builder
+            .http2()
+            .timer(TokioTimer::new())
+            .max_header_list_size(512 * 1024)
+            .max_concurrent_streams(256)
+            .keep_alive_interval(Duration::from_secs(30));
+        let builder = Arc::new(builder);
+
+        tokio::pin!(shutdown);
+        loop {
+            let permit = tokio::select! {
+                p = slots.clone().acquire_owned() => p.expect("semaphore is never closed"),
+                _ = &mut shutdown => break,
+            };
+            let (stream, peer) = tokio::select! {
+                r = listener.accept() => match r {
+                    Ok(x) => x,
+                    Err(e) => {
+                        // Out of file descriptors and the like: wait, don't spin or die.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(100)).await;
+                        continue;
+                    }
+                },
+                _ = &mut shutdown => break,
+            };
+            let _ = stream.set_nodelay(true);
+            let shared = shared.clone();
+            let service = service_fn(move |req| forward::handle(shared.clone(), req));
+            let watcher = graceful.watcher();
+            let builder = builder.clone();
+            match &tls {
+                None => {
+                    tokio::spawn(async move {
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = watcher.watch(conn.into_owned()).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        drop(permit);
+                    });
+                }
+                Some(acceptor) => {
+                    let acceptor = acceptor.clone();
+                    tokio::spawn(async move {
+                        let hs =
+                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
+                                .await;
+                        let stream = match hs {
+                            Ok(Ok(s)) => s,
+                            Ok(Err(e)) => {
+                                tracing::info!(%peer, error = %e, "TLS handshake with client failed");
+                                return;
+                            }
+                            Err(_) => {
+                                tracing::info!(%peer, "TLS handshake with client timed out");
+                                return;
+                            }
+                        };
+                        let conn = builder.serve_connection(TokioIo::new(stream), service);
+                        if let Err(e) = watcher.watch(conn.into_owned()).await {
+                            tracing::debug!(%peer, error = %e, "connection ended with an error");
+                        }
+                        drop(permit);
+                    });
+                }
+            }
+        }
+        drop(listener);
+        let open = graceful.count();
+        if open > 0 {
+            tracing::info!(
+                open,
+                "shutting down: waiting for open connections to finish"
+            );
+        }
+        if tokio::time::timeout(cfg.shutdown_grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
+            tracing::warn!(grace = ?cfg.shutdown_grace, "shutdown grace period over; dropping open connections");
+        }
+        Ok(())
+    }
+
+    /// Serves in the background; for tests and for commands that run the proxy beside
+    /// something else (`triage demo`). Dropping or triggering the handle shuts it down.
+    pub fn spawn(self) -> ProxyHandle {
+        let addr = self.local_addr();
+        let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(self.serve(async move {
+            let _ = rx.await;
+        }));
+        ProxyHandle {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+}
+
+/// A proxy serving in the background.
+pub struct ProxyHandle {
+    pub addr: SocketAddr,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<Result<(), Error>>,
+}
+
+impl ProxyHandle {
+    /// Stops accepting, lets open exchanges finish, and waits for that.
+    pub async fn shutdown(mut self) -> Result<(), Error> {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task)
+            .await
+            .map_err(|e| Error::Config(format!("proxy task failed: {e}")))?
+    }
+}
+
+fn server_tls(t: &ServerTls) -> Result<TlsAcceptor, Error> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(&t.cert)
+        .and_then(|it| it.collect::<Result<_, _>>())
+        .map_err(|e| {
+            Error::Tls(format!(
+                "{}: {e} (run `triage certs` to create it)",
+                t.cert.display()
+            ))
+        })?;
+    let key = PrivateKeyDer::from_pem_file(&t.key).map_err(|e| {
+        Error::Tls(format!(
+            "{}: {e} (run `triage certs` to create it)",
+            t.key.display()
+        ))
+    })?;
+    let mut cfg = rustls::ServerConfig::builder_with_provider(upstream::crypto_provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| Error::Tls(e.to_string()))?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| Error::Tls(format!("{}: {e}", t.cert.display())))?;
+    cfg.alpn_protocols = vec![b"h2".to_vec(), b"http/1.1".to_vec()];
+    Ok(TlsAcceptor::from(Arc::new(cfg)))
+}

@@ -1,0 +1,195 @@
+//! Genesys Cloud regions and their hosts (FACTS.md §7, sources JS `PureCloudRegionHosts.js`,
+//! PY `purecloud_region_hosts.py`, SDC). API host = `api.<domain>`, login host = `login.<domain>`.
+
+use crate::error::Error;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Region {
+    /// AWS-style region id, as the SDKs' region keys use it (`eu-west-1`).
+    pub id: &'static str,
+    pub domain: &'static str,
+    pub note: &'static str,
+}
+
+pub const REGIONS: &[Region] = &[
+    Region {
+        id: "us-east-1",
+        domain: "mypurecloud.com",
+        note: "",
+    },
+    Region {
+        id: "us-east-2",
+        domain: "use2.us-gov-pure.cloud",
+        note: "FedRAMP",
+    },
+    Region {
+        id: "us-west-2",
+        domain: "usw2.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "ca-central-1",
+        domain: "cac1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "sa-east-1",
+        domain: "sae1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "mx-central-1",
+        domain: "mxc1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "eu-west-1",
+        domain: "mypurecloud.ie",
+        note: "",
+    },
+    Region {
+        id: "eu-west-2",
+        domain: "euw2.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "eu-central-1",
+        domain: "mypurecloud.de",
+        note: "",
+    },
+    Region {
+        id: "eu-central-2",
+        domain: "euc2.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "eusc-de-east-1",
+        domain: "edee1.eusc-pure.cloud",
+        note: "EU sovereign",
+    },
+    Region {
+        id: "me-central-1",
+        domain: "mec1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "ap-south-1",
+        domain: "aps1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "ap-southeast-1",
+        domain: "apse1.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "ap-southeast-2",
+        domain: "mypurecloud.com.au",
+        note: "",
+    },
+    Region {
+        id: "ap-northeast-1",
+        domain: "mypurecloud.jp",
+        note: "",
+    },
+    Region {
+        id: "ap-northeast-2",
+        domain: "apne2.pure.cloud",
+        note: "",
+    },
+    Region {
+        id: "ap-northeast-3",
+        domain: "apne3.pure.cloud",
+        note: "",
+    },
+];
+
+impl Region {
+    /// Finds a region by domain (`mypurecloud.ie`), region id (`eu-west-1`), or SDK key
+    /// (`eu_west_1`); a leading `api.`/`login.` or scheme is tolerated because users paste hosts.
+    pub fn lookup(name: &str) -> Result<&'static Region, Error> {
+        let n = name.trim().trim_end_matches('/').to_ascii_lowercase();
+        let n = n
+            .strip_prefix("https://")
+            .or_else(|| n.strip_prefix("http://"))
+            .unwrap_or(&n);
+        let n = n
+            .strip_prefix("api.")
+            .or_else(|| n.strip_prefix("login."))
+            .unwrap_or(n);
+        let as_id = n.replace('_', "-");
+        REGIONS
+            .iter()
+            .find(|r| r.domain == n || r.id == as_id)
+            .ok_or_else(|| Error::UnknownRegion {
+                name: name.to_owned(),
+                valid: Self::valid_list(),
+            })
+    }
+
+    /// The region whose api or login host is `host` (port ignored).
+    pub fn for_host(host: &str) -> Option<&'static Region> {
+        let h = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
+        let d = h
+            .strip_prefix("api.")
+            .or_else(|| h.strip_prefix("login."))?;
+        REGIONS.iter().find(|r| r.domain == d)
+    }
+
+    pub fn api_url(&self) -> String {
+        format!("https://api.{}", self.domain)
+    }
+
+    pub fn login_url(&self) -> String {
+        format!("https://login.{}", self.domain)
+    }
+
+    pub fn valid_list() -> String {
+        REGIONS
+            .iter()
+            .map(|r| format!("{} ({})", r.domain, r.id))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lookup_by_domain_id_and_sdk_key() {
+        assert_eq!(Region::lookup("mypurecloud.ie").unwrap().id, "eu-west-1");
+        assert_eq!(
+            Region::lookup("eu-west-1").unwrap().domain,
+            "mypurecloud.ie"
+        );
+        assert_eq!(
+            Region::lookup("EU_WEST_1").unwrap().domain,
+            "mypurecloud.ie"
+        );
+        assert_eq!(
+            Region::lookup("https://api.mypurecloud.de/").unwrap().id,
+            "eu-central-1"
+        );
+        assert_eq!(REGIONS.len(), 18);
+    }
+
+    #[test]
+    fn unknown_region_lists_valid_ones() {
+        let e = Region::lookup("mypurecloud.fr").unwrap_err().to_string();
+        assert!(
+            e.contains("mypurecloud.fr") && e.contains("mypurecloud.ie (eu-west-1)"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn for_host_finds_region() {
+        assert_eq!(
+            Region::for_host("login.mypurecloud.jp:443").unwrap().id,
+            "ap-northeast-1"
+        );
+        assert!(Region::for_host("example.com").is_none());
+    }
+}
