@@ -24,7 +24,9 @@ use triage::proxy::{Config, Proxy, UpstreamUrl};
 pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
 
 pub fn full(b: impl Into<Bytes>) -> Body {
-    Full::new(b.into()).map_err(|e: Infallible| match e {}).boxed()
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
 }
 
 /// What the fake upstream received, for asserting that the proxy changed nothing.
@@ -71,7 +73,9 @@ where
     let seen2 = seen.clone();
     let task = tokio::spawn(async move {
         loop {
-            let Ok((stream, _)) = listener.accept().await else { return };
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
             let handler = handler.clone();
             let seen = seen2.clone();
             tokio::spawn(async move {
@@ -80,7 +84,11 @@ where
                     let seen = seen.clone();
                     async move {
                         let (parts, body) = req.into_parts();
-                        let body = body.collect().await.map(|c| c.to_bytes()).unwrap_or_default();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
                         let s = Seen {
                             method: parts.method,
                             uri: parts.uri.to_string(),
@@ -114,8 +122,14 @@ pub async fn proxy(cfg: Config) -> triage::proxy::server::ProxyHandle {
     proxy_with(cfg, Arc::new(NoInspector)).await
 }
 
-pub async fn proxy_with(cfg: Config, inspector: Arc<dyn Inspector>) -> triage::proxy::server::ProxyHandle {
-    Proxy::bind(cfg, inspector).await.expect("proxy binds").spawn()
+pub async fn proxy_with(
+    cfg: Config,
+    inspector: Arc<dyn Inspector>,
+) -> triage::proxy::server::ProxyHandle {
+    Proxy::bind(cfg, inspector)
+        .await
+        .expect("proxy binds")
+        .spawn()
 }
 
 /// Sends raw bytes and reads the whole answer (the request should carry `Connection: close`).
@@ -132,17 +146,32 @@ pub async fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
 
 /// Splits a raw HTTP/1.1 response into (status line + headers, body), body de-chunked if chunked.
 pub fn split_response(raw: &[u8]) -> (String, Vec<u8>) {
-    let pos = raw.windows(4).position(|w| w == b"\r\n\r\n").expect("a response head");
+    let pos = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
     let head = String::from_utf8_lossy(&raw[..pos]).into_owned();
     let body = &raw[pos + 4..];
-    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-    (head, if chunked { dechunk(body) } else { body.to_vec() })
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    (
+        head,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        },
+    )
 }
 
 fn dechunk(mut b: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     loop {
-        let line_end = b.windows(2).position(|w| w == b"\r\n").expect("chunk size line");
+        let line_end = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
         let size_str = std::str::from_utf8(&b[..line_end]).unwrap();
         let size = usize::from_str_radix(size_str.split(';').next().unwrap().trim(), 16).unwrap();
         b = &b[line_end + 2..];
@@ -162,7 +191,11 @@ pub fn client() -> reqwest::Client {
 /// Asserts a header's value, with a readable message.
 #[track_caller]
 pub fn assert_header(headers: &http::HeaderMap, name: &str, expected: &str) {
-    let got: Vec<_> = headers.get_all(name).iter().map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).collect();
+    let got: Vec<_> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
     assert!(
         got.len() == 1 && got[0] == expected,
         "header {name}:\n  expected: {expected:?}\n       got: {got:?}"
@@ -171,5 +204,9 @@ pub fn assert_header(headers: &http::HeaderMap, name: &str, expected: &str) {
 
 #[track_caller]
 pub fn assert_no_header(headers: &http::HeaderMap, name: &str) {
-    assert!(headers.get(name).is_none(), "header {name} should be absent, got {:?}", headers.get(name));
+    assert!(
+        headers.get(name).is_none(),
+        "header {name} should be absent, got {:?}",
+        headers.get(name)
+    );
 }
