@@ -2,6 +2,7 @@
 //! calls [`run`]; everything here is a library function so tests can drive it.
 
 pub mod certs;
+pub mod ops;
 pub mod proxy;
 
 use std::process::ExitCode;
@@ -43,6 +44,8 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// Look up Platform API operations: scopes, permissions, documented errors.
+    Ops(ops::OpsArgs),
 }
 
 /// Runs a parsed command line.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Ops(args) => ops::run(args),
     }
 }
 
