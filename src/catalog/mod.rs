@@ -197,7 +197,7 @@ impl Catalog {
         };
         let here: Vec<&Operation> = node.ops.iter().map(|&i| &self.ops[i]).collect();
         match here.iter().find(|o| {
-            &o.method == method
+            o.method == *method
                 || (method == Method::HEAD
                     && o.method == Method::GET
                     && !here.iter().any(|x| x.method == Method::HEAD))
@@ -231,7 +231,7 @@ impl Catalog {
             .filter(|o| !o.deprecated)
             .map(|o| {
                 (
-                    similarity(&want, &o.path) + if &o.method == method { 0.05 } else { 0.0 },
+                    similarity(&want, &o.path) + if o.method == *method { 0.05 } else { 0.0 },
                     o,
                 )
             })
