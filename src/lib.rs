@@ -9,6 +9,7 @@ pub mod catalog;
 pub mod certs;
 pub mod cli;
 pub mod error;
+pub mod evidence;
 pub mod exchange;
 pub mod inspect;
 pub mod proxy;
