@@ -504,6 +504,7 @@ mod tests {
                 body: BodyPrefix::complete(body.to_owned()),
             }),
             timings: Timings::default(),
+            inspection: crate::exchange::Inspection::Complete,
         }
     }
 
