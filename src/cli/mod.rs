@@ -2,7 +2,9 @@
 //! calls [`run`]; everything here is a library function so tests can drive it.
 
 pub mod certs;
+pub mod demo;
 pub mod proxy;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -41,6 +43,10 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// Serve the built-in simulator of the Platform API slice triage's rules cover.
+    Simulate(simulate::SimulateArgs),
+    /// Play the forum threads' story against the simulator through triage, step by step.
+    Demo(demo::DemoArgs),
 }
 
 /// Runs a parsed command line.
@@ -48,6 +54,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Demo(args) => demo::run(args),
     }
 }
 

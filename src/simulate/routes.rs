@@ -687,14 +687,16 @@ fn token(w: &mut World, req: &SimRequest, cid: &str) -> SimResponse {
     };
     match get("grant_type") {
         Some("client_credentials") => {}
-        Some(other) => return oauth_error(
-            cid,
-            400,
-            "unsupported_grant_type",
-            &format!(
+        Some(other) => {
+            return oauth_error(
+                cid,
+                400,
+                "unsupported_grant_type",
+                &format!(
                 "the simulator only issues tokens for the client_credentials grant, not {other}"
             ),
-        ),
+            )
+        }
         None => return oauth_error(cid, 400, "invalid_request", "grant_type is required"),
     }
     if client.grant != Grant::ClientCredentials {
