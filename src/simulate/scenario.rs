@@ -233,6 +233,11 @@ impl Scenario {
             .expect("the built-in scenario is valid")
     }
 
+    /// The built-in scenario's text: a starting point for a custom scenario.
+    pub fn builtin_toml() -> &'static str {
+        DEFAULT_TOML
+    }
+
     pub fn load(path: &Path) -> Result<Scenario, Error> {
         let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
             path: path.to_owned(),
