@@ -55,6 +55,9 @@ pub struct Step {
 #[derive(Debug, Clone, Default)]
 pub struct Summary {
     pub steps: Vec<Step>,
+    /// Where the proxy and the simulator listened (both closed when `play` returns).
+    pub proxy_addr: Option<SocketAddr>,
+    pub simulator_addr: Option<SocketAddr>,
 }
 
 impl Summary {
@@ -131,12 +134,15 @@ pub async fn play(
         }
     };
     let base = format!("http://{}", proxy.addr);
+    let (proxy_addr, simulator_addr) = (proxy.addr, sim.addr);
     let result = story(out, &Paint(color), &base, &scenario).await;
     let proxy_down = proxy.shutdown().await;
     let sim_down = sim.shutdown().await;
-    let summary = result?;
+    let mut summary = result?;
     proxy_down?;
     sim_down?;
+    summary.proxy_addr = Some(proxy_addr);
+    summary.simulator_addr = Some(simulator_addr);
     Ok(summary)
 }
 
