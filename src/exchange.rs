@@ -28,6 +28,13 @@ pub enum UpstreamKind {
 }
 
 impl UpstreamKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpstreamKind::Api => "api",
+            UpstreamKind::Login => "login",
+        }
+    }
+
     /// Routing rule of FACTS.md §8: the SDKs send `/oauth/token` to the same host as the API
     /// calls, so the path alone decides.
     pub fn for_path(path: &str) -> Self {

@@ -37,8 +37,10 @@ pub trait Inspector: Send + Sync + 'static {
     /// Called before the response head goes to the client, so it must not block.
     fn inspect(&self, exchange: &Exchange) -> Verdict;
 
-    /// Called once per exchange when it is over (response body fully sent, or the exchange
-    /// failed), with the final timings. For memory of traffic, recordings and metrics.
+    /// Called once when an exchange is over (response body sent, or the client left), with
+    /// the final timings: for every exchange whose body [`wants_body`](Self::wants_body)
+    /// asked for, and for every exchange triage answered itself. For memory of traffic,
+    /// recordings and metrics.
     fn finished(&self, exchange: &Exchange) {
         let _ = exchange;
     }

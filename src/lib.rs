@@ -5,6 +5,7 @@
 //! looks at traffic; the CLI in [`cli`] wires the pieces for each subcommand.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod certs;
 pub mod cli;
 pub mod error;

@@ -69,7 +69,7 @@ impl Summary {
 
 pub fn run(_args: DemoArgs) -> Result<ExitCode, Error> {
     let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").map_or(true, |v| v.is_empty());
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     crate::cli::runtime()?.block_on(async move {
         let mut out = std::io::stdout().lock();
         let summary = play(&mut out, color, default_inspector()).await?;

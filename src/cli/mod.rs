@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod demo;
+pub mod ops;
 pub mod proxy;
 pub mod simulate;
 
@@ -37,6 +38,8 @@ pub enum LogFormat {
     Json,
 }
 
+// Parsed once per process: the size of the largest variant does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the diagnostic reverse proxy in front of a Genesys Cloud region.
@@ -47,6 +50,8 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Play the forum threads' story against the simulator through triage, step by step.
     Demo(demo::DemoArgs),
+    /// Look up Platform API operations: scopes, permissions, documented errors.
+    Ops(ops::OpsArgs),
 }
 
 /// Runs a parsed command line.
@@ -56,6 +61,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Certs(args) => certs::run(args),
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(args),
+        Command::Ops(args) => ops::run(args),
     }
 }
 

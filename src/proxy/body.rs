@@ -153,11 +153,17 @@ impl Body for TeeBody {
         let Some(inner) = this.inner.as_pin_mut() else {
             return Poll::Ready(None);
         };
-        match inner.poll_frame(cx) {
+        let mut inner = inner;
+        match inner.as_mut().poll_frame(cx) {
             Poll::Ready(Some(Ok(frame))) => {
+                let inner_ended = inner.is_end_stream();
                 this.idle.activity();
                 if let (Some(c), Some(data)) = (this.capture.as_ref(), frame.data_ref()) {
                     c.push(data);
+                    // A client stops polling once the body says it is over; note it now.
+                    if inner_ended {
+                        c.end(false);
+                    }
                 }
                 Poll::Ready(Some(Ok(frame)))
             }

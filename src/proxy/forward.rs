@@ -142,11 +142,11 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
     };
     if let Some(err) = &info.error {
         tracing::warn!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
-            upstream = ?info.upstream, status = info.status, upstream_ms, total_ms,
+            upstream = info.upstream.as_str(), status = info.status, upstream_ms, total_ms,
             correlation_id = cid, error = %err, "triage answered");
     } else {
         tracing::info!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
-            upstream = ?info.upstream, status = info.status, upstream_ms, total_ms,
+            upstream = info.upstream.as_str(), status = info.status, upstream_ms, total_ms,
             correlation_id = cid, body, inspect = info.note.unwrap_or("-"), "exchange");
     }
 }

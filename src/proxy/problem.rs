@@ -227,7 +227,11 @@ pub fn classify(err: &(dyn std::error::Error + 'static), connecting: bool) -> Er
         cur = e.source();
     }
     let lower = text.to_ascii_lowercase();
-    if lower.contains("dns error") || lower.contains("failed to lookup address") {
+    if lower.contains("certificate") {
+        ErrorKind::TlsCertificateError
+    } else if lower.contains("tls") || lower.contains("handshake") {
+        ErrorKind::TlsProtocolError
+    } else if lower.contains("dns error") || lower.contains("failed to lookup address") {
         ErrorKind::DnsError
     } else if lower.contains("timed out") {
         ErrorKind::ConnectionTimeout

@@ -1,0 +1,93 @@
+//! The binary as a user runs it: flags, errors and exit codes.
+
+use std::process::Command;
+
+fn triage(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn unknown_region_is_an_error_listing_the_valid_ones() {
+    let (code, _, err) = triage(&["proxy", "--region", "mypurecloud.fr"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("unknown region \"mypurecloud.fr\""), "{err}");
+    for r in [
+        "mypurecloud.ie (eu-west-1)",
+        "mypurecloud.com (us-east-1)",
+        "apne3.pure.cloud (ap-northeast-3)",
+    ] {
+        assert!(err.contains(r), "missing {r} in: {err}");
+    }
+}
+
+#[test]
+fn non_loopback_listen_is_refused_without_allow_remote() {
+    let (code, _, err) = triage(&[
+        "proxy",
+        "--listen",
+        "0.0.0.0:0",
+        "--api-upstream",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--allow-remote"), "{err}");
+}
+
+#[test]
+fn bad_upstream_url_and_bad_sizes_are_clear_errors() {
+    let (code, _, err) = triage(&["proxy", "--api-upstream", "ftp://x"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("only http and https"), "{err}");
+    let (code, _, err) = triage(&["proxy", "--inspect-limit", "lots"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("is not a size"), "{err}");
+}
+
+#[test]
+fn proxy_help_names_every_flag_and_its_env_var() {
+    let (code, out, _) = triage(&["proxy", "--help"]);
+    assert_eq!(code, 0);
+    for f in [
+        "--listen",
+        "--allow-remote",
+        "--region",
+        "--api-upstream",
+        "--login-upstream",
+        "--ca-file",
+        "--tls",
+        "--inspect-limit",
+        "--connect-timeout",
+        "--response-timeout",
+        "--idle-timeout",
+        "TRIAGE_REGION",
+    ] {
+        assert!(out.contains(f), "--help lacks {f}:\n{out}");
+    }
+}
+
+#[test]
+fn certs_writes_the_ca_and_the_localhost_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out, err) = triage(&["certs", "--dir", d]);
+    assert_eq!(code, 0, "{err}");
+    for f in [
+        "triage-ca.pem",
+        "triage-ca.key",
+        "localhost.pem",
+        "localhost.key",
+    ] {
+        assert!(dir.path().join(f).exists(), "{f} missing; output: {out}");
+    }
+    let (code, _, err) = triage(&["certs", "--dir", d]);
+    assert_eq!(code, 2);
+    assert!(err.contains("--force"), "{err}");
+}

@@ -1,0 +1,212 @@
+//! Test support: an in-process fake upstream, a proxy in front of it, and a raw-socket client
+//! for byte-exact assertions. Everything binds `127.0.0.1:0`.
+#![allow(dead_code)]
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{Request, Response};
+use http_body_util::combinators::BoxBody;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper_util::server::conn::auto;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use triage::inspect::{Inspector, NoInspector};
+use triage::proxy::{Config, Proxy, UpstreamUrl};
+
+pub type Body = BoxBody<Bytes, Box<dyn std::error::Error + Send + Sync>>;
+
+pub fn full(b: impl Into<Bytes>) -> Body {
+    Full::new(b.into())
+        .map_err(|e: Infallible| match e {})
+        .boxed()
+}
+
+/// What the fake upstream received, for asserting that the proxy changed nothing.
+#[derive(Debug, Clone)]
+pub struct Seen {
+    pub method: http::Method,
+    pub uri: String,
+    pub version: http::Version,
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
+}
+
+pub struct Upstream {
+    pub addr: SocketAddr,
+    pub seen: Arc<Mutex<Vec<Seen>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Upstream {
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn seen(&self) -> Vec<Seen> {
+        self.seen.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Upstream {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A fake upstream serving `handler` (HTTP/1.1 and HTTP/2). Request bodies are read whole
+/// before the handler runs, and recorded.
+pub async fn upstream<F, Fut>(handler: F) -> Upstream
+where
+    F: Fn(Seen) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = Response<Body>> + Send + 'static,
+{
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
+    let task = tokio::spawn(async move {
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                return;
+            };
+            let handler = handler.clone();
+            let seen = seen2.clone();
+            tokio::spawn(async move {
+                let svc = service_fn(move |req: Request<Incoming>| {
+                    let handler = handler.clone();
+                    let seen = seen.clone();
+                    async move {
+                        let (parts, body) = req.into_parts();
+                        let body = body
+                            .collect()
+                            .await
+                            .map(|c| c.to_bytes())
+                            .unwrap_or_default();
+                        let s = Seen {
+                            method: parts.method,
+                            uri: parts.uri.to_string(),
+                            version: parts.version,
+                            headers: parts.headers,
+                            body,
+                        };
+                        seen.lock().unwrap().push(s.clone());
+                        Ok::<_, Infallible>(handler(s).await)
+                    }
+                });
+                let _ = auto::Builder::new(TokioExecutor::new())
+                    .serve_connection(TokioIo::new(stream), svc)
+                    .await;
+            });
+        }
+    });
+    Upstream { addr, seen, task }
+}
+
+/// A proxy config whose api and login upstreams are the given URLs.
+pub fn config(api: &str, login: &str) -> Config {
+    Config::new(
+        "127.0.0.1:0".parse().unwrap(),
+        UpstreamUrl::parse(api).unwrap(),
+        UpstreamUrl::parse(login).unwrap(),
+    )
+}
+
+pub async fn proxy(cfg: Config) -> triage::proxy::server::ProxyHandle {
+    proxy_with(cfg, Arc::new(NoInspector)).await
+}
+
+pub async fn proxy_with(
+    cfg: Config,
+    inspector: Arc<dyn Inspector>,
+) -> triage::proxy::server::ProxyHandle {
+    Proxy::bind(cfg, inspector)
+        .await
+        .expect("proxy binds")
+        .spawn()
+}
+
+/// Sends raw bytes and reads the whole answer (the request should carry `Connection: close`).
+pub async fn raw(addr: SocketAddr, request: &[u8]) -> Vec<u8> {
+    let mut s = TcpStream::connect(addr).await.unwrap();
+    s.write_all(request).await.unwrap();
+    let mut out = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut out))
+        .await
+        .expect("answer within 10s")
+        .unwrap();
+    out
+}
+
+/// Splits a raw HTTP/1.1 response into (status line + headers, body), body de-chunked if chunked.
+pub fn split_response(raw: &[u8]) -> (String, Vec<u8>) {
+    let pos = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a response head");
+    let head = String::from_utf8_lossy(&raw[..pos]).into_owned();
+    let body = &raw[pos + 4..];
+    let chunked = head
+        .to_ascii_lowercase()
+        .contains("transfer-encoding: chunked");
+    (
+        head,
+        if chunked {
+            dechunk(body)
+        } else {
+            body.to_vec()
+        },
+    )
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    loop {
+        let line_end = b
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size_str = std::str::from_utf8(&b[..line_end]).unwrap();
+        let size = usize::from_str_radix(size_str.split(';').next().unwrap().trim(), 16).unwrap();
+        b = &b[line_end + 2..];
+        if size == 0 {
+            return out;
+        }
+        out.extend_from_slice(&b[..size]);
+        b = &b[size + 2..];
+    }
+}
+
+/// A reqwest client that never uses a system proxy.
+pub fn client() -> reqwest::Client {
+    reqwest::Client::builder().no_proxy().build().unwrap()
+}
+
+/// Asserts a header's value, with a readable message.
+#[track_caller]
+pub fn assert_header(headers: &http::HeaderMap, name: &str, expected: &str) {
+    let got: Vec<_> = headers
+        .get_all(name)
+        .iter()
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+        .collect();
+    assert!(
+        got.len() == 1 && got[0] == expected,
+        "header {name}:\n  expected: {expected:?}\n       got: {got:?}"
+    );
+}
+
+#[track_caller]
+pub fn assert_no_header(headers: &http::HeaderMap, name: &str) {
+    assert!(
+        headers.get(name).is_none(),
+        "header {name} should be absent, got {:?}",
+        headers.get(name)
+    );
+}
