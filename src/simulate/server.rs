@@ -154,7 +154,7 @@ async fn answer(
     };
     // The world's lock is taken and released inside `handle`, with no await in between.
     let resp = routes::handle(&world, &sim_req);
-    tracing::debug!(method = %sim_req.method, path = %sim_req.path, status = resp.status.as_u16(), "simulated");
+    tracing::info!(method = %sim_req.method, path = %sim_req.path, status = resp.status.as_u16(), "simulated");
     let mut out = http::Response::new(Full::new(resp.body));
     *out.status_mut() = resp.status;
     for (name, value) in resp.headers {
