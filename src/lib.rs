@@ -15,5 +15,6 @@ pub mod inspect;
 pub mod proxy;
 pub mod redact;
 pub mod region;
+pub mod simulate;
 
 pub use error::{Error, Result};

@@ -2,8 +2,10 @@
 //! calls [`run`]; everything here is a library function so tests can drive it.
 
 pub mod certs;
+pub mod demo;
 pub mod ops;
 pub mod proxy;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -44,6 +46,10 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// Serve the built-in simulator of the Platform API slice triage's rules cover.
+    Simulate(simulate::SimulateArgs),
+    /// Play the forum threads' story against the simulator through triage, step by step.
+    Demo(demo::DemoArgs),
     /// Look up Platform API operations: scopes, permissions, documented errors.
     Ops(ops::OpsArgs),
 }
@@ -53,6 +59,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Demo(args) => demo::run(args),
         Command::Ops(args) => ops::run(args),
     }
 }
