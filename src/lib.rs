@@ -9,8 +9,11 @@ pub mod certs;
 pub mod cli;
 pub mod error;
 pub mod exchange;
+pub mod har;
+pub mod ingest;
 pub mod inspect;
 pub mod proxy;
+pub mod record;
 pub mod redact;
 pub mod region;
 
