@@ -2,7 +2,9 @@
 //! calls [`run`]; everything here is a library function so tests can drive it.
 
 pub mod certs;
+pub mod export;
 pub mod proxy;
+pub mod redact;
 
 use std::process::ExitCode;
 
@@ -43,6 +45,10 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// Convert a recording (`triage proxy --record`) to HAR 1.2, diagnoses included.
+    Export(export::ExportArgs),
+    /// Remove secrets and customer text from a HAR file before sharing it.
+    Redact(redact::RedactArgs),
 }
 
 /// Runs a parsed command line.
@@ -50,6 +56,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Redact(args) => redact::run(args),
     }
 }
 

@@ -273,6 +273,30 @@ impl<R: BufRead> HarScanner<R> {
         })
     }
 
+    /// Parses the raw JSON of `log.entries[index]` strictly. A syntax error ends the scan.
+    pub fn parse_entry(
+        &mut self,
+        raw: &[u8],
+        at: Position,
+        index: usize,
+    ) -> Result<Value, IngestError> {
+        self.parse(raw, at).map_err(|e| {
+            self.failed = true;
+            match e {
+                IngestError::Broken {
+                    path, at, message, ..
+                } => IngestError::Broken {
+                    path,
+                    at,
+                    entry: Some(index),
+                    context: Some(format!("log.entries[{index}]")),
+                    message,
+                },
+                other => other,
+            }
+        })
+    }
+
     /// The next event, `None` at the end of a complete document. After an error, `None`.
     pub fn next_event(&mut self) -> Option<Result<HarEvent, IngestError>> {
         if self.failed {
@@ -405,23 +429,9 @@ impl<R: BufRead> Iterator for HarReader<R> {
                 Err(e) => return Some(Err(e)),
                 Ok(HarEvent::Entry { index, raw, at }) => {
                     // The entry is parsed with its index still "in flight" for error context.
-                    let value: Value = match self.scanner.parse(&raw, at) {
+                    let value = match self.scanner.parse_entry(&raw, at, index) {
                         Ok(v) => v,
-                        Err(e) => {
-                            self.scanner.failed = true;
-                            return Some(Err(match e {
-                                IngestError::Broken {
-                                    path, at, message, ..
-                                } => IngestError::Broken {
-                                    path,
-                                    at,
-                                    entry: Some(index),
-                                    context: Some(format!("log.entries[{index}]")),
-                                    message,
-                                },
-                                other => other,
-                            }));
-                        }
+                        Err(e) => return Some(Err(e)),
                     };
                     let origin = Origin::File {
                         path: self.scanner.path().display().to_string(),
