@@ -186,7 +186,7 @@ impl<R: BufRead> HarScanner<R> {
                 return Err(self.broken(
                     self.pos,
                     format!(
-                        "unexpected end of file (truncated?) inside a value that starts at {start}"
+                        "unexpected end of file (truncated?); the value being read started at {start}"
                     ),
                 ));
             }

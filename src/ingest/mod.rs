@@ -116,7 +116,7 @@ pub enum IngestError {
     },
     /// Broken syntax or a truncated file. `entry` is the index (from 0) of the exchange being read
     /// when it broke, `context` says where in the structure (`log.entries[3]`, `record 3`).
-    #[error("{}: {message} at {at}{}", path.display(), context.as_deref().map(|c| format!(", in {c}")).unwrap_or_default())]
+    #[error("{}: broken at {at}{}: {message}", path.display(), context.as_deref().map(|c| format!(", in {c}")).unwrap_or_default())]
     Broken {
         path: PathBuf,
         at: Position,
