@@ -63,7 +63,10 @@ fn exchanges(rel: &str) -> Vec<Exchange> {
 /// An exchange with a binary response body and one without a response.
 fn synthetic() -> Vec<Exchange> {
     let mut h = HeaderMap::new();
-    h.insert("content-type", HeaderValue::from_static("application/octet-stream"));
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
     let base = Exchange {
         seq: 7,
         origin: Origin::Live,
@@ -121,12 +124,22 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
         assert_eq!(a.request.path, b_ex.request.path, "path of #{i}");
         assert_eq!(a.request.query, b_ex.request.query, "query of #{i}");
         assert_eq!(a.request.host, b_ex.request.host, "host of #{i}");
-        assert_eq!(a.request.upstream, b_ex.request.upstream, "upstream of #{i}");
-        assert_eq!(a.status(), b_ex.status(), "status of #{i}");
-        assert_eq!(a.request.body.bytes, b_ex.request.body.bytes, "request body of #{i}");
         assert_eq!(
-            a.response.as_ref().map(|r| (&r.body.bytes, r.body.complete)),
-            b_ex.response.as_ref().map(|r| (&r.body.bytes, r.body.complete)),
+            a.request.upstream, b_ex.request.upstream,
+            "upstream of #{i}"
+        );
+        assert_eq!(a.status(), b_ex.status(), "status of #{i}");
+        assert_eq!(
+            a.request.body.bytes, b_ex.request.body.bytes,
+            "request body of #{i}"
+        );
+        assert_eq!(
+            a.response
+                .as_ref()
+                .map(|r| (&r.body.bytes, r.body.complete)),
+            b_ex.response
+                .as_ref()
+                .map(|r| (&r.body.bytes, r.body.complete)),
             "response body of #{i}"
         );
         assert_eq!(a.started_at, b_ex.started_at, "time of #{i}");
@@ -135,7 +148,12 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
         // Secret headers come back as their fingerprints.
         if let Some(auth) = a.request.headers.get("authorization") {
             assert_eq!(
-                b_ex.request.headers.get("authorization").unwrap().to_str().unwrap(),
+                b_ex.request
+                    .headers
+                    .get("authorization")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
                 redact::header_value("authorization", auth.as_bytes()),
                 "authorization of #{i}"
             );
@@ -159,9 +177,13 @@ fn recording_cut_mid_line_yields_records_then_the_break() {
         .append(true)
         .open(&rec)
         .unwrap()
-        .write_all(br#"{"v":1,"seq":3,"time":"2026-03-01T10:00:00Z","origin":"live","request":{"meth"#)
+        .write_all(
+            br#"{"v":1,"seq":3,"time":"2026-03-01T10:00:00Z","origin":"live","request":{"meth"#,
+        )
         .unwrap();
-    let items: Vec<_> = ingest::read(&rec, &ReadOptions::default()).unwrap().collect();
+    let items: Vec<_> = ingest::read(&rec, &ReadOptions::default())
+        .unwrap()
+        .collect();
     assert_eq!(items.len(), 3, "two records and the error");
     assert!(items[0].is_ok() && items[1].is_ok());
     match &items[2] {
@@ -182,14 +204,23 @@ fn planted_secrets_never_reach_a_recording() {
     let recorder = Recorder::open(&rec).unwrap();
     for ex in exchanges("har/secrets.har") {
         recorder
-            .append(&ex, &[json!({"evidence": {"access_token": "PLANTED-accesstoken-33"}})])
+            .append(
+                &ex,
+                &[json!({"evidence": {"access_token": "PLANTED-accesstoken-33"}})],
+            )
             .unwrap();
     }
     assert_no_secrets(&rec, &[]);
     let text = std::fs::read_to_string(&rec).unwrap();
     let fp = redact::fingerprint(b"PLANTED-bearer-77");
-    assert!(text.contains(&format!("Bearer [redacted {fp}]")), "fingerprint kept: {text}");
-    assert!(text.contains("[redacted: "), "customer text replaced by its length: {text}");
+    assert!(
+        text.contains(&format!("Bearer [redacted {fp}]")),
+        "fingerprint kept: {text}"
+    );
+    assert!(
+        text.contains("[redacted: "),
+        "customer text replaced by its length: {text}"
+    );
 }
 
 #[test]
@@ -206,7 +237,12 @@ fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
             .append(ex, &[json!({"rule": "r1", "cause": "c"})])
             .unwrap();
     }
-    let (code, err) = triage(&["export", "--har", out.to_str().unwrap(), rec.to_str().unwrap()]);
+    let (code, err) = triage(&[
+        "export",
+        "--har",
+        out.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "exit code; stderr: {err}");
     assert_no_secrets(&out, &[]);
     let har: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("valid JSON");
@@ -215,18 +251,53 @@ fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
     let entries = har["log"]["entries"].as_array().expect("entries array");
     assert_eq!(entries.len(), all.len());
     for (i, e) in entries.iter().enumerate() {
-        for f in ["startedDateTime", "time", "request", "response", "cache", "timings"] {
+        for f in [
+            "startedDateTime",
+            "time",
+            "request",
+            "response",
+            "cache",
+            "timings",
+        ] {
             assert!(e.get(f).is_some(), "entry {i} lacks {f}: {e}");
         }
-        for f in ["method", "url", "httpVersion", "cookies", "headers", "queryString", "headersSize", "bodySize"] {
+        for f in [
+            "method",
+            "url",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "queryString",
+            "headersSize",
+            "bodySize",
+        ] {
             assert!(e["request"].get(f).is_some(), "entry {i} request lacks {f}");
         }
-        for f in ["status", "statusText", "httpVersion", "cookies", "headers", "content", "redirectURL", "headersSize", "bodySize"] {
-            assert!(e["response"].get(f).is_some(), "entry {i} response lacks {f}");
+        for f in [
+            "status",
+            "statusText",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "content",
+            "redirectURL",
+            "headersSize",
+            "bodySize",
+        ] {
+            assert!(
+                e["response"].get(f).is_some(),
+                "entry {i} response lacks {f}"
+            );
         }
-        assert_eq!(e["_triage"]["diagnoses"][0]["rule"], "r1", "entry {i} _triage");
+        assert_eq!(
+            e["_triage"]["diagnoses"][0]["rule"], "r1",
+            "entry {i} _triage"
+        );
         for t in ["send", "wait", "receive"] {
-            assert!(e["timings"][t].as_i64().is_some_and(|v| v >= 0), "entry {i} timings.{t}");
+            assert!(
+                e["timings"][t].as_i64().is_some_and(|v| v >= 0),
+                "entry {i} timings.{t}"
+            );
         }
     }
     assert_eq!(entries[3]["response"]["status"], 400);
@@ -237,7 +308,10 @@ fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
         .collect();
     assert_eq!(back.len(), all.len());
     assert_eq!(back[4].request.path, all[4].request.path);
-    assert_eq!(back[4].response.as_ref().unwrap().body.bytes, all[4].response.as_ref().unwrap().body.bytes);
+    assert_eq!(
+        back[4].response.as_ref().unwrap().body.bytes,
+        all[4].response.as_ref().unwrap().body.bytes
+    );
     assert!(back[all.len() - 1].response.is_none());
 }
 
@@ -246,13 +320,26 @@ fn redact_removes_planted_secrets_and_keeps_fingerprints() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clean.har");
     let input = fixture("har/secrets.har");
-    let (code, err) = triage(&["redact", input.to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "exit code; stderr: {err}");
     assert_no_secrets(&out, &[]);
     let text = std::fs::read_to_string(&out).unwrap();
-    for secret in ["PLANTED-bearer-77", "PLANTED-authcode-11", "PLANTED-clientsecret-22", "PLANTED-cookie-55"] {
+    for secret in [
+        "PLANTED-bearer-77",
+        "PLANTED-authcode-11",
+        "PLANTED-clientsecret-22",
+        "PLANTED-cookie-55",
+    ] {
         let fp = redact::fingerprint(secret.as_bytes());
-        assert!(text.contains(&fp), "fingerprint {fp} of {secret} missing from output");
+        assert!(
+            text.contains(&fp),
+            "fingerprint {fp} of {secret} missing from output"
+        );
     }
     let har: Value = serde_json::from_str(&text).expect("output is JSON");
     assert_eq!(har["log"]["version"], "1.2");
@@ -264,30 +351,53 @@ fn redact_removes_planted_secrets_and_keeps_fingerprints() {
                "token_type": "bearer", "expires_in": 86400}).to_string()
     );
     // The redacted HAR still reads as the same exchanges.
-    let exs: Vec<_> = ingest::read(&out, &ReadOptions::default()).unwrap().map(|r| r.unwrap()).collect();
+    let exs: Vec<_> = ingest::read(&out, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
     assert_eq!(exs.len(), 3);
     assert_eq!(exs[2].status(), Some(400));
-    let body: Value = serde_json::from_slice(&exs[2].response.as_ref().unwrap().body.bytes).unwrap();
+    let body: Value =
+        serde_json::from_slice(&exs[2].response.as_ref().unwrap().body.bytes).unwrap();
     assert_eq!(body["code"], "chat.error.conversation.state");
 
     // --keep-content keeps what customers wrote, never the credentials.
     let kept = dir.path().join("kept.har");
-    let (code, err) = triage(&["redact", input.to_str().unwrap(), "-o", kept.to_str().unwrap(), "--keep-content"]);
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        kept.to_str().unwrap(),
+        "--keep-content",
+    ]);
     assert_eq!(code, 0, "{err}");
     assert_no_secrets(&kept, &["PLANTED-customer-words"]);
-    assert!(std::fs::read_to_string(&kept).unwrap().contains("PLANTED-customer-words"));
+    assert!(std::fs::read_to_string(&kept)
+        .unwrap()
+        .contains("PLANTED-customer-words"));
 }
 
 #[test]
 fn redact_of_a_truncated_har_writes_a_valid_har_and_exits_2() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("clean.har");
-    let (code, err) = triage(&["redact", fixture("har/truncated.har").to_str().unwrap(), "-o", out.to_str().unwrap()]);
+    let (code, err) = triage(&[
+        "redact",
+        fixture("har/truncated.har").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 2, "exit code; stderr: {err}");
-    assert!(err.contains("log.entries[2]") && err.contains("2 entries"), "stderr: {err}");
-    let har: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("output is a complete JSON document");
+    assert!(
+        err.contains("log.entries[2]") && err.contains("2 entries"),
+        "stderr: {err}"
+    );
+    let har: Value = serde_json::from_slice(&std::fs::read(&out).unwrap())
+        .expect("output is a complete JSON document");
     assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(2));
-    assert!(!std::fs::read_to_string(&out).unwrap().contains("PLANTED-bearer-7f3a9c"));
+    assert!(!std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("PLANTED-bearer-7f3a9c"));
 }
 
 #[test]
@@ -298,5 +408,8 @@ fn redact_refuses_to_overwrite_its_input() {
     let (code, err) = triage(&["redact", p.to_str().unwrap(), "-o", p.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("is the input file"), "{err}");
-    assert_eq!(std::fs::read(&p).unwrap(), std::fs::read(fixture("har/chrome.har")).unwrap());
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        std::fs::read(fixture("har/chrome.har")).unwrap()
+    );
 }
