@@ -177,9 +177,9 @@ pub struct Exchanges {
 }
 
 enum Inner {
-    Har(Box<har::HarReader<BufReader<File>>>),
+    Har(har::HarReader<BufReader<File>>),
     Recording(recording::RecordingReader<BufReader<File>>),
-    Single(Option<Result<Exchange, IngestError>>),
+    Single(Option<Box<Result<Exchange, IngestError>>>),
 }
 
 impl Exchanges {
@@ -209,7 +209,7 @@ impl Iterator for Exchanges {
         let item = match &mut self.inner {
             Inner::Har(h) => h.next(),
             Inner::Recording(r) => r.next().map(|r| r.map(|rec| rec.exchange)),
-            Inner::Single(s) => s.take(),
+            Inner::Single(s) => s.take().map(|b| *b),
         };
         match &item {
             None | Some(Err(_)) => self.done = true,
@@ -228,22 +228,22 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
     };
     let open = || File::open(path).map_err(|e| IngestError::io(path, e));
     let inner = match kind {
-        InputKind::Har => Inner::Har(Box::new(har::HarReader::new(
+        InputKind::Har => Inner::Har(har::HarReader::new(
             BufReader::with_capacity(64 * 1024, open()?),
             path,
             opts,
-        ))),
+        )),
         InputKind::Recording => Inner::Recording(recording::RecordingReader::new(
             BufReader::with_capacity(64 * 1024, open()?),
             path,
             opts.body_limit,
         )),
-        InputKind::Curl => Inner::Single(Some(
+        InputKind::Curl => Inner::Single(Some(Box::new(
             read_small(path).and_then(|b| curl::parse(&b, path, opts)),
-        )),
-        InputKind::JsonBody => Inner::Single(Some(
+        ))),
+        InputKind::JsonBody => Inner::Single(Some(Box::new(
             read_small(path).and_then(|b| json::parse(&b, path, opts)),
-        )),
+        ))),
     };
     Ok(Exchanges {
         kind,
