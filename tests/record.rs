@@ -413,3 +413,31 @@ fn redact_refuses_to_overwrite_its_input() {
         std::fs::read(fixture("har/chrome.har")).unwrap()
     );
 }
+
+#[test]
+fn redact_streams_stdin_to_stdout() {
+    let input = std::fs::read(fixture("har/secrets.har")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["redact", "-", "-o", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for p in PLANTED {
+        assert!(!text.contains(p), "planted secret {p} on stdout");
+    }
+    let har: Value = serde_json::from_str(&text).expect("stdout is a HAR");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(3));
+}

@@ -3,21 +3,22 @@
 //! is shared further. Streams: a HAR of any size in bounded memory.
 
 use std::fs::File;
-use std::io::BufWriter;
+use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Args;
 
 use crate::error::Error;
+use crate::ingest::STDIN;
 
 #[derive(Debug, Args)]
 pub struct RedactArgs {
-    /// The HAR file to redact.
+    /// The HAR file to redact (`-` for standard input).
     #[arg(value_name = "IN.har")]
     pub input: PathBuf,
 
-    /// Where to write the redacted HAR (never the input file).
+    /// Where to write the redacted HAR (`-` for standard output; never the input file).
     #[arg(short, long, value_name = "OUT.har")]
     pub output: PathBuf,
 
@@ -44,17 +45,24 @@ pub(crate) fn refuse_same_file(input: &Path, output: &Path) -> Result<(), Error>
 
 pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     refuse_same_file(&args.input, &args.output)?;
-    if let Err(source) = File::open(&args.input) {
-        return Err(Error::Read {
-            path: args.input,
-            source,
-        });
+    if args.input.as_os_str() != STDIN {
+        if let Err(source) = File::open(&args.input) {
+            return Err(Error::Read {
+                path: args.input,
+                source,
+            });
+        }
     }
     let write_err = |source| Error::Write {
         path: args.output.clone(),
         source,
     };
-    let mut out = BufWriter::new(File::create(&args.output).map_err(write_err)?);
+    let out: Box<dyn Write> = if args.output.as_os_str() == STDIN {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(File::create(&args.output).map_err(write_err)?)
+    };
+    let mut out = BufWriter::new(out);
     let outcome =
         crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
     match outcome.error {

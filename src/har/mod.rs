@@ -5,7 +5,7 @@
 //! - [`redact_har`]: a customer's HAR → the same HAR with secrets removed (`triage redact`),
 //!   keeping everything else (pages, initiators, timings, tool-specific fields) as it was.
 
-use std::io::{self, BufReader, Write};
+use std::io::{self, Write};
 use std::path::Path;
 
 use base64::Engine as _;
@@ -119,7 +119,8 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
     let mut request = json!({
         "method": req.method.as_str(),
         "url": url,
-        "httpVersion": "HTTP/1.1",
+        // Not known to an exchange; HAR tools write "" when they do not know either.
+        "httpVersion": "",
         "cookies": [],
         "headers": name_values(&req.headers),
         "queryString": query_string,
@@ -153,7 +154,7 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
                 json!({
                     "status": r.status.as_u16(),
                     "statusText": r.status.canonical_reason().unwrap_or(""),
-                    "httpVersion": "HTTP/1.1",
+                    "httpVersion": "",
                     "cookies": [],
                     "headers": name_values(&r.headers),
                     "content": content,
@@ -301,6 +302,7 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
             redact_content(content, mime.as_deref(), ce.as_deref(), keep_content);
         }
     }
+    redact_urls(entry);
     for msg in entry
         .get_mut("_webSocketMessages")
         .and_then(Value::as_array_mut)
@@ -308,6 +310,28 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
         .flatten()
     {
         set_str(msg, "data", |d| redact_text(d, None, keep_content));
+    }
+}
+
+/// Every string that is a URL (`_initiator.url`, stack frames, tool-specific fields) gets its
+/// secret query parameters redacted too.
+fn redact_urls(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            let url_like = ["http://", "https://", "ws://", "wss://", "/"]
+                .iter()
+                .any(|p| s.starts_with(p))
+                && s.contains('?')
+                && !s.contains(char::is_whitespace);
+            if url_like {
+                if let std::borrow::Cow::Owned(new) = redact::url(s) {
+                    *s = new;
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_urls),
+        Value::Object(map) => map.values_mut().for_each(redact_urls),
+        _ => {}
     }
 }
 
@@ -361,14 +385,18 @@ pub struct RedactOutcome {
 }
 
 /// Streams a HAR from `input` to `out` with every entry redacted; memory is bounded by the
-/// largest entry. Fails only on write errors (and on an input that cannot be opened).
+/// largest entry. `input` may be `-` for standard input. Fails only on write errors (and on an
+/// input that cannot be opened).
 pub fn redact_har(
     input: &Path,
     out: &mut impl Write,
     keep_content: bool,
 ) -> Result<RedactOutcome, io::Error> {
-    let f = std::fs::File::open(input)?;
-    let mut sc = HarScanner::new(BufReader::with_capacity(64 * 1024, f), input);
+    let src = crate::ingest::open_source(input).map_err(|e| match e {
+        IngestError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    })?;
+    let mut sc = HarScanner::new(src, input);
     let mut outcome = RedactOutcome::default();
     let (mut top_first, mut log_first) = (true, true);
     let (mut in_log, mut in_entries, mut saw_log, mut saw_entries) = (false, false, false, false);

@@ -24,7 +24,7 @@ pub mod recording;
 use std::collections::BTreeMap;
 use std::fmt;
 use std::fs::File;
-use std::io::{BufReader, Read};
+use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -177,8 +177,8 @@ pub struct Exchanges {
 }
 
 enum Inner {
-    Har(har::HarReader<BufReader<File>>),
-    Recording(recording::RecordingReader<BufReader<File>>),
+    Har(har::HarReader<Source>),
+    Recording(recording::RecordingReader<Source>),
     Single(Option<Box<Result<Exchange, IngestError>>>),
 }
 
@@ -219,30 +219,46 @@ impl Iterator for Exchanges {
     }
 }
 
-/// Opens `path` and returns its exchanges, one at a time. Fails only when the file cannot be
-/// opened or its kind cannot be told; later problems come out of the iterator.
+/// The byte source of a reader: a file, or standard input for the path `-`.
+pub type Source = Box<dyn BufRead + Send>;
+
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
+pub(crate) fn open_source(path: &Path) -> Result<Source, IngestError> {
+    if path.as_os_str() == STDIN {
+        return Ok(Box::new(BufReader::with_capacity(
+            64 * 1024,
+            std::io::stdin(),
+        )));
+    }
+    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
+}
+
+/// Opens `path` (`-` for standard input) and returns its exchanges, one at a time. Fails only
+/// when the input cannot be opened or its kind cannot be told; later problems come out of the
+/// iterator.
 pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
+    let mut src = open_source(path)?;
     let kind = match opts.kind {
         Some(k) => k,
-        None => detect_file(path)?,
+        None => {
+            // The first buffer's worth, without consuming it.
+            let head = src.fill_buf().map_err(|e| IngestError::io(path, e))?;
+            detect(head).ok_or_else(|| unknown_kind(path))?
+        }
     };
-    let open = || File::open(path).map_err(|e| IngestError::io(path, e));
     let inner = match kind {
-        InputKind::Har => Inner::Har(har::HarReader::new(
-            BufReader::with_capacity(64 * 1024, open()?),
-            path,
-            opts,
-        )),
-        InputKind::Recording => Inner::Recording(recording::RecordingReader::new(
-            BufReader::with_capacity(64 * 1024, open()?),
-            path,
-            opts.body_limit,
-        )),
+        InputKind::Har => Inner::Har(har::HarReader::new(src, path, opts)),
+        InputKind::Recording => {
+            Inner::Recording(recording::RecordingReader::new(src, path, opts.body_limit))
+        }
         InputKind::Curl => Inner::Single(Some(Box::new(
-            read_small(path).and_then(|b| curl::parse(&b, path, opts)),
+            read_small(src, path).and_then(|b| curl::parse(&b, path, opts)),
         ))),
         InputKind::JsonBody => Inner::Single(Some(Box::new(
-            read_small(path).and_then(|b| json::parse(&b, path, opts)),
+            read_small(src, path).and_then(|b| json::parse(&b, path, opts)),
         ))),
     };
     Ok(Exchanges {
@@ -270,8 +286,7 @@ pub fn for_each_exchange(
 /// Largest single-exchange input (`curl -i` output, a JSON body) read whole.
 const SMALL_INPUT_LIMIT: u64 = 64 * 1024 * 1024;
 
-fn read_small(path: &Path) -> Result<Vec<u8>, IngestError> {
-    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+fn read_small(f: Source, path: &Path) -> Result<Vec<u8>, IngestError> {
     let mut buf = Vec::new();
     f.take(SMALL_INPUT_LIMIT + 1)
         .read_to_end(&mut buf)
@@ -292,13 +307,15 @@ pub fn detect_file(path: &Path) -> Result<InputKind, IngestError> {
     f.take(64 * 1024)
         .read_to_end(&mut buf)
         .map_err(|e| IngestError::io(path, e))?;
-    detect(&buf).ok_or_else(|| {
-        IngestError::invalid(
-            path,
-            "cannot tell what kind of input this is (expected a HAR file, a triage recording, \
-             `curl -i` output or a JSON body); name it with --input",
-        )
-    })
+    detect(&buf).ok_or_else(|| unknown_kind(path))
+}
+
+fn unknown_kind(path: &Path) -> IngestError {
+    IngestError::invalid(
+        path,
+        "cannot tell what kind of input this is (expected a HAR file, a triage recording, \
+         `curl -i` output or a JSON body); name it with --input",
+    )
 }
 
 /// Detects the kind of input from its first bytes (64 KiB are plenty).
@@ -314,6 +331,10 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
             .unwrap_or(0);
         if rest[k..].starts_with(b"\"log\"") {
             return Some(InputKind::Har);
+        }
+        // Recordings start with `{"v":` (triage writes `v` first); a pasted body rarely does.
+        if rest[k..].starts_with(b"\"v\"") {
+            return Some(InputKind::Recording);
         }
         let first_line = s.split(|&b| b == b'\n').next().unwrap_or(s);
         if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(first_line) {

@@ -153,14 +153,11 @@ impl<R: BufRead> Iterator for RecordingReader<R> {
     }
 }
 
-/// Opens a recording for reading with its diagnoses (for `triage export`).
-pub fn open(
-    path: &Path,
-    body_limit: usize,
-) -> Result<RecordingReader<std::io::BufReader<std::fs::File>>, IngestError> {
-    let f = std::fs::File::open(path).map_err(|e| IngestError::io(path, e))?;
+/// Opens a recording (`-` for standard input) for reading with its diagnoses (for
+/// `triage export`).
+pub fn open(path: &Path, body_limit: usize) -> Result<RecordingReader<super::Source>, IngestError> {
     Ok(RecordingReader::new(
-        std::io::BufReader::with_capacity(64 * 1024, f),
+        super::open_source(path)?,
         path,
         body_limit,
     ))
