@@ -50,6 +50,67 @@ fn lines(data: &[u8]) -> Vec<(String, usize)> {
     out
 }
 
+/// The command of a `$ curl …` / `curl …` line.
+pub(crate) fn command_line(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    let l = l.strip_prefix("$ ").or(l.strip_prefix("% ")).unwrap_or(l);
+    l.starts_with("curl ").then_some(l)
+}
+
+/// Method (`-X`/`--request`, or POST for `-d`/`--data*`) and URL of a curl command line.
+fn from_command(cmd: &str) -> (Option<Method>, Option<String>) {
+    let words: Vec<&str> = cmd
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    let mut method = None;
+    let mut url = None;
+    let mut data = false;
+    let mut it = words.iter().skip(1);
+    while let Some(w) = it.next() {
+        match *w {
+            "-X" | "--request" => {
+                method = it
+                    .next()
+                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+            }
+            w if w.starts_with("-X") && w.len() > 2 => {
+                method = Method::from_bytes(w[2..].as_bytes()).ok();
+            }
+            w if w == "-d" || w.starts_with("--data") || w == "-F" || w == "--form" => data = true,
+            w if w.starts_with("http://") || w.starts_with("https://") => url = Some(w.to_owned()),
+            _ => {}
+        }
+    }
+    if method.is_none() && data {
+        method = Some(Method::POST);
+    }
+    if method.is_none() && url.is_some() {
+        method = Some(Method::GET);
+    }
+    (method, url)
+}
+
+/// Removes what `curl -v` prints to stderr after the body (`* Connection #0 … left intact`)
+/// when both streams were pasted together.
+fn strip_trailing_notes(body: &mut Vec<u8>) {
+    loop {
+        let text = String::from_utf8_lossy(body);
+        let trimmed = text.trim_end_matches(['\r', '\n']);
+        let last_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let last = &trimmed[last_start..];
+        let cut = if last.starts_with("* ") {
+            Some(last_start)
+        } else {
+            last.find("* Connection #").map(|i| last_start + i)
+        };
+        match cut {
+            Some(c) if c < body.len() => body.truncate(c),
+            _ => break,
+        }
+    }
+}
+
 pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exchange, IngestError> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let all = lines(data);
@@ -60,6 +121,16 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
 
     let mut method: Option<Method> = None;
     let mut target: Option<String> = None;
+    // A pasted command line (`$ curl -i -X POST https://…`) says the method and the URL.
+    while let Some(cmd) = all.get(i).and_then(|(l, _)| command_line(l)) {
+        let (m, url) = from_command(cmd);
+        method = m.or(method);
+        target = url.or(target);
+        i += 1;
+    }
+    while all.get(i).is_some_and(|(l, _)| l.trim().is_empty()) {
+        i += 1;
+    }
     let mut req_headers = HeaderMap::new();
     let mut req_body = Vec::new();
     let mut status: Option<StatusCode> = None;
@@ -91,7 +162,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
                 } else if let Some((n, v)) = r.split_once(':') {
                     push_header(&mut resp_headers, n, v);
                 }
-            } else if !(l.starts_with("* ") || l.starts_with("{ ") || l.starts_with("} ")) {
+            } else if !(l.starts_with("* ") || l.starts_with("{ [") || l.starts_with("} [")) {
                 break;
             }
             last = i;
@@ -162,11 +233,11 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
                 "no HTTP status line (`HTTP/1.1 409 Conflict`) found: is this `curl -i` output?",
             )
         })?;
-    let body = body_from_file(
-        data[body_start.min(data.len())..].to_vec(),
-        &resp_headers,
-        opts.body_limit,
-    );
+    let mut body = data[body_start.min(data.len())..].to_vec();
+    if verbose {
+        strip_trailing_notes(&mut body);
+    }
+    let body = body_from_file(body, &resp_headers, opts.body_limit);
 
     let host_header = req_headers
         .get(http::header::HOST)
@@ -240,6 +311,21 @@ mod tests {
         assert_eq!(ex.request.host.as_deref(), Some("api.mypurecloud.ie"));
         assert_eq!(ex.status(), Some(400));
         assert_eq!(&ex.response.unwrap().body.bytes[..], b"{\"status\":400}\n");
+    }
+
+    #[test]
+    fn pasted_command_and_trailing_notes() {
+        let ex = p("$ curl -i -X DELETE 'https://api.mypurecloud.ie/api/v2/groups/g1?force=true'\nHTTP/2 404\n\n{ \"code\": \"not.found\" }\n");
+        assert_eq!(ex.request.method, Method::DELETE);
+        assert_eq!(ex.request.path, "/api/v2/groups/g1");
+        assert_eq!(ex.request.query.as_deref(), Some("force=true"));
+        assert_eq!(ex.request.host.as_deref(), Some("api.mypurecloud.ie"));
+        assert_eq!(
+            &ex.response.unwrap().body.bytes[..],
+            b"{ \"code\": \"not.found\" }\n"
+        );
+        let ex = p("> GET /x HTTP/1.1\n>\n< HTTP/1.1 400 Bad Request\n<\n{ \"status\": 400 }* Connection #0 to host x left intact\n* Closing\n");
+        assert_eq!(&ex.response.unwrap().body.bytes[..], b"{ \"status\": 400 }");
     }
 
     #[test]

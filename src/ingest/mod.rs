@@ -351,6 +351,7 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
     let line = String::from_utf8_lossy(line);
     let line = line.trim_end();
     if line.starts_with("HTTP/")
+        || curl::command_line(line).is_some()
         || line.starts_with("> ")
         || line.starts_with("< ")
         || line.starts_with("* ")
