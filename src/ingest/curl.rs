@@ -75,7 +75,7 @@ fn from_command(cmd: &str) -> (Option<Method>, Option<String>) {
                     .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
             }
             w if w.starts_with("-X") && w.len() > 2 => {
-                method = Method::from_bytes(w[2..].as_bytes()).ok();
+                method = Method::from_bytes(&w.as_bytes()[2..]).ok();
             }
             w if w == "-d" || w.starts_with("--data") || w == "-F" || w == "--form" => data = true,
             w if w.starts_with("http://") || w.starts_with("https://") => url = Some(w.to_owned()),
