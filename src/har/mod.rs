@@ -197,7 +197,7 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
         "request": request,
         "response": response,
         "cache": {},
-        "timings": {"send": 0, "wait": wait, "receive": total - wait},
+        "timings": {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": wait, "receive": total - wait},
         "_triage": {
             "seq": ex.seq,
             "origin": origin,

@@ -85,6 +85,44 @@ impl Default for ReadOptions {
     }
 }
 
+/// The flags of an offline command (`triage explain`) that describe its input; flatten into the
+/// command's arguments with `#[command(flatten)]`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InputArgs {
+    /// Kind of input, when detection from its first bytes is not wanted.
+    #[arg(long = "input", value_enum, value_name = "KIND")]
+    pub kind: Option<InputKind>,
+
+    /// Response status, for a JSON body without a `status` field.
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=999))]
+    pub status: Option<u16>,
+
+    /// Request method, when the input does not say (a bare JSON body, `curl -i` output).
+    #[arg(long, value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<Method>,
+
+    /// Request path (with an optional `?query`), when the input does not say.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+}
+
+impl InputArgs {
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            kind: self.kind,
+            status: self.status,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            ..ReadOptions::default()
+        }
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::from_bytes(s.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("{s:?} is not an HTTP method"))
+}
+
 /// A place in an input file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Position {
@@ -529,6 +567,33 @@ mod tests {
         assert_eq!(split_url("https://login.x.com").path, "/");
         let o = split_url("/oauth/token?x");
         assert_eq!((o.host, o.path.as_str()), (None, "/oauth/token"));
+    }
+
+    #[test]
+    fn input_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            input: InputArgs,
+        }
+        let t = T::try_parse_from([
+            "t",
+            "--input",
+            "json",
+            "--status",
+            "409",
+            "--method",
+            "post",
+            "--path",
+            "/api/v2/x",
+        ])
+        .unwrap();
+        let o = t.input.options();
+        assert_eq!(o.kind, Some(InputKind::JsonBody));
+        assert_eq!((o.status, o.method), (Some(409), Some(Method::POST)));
+        assert_eq!(o.path.as_deref(), Some("/api/v2/x"));
+        assert!(T::try_parse_from(["t", "--status", "42"]).is_err());
     }
 
     #[test]
