@@ -201,7 +201,7 @@ pub fn headers(map: &HeaderMap) -> HeaderMap {
             value.clone()
         } else {
             // Redacted values are built from ASCII placeholders and lossy UTF-8 of the original.
-            HeaderValue::from_str(&redacted)
+            HeaderValue::from_bytes(redacted.as_bytes())
                 .unwrap_or_else(|_| HeaderValue::from_static("[redacted]"))
         };
         out.append(name.clone(), value);

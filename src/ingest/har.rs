@@ -592,3 +592,55 @@ pub fn entry_to_exchange(
         timings,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(e: Value) -> Result<Exchange, String> {
+        entry_to_exchange(&e, Origin::Live, 1, 1 << 20)
+    }
+
+    #[test]
+    fn charles_and_mitmproxy_shapes() {
+        // Charles: capitalised headers, base64 text, a status given as a string, no timings.
+        let ex = map(json!({
+            "startedDateTime": "2026-03-01T10:20:30.123+00:00",
+            "_charlesStatus": "COMPLETE",
+            "request": {"method": "GET", "url": "http://api.mypurecloud.com/api/v2/x",
+                        "headers": [{"name": "Host", "value": "api.mypurecloud.com"}]},
+            "response": {"status": "503", "headers": [{"name": "Content-Type", "value": "text/html"}],
+                         "content": {"size": -1, "mimeType": "text/html", "encoding": "base64",
+                                     "text": "PGh0bWw+"}}
+        }))
+        .unwrap();
+        assert_eq!(ex.status(), Some(503));
+        assert_eq!(&ex.response.as_ref().unwrap().body.bytes[..], b"<html>");
+        assert_eq!(ex.timings.total_ms, None);
+        // mitmproxy: postData with params only, no text.
+        let ex = map(json!({
+            "request": {"method": "POST", "url": "https://login.mypurecloud.com/oauth/token",
+                        "postData": {"mimeType": "application/x-www-form-urlencoded",
+                                     "params": [{"name": "grant_type", "value": "client_credentials"}]}},
+            "response": {"status": 401, "content": {"size": 0}}
+        }))
+        .unwrap();
+        assert_eq!(&ex.request.body.bytes[..], b"grant_type=client_credentials");
+        assert!(ex.response.as_ref().unwrap().body.complete);
+    }
+
+    #[test]
+    fn non_http_entries_are_skipped_with_a_reason() {
+        assert_eq!(
+            map(json!({"request": {"method": "GET", "url": "data:image/png;base64,AAAA"}}))
+                .unwrap_err(),
+            "not an HTTP URL"
+        );
+        assert_eq!(
+            map(json!({"request": {"method": "GET", "url": "wss://streaming.x/y"}})).unwrap_err(),
+            "WebSocket"
+        );
+        assert_eq!(map(json!({"response": {}})).unwrap_err(), "no request");
+    }
+}
