@@ -441,3 +441,26 @@ fn redact_streams_stdin_to_stdout() {
     let har: Value = serde_json::from_str(&text).expect("stdout is a HAR");
     assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(3));
 }
+
+#[test]
+fn recording_is_readable_while_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    let exs = exchanges("har/firefox.har");
+    for (n, ex) in exs.iter().enumerate() {
+        recorder.append(ex, &[]).unwrap();
+        // No flush, no close: each appended line is in the file as soon as append returns.
+        let read: Vec<_> = ingest::read(&rec, &ReadOptions::default())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("after {} appends: {e}", n + 1));
+        assert_eq!(read.len(), n + 1, "records visible after {} appends", n + 1);
+    }
+    // A second recorder (another proxy process) appends to the same file.
+    Recorder::open(&rec).unwrap().append(&exs[0], &[]).unwrap();
+    assert_eq!(
+        ingest::read(&rec, &ReadOptions::default()).unwrap().count(),
+        exs.len() + 1
+    );
+}
