@@ -84,7 +84,8 @@ impl BodyPrefix {
 #[derive(Debug, Clone)]
 pub struct Request {
     pub method: Method,
-    /// The path exactly as sent, percent-encoding preserved, without the query.
+    /// The path exactly as sent, percent-encoding preserved, without the query; `""` when not
+    /// known (see [`Request::path_known`]).
     pub path: String,
     /// The raw query string without `?`, byte-exact.
     pub query: Option<String>,
@@ -95,6 +96,26 @@ pub struct Request {
     /// The host the request was sent to, when known (`api.mypurecloud.ie`); offline readers fill
     /// it from the URL, the proxy from its configured upstream.
     pub host: Option<String>,
+}
+
+impl Request {
+    /// The method of a request whose method is not known (a bare error body read without
+    /// `--method`): the extension method `UNKNOWN`, which no rule about a real method matches
+    /// and which reads honestly in reports. Never a silent `GET`.
+    pub fn unknown_method() -> Method {
+        Method::from_bytes(b"UNKNOWN").expect("UNKNOWN is a valid method token")
+    }
+
+    /// False when the method is [`Request::unknown_method`].
+    pub fn method_known(&self) -> bool {
+        self.method.as_str() != "UNKNOWN"
+    }
+
+    /// False when the path is not known: offline readers then leave `path` empty (`""`), which
+    /// no real request has (the proxy always sees at least `/`).
+    pub fn path_known(&self) -> bool {
+        !self.path.is_empty()
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -129,6 +150,17 @@ pub enum Inspection {
     Undecodable,
 }
 
+impl Inspection {
+    /// For an exchange read from a file: the body there is all there is to inspect, whole
+    /// or cut at the reader's limit.
+    pub fn of_file(response: Option<&Response>) -> Inspection {
+        match response {
+            Some(r) if !r.body.complete && !r.body.is_empty() => Inspection::OverLimit,
+            _ => Inspection::Complete,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// Order of arrival, from 1, per proxy process or per input file.
@@ -143,6 +175,12 @@ pub struct Exchange {
 }
 
 impl Exchange {
+    /// Marks an exchange read from a file: its inspection is whatever body the file held.
+    pub fn read_from_file(mut self) -> Self {
+        self.inspection = Inspection::of_file(self.response.as_ref());
+        self
+    }
+
     pub fn status(&self) -> Option<u16> {
         self.response.as_ref().map(|r| r.status.as_u16())
     }

@@ -3,8 +3,10 @@
 
 pub mod certs;
 pub mod demo;
+pub mod export;
 pub mod ops;
 pub mod proxy;
+pub mod redact;
 pub mod simulate;
 
 use std::process::ExitCode;
@@ -52,6 +54,10 @@ pub enum Command {
     Demo(demo::DemoArgs),
     /// Look up Platform API operations: scopes, permissions, documented errors.
     Ops(ops::OpsArgs),
+    /// Convert a recording (`triage proxy --record`) to HAR 1.2, diagnoses included.
+    Export(export::ExportArgs),
+    /// Remove secrets and customer text from a HAR file before sharing it.
+    Redact(redact::RedactArgs),
 }
 
 /// Runs a parsed command line.
@@ -62,6 +68,8 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Ops(args) => ops::run(args),
+        Command::Export(args) => export::run(args),
+        Command::Redact(args) => redact::run(args),
     }
 }
 

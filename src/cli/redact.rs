@@ -1,0 +1,87 @@
+//! `triage redact IN.har -o OUT.har`: removes secrets (tokens, cookies, client secrets, `code`
+//! query parameters) and, unless `--keep-content`, customer-written text from a HAR before it
+//! is shared further. Streams: a HAR of any size in bounded memory.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Args;
+
+use crate::error::Error;
+use crate::ingest::STDIN;
+
+#[derive(Debug, Args)]
+pub struct RedactArgs {
+    /// The HAR file to redact (`-` for standard input).
+    #[arg(value_name = "IN.har")]
+    pub input: PathBuf,
+
+    /// Where to write the redacted HAR (`-` for standard output; never the input file).
+    #[arg(short, long, value_name = "OUT.har")]
+    pub output: PathBuf,
+
+    /// Keep text that customers wrote (`textBody`, `text`, `content`); credentials are
+    /// redacted regardless.
+    #[arg(long)]
+    pub keep_content: bool,
+}
+
+/// Refuses to write over the input (it would be truncated before it is read).
+pub(crate) fn refuse_same_file(input: &Path, output: &Path) -> Result<(), Error> {
+    let same = match (input.canonicalize(), output.canonicalize()) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    };
+    if same {
+        return Err(Error::Config(format!(
+            "the output {} is the input file; write to another file",
+            output.display()
+        )));
+    }
+    Ok(())
+}
+
+pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
+    refuse_same_file(&args.input, &args.output)?;
+    if args.input.as_os_str() != STDIN {
+        if let Err(source) = File::open(&args.input) {
+            return Err(Error::Read {
+                path: args.input,
+                source,
+            });
+        }
+    }
+    let write_err = |source| Error::Write {
+        path: args.output.clone(),
+        source,
+    };
+    let out: Box<dyn Write> = if args.output.as_os_str() == STDIN {
+        Box::new(std::io::stdout().lock())
+    } else {
+        Box::new(File::create(&args.output).map_err(write_err)?)
+    };
+    let mut out = BufWriter::new(out);
+    let outcome =
+        crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
+    match outcome.error {
+        None => {
+            eprintln!(
+                "triage: wrote {} redacted entries to {}",
+                outcome.entries,
+                args.output.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(e) => {
+            eprintln!("triage: error: {e}");
+            eprintln!(
+                "triage: wrote the {} entries before the break, redacted, to {}",
+                outcome.entries,
+                args.output.display()
+            );
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,505 @@
+//! HAR 1.2 output, streamed entry by entry, always through the one redaction policy
+//! ([`crate::redact`]):
+//! - [`HarWriter`]: exchanges (with their diagnoses in the entry's `_triage` custom field, per
+//!   HAR's rule that custom fields start with `_`) → a HAR file (`triage export --har`).
+//! - [`redact_har`]: a customer's HAR → the same HAR with secrets removed (`triage redact`),
+//!   keeping everything else (pages, initiators, timings, tool-specific fields) as it was.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use base64::Engine as _;
+use http::HeaderMap;
+use serde_json::{json, Value};
+
+use crate::exchange::{BodyPrefix, Exchange, Origin};
+use crate::ingest::har::{HarEvent, HarScanner};
+use crate::ingest::IngestError;
+use crate::redact;
+
+/// `log.creator` of the files triage writes.
+pub fn creator() -> Value {
+    json!({"name": "triage", "version": env!("CARGO_PKG_VERSION")})
+}
+
+/// Writes a HAR 1.2 document one entry at a time: nothing but the current entry is held.
+pub struct HarWriter<W: Write> {
+    w: W,
+    entries: usize,
+    keep_content: bool,
+}
+
+impl<W: Write> HarWriter<W> {
+    /// Writes the document's head. `keep_content` keeps customer-written text; credentials are
+    /// redacted regardless.
+    pub fn new(mut w: W, keep_content: bool) -> io::Result<Self> {
+        write!(
+            w,
+            "{{\"log\":{{\"version\":\"1.2\",\"creator\":{},\"entries\":[",
+            creator()
+        )?;
+        Ok(HarWriter {
+            w,
+            entries: 0,
+            keep_content,
+        })
+    }
+
+    /// Appends one exchange, redacted, with its diagnoses under `_triage.diagnoses`.
+    pub fn write_entry(&mut self, exchange: &Exchange, diagnoses: &[Value]) -> io::Result<()> {
+        let redacted = redact::exchange(exchange, self.keep_content);
+        let mut diagnoses = diagnoses.to_vec();
+        for d in &mut diagnoses {
+            redact::json(d, true);
+        }
+        let e = entry(&redacted, &diagnoses);
+        self.w
+            .write_all(if self.entries == 0 { b"\n" } else { b",\n" })?;
+        serde_json::to_writer(&mut self.w, &e)?;
+        self.entries += 1;
+        Ok(())
+    }
+
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    /// Closes the document and returns the writer, flushed.
+    pub fn finish(mut self) -> io::Result<W> {
+        self.w.write_all(b"\n]}}\n")?;
+        self.w.flush()?;
+        Ok(self.w)
+    }
+}
+
+fn name_values(h: &HeaderMap) -> Vec<Value> {
+    h.iter()
+        .map(|(n, v)| json!({"name": n.as_str(), "value": String::from_utf8_lossy(v.as_bytes())}))
+        .collect()
+}
+
+fn header<'a>(h: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// `text` (+ `encoding: base64` when the bytes are not UTF-8) of a body.
+fn body_text(b: &BodyPrefix) -> (String, Option<&'static str>) {
+    match std::str::from_utf8(&b.bytes) {
+        Ok(s) => (s.to_owned(), None),
+        Err(_) => (
+            base64::engine::general_purpose::STANDARD.encode(&b.bytes),
+            Some("base64"),
+        ),
+    }
+}
+
+/// The HAR entry of an exchange, as is (callers redact first; [`HarWriter`] does).
+pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
+    let req = &ex.request;
+    let host = req.host.clone().unwrap_or_else(|| match req.upstream {
+        crate::exchange::UpstreamKind::Api => "api.unknown.invalid".to_owned(),
+        crate::exchange::UpstreamKind::Login => "login.unknown.invalid".to_owned(),
+    });
+    let path = if req.path.is_empty() { "/" } else { &req.path };
+    let url = match &req.query {
+        Some(q) => format!("https://{host}{path}?{q}"),
+        None => format!("https://{host}{path}"),
+    };
+    let query_string: Vec<Value> = req
+        .query
+        .as_deref()
+        .unwrap_or("")
+        .split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (n, v) = kv.split_once('=').unwrap_or((kv, ""));
+            json!({"name": n, "value": v})
+        })
+        .collect();
+    let mut request = json!({
+        "method": req.method.as_str(),
+        "url": url,
+        // Not known to an exchange; HAR tools write "" when they do not know either.
+        "httpVersion": "",
+        "cookies": [],
+        "headers": name_values(&req.headers),
+        "queryString": query_string,
+        "headersSize": -1,
+        "bodySize": if req.body.complete { req.body.bytes.len() as i64 } else { -1 },
+    });
+    if !req.body.is_empty() {
+        let (text, encoding) = body_text(&req.body);
+        let mut pd = json!({
+            "mimeType": header(&req.headers, "content-type").unwrap_or(""),
+            "text": text,
+        });
+        if let Some(enc) = encoding {
+            pd["encoding"] = json!(enc);
+        }
+        request["postData"] = pd;
+    }
+
+    let (response, wait_default) = match &ex.response {
+        Some(r) => {
+            let (text, encoding) = body_text(&r.body);
+            let mut content = json!({
+                "size": r.body.bytes.len(),
+                "mimeType": header(&r.headers, "content-type").unwrap_or(""),
+                "text": text,
+            });
+            if let Some(enc) = encoding {
+                content["encoding"] = json!(enc);
+            }
+            (
+                json!({
+                    "status": r.status.as_u16(),
+                    "statusText": r.status.canonical_reason().unwrap_or(""),
+                    "httpVersion": "",
+                    "cookies": [],
+                    "headers": name_values(&r.headers),
+                    "content": content,
+                    "redirectURL": header(&r.headers, "location").unwrap_or(""),
+                    "headersSize": -1,
+                    "bodySize": if r.body.complete { r.body.bytes.len() as i64 } else { -1 },
+                }),
+                0,
+            )
+        }
+        None => (
+            json!({
+                "status": 0,
+                "statusText": "",
+                "httpVersion": "",
+                "cookies": [],
+                "headers": [],
+                "content": {"size": 0, "mimeType": ""},
+                "redirectURL": "",
+                "headersSize": -1,
+                "bodySize": -1,
+                "_error": "no response received",
+            }),
+            0,
+        ),
+    };
+    let wait = ex
+        .timings
+        .upstream_ms
+        .or(ex.timings.total_ms)
+        .unwrap_or(wait_default);
+    let total = ex.timings.total_ms.unwrap_or(wait).max(wait);
+    let origin = match &ex.origin {
+        Origin::Live => json!("live"),
+        Origin::File { path, index } => json!({"file": path, "index": index}),
+    };
+    json!({
+        "startedDateTime": crate::ingest::format_time(ex.started_at),
+        "time": total,
+        "request": request,
+        "response": response,
+        "cache": {},
+        "timings": {"blocked": -1, "dns": -1, "connect": -1, "ssl": -1, "send": 0, "wait": wait, "receive": total - wait},
+        "_triage": {
+            "seq": ex.seq,
+            "origin": origin,
+            "upstream": req.upstream.as_str(),
+            "request_body_complete": req.body.complete,
+            "response_body_complete": ex.response.as_ref().map(|r| r.body.complete),
+            "diagnoses": diagnoses,
+        },
+    })
+}
+
+// ---- redaction of a HAR as other tools wrote it ----
+
+fn header_of<'a>(headers: Option<&'a Value>, name: &str) -> Option<&'a str> {
+    headers?.as_array()?.iter().find_map(|h| {
+        let n = h.get("name")?.as_str()?;
+        n.eq_ignore_ascii_case(name)
+            .then(|| h.get("value")?.as_str())
+            .flatten()
+    })
+}
+
+fn set_str(v: &mut Value, key: &str, f: impl FnOnce(&str) -> Option<String>) {
+    if let Some(s) = v.get(key).and_then(Value::as_str) {
+        if let Some(new) = f(s) {
+            v[key] = Value::String(new);
+        }
+    }
+}
+
+fn redact_name_values(list: Option<&mut Value>, mut f: impl FnMut(&str, &str) -> Option<String>) {
+    for item in list.and_then(Value::as_array_mut).into_iter().flatten() {
+        let name = item
+            .get("name")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
+        set_str(item, "value", |v| f(&name, v));
+    }
+}
+
+fn redact_headers(list: Option<&mut Value>) {
+    redact_name_values(list, |n, v| {
+        let r = redact::header_value(n, v.as_bytes());
+        (r != v).then(|| r.into_owned())
+    });
+}
+
+fn redact_cookies(list: Option<&mut Value>) {
+    redact_name_values(list, |_, v| Some(redact::secret(v)));
+}
+
+fn redact_text(text: &str, content_type: Option<&str>, keep_content: bool) -> Option<String> {
+    match redact::body(text.as_bytes(), content_type, keep_content) {
+        std::borrow::Cow::Borrowed(_) => None,
+        std::borrow::Cow::Owned(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// Removes secrets from one HAR entry as any tool wrote it: URLs, headers, cookies, query
+/// strings, post data (text and params), response content (plain or base64, compressed or
+/// not) and WebSocket messages. Everything else is left as it was.
+pub fn redact_entry(entry: &mut Value, keep_content: bool) {
+    if let Some(req) = entry.get_mut("request") {
+        set_str(req, "url", |u| match redact::url(u) {
+            std::borrow::Cow::Owned(s) => Some(s),
+            _ => None,
+        });
+        redact_headers(req.get_mut("headers"));
+        redact_cookies(req.get_mut("cookies"));
+        redact_name_values(req.get_mut("queryString"), |n, v| {
+            redact::is_secret_param(n).then(|| redact::secret(v))
+        });
+        let ct = header_of(req.get("headers"), "content-type").map(str::to_owned);
+        if let Some(pd) = req.get_mut("postData") {
+            let mime = pd
+                .get("mimeType")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or(ct);
+            redact_content(pd, mime.as_deref(), None, keep_content);
+            redact_name_values(pd.get_mut("params"), |n, v| {
+                redact::is_secret_param(n).then(|| redact::secret(v))
+            });
+        }
+    }
+    if let Some(resp) = entry.get_mut("response") {
+        redact_headers(resp.get_mut("headers"));
+        redact_cookies(resp.get_mut("cookies"));
+        set_str(resp, "redirectURL", |u| match redact::url(u) {
+            std::borrow::Cow::Owned(s) => Some(s),
+            _ => None,
+        });
+        let ct = header_of(resp.get("headers"), "content-type").map(str::to_owned);
+        let ce = header_of(resp.get("headers"), "content-encoding").map(str::to_owned);
+        if let Some(content) = resp.get_mut("content") {
+            let mime = content
+                .get("mimeType")
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+                .or(ct);
+            redact_content(content, mime.as_deref(), ce.as_deref(), keep_content);
+        }
+    }
+    redact_urls(entry);
+    for msg in entry
+        .get_mut("_webSocketMessages")
+        .and_then(Value::as_array_mut)
+        .into_iter()
+        .flatten()
+    {
+        set_str(msg, "data", |d| redact_text(d, None, keep_content));
+    }
+}
+
+/// Every string that is a URL (`_initiator.url`, stack frames, tool-specific fields) gets its
+/// secret query parameters redacted too.
+fn redact_urls(v: &mut Value) {
+    match v {
+        Value::String(s) => {
+            let url_like = ["http://", "https://", "ws://", "wss://", "/"]
+                .iter()
+                .any(|p| s.starts_with(p))
+                && s.contains('?')
+                && !s.contains(char::is_whitespace);
+            if url_like {
+                if let std::borrow::Cow::Owned(new) = redact::url(s) {
+                    *s = new;
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(redact_urls),
+        Value::Object(map) => map.values_mut().for_each(redact_urls),
+        _ => {}
+    }
+}
+
+/// `text` (+ `encoding`) of a postData or content object. Base64 (and still compressed) text is
+/// decoded to look inside; when something was redacted the result is stored as plain text.
+fn redact_content(
+    obj: &mut Value,
+    mime: Option<&str>,
+    content_encoding: Option<&str>,
+    keep_content: bool,
+) {
+    let Some(text) = obj.get("text").and_then(Value::as_str) else {
+        return;
+    };
+    let base64 = obj.get("encoding").and_then(Value::as_str) == Some("base64");
+    if !base64 {
+        if let Some(new) = redact_text(text, mime, keep_content) {
+            obj["text"] = Value::String(new);
+        }
+        return;
+    }
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) else {
+        return;
+    };
+    let mut headers = HeaderMap::new();
+    if let Some(ce) = content_encoding {
+        crate::ingest::push_header(&mut headers, "content-encoding", ce);
+    }
+    let decoded = crate::ingest::body_from_file(raw, &headers, usize::MAX / 2);
+    let Ok(s) = std::str::from_utf8(&decoded.bytes) else {
+        return; // binary (an image, say): nothing textual to redact
+    };
+    if let Some(new) = redact_text(s, mime, keep_content) {
+        obj["text"] = Value::String(new);
+        if let Some(o) = obj.as_object_mut() {
+            o.remove("encoding");
+            o.insert("comment".into(), json!("redacted by triage"));
+        }
+    }
+}
+
+/// What [`redact_har`] did.
+#[derive(Debug, Default)]
+pub struct RedactOutcome {
+    /// Entries written.
+    pub entries: usize,
+    /// Where the input broke, when it did; the output then holds the entries before it and is
+    /// still a complete HAR document.
+    pub error: Option<IngestError>,
+}
+
+/// Streams a HAR from `input` to `out` with every entry redacted; memory is bounded by the
+/// largest entry. `input` may be `-` for standard input. Fails only on write errors (and on an
+/// input that cannot be opened).
+pub fn redact_har(
+    input: &Path,
+    out: &mut impl Write,
+    keep_content: bool,
+) -> Result<RedactOutcome, io::Error> {
+    let src = crate::ingest::open_source(input).map_err(|e| match e {
+        IngestError::Io { source, .. } => source,
+        other => io::Error::other(other.to_string()),
+    })?;
+    let mut sc = HarScanner::new(src, input);
+    let mut outcome = RedactOutcome::default();
+    let (mut top_first, mut log_first) = (true, true);
+    let (mut in_log, mut in_entries, mut saw_log, mut saw_entries) = (false, false, false, false);
+    out.write_all(b"{")?;
+    let sep = |first: &mut bool| -> &'static [u8] {
+        if std::mem::replace(first, false) {
+            b""
+        } else {
+            b","
+        }
+    };
+    loop {
+        let ev = match sc.next_event() {
+            None => break,
+            Some(Ok(ev)) => ev,
+            Some(Err(e)) => {
+                outcome.error = Some(e);
+                break;
+            }
+        };
+        match ev {
+            HarEvent::TopField { key, raw } => {
+                out.write_all(sep(&mut top_first))?;
+                serde_json::to_writer(&mut *out, &key)?;
+                out.write_all(b":")?;
+                out.write_all(&raw)?;
+            }
+            HarEvent::LogStart => {
+                out.write_all(sep(&mut top_first))?;
+                out.write_all(b"\"log\":{")?;
+                in_log = true;
+                saw_log = true;
+            }
+            HarEvent::LogField { key, raw } => {
+                out.write_all(sep(&mut log_first))?;
+                serde_json::to_writer(&mut *out, &key)?;
+                out.write_all(b":")?;
+                if key == "pages" {
+                    let mut pages: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                    for p in pages.as_array_mut().into_iter().flatten() {
+                        set_str(p, "title", |t| match redact::url(t) {
+                            std::borrow::Cow::Owned(s) => Some(s),
+                            _ => None,
+                        });
+                    }
+                    serde_json::to_writer(&mut *out, &pages)?;
+                } else {
+                    out.write_all(&raw)?;
+                }
+            }
+            HarEvent::EntriesStart => {
+                out.write_all(sep(&mut log_first))?;
+                out.write_all(b"\"entries\":[")?;
+                in_entries = true;
+                saw_entries = true;
+            }
+            HarEvent::Entry { index, raw, at } => {
+                let mut v = match sc.parse_entry(&raw, at, index) {
+                    Ok(v) => v,
+                    Err(e) => {
+                        outcome.error = Some(e);
+                        break;
+                    }
+                };
+                redact_entry(&mut v, keep_content);
+                out.write_all(if outcome.entries == 0 { b"\n" } else { b",\n" })?;
+                serde_json::to_writer(&mut *out, &v)?;
+                outcome.entries += 1;
+            }
+            HarEvent::EntriesEnd => {
+                out.write_all(b"\n]")?;
+                in_entries = false;
+            }
+            HarEvent::LogEnd => {
+                if !saw_entries {
+                    out.write_all(sep(&mut log_first))?;
+                    out.write_all(b"\"entries\":[]")?;
+                }
+                out.write_all(b"}")?;
+                in_log = false;
+            }
+        }
+    }
+    // Close what a broken input left open, so the output is a complete document.
+    if in_entries {
+        out.write_all(b"\n]")?;
+    }
+    if in_log {
+        if !saw_entries {
+            out.write_all(sep(&mut log_first))?;
+            out.write_all(b"\"entries\":[]")?;
+        }
+        out.write_all(b"}")?;
+    }
+    if !saw_log {
+        out.write_all(sep(&mut top_first))?;
+        write!(
+            out,
+            "\"log\":{{\"version\":\"1.2\",\"creator\":{},\"entries\":[]}}",
+            creator()
+        )?;
+    }
+    out.write_all(b"}\n")?;
+    out.flush()?;
+    Ok(outcome)
+}

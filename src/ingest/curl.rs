@@ -1,0 +1,340 @@
+//! One exchange as `curl -i` prints it (status line, headers, blank line, body), optionally
+//! preceded by the request: either `curl -v`'s `> ` lines (with `< ` response lines and `* `
+//! notes mixed in) or a plain pasted request (`POST /path HTTP/1.1`, headers, blank line, body).
+//! When several responses follow each other (`HTTP/1.1 100 Continue`, a proxy's
+//! `200 Connection established`), the last one is the exchange's response.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use http::{HeaderMap, Method, StatusCode};
+
+use super::{
+    body_from_file, limit_body, push_header, split_url, upstream_for, IngestError, ReadOptions,
+};
+use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
+
+/// `METHOD target HTTP/x` as a request line.
+pub fn is_request_line(line: &str) -> bool {
+    let mut it = line.split(' ');
+    let (Some(m), Some(t), Some(v), None) = (it.next(), it.next(), it.next(), it.next()) else {
+        return false;
+    };
+    !m.is_empty()
+        && m.bytes().all(|b| b.is_ascii_uppercase())
+        && !t.is_empty()
+        && v.starts_with("HTTP/")
+}
+
+fn status_line(line: &str) -> Option<StatusCode> {
+    let rest = line.strip_prefix("HTTP/")?;
+    let code = rest.split_whitespace().nth(1)?;
+    code.parse::<u16>()
+        .ok()
+        .and_then(|c| StatusCode::from_u16(c).ok())
+}
+
+/// Splits `data` into lines, keeping each line's end offset; `\r\n` and `\n` both end a line.
+fn lines(data: &[u8]) -> Vec<(String, usize)> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    while start < data.len() {
+        let end = data[start..]
+            .iter()
+            .position(|&b| b == b'\n')
+            .map_or(data.len(), |i| start + i + 1);
+        let line = String::from_utf8_lossy(&data[start..end]);
+        out.push((line.trim_end_matches(['\r', '\n']).to_owned(), end));
+        start = end;
+    }
+    out
+}
+
+/// The command of a `$ curl …` / `curl …` line.
+pub(crate) fn command_line(line: &str) -> Option<&str> {
+    let l = line.trim_start();
+    let l = l.strip_prefix("$ ").or(l.strip_prefix("% ")).unwrap_or(l);
+    l.starts_with("curl ").then_some(l)
+}
+
+/// Method (`-X`/`--request`, or POST for `-d`/`--data*`) and URL of a curl command line.
+fn from_command(cmd: &str) -> (Option<Method>, Option<String>) {
+    let words: Vec<&str> = cmd
+        .split_whitespace()
+        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
+        .collect();
+    let mut method = None;
+    let mut url = None;
+    let mut data = false;
+    let mut it = words.iter().skip(1);
+    while let Some(w) = it.next() {
+        match *w {
+            "-X" | "--request" => {
+                method = it
+                    .next()
+                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+            }
+            w if w.starts_with("-X") && w.len() > 2 => {
+                method = Method::from_bytes(&w.as_bytes()[2..]).ok();
+            }
+            w if w == "-d" || w.starts_with("--data") || w == "-F" || w == "--form" => data = true,
+            w if w.starts_with("http://") || w.starts_with("https://") => url = Some(w.to_owned()),
+            _ => {}
+        }
+    }
+    if method.is_none() && data {
+        method = Some(Method::POST);
+    }
+    if method.is_none() && url.is_some() {
+        method = Some(Method::GET);
+    }
+    (method, url)
+}
+
+/// Removes what `curl -v` prints to stderr after the body (`* Connection #0 … left intact`)
+/// when both streams were pasted together.
+fn strip_trailing_notes(body: &mut Vec<u8>) {
+    loop {
+        let text = String::from_utf8_lossy(body);
+        let trimmed = text.trim_end_matches(['\r', '\n']);
+        let last_start = trimmed.rfind('\n').map_or(0, |i| i + 1);
+        let last = &trimmed[last_start..];
+        let cut = if last.starts_with("* ") {
+            Some(last_start)
+        } else {
+            last.find("* Connection #").map(|i| last_start + i)
+        };
+        match cut {
+            Some(c) if c < body.len() => body.truncate(c),
+            _ => break,
+        }
+    }
+}
+
+pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exchange, IngestError> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let all = lines(data);
+    let mut i = all
+        .iter()
+        .position(|(l, _)| !l.trim().is_empty())
+        .unwrap_or(all.len());
+
+    let mut method: Option<Method> = None;
+    let mut target: Option<String> = None;
+    // A pasted command line (`$ curl -i -X POST https://…`) says the method and the URL.
+    while let Some(cmd) = all.get(i).and_then(|(l, _)| command_line(l)) {
+        let (m, url) = from_command(cmd);
+        method = m.or(method);
+        target = url.or(target);
+        i += 1;
+    }
+    while all.get(i).is_some_and(|(l, _)| l.trim().is_empty()) {
+        i += 1;
+    }
+    let mut req_headers = HeaderMap::new();
+    let mut req_body = Vec::new();
+    let mut status: Option<StatusCode> = None;
+    let mut resp_headers = HeaderMap::new();
+    let mut body_start = data.len();
+
+    let verbose = all.get(i).is_some_and(|(l, _)| {
+        l.starts_with("> ") || l.starts_with("< ") || l.starts_with("* ") || l == ">"
+    });
+    if verbose {
+        // curl -v: prefixed lines, then the body (stdout) after the last `<` block.
+        let mut last = i;
+        while let Some((l, _)) = all.get(i) {
+            if let Some(r) = l.strip_prefix('>') {
+                let r = r.trim_start();
+                if is_request_line(r) {
+                    let mut p = r.split(' ');
+                    method = p.next().and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+                    target = p.next().map(str::to_owned);
+                    req_headers.clear();
+                } else if let Some((n, v)) = r.split_once(':') {
+                    push_header(&mut req_headers, n, v);
+                }
+            } else if let Some(r) = l.strip_prefix('<') {
+                let r = r.trim_start();
+                if let Some(s) = status_line(r) {
+                    status = Some(s);
+                    resp_headers.clear();
+                } else if let Some((n, v)) = r.split_once(':') {
+                    push_header(&mut resp_headers, n, v);
+                }
+            } else if !(l.starts_with("* ") || l.starts_with("{ [") || l.starts_with("} [")) {
+                break;
+            }
+            last = i;
+            i += 1;
+        }
+        body_start = all.get(last).map_or(data.len(), |(_, end)| *end);
+    } else {
+        if let Some((l, _)) = all.get(i).filter(|(l, _)| is_request_line(l)) {
+            let mut p = l.split(' ');
+            method = p.next().and_then(|m| Method::from_bytes(m.as_bytes()).ok());
+            target = p.next().map(str::to_owned);
+            i += 1;
+            while let Some((l, _)) = all.get(i) {
+                i += 1;
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = l.split_once(':') {
+                    push_header(&mut req_headers, n, v);
+                }
+            }
+            // The request body runs up to the status line.
+            let from = i
+                .checked_sub(1)
+                .and_then(|k| all.get(k))
+                .map_or(0, |(_, e)| *e);
+            let resp = (i..all.len()).find(|&k| status_line(&all[k].0).is_some());
+            let to = resp
+                .and_then(|k| k.checked_sub(1))
+                .and_then(|k| all.get(k))
+                .map_or(data.len(), |(_, e)| *e);
+            if to > from {
+                let mut b = data[from..to].to_vec();
+                while b.last().is_some_and(|c| *c == b'\n' || *c == b'\r') {
+                    b.pop();
+                }
+                req_body = b;
+            }
+            i = resp.unwrap_or(all.len());
+        }
+        // One or more responses; the last one wins.
+        while let Some(s) = all.get(i).and_then(|(l, _)| status_line(l)) {
+            status = Some(s);
+            resp_headers.clear();
+            i += 1;
+            while let Some((l, end)) = all.get(i) {
+                i += 1;
+                body_start = *end;
+                if l.is_empty() {
+                    break;
+                }
+                if let Some((n, v)) = l.split_once(':') {
+                    push_header(&mut resp_headers, n, v);
+                }
+            }
+            if i >= all.len() {
+                body_start = data.len();
+                break;
+            }
+        }
+    }
+
+    let status = status
+        .or_else(|| opts.status.and_then(|s| StatusCode::from_u16(s).ok()))
+        .ok_or_else(|| {
+            IngestError::invalid(
+                path,
+                "no HTTP status line (`HTTP/1.1 409 Conflict`) found: is this `curl -i` output?",
+            )
+        })?;
+    let mut body = data[body_start.min(data.len())..].to_vec();
+    if verbose {
+        strip_trailing_notes(&mut body);
+    }
+    let body = body_from_file(body, &resp_headers, opts.body_limit);
+
+    let host_header = req_headers
+        .get(http::header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
+    let target = target.or_else(|| opts.path.clone());
+    let (host, path_s, query) = match target {
+        Some(t) => {
+            let u = split_url(&t);
+            (u.host.or(host_header), u.path, u.query)
+        }
+        None => (host_header, String::new(), None),
+    };
+    let method = method
+        .or_else(|| opts.method.clone())
+        .unwrap_or_else(Request::unknown_method);
+    let upstream = upstream_for(host.as_deref(), &path_s);
+    Ok(Exchange {
+        seq: 1,
+        origin: Origin::File {
+            path: path.display().to_string(),
+            index: 0,
+        },
+        started_at: UNIX_EPOCH,
+        request: Request {
+            method,
+            path: path_s,
+            query,
+            headers: req_headers,
+            body: if req_body.is_empty() {
+                BodyPrefix::complete(bytes::Bytes::new())
+            } else {
+                limit_body(req_body, opts.body_limit)
+            },
+            upstream,
+            host,
+        },
+        response: Some(Response {
+            status,
+            headers: resp_headers,
+            body,
+        }),
+        timings: Timings::default(),
+        inspection: crate::exchange::Inspection::Complete,
+    }
+    .read_from_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(s: &str) -> Exchange {
+        parse(s.as_bytes(), Path::new("x.txt"), &ReadOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn continue_then_conflict_uses_last() {
+        let ex = p("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n{\"code\":\"request.conflict\"}");
+        assert_eq!(ex.status(), Some(409));
+        assert_eq!(
+            &ex.response.unwrap().body.bytes[..],
+            b"{\"code\":\"request.conflict\"}"
+        );
+        assert!(!ex.request.method_known() && !ex.request.path_known());
+    }
+
+    #[test]
+    fn verbose_request_lines() {
+        let ex = p("* Trying 1.2.3.4\n> POST /api/v2/conversations/calls HTTP/2\n> Host: api.mypurecloud.ie\n> authorization: Bearer x\n>\n< HTTP/2 400\n< content-type: application/json\n<\n{\"status\":400}\n");
+        assert_eq!(ex.request.method, Method::POST);
+        assert_eq!(ex.request.path, "/api/v2/conversations/calls");
+        assert_eq!(ex.request.host.as_deref(), Some("api.mypurecloud.ie"));
+        assert_eq!(ex.status(), Some(400));
+        assert_eq!(&ex.response.unwrap().body.bytes[..], b"{\"status\":400}\n");
+    }
+
+    #[test]
+    fn pasted_command_and_trailing_notes() {
+        let ex = p("$ curl -i -X DELETE 'https://api.mypurecloud.ie/api/v2/groups/g1?force=true'\nHTTP/2 404\n\n{ \"code\": \"not.found\" }\n");
+        assert_eq!(ex.request.method, Method::DELETE);
+        assert_eq!(ex.request.path, "/api/v2/groups/g1");
+        assert_eq!(ex.request.query.as_deref(), Some("force=true"));
+        assert_eq!(ex.request.host.as_deref(), Some("api.mypurecloud.ie"));
+        assert_eq!(
+            &ex.response.unwrap().body.bytes[..],
+            b"{ \"code\": \"not.found\" }\n"
+        );
+        let ex = p("> GET /x HTTP/1.1\n>\n< HTTP/1.1 400 Bad Request\n<\n{ \"status\": 400 }* Connection #0 to host x left intact\n* Closing\n");
+        assert_eq!(&ex.response.unwrap().body.bytes[..], b"{ \"status\": 400 }");
+    }
+
+    #[test]
+    fn plain_request_then_response() {
+        let ex = p("POST /oauth/token HTTP/1.1\nHost: login.mypurecloud.com\n\ngrant_type=client_credentials\n\nHTTP/1.1 400 Bad Request\n\n{\"error\":\"invalid_client\"}");
+        assert_eq!(ex.request.path, "/oauth/token");
+        assert_eq!(&ex.request.body.bytes[..], b"grant_type=client_credentials");
+        assert_eq!(ex.status(), Some(400));
+    }
+}

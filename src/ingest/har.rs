@@ -1,0 +1,648 @@
+//! HAR 1.2 in bounded memory. [`HarScanner`] walks the document's structure byte by byte and
+//! hands out one raw value at a time (each `log.entries[i]`, and the other members of `log` and
+//! of the top object), so memory is bounded by the largest entry, not the file. [`HarReader`]
+//! parses each entry on its own and maps it to an [`Exchange`].
+//!
+//! Shapes of the tools that write HAR differ in small ways, all accepted: Chrome's HTTP/2
+//! pseudo-headers (`:authority`, dropped), `_initiator` and other `_` fields (ignored), decoded
+//! `content.text` next to a `content-encoding` header; Firefox's `"status": 0` for blocked
+//! requests (no response), missing `postData`, `bodySize: -1`; base64 `content.text` (Charles,
+//! mitmproxy, binary bodies), compressed or not. WebSocket and non-HTTP entries are skipped and
+//! counted. Broken JSON is an error naming the byte, line, column and entry.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::time::UNIX_EPOCH;
+
+use base64::Engine as _;
+use http::{HeaderMap, Method, StatusCode};
+use serde_json::Value;
+
+use super::{
+    advance, body_from_file, index_of, limit_body, parse_time, push_header, split_url,
+    upstream_for, IngestError, Position, ReadOptions,
+};
+use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
+
+/// One structural event of a HAR document, in document order.
+#[derive(Debug)]
+pub enum HarEvent {
+    /// A member of the top-level object other than `log`, raw JSON.
+    TopField { key: String, raw: Vec<u8> },
+    /// `"log": {` was read.
+    LogStart,
+    /// A member of `log` other than `entries` (`version`, `creator`, `pages`, …), raw JSON.
+    LogField { key: String, raw: Vec<u8> },
+    /// `"entries": [` was read.
+    EntriesStart,
+    /// One element of `log.entries`, raw JSON (syntax not yet checked), with where it starts.
+    Entry {
+        index: usize,
+        raw: Vec<u8>,
+        at: Position,
+    },
+    /// The `]` of `entries` was read.
+    EntriesEnd,
+    /// The `}` of `log` was read.
+    LogEnd,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Start,
+    Top { first: bool },
+    Log { first: bool },
+    Entries { first: bool },
+    End,
+}
+
+/// Streams the structure of a HAR document; see the module documentation.
+pub struct HarScanner<R> {
+    r: R,
+    path: PathBuf,
+    pos: Position,
+    state: State,
+    saw_log: bool,
+    entries: usize,
+    failed: bool,
+}
+
+impl<R: BufRead> HarScanner<R> {
+    pub fn new(r: R, path: &Path) -> Self {
+        HarScanner {
+            r,
+            path: path.to_owned(),
+            pos: Position {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+            state: State::Start,
+            saw_log: false,
+            entries: 0,
+            failed: false,
+        }
+    }
+
+    /// Entries handed out so far.
+    pub fn entries(&self) -> usize {
+        self.entries
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn context(&self) -> Option<String> {
+        match self.state {
+            State::Entries { .. } => Some(format!("log.entries[{}]", self.entries)),
+            State::Log { .. } => Some("log".into()),
+            _ => None,
+        }
+    }
+
+    fn broken(&self, at: Position, message: impl Into<String>) -> IngestError {
+        IngestError::Broken {
+            path: self.path.clone(),
+            at,
+            entry: matches!(self.state, State::Entries { .. }).then_some(self.entries),
+            context: self.context(),
+            message: message.into(),
+        }
+    }
+
+    fn consume(&mut self, n: usize) -> Result<(), IngestError> {
+        let buf = self
+            .r
+            .fill_buf()
+            .map_err(|e| IngestError::io(&self.path, e))?;
+        self.pos = advance(self.pos, &buf[..n]);
+        self.r.consume(n);
+        Ok(())
+    }
+
+    /// Skips whitespace; returns the next byte without consuming it, `None` at end of file.
+    fn peek(&mut self) -> Result<Option<u8>, IngestError> {
+        loop {
+            let buf = self
+                .r
+                .fill_buf()
+                .map_err(|e| IngestError::io(&self.path, e))?;
+            if buf.is_empty() {
+                return Ok(None);
+            }
+            match buf.iter().position(|b| !b" \t\r\n".contains(b)) {
+                Some(i) => {
+                    let b = buf[i];
+                    self.consume(i)?;
+                    return Ok(Some(b));
+                }
+                None => {
+                    let n = buf.len();
+                    self.consume(n)?;
+                }
+            }
+        }
+    }
+
+    fn expect(&mut self, want: u8, what: &str) -> Result<(), IngestError> {
+        match self.peek()? {
+            Some(b) if b == want => self.consume(1),
+            Some(b) => {
+                Err(self.broken(self.pos, format!("expected {what}, found {:?}", b as char)))
+            }
+            None => Err(self.broken(
+                self.pos,
+                format!("unexpected end of file (truncated?), expected {what}"),
+            )),
+        }
+    }
+
+    /// Copies one JSON value (structure only; its syntax is checked when it is parsed) into `out`.
+    fn capture(&mut self, out: &mut Vec<u8>) -> Result<Position, IngestError> {
+        let start_byte = self.peek()?;
+        let start = self.pos;
+        let Some(first) = start_byte else {
+            return Err(self.broken(
+                start,
+                "unexpected end of file (truncated?), expected a value",
+            ));
+        };
+        let mut depth = 0usize;
+        let mut in_str = false;
+        let mut esc = false;
+        let scalar = !matches!(first, b'{' | b'[' | b'"');
+        let mut started = false;
+        loop {
+            let buf = self
+                .r
+                .fill_buf()
+                .map_err(|e| IngestError::io(&self.path, e))?;
+            if buf.is_empty() {
+                if scalar && started {
+                    return Ok(start);
+                }
+                return Err(self.broken(
+                    self.pos,
+                    format!(
+                        "unexpected end of file (truncated?); the value being read started at {start}"
+                    ),
+                ));
+            }
+            let mut end = None;
+            for (i, &b) in buf.iter().enumerate() {
+                if scalar {
+                    if b",}] \t\r\n".contains(&b) {
+                        end = Some(i);
+                        break;
+                    }
+                    started = true;
+                    continue;
+                }
+                if in_str {
+                    if esc {
+                        esc = false;
+                    } else if b == b'\\' {
+                        esc = true;
+                    } else if b == b'"' {
+                        in_str = false;
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    continue;
+                }
+                match b {
+                    b'"' => in_str = true,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth = depth.saturating_sub(1);
+                        if depth == 0 {
+                            end = Some(i + 1);
+                            break;
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            let n = end.unwrap_or(buf.len());
+            out.extend_from_slice(&buf[..n]);
+            self.consume(n)?;
+            if end.is_some() {
+                return Ok(start);
+            }
+        }
+    }
+
+    fn key(&mut self) -> Result<String, IngestError> {
+        match self.peek()? {
+            Some(b'"') => {}
+            Some(b) => {
+                return Err(self.broken(
+                    self.pos,
+                    format!("expected a member name, found {:?}", b as char),
+                ))
+            }
+            None => {
+                return Err(self.broken(
+                    self.pos,
+                    "unexpected end of file (truncated?), expected a member name",
+                ))
+            }
+        }
+        let mut raw = Vec::new();
+        let at = self.capture(&mut raw)?;
+        let key = self.parse::<String>(&raw, at)?;
+        self.expect(b':', "':'")?;
+        Ok(key)
+    }
+
+    /// Parses a captured value strictly, turning a syntax error into a position in the file.
+    pub fn parse<T: serde::de::DeserializeOwned>(
+        &self,
+        raw: &[u8],
+        at: Position,
+    ) -> Result<T, IngestError> {
+        serde_json::from_slice(raw).map_err(|e| {
+            let idx = index_of(raw, e.line(), e.column());
+            let msg = e.to_string();
+            let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
+            self.broken(advance(at, &raw[..idx]), msg)
+        })
+    }
+
+    /// Parses the raw JSON of `log.entries[index]` strictly. A syntax error ends the scan.
+    pub fn parse_entry(
+        &mut self,
+        raw: &[u8],
+        at: Position,
+        index: usize,
+    ) -> Result<Value, IngestError> {
+        self.parse(raw, at).map_err(|e| {
+            self.failed = true;
+            match e {
+                IngestError::Broken {
+                    path, at, message, ..
+                } => IngestError::Broken {
+                    path,
+                    at,
+                    entry: Some(index),
+                    context: Some(format!("log.entries[{index}]")),
+                    message,
+                },
+                other => other,
+            }
+        })
+    }
+
+    /// The next event, `None` at the end of a complete document. After an error, `None`.
+    pub fn next_event(&mut self) -> Option<Result<HarEvent, IngestError>> {
+        if self.failed {
+            return None;
+        }
+        let r = self.step();
+        if r.is_err() {
+            self.failed = true;
+        }
+        r.transpose()
+    }
+
+    fn step(&mut self) -> Result<Option<HarEvent>, IngestError> {
+        loop {
+            match self.state {
+                State::Start => {
+                    let buf = self
+                        .r
+                        .fill_buf()
+                        .map_err(|e| IngestError::io(&self.path, e))?;
+                    if buf.starts_with(b"\xEF\xBB\xBF") {
+                        self.consume(3)?;
+                    }
+                    self.expect(b'{', "'{' (a HAR file is a JSON object)")?;
+                    self.state = State::Top { first: true };
+                }
+                State::Top { first } => {
+                    if self.peek()? == Some(b'}') {
+                        self.consume(1)?;
+                        self.state = State::End;
+                        if let Some(b) = self.peek()? {
+                            return Err(self.broken(
+                                self.pos,
+                                format!(
+                                    "unexpected {:?} after the end of the HAR object",
+                                    b as char
+                                ),
+                            ));
+                        }
+                        if !self.saw_log {
+                            return Err(self.broken(self.pos, "no \"log\" object: not a HAR file"));
+                        }
+                        return Ok(None);
+                    }
+                    if !first {
+                        self.expect(b',', "',' or '}'")?;
+                    }
+                    self.state = State::Top { first: false };
+                    let key = self.key()?;
+                    if key == "log" && !self.saw_log {
+                        self.expect(b'{', "'{' (log is an object)")?;
+                        self.saw_log = true;
+                        self.state = State::Log { first: true };
+                        return Ok(Some(HarEvent::LogStart));
+                    }
+                    let mut raw = Vec::new();
+                    let at = self.capture(&mut raw)?;
+                    self.parse::<serde::de::IgnoredAny>(&raw, at)?;
+                    return Ok(Some(HarEvent::TopField { key, raw }));
+                }
+                State::Log { first } => {
+                    if self.peek()? == Some(b'}') {
+                        self.consume(1)?;
+                        self.state = State::Top { first: false };
+                        return Ok(Some(HarEvent::LogEnd));
+                    }
+                    if !first {
+                        self.expect(b',', "',' or '}'")?;
+                    }
+                    self.state = State::Log { first: false };
+                    let key = self.key()?;
+                    if key == "entries" {
+                        self.expect(b'[', "'[' (log.entries is an array)")?;
+                        self.state = State::Entries { first: true };
+                        return Ok(Some(HarEvent::EntriesStart));
+                    }
+                    let mut raw = Vec::new();
+                    let at = self.capture(&mut raw)?;
+                    self.parse::<serde::de::IgnoredAny>(&raw, at)?;
+                    return Ok(Some(HarEvent::LogField { key, raw }));
+                }
+                State::Entries { first } => {
+                    if self.peek()? == Some(b']') {
+                        self.consume(1)?;
+                        self.state = State::Log { first: false };
+                        return Ok(Some(HarEvent::EntriesEnd));
+                    }
+                    if !first {
+                        self.expect(b',', "',' or ']'")?;
+                    }
+                    self.state = State::Entries { first: false };
+                    let mut raw = Vec::new();
+                    let at = self.capture(&mut raw)?;
+                    let index = self.entries;
+                    self.entries += 1;
+                    return Ok(Some(HarEvent::Entry { index, raw, at }));
+                }
+                State::End => return Ok(None),
+            }
+        }
+    }
+}
+
+/// The exchanges of a HAR document, one entry at a time.
+pub struct HarReader<R> {
+    scanner: HarScanner<R>,
+    opts: ReadOptions,
+    seq: u64,
+    /// Entries not turned into exchanges, by reason.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl<R: BufRead> HarReader<R> {
+    pub fn new(r: R, path: &Path, opts: &ReadOptions) -> Self {
+        HarReader {
+            scanner: HarScanner::new(r, path),
+            opts: opts.clone(),
+            seq: 0,
+            skipped: BTreeMap::new(),
+        }
+    }
+}
+
+impl<R: BufRead> Iterator for HarReader<R> {
+    type Item = Result<Exchange, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            match self.scanner.next_event()? {
+                Err(e) => return Some(Err(e)),
+                Ok(HarEvent::Entry { index, raw, at }) => {
+                    // The entry is parsed with its index still "in flight" for error context.
+                    let value = match self.scanner.parse_entry(&raw, at, index) {
+                        Ok(v) => v,
+                        Err(e) => return Some(Err(e)),
+                    };
+                    let origin = Origin::File {
+                        path: self.scanner.path().display().to_string(),
+                        index,
+                    };
+                    match entry_to_exchange(&value, origin, self.seq + 1, self.opts.body_limit) {
+                        Ok(ex) => {
+                            self.seq += 1;
+                            return Some(Ok(ex));
+                        }
+                        Err(reason) => {
+                            *self.skipped.entry(reason).or_default() += 1;
+                        }
+                    }
+                }
+                Ok(_) => {}
+            }
+        }
+    }
+}
+
+fn str_at<'a>(v: &'a Value, path: &[&str]) -> Option<&'a str> {
+    path.iter().try_fold(v, |v, k| v.get(k))?.as_str()
+}
+
+fn num(v: Option<&Value>) -> Option<f64> {
+    match v? {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+}
+
+fn headers_of(v: Option<&Value>) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for h in v.and_then(Value::as_array).into_iter().flatten() {
+        if let (Some(n), Some(val)) = (
+            h.get("name").and_then(Value::as_str),
+            h.get("value").and_then(Value::as_str),
+        ) {
+            push_header(&mut map, n, val);
+        }
+    }
+    map
+}
+
+/// The bytes of a `text` (+ optional `encoding: "base64"`) pair.
+fn text_bytes(v: &Value) -> Option<Vec<u8>> {
+    let text = v.get("text")?.as_str()?;
+    if v.get("encoding").and_then(Value::as_str) == Some("base64") {
+        let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+        return base64::engine::general_purpose::STANDARD
+            .decode(cleaned.as_bytes())
+            .ok()
+            .or_else(|| Some(text.as_bytes().to_vec()));
+    }
+    Some(text.as_bytes().to_vec())
+}
+
+/// Maps one HAR entry to an exchange; `Err(reason)` for entries that are not HTTP exchanges.
+pub fn entry_to_exchange(
+    e: &Value,
+    origin: Origin,
+    seq: u64,
+    body_limit: usize,
+) -> Result<Exchange, String> {
+    if !e.is_object() {
+        return Err("entry is not an object".into());
+    }
+    let resource = e.get("_resourceType").and_then(Value::as_str).unwrap_or("");
+    if resource.eq_ignore_ascii_case("websocket") || e.get("_webSocketMessages").is_some() {
+        return Err("WebSocket".into());
+    }
+    let req = e.get("request").ok_or("no request")?;
+    let method = str_at(req, &["method"]).ok_or("no request method")?;
+    let method = Method::from_bytes(method.as_bytes()).map_err(|_| "invalid request method")?;
+    let url = str_at(req, &["url"]).ok_or("no request URL")?;
+    let parts = split_url(url);
+    match parts.scheme.as_str() {
+        "http" | "https" => {}
+        "ws" | "wss" => return Err("WebSocket".into()),
+        _ => return Err("not an HTTP URL".into()),
+    }
+    let req_headers = headers_of(req.get("headers"));
+    let req_body = match req.get("postData") {
+        Some(pd) => match text_bytes(pd) {
+            Some(b) => limit_body(b, body_limit),
+            None => {
+                // Only `params`: rebuild the form as `name=value&…`.
+                let form: Vec<String> = pd
+                    .get("params")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|p| {
+                        let n = p.get("name")?.as_str()?;
+                        let v = p.get("value").and_then(Value::as_str).unwrap_or("");
+                        Some(format!("{n}={v}"))
+                    })
+                    .collect();
+                limit_body(form.join("&").into_bytes(), body_limit)
+            }
+        },
+        None => BodyPrefix::complete(bytes::Bytes::new()),
+    };
+    let upstream = upstream_for(parts.host.as_deref(), &parts.path);
+    let request = Request {
+        method,
+        path: parts.path,
+        query: parts.query,
+        headers: req_headers,
+        body: req_body,
+        upstream,
+        host: parts.host,
+    };
+
+    let response = e.get("response").and_then(|r| {
+        let status = num(r.get("status"))?;
+        if !(100.0..=999.0).contains(&status) {
+            return None; // Firefox/Chrome: 0 for blocked or failed requests.
+        }
+        let status = StatusCode::from_u16(status as u16).ok()?;
+        let headers = headers_of(r.get("headers"));
+        let content = r.get("content");
+        let body = match content.and_then(text_bytes) {
+            Some(raw) => body_from_file(raw, &headers, body_limit),
+            None => {
+                let size = num(content.and_then(|c| c.get("size"))).unwrap_or(0.0);
+                BodyPrefix {
+                    bytes: bytes::Bytes::new(),
+                    complete: size <= 0.0,
+                }
+            }
+        };
+        Some(Response {
+            status,
+            headers,
+            body,
+        })
+    });
+
+    let ms = |v: Option<f64>| v.filter(|t| *t >= 0.0).map(|t| t.round() as u64);
+    let timings = Timings {
+        upstream_ms: ms(num(e.get("timings").and_then(|t| t.get("wait")))),
+        total_ms: ms(num(e.get("time"))),
+    };
+    let started_at = e
+        .get("startedDateTime")
+        .and_then(Value::as_str)
+        .and_then(parse_time)
+        .unwrap_or(UNIX_EPOCH);
+    Ok(Exchange {
+        seq,
+        origin,
+        started_at,
+        request,
+        response,
+        timings,
+        inspection: crate::exchange::Inspection::Complete,
+    }
+    .read_from_file())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn map(e: Value) -> Result<Exchange, String> {
+        entry_to_exchange(&e, Origin::Live, 1, 1 << 20)
+    }
+
+    #[test]
+    fn charles_and_mitmproxy_shapes() {
+        // Charles: capitalised headers, base64 text, a status given as a string, no timings.
+        let ex = map(json!({
+            "startedDateTime": "2026-03-01T10:20:30.123+00:00",
+            "_charlesStatus": "COMPLETE",
+            "request": {"method": "GET", "url": "http://api.mypurecloud.com/api/v2/x",
+                        "headers": [{"name": "Host", "value": "api.mypurecloud.com"}]},
+            "response": {"status": "503", "headers": [{"name": "Content-Type", "value": "text/html"}],
+                         "content": {"size": -1, "mimeType": "text/html", "encoding": "base64",
+                                     "text": "PGh0bWw+"}}
+        }))
+        .unwrap();
+        assert_eq!(ex.status(), Some(503));
+        assert_eq!(&ex.response.as_ref().unwrap().body.bytes[..], b"<html>");
+        assert_eq!(ex.timings.total_ms, None);
+        // mitmproxy: postData with params only, no text.
+        let ex = map(json!({
+            "request": {"method": "POST", "url": "https://login.mypurecloud.com/oauth/token",
+                        "postData": {"mimeType": "application/x-www-form-urlencoded",
+                                     "params": [{"name": "grant_type", "value": "client_credentials"}]}},
+            "response": {"status": 401, "content": {"size": 0}}
+        }))
+        .unwrap();
+        assert_eq!(&ex.request.body.bytes[..], b"grant_type=client_credentials");
+        assert!(ex.response.as_ref().unwrap().body.complete);
+    }
+
+    #[test]
+    fn non_http_entries_are_skipped_with_a_reason() {
+        assert_eq!(
+            map(json!({"request": {"method": "GET", "url": "data:image/png;base64,AAAA"}}))
+                .unwrap_err(),
+            "not an HTTP URL"
+        );
+        assert_eq!(
+            map(json!({"request": {"method": "GET", "url": "wss://streaming.x/y"}})).unwrap_err(),
+            "WebSocket"
+        );
+        assert_eq!(map(json!({"response": {}})).unwrap_err(), "no request");
+    }
+}

@@ -1,0 +1,81 @@
+//! A bare JSON error body, as a user pastes it from a log. The status comes from `--status` or
+//! the body's own `status` field; the method and path from `--method`/`--path`, and otherwise
+//! stay honestly unknown ([`Request::unknown_method`], path `""`), never a made-up `GET /`.
+
+use std::path::Path;
+use std::time::UNIX_EPOCH;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::{index_of, limit_body, split_url, upstream_for, IngestError, Position, ReadOptions};
+use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
+
+pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exchange, IngestError> {
+    let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
+        let idx = index_of(data, e.line(), e.column());
+        let msg = e.to_string();
+        IngestError::Broken {
+            path: path.to_owned(),
+            at: Position {
+                offset: idx as u64,
+                line: e.line() as u64,
+                column: e.column() as u64,
+            },
+            entry: Some(0),
+            context: None,
+            message: msg.split(" at line ").next().unwrap_or(&msg).to_owned(),
+        }
+    })?;
+    let body_status = value.get("status").and_then(|s| {
+        s.as_u64()
+            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+    });
+    let status = opts.status.map(u64::from).or(body_status).ok_or_else(|| {
+        IngestError::invalid(
+            path,
+            "the body has no \"status\" field: give the response status with --status",
+        )
+    })?;
+    let status = u16::try_from(status)
+        .ok()
+        .and_then(|s| StatusCode::from_u16(s).ok())
+        .ok_or_else(|| IngestError::invalid(path, format!("{status} is not an HTTP status")))?;
+    let (host, req_path, query) = match &opts.path {
+        Some(p) => {
+            let u = split_url(p);
+            (u.host, u.path, u.query)
+        }
+        None => (None, String::new(), None),
+    };
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        http::header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    Ok(Exchange {
+        seq: 1,
+        origin: Origin::File {
+            path: path.display().to_string(),
+            index: 0,
+        },
+        started_at: UNIX_EPOCH,
+        request: Request {
+            method: opts.method.clone().unwrap_or_else(Request::unknown_method),
+            upstream: upstream_for(host.as_deref(), &req_path),
+            path: req_path,
+            query,
+            headers: HeaderMap::new(),
+            body: BodyPrefix::complete(bytes::Bytes::new()),
+            host,
+        },
+        response: Some(Response {
+            status,
+            headers,
+            body: limit_body(data.to_vec(), opts.body_limit),
+        }),
+        timings: Timings::default(),
+        inspection: crate::exchange::Inspection::Complete,
+    }
+    .read_from_file())
+}

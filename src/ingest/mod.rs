@@ -1,0 +1,639 @@
+//! Offline input: readers that turn files into [`Exchange`]s, one at a time, so that
+//! `triage explain` (and anything else) sees exactly what the proxy would have built live.
+//!
+//! Four kinds of input, detected from their first bytes or named with `--input`:
+//! - [`InputKind::Har`]: HAR 1.2 (Chrome, Firefox, Charles, mitmproxy), streamed entry by entry
+//!   in bounded memory ([`har`]).
+//! - [`InputKind::Recording`]: triage's own JSON Lines recordings ([`recording`]).
+//! - [`InputKind::Curl`]: a raw exchange as `curl -i` (or `curl -v`) prints it ([`curl`]).
+//! - [`InputKind::JsonBody`]: a bare JSON error body ([`json`]).
+//!
+//! Readers are lenient on what they do not need (unknown fields, odd shapes of a tool) and
+//! strict on broken syntax: a truncated or malformed file yields every exchange read before the
+//! break, then one [`IngestError`] naming the file and where it broke, then nothing.
+//!
+//! What a file does not say is represented honestly: an unknown method is
+//! [`Request::unknown_method`](crate::exchange::Request::unknown_method), an unknown path is `""`,
+//! an unknown start time is [`std::time::UNIX_EPOCH`], unknown timings are `None`.
+
+pub mod curl;
+pub mod har;
+pub mod json;
+pub mod recording;
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method};
+
+use crate::exchange::{BodyPrefix, Exchange, UpstreamKind};
+
+/// The kinds of input `triage explain` reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum InputKind {
+    /// HAR 1.2 (browser dev tools, Charles, mitmproxy, `triage export`).
+    Har,
+    /// A triage recording (`triage proxy --record`), JSON Lines.
+    Recording,
+    /// An exchange as `curl -i` or `curl -v` prints it.
+    Curl,
+    /// A bare JSON error body.
+    #[value(name = "json")]
+    JsonBody,
+}
+
+impl fmt::Display for InputKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            InputKind::Har => "HAR",
+            InputKind::Recording => "triage recording",
+            InputKind::Curl => "curl -i output",
+            InputKind::JsonBody => "JSON body",
+        })
+    }
+}
+
+/// What a reader needs besides the file.
+#[derive(Debug, Clone)]
+pub struct ReadOptions {
+    /// The kind of input; detected from the first bytes when `None`.
+    pub kind: Option<InputKind>,
+    /// Response status, when the file does not say (a bare JSON body without `status`).
+    pub status: Option<u16>,
+    /// Request method, when the file does not say.
+    pub method: Option<Method>,
+    /// Request path (with an optional `?query`), when the file does not say.
+    pub path: Option<String>,
+    /// Most (decoded) bytes of each body kept, like the proxy's inspection limit.
+    pub body_limit: usize,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            kind: None,
+            status: None,
+            method: None,
+            path: None,
+            body_limit: 1024 * 1024,
+        }
+    }
+}
+
+/// The flags of an offline command (`triage explain`) that describe its input; flatten into the
+/// command's arguments with `#[command(flatten)]`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct InputArgs {
+    /// Kind of input, when detection from its first bytes is not wanted.
+    #[arg(long = "input", value_enum, value_name = "KIND")]
+    pub kind: Option<InputKind>,
+
+    /// Response status, for a JSON body without a `status` field.
+    #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=999))]
+    pub status: Option<u16>,
+
+    /// Request method, when the input does not say (a bare JSON body, `curl -i` output).
+    #[arg(long, value_name = "METHOD", value_parser = parse_method)]
+    pub method: Option<Method>,
+
+    /// Request path (with an optional `?query`), when the input does not say.
+    #[arg(long, value_name = "PATH")]
+    pub path: Option<String>,
+}
+
+impl InputArgs {
+    pub fn options(&self) -> ReadOptions {
+        ReadOptions {
+            kind: self.kind,
+            status: self.status,
+            method: self.method.clone(),
+            path: self.path.clone(),
+            ..ReadOptions::default()
+        }
+    }
+}
+
+fn parse_method(s: &str) -> Result<Method, String> {
+    Method::from_bytes(s.to_ascii_uppercase().as_bytes())
+        .map_err(|_| format!("{s:?} is not an HTTP method"))
+}
+
+/// A place in an input file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Position {
+    /// Byte offset from the start of the file, from 0.
+    pub offset: u64,
+    /// Line, from 1.
+    pub line: u64,
+    /// Column in bytes, from 1.
+    pub column: u64,
+}
+
+impl fmt::Display for Position {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "byte {} (line {}, column {})",
+            self.offset, self.line, self.column
+        )
+    }
+}
+
+/// Why a file could not be read (entirely).
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error("cannot read {}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// Broken syntax or a truncated file. `entry` is the index (from 0) of the exchange being read
+    /// when it broke, `context` says where in the structure (`log.entries[3]`, `record 3`).
+    #[error("{}: broken at {at}{}: {message}", path.display(), context.as_deref().map(|c| format!(", in {c}")).unwrap_or_default())]
+    Broken {
+        path: PathBuf,
+        at: Position,
+        entry: Option<usize>,
+        context: Option<String>,
+        message: String,
+    },
+    /// Readable, but not something triage can turn into an exchange.
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+impl IngestError {
+    pub fn path(&self) -> &Path {
+        match self {
+            IngestError::Io { path, .. }
+            | IngestError::Broken { path, .. }
+            | IngestError::Invalid { path, .. } => path,
+        }
+    }
+
+    pub(crate) fn io(path: &Path, source: std::io::Error) -> Self {
+        IngestError::Io {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    pub(crate) fn invalid(path: &Path, message: impl Into<String>) -> Self {
+        IngestError::Invalid {
+            path: path.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a reader did besides yielding exchanges.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Summary {
+    /// Exchanges yielded.
+    pub exchanges: usize,
+    /// Entries read but not turned into exchanges (WebSocket, `data:` URLs, …), by reason.
+    pub skipped: BTreeMap<String, usize>,
+}
+
+impl Summary {
+    pub fn skipped_total(&self) -> usize {
+        self.skipped.values().sum()
+    }
+}
+
+/// The exchanges of one file, in file order. After an `Err` the iterator ends.
+pub struct Exchanges {
+    kind: InputKind,
+    inner: Inner,
+    summary: Summary,
+    done: bool,
+}
+
+enum Inner {
+    Har(har::HarReader<Source>),
+    Recording(recording::RecordingReader<Source>),
+    Single(Option<Box<Result<Exchange, IngestError>>>),
+}
+
+impl Exchanges {
+    pub fn kind(&self) -> InputKind {
+        self.kind
+    }
+
+    /// Counts so far (complete once the iterator has ended).
+    pub fn summary(&self) -> Summary {
+        let mut s = self.summary.clone();
+        if let Inner::Har(h) = &self.inner {
+            for (k, v) in &h.skipped {
+                *s.skipped.entry(k.clone()).or_default() += v;
+            }
+        }
+        s
+    }
+}
+
+impl Iterator for Exchanges {
+    type Item = Result<Exchange, IngestError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        let item = match &mut self.inner {
+            Inner::Har(h) => h.next(),
+            Inner::Recording(r) => r.next().map(|r| r.map(|rec| rec.exchange)),
+            Inner::Single(s) => s.take().map(|b| *b),
+        };
+        match &item {
+            None | Some(Err(_)) => self.done = true,
+            Some(Ok(_)) => self.summary.exchanges += 1,
+        }
+        item
+    }
+}
+
+/// The byte source of a reader: a file, or standard input for the path `-`.
+pub type Source = Box<dyn BufRead + Send>;
+
+/// The path that means standard input.
+pub const STDIN: &str = "-";
+
+pub(crate) fn open_source(path: &Path) -> Result<Source, IngestError> {
+    if path.as_os_str() == STDIN {
+        return Ok(Box::new(BufReader::with_capacity(
+            64 * 1024,
+            std::io::stdin(),
+        )));
+    }
+    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
+}
+
+/// Opens `path` (`-` for standard input) and returns its exchanges, one at a time. Fails only
+/// when the input cannot be opened or its kind cannot be told; later problems come out of the
+/// iterator.
+pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
+    let mut src = open_source(path)?;
+    let kind = match opts.kind {
+        Some(k) => k,
+        None => {
+            // The first buffer's worth, without consuming it.
+            let head = src.fill_buf().map_err(|e| IngestError::io(path, e))?;
+            detect(head).ok_or_else(|| unknown_kind(path))?
+        }
+    };
+    let inner = match kind {
+        InputKind::Har => Inner::Har(har::HarReader::new(src, path, opts)),
+        InputKind::Recording => {
+            Inner::Recording(recording::RecordingReader::new(src, path, opts.body_limit))
+        }
+        InputKind::Curl => Inner::Single(Some(Box::new(
+            read_small(src, path).and_then(|b| curl::parse(&b, path, opts)),
+        ))),
+        InputKind::JsonBody => Inner::Single(Some(Box::new(
+            read_small(src, path).and_then(|b| json::parse(&b, path, opts)),
+        ))),
+    };
+    Ok(Exchanges {
+        kind,
+        inner,
+        summary: Summary::default(),
+        done: false,
+    })
+}
+
+/// Calls `f` with each exchange of `path`; the callback form of [`read`]. Returns the summary,
+/// or the error that ended reading (after `f` saw every exchange before it).
+pub fn for_each_exchange(
+    path: &Path,
+    opts: &ReadOptions,
+    mut f: impl FnMut(Exchange),
+) -> Result<Summary, IngestError> {
+    let mut it = read(path, opts)?;
+    for item in it.by_ref() {
+        f(item?);
+    }
+    Ok(it.summary())
+}
+
+/// Largest single-exchange input (`curl -i` output, a JSON body) read whole.
+const SMALL_INPUT_LIMIT: u64 = 64 * 1024 * 1024;
+
+fn read_small(f: Source, path: &Path) -> Result<Vec<u8>, IngestError> {
+    let mut buf = Vec::new();
+    f.take(SMALL_INPUT_LIMIT + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| IngestError::io(path, e))?;
+    if buf.len() as u64 > SMALL_INPUT_LIMIT {
+        return Err(IngestError::invalid(
+            path,
+            format!("larger than {SMALL_INPUT_LIMIT} bytes for a single exchange; is this the right --input kind?"),
+        ));
+    }
+    Ok(buf)
+}
+
+/// Detects the kind of input from the start of a file.
+pub fn detect_file(path: &Path) -> Result<InputKind, IngestError> {
+    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+    let mut buf = Vec::with_capacity(64 * 1024);
+    f.take(64 * 1024)
+        .read_to_end(&mut buf)
+        .map_err(|e| IngestError::io(path, e))?;
+    detect(&buf).ok_or_else(|| unknown_kind(path))
+}
+
+fn unknown_kind(path: &Path) -> IngestError {
+    IngestError::invalid(
+        path,
+        "cannot tell what kind of input this is (expected a HAR file, a triage recording, \
+         `curl -i` output or a JSON body); name it with --input",
+    )
+}
+
+/// Detects the kind of input from its first bytes (64 KiB are plenty).
+pub fn detect(prefix: &[u8]) -> Option<InputKind> {
+    let s = prefix.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(prefix);
+    let start = s.iter().position(|b| !b.is_ascii_whitespace())?;
+    let s = &s[start..];
+    if s[0] == b'{' {
+        let rest = &s[1..];
+        let k = rest
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(0);
+        if rest[k..].starts_with(b"\"log\"") {
+            return Some(InputKind::Har);
+        }
+        // Recordings start with `{"v":` (triage writes `v` first); a pasted body rarely does.
+        if rest[k..].starts_with(b"\"v\"") {
+            return Some(InputKind::Recording);
+        }
+        let first_line = s.split(|&b| b == b'\n').next().unwrap_or(s);
+        if let Ok(serde_json::Value::Object(m)) = serde_json::from_slice(first_line) {
+            if m.contains_key("v") && m.contains_key("request") {
+                return Some(InputKind::Recording);
+            }
+        }
+        return Some(InputKind::JsonBody);
+    }
+    if s[0] == b'[' {
+        return Some(InputKind::JsonBody);
+    }
+    let line = s.split(|&b| b == b'\n').next().unwrap_or(s);
+    let line = String::from_utf8_lossy(line);
+    let line = line.trim_end();
+    if line.starts_with("HTTP/")
+        || curl::command_line(line).is_some()
+        || line.starts_with("> ")
+        || line.starts_with("< ")
+        || line.starts_with("* ")
+        || curl::is_request_line(line)
+    {
+        return Some(InputKind::Curl);
+    }
+    None
+}
+
+// ---- helpers shared by the readers ----
+
+/// Parts of a URL as triage keeps them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UrlParts {
+    pub scheme: String,
+    pub host: Option<String>,
+    pub path: String,
+    pub query: Option<String>,
+}
+
+/// Splits an absolute URL (or an origin-form `path?query`) byte-exactly, without normalising.
+pub(crate) fn split_url(url: &str) -> UrlParts {
+    let (scheme, rest) = match url.split_once("://") {
+        Some((s, r)) if !s.contains(['/', '?']) => (s.to_ascii_lowercase(), Some(r)),
+        _ => (String::new(), None),
+    };
+    let (host, path_query) = match rest {
+        Some(r) => {
+            let end = r.find(['/', '?', '#']).unwrap_or(r.len());
+            let authority = &r[..end];
+            let host = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+            ((!host.is_empty()).then(|| host.to_owned()), &r[end..])
+        }
+        None => (None, url),
+    };
+    let path_query = path_query.split_once('#').map_or(path_query, |(p, _)| p);
+    let (path, query) = match path_query.split_once('?') {
+        Some((p, q)) => (p, Some(q.to_owned())),
+        None => (path_query, None),
+    };
+    let path = if path.is_empty() && rest.is_some() {
+        "/".to_owned()
+    } else {
+        path.to_owned()
+    };
+    UrlParts {
+        scheme,
+        host,
+        path,
+        query,
+    }
+}
+
+/// The upstream of a request: the `login.` host, or else the path's routing rule.
+pub(crate) fn upstream_for(host: Option<&str>, path: &str) -> UpstreamKind {
+    match host {
+        Some(h) if h.to_ascii_lowercase().starts_with("login.") => UpstreamKind::Login,
+        _ => UpstreamKind::for_path(path),
+    }
+}
+
+/// Adds a header from a file, dropping HTTP/2 pseudo-headers and what `http` cannot represent.
+/// Returns false when the header was dropped.
+pub(crate) fn push_header(map: &mut HeaderMap, name: &str, value: &str) -> bool {
+    if name.starts_with(':') {
+        return false;
+    }
+    let (Ok(n), Ok(v)) = (
+        HeaderName::from_bytes(name.trim().as_bytes()),
+        HeaderValue::from_bytes(value.trim().as_bytes()),
+    ) else {
+        return false;
+    };
+    map.append(n, v);
+    true
+}
+
+/// A body as read from a file, decoded when it is still content-encoded: some tools store the
+/// bytes on the wire, others (Chrome, `curl --compressed`) the decoded text while keeping the
+/// `Content-Encoding` header. Text that already reads as JSON or UTF-8 is taken as decoded.
+pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) -> BodyPrefix {
+    let encoding = headers
+        .get(http::header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok())
+        .filter(|e| !e.trim().eq_ignore_ascii_case("identity") && !e.trim().is_empty());
+    if let Some(enc) = encoding {
+        let gzip_magic = raw.starts_with(&[0x1f, 0x8b]);
+        let looks_decoded = !gzip_magic
+            && (serde_json::from_slice::<serde::de::IgnoredAny>(&raw).is_ok()
+                || std::str::from_utf8(&raw).is_ok());
+        if !looks_decoded {
+            if let Some((bytes, complete)) = crate::proxy::decode::decode(Some(enc), &raw, limit) {
+                return BodyPrefix {
+                    bytes: bytes.into(),
+                    complete,
+                };
+            }
+        }
+    }
+    limit_body(raw, limit)
+}
+
+pub(crate) fn limit_body(mut raw: Vec<u8>, limit: usize) -> BodyPrefix {
+    let complete = raw.len() <= limit;
+    raw.truncate(limit);
+    BodyPrefix {
+        bytes: Bytes::from(raw),
+        complete,
+    }
+}
+
+/// Parses an RFC 3339 / ISO 8601 date-time as HAR tools write it.
+pub(crate) fn parse_time(s: &str) -> Option<SystemTime> {
+    use time::format_description::well_known::{Iso8601, Rfc3339};
+    let t = time::OffsetDateTime::parse(s, &Rfc3339)
+        .or_else(|_| time::OffsetDateTime::parse(s, &Iso8601::DEFAULT))
+        .ok()?;
+    let nanos = t.unix_timestamp_nanos();
+    if nanos >= 0 {
+        UNIX_EPOCH.checked_add(Duration::from_nanos(u64::try_from(nanos).ok()?))
+    } else {
+        UNIX_EPOCH.checked_sub(Duration::from_nanos(u64::try_from(-nanos).ok()?))
+    }
+}
+
+/// Formats a time as RFC 3339 in UTC with milliseconds, as HAR tools write it.
+pub(crate) fn format_time(t: SystemTime) -> String {
+    let t = time::OffsetDateTime::from(t);
+    let t = t
+        .replace_nanosecond(t.millisecond() as u32 * 1_000_000)
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| "1970-01-01T00:00:00.000Z".to_owned())
+}
+
+/// Line and column (from 1) of byte `offset` in `data`, starting from `start`.
+pub(crate) fn advance(start: Position, data: &[u8]) -> Position {
+    let mut p = start;
+    p.offset += data.len() as u64;
+    match data.iter().rposition(|&b| b == b'\n') {
+        Some(last) => {
+            p.line += data.iter().filter(|&&b| b == b'\n').count() as u64;
+            p.column = (data.len() - last) as u64;
+        }
+        None => p.column += data.len() as u64,
+    }
+    p
+}
+
+/// Byte index in `data` of serde_json's 1-based (line, column).
+pub(crate) fn index_of(data: &[u8], line: usize, column: usize) -> usize {
+    let mut idx = 0;
+    for _ in 1..line {
+        match data[idx..].iter().position(|&b| b == b'\n') {
+            Some(n) => idx += n + 1,
+            None => return data.len(),
+        }
+    }
+    (idx + column.saturating_sub(1)).min(data.len())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn urls_split_byte_exact() {
+        let u =
+            split_url("https://user@api.mypurecloud.ie:443/api/v2/users/%7Bid%7D?a=1&b=%20#frag");
+        assert_eq!(u.scheme, "https");
+        assert_eq!(u.host.as_deref(), Some("api.mypurecloud.ie:443"));
+        assert_eq!(u.path, "/api/v2/users/%7Bid%7D");
+        assert_eq!(u.query.as_deref(), Some("a=1&b=%20"));
+        assert_eq!(split_url("https://login.x.com").path, "/");
+        let o = split_url("/oauth/token?x");
+        assert_eq!((o.host, o.path.as_str()), (None, "/oauth/token"));
+    }
+
+    #[test]
+    fn input_flags() {
+        use clap::Parser;
+        #[derive(Parser)]
+        struct T {
+            #[command(flatten)]
+            input: InputArgs,
+        }
+        let t = T::try_parse_from([
+            "t",
+            "--input",
+            "json",
+            "--status",
+            "409",
+            "--method",
+            "post",
+            "--path",
+            "/api/v2/x",
+        ])
+        .unwrap();
+        let o = t.input.options();
+        assert_eq!(o.kind, Some(InputKind::JsonBody));
+        assert_eq!((o.status, o.method), (Some(409), Some(Method::POST)));
+        assert_eq!(o.path.as_deref(), Some("/api/v2/x"));
+        assert!(T::try_parse_from(["t", "--status", "42"]).is_err());
+    }
+
+    #[test]
+    fn detection() {
+        assert_eq!(detect(b"\xEF\xBB\xBF{\n  \"log\": {"), Some(InputKind::Har));
+        assert_eq!(
+            detect(b"{\"v\":1,\"seq\":1,\"request\":{}}\n{\"v\":1"),
+            Some(InputKind::Recording)
+        );
+        assert_eq!(
+            detect(b"{\"message\":\"x\",\"status\":409}"),
+            Some(InputKind::JsonBody)
+        );
+        assert_eq!(detect(b"HTTP/2 409\r\n"), Some(InputKind::Curl));
+        assert_eq!(
+            detect(b"POST /api/v2/x HTTP/1.1\r\n"),
+            Some(InputKind::Curl)
+        );
+        assert_eq!(detect(b"hello"), None);
+        assert_eq!(detect(b"  \n"), None);
+    }
+
+    #[test]
+    fn times_round_trip() {
+        let t = parse_time("2026-03-01T10:20:30.123Z").unwrap();
+        assert_eq!(format_time(t), "2026-03-01T10:20:30.123Z");
+        assert_eq!(parse_time("2026-03-01T11:20:30.123+01:00"), Some(t));
+    }
+
+    #[test]
+    fn positions() {
+        let p = advance(
+            Position {
+                offset: 0,
+                line: 1,
+                column: 1,
+            },
+            b"ab\ncd",
+        );
+        assert_eq!((p.offset, p.line, p.column), (5, 2, 3));
+        assert_eq!(index_of(b"ab\ncd", 2, 2), 4);
+    }
+}

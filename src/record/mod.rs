@@ -1,0 +1,316 @@
+//! Recordings (`triage proxy --record FILE`): every exchange, redacted, with its diagnoses, one
+//! JSON object per line, appended as it happens. Nothing is held in memory; each line goes to
+//! the file in one `write` on a file opened for appending, so the file is readable while it
+//! grows and a crash loses at most the line in flight. [`crate::ingest::recording`] reads them
+//! back.
+//!
+//! One line (format version 1):
+//! ```json
+//! {"v":1,"seq":1,"time":"2026-03-01T10:20:30.123Z","origin":"live",
+//!  "request":{"method":"POST","path":"/api/v2/x","query":null,"host":"api.mypurecloud.ie",
+//!             "upstream":"api","headers":[["authorization","Bearer [redacted 1a2b3c4d]"]],
+//!             "body":"{…}","body_complete":true},
+//!  "response":{"status":409,"headers":[…],"body":"…","body_encoding":"base64","body_complete":true},
+//!  "timings":{"upstream_ms":12,"total_ms":15},"diagnoses":[…]}
+//! ```
+//! Bodies are UTF-8 text as a string, otherwise base64 with `"body_encoding":"base64"`;
+//! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque here.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::UNIX_EPOCH;
+
+use base64::Engine as _;
+use http::{HeaderMap, Method, StatusCode};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::error::Error;
+use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings, UpstreamKind};
+
+/// The format version written in `"v"`.
+pub const VERSION: u32 = 1;
+
+/// One line of a recording.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Record {
+    pub v: u32,
+    pub seq: u64,
+    /// RFC 3339, UTC.
+    pub time: String,
+    pub origin: RecordOrigin,
+    pub request: RecordRequest,
+    pub response: Option<RecordResponse>,
+    #[serde(default)]
+    pub timings: RecordTimings,
+    #[serde(default)]
+    pub diagnoses: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RecordOrigin {
+    Live,
+    File { path: String, index: usize },
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordRequest {
+    pub method: String,
+    pub path: String,
+    #[serde(default)]
+    pub query: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    pub upstream: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_encoding: Option<String>,
+    #[serde(default = "yes")]
+    pub body_complete: bool,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordResponse {
+    pub status: u16,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_encoding: Option<String>,
+    #[serde(default = "yes")]
+    pub body_complete: bool,
+}
+
+#[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
+pub struct RecordTimings {
+    #[serde(default)]
+    pub upstream_ms: Option<u64>,
+    #[serde(default)]
+    pub total_ms: Option<u64>,
+}
+
+fn yes() -> bool {
+    true
+}
+
+fn headers_out(h: &HeaderMap) -> Vec<(String, String)> {
+    h.iter()
+        .map(|(n, v)| {
+            (
+                n.as_str().to_owned(),
+                String::from_utf8_lossy(v.as_bytes()).into_owned(),
+            )
+        })
+        .collect()
+}
+
+/// A body as written: text as is, anything else base64.
+fn body_out(b: &BodyPrefix) -> (Option<String>, Option<String>) {
+    if b.bytes.is_empty() {
+        return (None, None);
+    }
+    match std::str::from_utf8(&b.bytes) {
+        Ok(s) => (Some(s.to_owned()), None),
+        Err(_) => (
+            Some(base64::engine::general_purpose::STANDARD.encode(&b.bytes)),
+            Some("base64".to_owned()),
+        ),
+    }
+}
+
+fn body_in(
+    body: Option<&str>,
+    encoding: Option<&str>,
+    complete: bool,
+) -> Result<BodyPrefix, String> {
+    let bytes = match (body, encoding) {
+        (None, _) => Vec::new(),
+        (Some(s), None) => s.as_bytes().to_vec(),
+        (Some(s), Some("base64")) => base64::engine::general_purpose::STANDARD
+            .decode(s)
+            .map_err(|e| format!("body is not valid base64: {e}"))?,
+        (Some(_), Some(other)) => return Err(format!("unknown body_encoding {other:?}")),
+    };
+    Ok(BodyPrefix {
+        bytes: bytes.into(),
+        complete,
+    })
+}
+
+fn headers_in(h: &[(String, String)]) -> HeaderMap {
+    let mut map = HeaderMap::new();
+    for (n, v) in h {
+        crate::ingest::push_header(&mut map, n, v);
+    }
+    map
+}
+
+impl Record {
+    /// The line for an exchange as given; callers redact first ([`Recorder`] always does).
+    pub fn from_exchange(ex: &Exchange, diagnoses: &[Value]) -> Record {
+        let (body, body_encoding) = body_out(&ex.request.body);
+        let response = ex.response.as_ref().map(|r| {
+            let (body, body_encoding) = body_out(&r.body);
+            RecordResponse {
+                status: r.status.as_u16(),
+                headers: headers_out(&r.headers),
+                body,
+                body_encoding,
+                body_complete: r.body.complete,
+            }
+        });
+        Record {
+            v: VERSION,
+            seq: ex.seq,
+            time: crate::ingest::format_time(ex.started_at),
+            origin: match &ex.origin {
+                Origin::Live => RecordOrigin::Live,
+                Origin::File { path, index } => RecordOrigin::File {
+                    path: path.clone(),
+                    index: *index,
+                },
+            },
+            request: RecordRequest {
+                method: ex.request.method.as_str().to_owned(),
+                path: ex.request.path.clone(),
+                query: ex.request.query.clone(),
+                host: ex.request.host.clone(),
+                upstream: ex.request.upstream.as_str().to_owned(),
+                headers: headers_out(&ex.request.headers),
+                body,
+                body_encoding,
+                body_complete: ex.request.body.complete,
+            },
+            response,
+            timings: RecordTimings {
+                upstream_ms: ex.timings.upstream_ms,
+                total_ms: ex.timings.total_ms,
+            },
+            diagnoses: diagnoses.to_vec(),
+        }
+    }
+
+    /// The exchange of a line; `origin` and `seq` are the reader's (the file and its order).
+    pub fn to_exchange(&self, origin: Origin, seq: u64) -> Result<Exchange, String> {
+        if self.v != VERSION {
+            return Err(format!(
+                "recording format version {} (this triage reads version {VERSION})",
+                self.v
+            ));
+        }
+        let r = &self.request;
+        let method = Method::from_bytes(r.method.as_bytes())
+            .map_err(|_| format!("invalid method {:?}", r.method))?;
+        let upstream = match r.upstream.as_str() {
+            "login" => UpstreamKind::Login,
+            "api" => UpstreamKind::Api,
+            _ => UpstreamKind::for_path(&r.path),
+        };
+        let response = match &self.response {
+            None => None,
+            Some(resp) => Some(Response {
+                status: StatusCode::from_u16(resp.status)
+                    .map_err(|_| format!("invalid status {}", resp.status))?,
+                headers: headers_in(&resp.headers),
+                body: body_in(
+                    resp.body.as_deref(),
+                    resp.body_encoding.as_deref(),
+                    resp.body_complete,
+                )?,
+            }),
+        };
+        Ok(Exchange {
+            seq,
+            origin,
+            started_at: crate::ingest::parse_time(&self.time).unwrap_or(UNIX_EPOCH),
+            request: Request {
+                method,
+                path: r.path.clone(),
+                query: r.query.clone(),
+                headers: headers_in(&r.headers),
+                body: body_in(
+                    r.body.as_deref(),
+                    r.body_encoding.as_deref(),
+                    r.body_complete,
+                )?,
+                upstream,
+                host: r.host.clone(),
+            },
+            response,
+            timings: Timings {
+                upstream_ms: self.timings.upstream_ms,
+                total_ms: self.timings.total_ms,
+            },
+            inspection: crate::exchange::Inspection::Complete,
+        }
+        .read_from_file())
+    }
+}
+
+/// Appends exchanges to a recording, redacted. Shareable between threads.
+#[derive(Debug)]
+pub struct Recorder {
+    path: PathBuf,
+    file: Mutex<File>,
+    keep_content: bool,
+}
+
+impl Recorder {
+    /// Opens (creating it if needed) a recording for appending.
+    pub fn open(path: impl AsRef<Path>) -> Result<Recorder, Error> {
+        let path = path.as_ref().to_owned();
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(|source| Error::Write {
+                path: path.clone(),
+                source,
+            })?;
+        Ok(Recorder {
+            path,
+            file: Mutex::new(file),
+            keep_content: false,
+        })
+    }
+
+    /// Keep customer-written text (`--keep-content`); credentials are redacted regardless.
+    pub fn keep_content(mut self, keep: bool) -> Self {
+        self.keep_content = keep;
+        self
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Appends one exchange, redacted, with its diagnoses: one line, one `write_all` on a file
+    /// opened with `O_APPEND`, no user-space buffer, so it is in the file when this returns.
+    pub fn append(&self, exchange: &Exchange, diagnoses: &[Value]) -> Result<(), Error> {
+        let redacted = crate::redact::exchange(exchange, self.keep_content);
+        let mut record = Record::from_exchange(&redacted, diagnoses);
+        for d in &mut record.diagnoses {
+            // Diagnoses are built from redacted data; secret keys are scrubbed all the same.
+            crate::redact::json(d, true);
+        }
+        let mut line = serde_json::to_vec(&record).map_err(|e| Error::Write {
+            path: self.path.clone(),
+            source: std::io::Error::other(e),
+        })?;
+        line.push(b'\n');
+        let mut file = self.file.lock().unwrap_or_else(|p| p.into_inner());
+        file.write_all(&line)
+            .and_then(|()| file.flush())
+            .map_err(|source| Error::Write {
+                path: self.path.clone(),
+                source,
+            })
+    }
+}

@@ -1,0 +1,361 @@
+//! Offline readers: HAR (Chrome and Firefox shapes), truncated and malformed HAR, `curl -i`,
+//! bare JSON bodies. Fixtures are small hand-made files under `tests/fixtures/`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, UNIX_EPOCH};
+
+use http::Method;
+use triage::exchange::{Exchange, UpstreamKind};
+use triage::ingest::{self, IngestError, InputKind, ReadOptions};
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+/// Every exchange of a file, and the error that ended it (if any).
+fn read_all(
+    rel: &str,
+    opts: &ReadOptions,
+) -> (Vec<Exchange>, Option<IngestError>, ingest::Summary) {
+    let mut it = ingest::read(&fixture(rel), opts).unwrap_or_else(|e| panic!("open {rel}: {e}"));
+    let mut out = Vec::new();
+    let mut err = None;
+    for item in it.by_ref() {
+        match item {
+            Ok(ex) => out.push(ex),
+            Err(e) => err = Some(e),
+        }
+    }
+    (out, err, it.summary())
+}
+
+fn body_json(ex: &Exchange) -> serde_json::Value {
+    let r = ex.response.as_ref().expect("a response");
+    serde_json::from_slice(&r.body.bytes).unwrap_or_else(|e| {
+        panic!(
+            "response body is not JSON ({e}): {:?}",
+            String::from_utf8_lossy(&r.body.bytes)
+        )
+    })
+}
+
+fn header<'a>(h: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    h.get(name).and_then(|v| v.to_str().ok())
+}
+
+#[test]
+fn kinds_are_detected_from_the_first_bytes() {
+    for (rel, kind) in [
+        ("har/chrome.har", InputKind::Har),
+        ("har/firefox.har", InputKind::Har),
+        ("curl/conflict.txt", InputKind::Curl),
+        ("curl/verbose.txt", InputKind::Curl),
+        ("json/429.json", InputKind::JsonBody),
+    ] {
+        assert_eq!(
+            ingest::detect_file(&fixture(rel)).unwrap(),
+            kind,
+            "kind of {rel}"
+        );
+    }
+}
+
+#[test]
+fn chrome_har_pseudo_headers_gzip_base64_and_websocket() {
+    let (exs, err, summary) = read_all("har/chrome.har", &ReadOptions::default());
+    assert!(err.is_none(), "unexpected error: {err:?}");
+    assert_eq!(exs.len(), 3, "exchanges (the WebSocket entry is skipped)");
+    assert_eq!(summary.exchanges, 3);
+    assert_eq!(
+        summary.skipped.get("WebSocket"),
+        Some(&1),
+        "skipped: {:?}",
+        summary.skipped
+    );
+
+    let a = &exs[0];
+    assert_eq!(a.request.method, Method::POST);
+    assert_eq!(a.request.path, "/api/v2/conversations/calls");
+    assert_eq!(a.request.query.as_deref(), Some("dryRun=true"));
+    assert_eq!(a.request.host.as_deref(), Some("api.mypurecloud.ie"));
+    assert_eq!(a.request.upstream, UpstreamKind::Api);
+    assert!(
+        a.request
+            .headers
+            .keys()
+            .all(|k| !k.as_str().starts_with(':')),
+        "pseudo-headers kept: {:?}",
+        a.request.headers
+    );
+    assert!(header(&a.request.headers, "authorization").is_some());
+    assert_eq!(&a.request.body.bytes[..], br#"{"phoneNumber":"+3531234"}"#);
+    assert_eq!(a.status(), Some(400));
+    // Chrome keeps `content-encoding: gzip` next to already-decoded text.
+    assert_eq!(body_json(a)["code"], "invalid.value");
+    assert_eq!(a.timings.upstream_ms, Some(80));
+    assert_eq!(a.timings.total_ms, Some(85));
+    assert_eq!(
+        a.started_at,
+        UNIX_EPOCH + Duration::from_millis(1_772_360_430_123),
+        "startedDateTime 2026-03-01T10:20:30.123Z"
+    );
+
+    let b = &exs[1];
+    assert_eq!(b.request.method, Method::PUT);
+    assert_eq!(b.status(), Some(409));
+    let r = b.response.as_ref().unwrap();
+    assert!(r.body.complete);
+    assert_eq!(
+        body_json(b)["code"],
+        "request.conflict",
+        "base64 gzip body decoded"
+    );
+    assert_eq!(
+        b.correlation_id().as_deref(),
+        Some("c0ffee00-1111-2222-3333-444455556666")
+    );
+
+    let c = &exs[2];
+    assert_eq!(c.request.upstream, UpstreamKind::Login);
+    assert_eq!(c.request.path, "/oauth/token");
+    assert_eq!(
+        &c.request.body.bytes[..],
+        b"grant_type=client_credentials&client_id=abc"
+    );
+    assert_eq!(body_json(c)["error"], "invalid_client");
+    assert_eq!(
+        (a.seq, b.seq, c.seq),
+        (1, 2, 3),
+        "seq counts exchanges from 1"
+    );
+    assert_eq!(
+        c.origin,
+        triage::exchange::Origin::File {
+            path: fixture("har/chrome.har").display().to_string(),
+            index: 3
+        },
+        "origin index is the entry's index in the file"
+    );
+}
+
+#[test]
+fn firefox_har_blocked_request_and_base64_body() {
+    let (exs, err, _) = read_all("har/firefox.har", &ReadOptions::default());
+    assert!(err.is_none(), "unexpected error: {err:?}");
+    assert_eq!(exs.len(), 3);
+    let a = &exs[0];
+    assert_eq!(a.status(), Some(429));
+    assert_eq!(
+        header(&a.response.as_ref().unwrap().headers, "retry-after"),
+        Some("42")
+    );
+    assert_eq!(a.correlation_id().as_deref(), Some("corr-429"));
+    assert_eq!(a.request.query.as_deref(), Some("pageSize=100"));
+    assert_eq!(
+        a.started_at,
+        UNIX_EPOCH + Duration::from_secs(1_772_359_201),
+        "2026-03-01T11:00:01+01:00"
+    );
+    let b = &exs[1];
+    assert!(
+        b.response.is_none(),
+        "status 0 (blocked) means no response, got {:?}",
+        b.response
+    );
+    assert!(b.request.body.is_empty() && b.request.body.complete);
+    assert_eq!(b.timings.upstream_ms, None, "wait -1 is unknown");
+    let c = &exs[2];
+    assert_eq!(c.request.method, Method::DELETE);
+    assert_eq!(
+        body_json(c)["code"],
+        "bad.credentials",
+        "base64 body decoded"
+    );
+}
+
+#[test]
+fn truncated_har_yields_what_was_read_then_names_the_break() {
+    let path = fixture("har/truncated.har");
+    let len = std::fs::metadata(&path).unwrap().len();
+    let (exs, err, _) = read_all("har/truncated.har", &ReadOptions::default());
+    assert_eq!(exs.len(), 2, "exchanges before the break");
+    assert_eq!(exs[1].status(), Some(409));
+    let err = err.expect("an error after the exchanges");
+    let msg = err.to_string();
+    eprintln!("{msg}");
+    match &err {
+        IngestError::Broken {
+            at, entry, context, ..
+        } => {
+            assert_eq!(*entry, Some(2), "entry in flight; {msg}");
+            assert_eq!(context.as_deref(), Some("log.entries[2]"), "{msg}");
+            assert_eq!(at.offset, len, "broke at the end of the file; {msg}");
+        }
+        other => panic!("expected Broken, got {other:?}"),
+    }
+    assert!(msg.contains("truncated.har"), "error names the file: {msg}");
+    assert!(msg.contains("end of file"), "error says why: {msg}");
+    assert!(
+        msg.contains(&format!("byte {len}")),
+        "error names the byte: {msg}"
+    );
+}
+
+#[test]
+fn malformed_har_names_line_and_entry() {
+    let path = fixture("har/malformed.har");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let line = text.lines().position(|l| l.contains("\"DELETE\"")).unwrap() as u64 + 2; // the line after "DELETE" is where the missing comma is noticed
+    let (exs, err, _) = read_all("har/malformed.har", &ReadOptions::default());
+    assert_eq!(exs.len(), 1, "the entry before the broken one");
+    match err {
+        Some(IngestError::Broken { at, entry, .. }) => {
+            assert_eq!(entry, Some(1));
+            assert_eq!(at.line, line, "line of the error (offset {})", at.offset);
+            assert_eq!(
+                text.as_bytes()[..at.offset as usize]
+                    .iter()
+                    .filter(|&&b| b == b'\n')
+                    .count() as u64
+                    + 1,
+                at.line,
+                "offset and line agree"
+            );
+        }
+        other => panic!("expected Broken, got {other:?}"),
+    }
+}
+
+#[test]
+fn not_a_har_is_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.har");
+    std::fs::write(
+        &p,
+        br#"{"log": {"entries": [], "pages": []}, "extra": 1} trailing"#,
+    )
+    .unwrap();
+    let opts = ReadOptions {
+        kind: Some(InputKind::Har),
+        ..Default::default()
+    };
+    let err = ingest::read(&p, &opts)
+        .unwrap()
+        .find_map(Result::err)
+        .expect("an error");
+    assert!(err.to_string().contains("after the end"), "{err}");
+    std::fs::write(&p, b"hello").unwrap();
+    let err = ingest::read(&p, &ReadOptions::default())
+        .err()
+        .expect("unknown kind");
+    assert!(err.to_string().contains("--input"), "{err}");
+}
+
+#[test]
+fn curl_i_output_uses_the_last_response() {
+    let (exs, err, _) = read_all("curl/conflict.txt", &ReadOptions::default());
+    assert!(err.is_none(), "{err:?}");
+    let ex = &exs[0];
+    assert_eq!(ex.status(), Some(409));
+    assert_eq!(body_json(ex)["code"], "request.conflict");
+    assert_eq!(ex.correlation_id().as_deref(), Some("c0ffee00"));
+    assert!(!ex.request.method_known() && !ex.request.path_known());
+
+    let opts = ReadOptions {
+        method: Some(Method::POST),
+        path: Some("/api/v2/x?y=1".into()),
+        ..Default::default()
+    };
+    let (exs, _, _) = read_all("curl/conflict.txt", &opts);
+    assert_eq!(exs[0].request.method, Method::POST);
+    assert_eq!(
+        (
+            exs[0].request.path.as_str(),
+            exs[0].request.query.as_deref()
+        ),
+        ("/api/v2/x", Some("y=1"))
+    );
+}
+
+#[test]
+fn curl_v_output_gives_the_request() {
+    let (exs, _, _) = read_all("curl/verbose.txt", &ReadOptions::default());
+    let ex = &exs[0];
+    assert_eq!(ex.request.method, Method::PATCH);
+    assert_eq!(ex.request.path, "/api/v2/users/abc");
+    assert_eq!(ex.request.query.as_deref(), Some("x=1"));
+    assert_eq!(ex.request.host.as_deref(), Some("api.mypurecloud.ie"));
+    assert_eq!(ex.status(), Some(403));
+    assert_eq!(body_json(ex)["code"], "app.not.authorized.for.scope");
+}
+
+#[test]
+fn bare_json_body_status_from_body_or_flag() {
+    let (exs, err, _) = read_all("json/429.json", &ReadOptions::default());
+    assert!(err.is_none(), "{err:?}");
+    let ex = &exs[0];
+    assert_eq!(ex.status(), Some(429));
+    assert!(
+        !ex.request.method_known(),
+        "method is unknown, not GET: {}",
+        ex.request.method
+    );
+    assert_eq!(ex.request.path, "", "path is unknown");
+    assert_eq!(ex.correlation_id().as_deref(), Some("corr-429"));
+
+    // The OAuth body has no status: without --status that is an error saying so.
+    let err = ingest::read(&fixture("json/oauth.json"), &ReadOptions::default())
+        .unwrap()
+        .next()
+        .unwrap()
+        .expect_err("no status");
+    assert!(err.to_string().contains("--status"), "{err}");
+    let opts = ReadOptions {
+        status: Some(400),
+        method: Some(Method::POST),
+        path: Some("/oauth/token".into()),
+        ..Default::default()
+    };
+    let (exs, _, _) = read_all("json/oauth.json", &opts);
+    assert_eq!(exs[0].status(), Some(400));
+    assert_eq!(exs[0].request.upstream, UpstreamKind::Login);
+}
+
+#[test]
+fn callback_form_sees_every_exchange() {
+    let mut paths = Vec::new();
+    let summary =
+        ingest::for_each_exchange(&fixture("har/firefox.har"), &ReadOptions::default(), |ex| {
+            paths.push(ex.request.path)
+        })
+        .unwrap();
+    assert_eq!(summary.exchanges, 3);
+    assert_eq!(
+        paths,
+        [
+            "/api/v2/analytics/conversations/details",
+            "/api/v2/users/me",
+            "/api/v2/groups/g1"
+        ]
+    );
+    let err = ingest::for_each_exchange(
+        &fixture("har/truncated.har"),
+        &ReadOptions::default(),
+        |_| {},
+    )
+    .expect_err("truncated");
+    assert!(err.to_string().contains("log.entries[2]"), "{err}");
+}
+
+#[test]
+fn body_limit_keeps_a_prefix() {
+    let opts = ReadOptions {
+        body_limit: 10,
+        ..Default::default()
+    };
+    let (exs, _, _) = read_all("har/chrome.har", &opts);
+    let r = exs[1].response.as_ref().unwrap();
+    assert_eq!((r.body.bytes.len(), r.body.complete), (10, false));
+}

@@ -1,0 +1,467 @@
+//! Recordings, HAR export and `triage redact`: round trips, crash-cut recordings, and planted
+//! secrets that must never reach an output file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, Method, StatusCode};
+use serde_json::{json, Value};
+use triage::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings, UpstreamKind};
+use triage::ingest::{self, recording, IngestError, InputKind, ReadOptions};
+use triage::record::Recorder;
+use triage::redact;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+fn triage(args: &[&str]) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const PLANTED: &[&str] = &[
+    "PLANTED-bearer-77",
+    "PLANTED-authcode-11",
+    "PLANTED-clientsecret-22",
+    "PLANTED-accesstoken-33",
+    "PLANTED-refresh-44",
+    "PLANTED-cookie-55",
+    "PLANTED-token-66",
+    "PLANTED-customer-words",
+];
+
+fn assert_no_secrets(file: &Path, allowed: &[&str]) {
+    let text = std::fs::read_to_string(file).unwrap();
+    for p in PLANTED.iter().filter(|p| !allowed.contains(p)) {
+        assert!(
+            !text.contains(p),
+            "planted secret {p} found in {}:\n{}",
+            file.display(),
+            &text[text.find(p).unwrap().saturating_sub(200)..][..300.min(text.len())]
+        );
+    }
+}
+
+fn exchanges(rel: &str) -> Vec<Exchange> {
+    ingest::read(&fixture(rel), &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect()
+}
+
+/// An exchange with a binary response body and one without a response.
+fn synthetic() -> Vec<Exchange> {
+    let mut h = HeaderMap::new();
+    h.insert(
+        "content-type",
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    let base = Exchange {
+        seq: 7,
+        origin: Origin::Live,
+        started_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(1_772_360_430_123),
+        request: Request {
+            method: Method::GET,
+            path: "/api/v2/downloads/x".into(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: BodyPrefix::default(),
+            upstream: UpstreamKind::Api,
+            host: Some("api.mypurecloud.ie".into()),
+        },
+        response: Some(Response {
+            status: StatusCode::NOT_FOUND,
+            headers: h,
+            body: BodyPrefix {
+                bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
+                complete: false,
+            },
+        }),
+        timings: Timings {
+            upstream_ms: Some(12),
+            total_ms: Some(15),
+        },
+        inspection: triage::exchange::Inspection::OverLimit,
+    };
+    let mut none = base.clone();
+    none.response = None;
+    none.request.method = Method::POST;
+    vec![base, none]
+}
+
+#[test]
+fn recording_round_trip_keeps_method_path_status_and_bodies() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let mut originals = exchanges("har/chrome.har");
+    originals.extend(exchanges("har/firefox.har"));
+    originals.extend(synthetic());
+    let recorder = Recorder::open(&rec).unwrap();
+    for (i, ex) in originals.iter().enumerate() {
+        recorder
+            .append(ex, &[json!({"rule": "test.rule", "n": i})])
+            .unwrap();
+    }
+    assert_eq!(ingest::detect_file(&rec).unwrap(), InputKind::Recording);
+    let back: Vec<_> = recording::open(&rec, 1 << 20)
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(back.len(), originals.len(), "records read back");
+    for (i, (a, b)) in originals.iter().zip(&back).enumerate() {
+        let b_ex = &b.exchange;
+        assert_eq!(a.request.method, b_ex.request.method, "method of #{i}");
+        assert_eq!(a.request.path, b_ex.request.path, "path of #{i}");
+        assert_eq!(a.request.query, b_ex.request.query, "query of #{i}");
+        assert_eq!(a.request.host, b_ex.request.host, "host of #{i}");
+        assert_eq!(
+            a.request.upstream, b_ex.request.upstream,
+            "upstream of #{i}"
+        );
+        assert_eq!(a.status(), b_ex.status(), "status of #{i}");
+        assert_eq!(
+            a.request.body.bytes, b_ex.request.body.bytes,
+            "request body of #{i}"
+        );
+        assert_eq!(
+            a.response
+                .as_ref()
+                .map(|r| (&r.body.bytes, r.body.complete)),
+            b_ex.response
+                .as_ref()
+                .map(|r| (&r.body.bytes, r.body.complete)),
+            "response body of #{i}"
+        );
+        assert_eq!(a.started_at, b_ex.started_at, "time of #{i}");
+        assert_eq!(a.timings.total_ms, b_ex.timings.total_ms, "timings of #{i}");
+        assert_eq!(b.diagnoses, vec![json!({"rule": "test.rule", "n": i})]);
+        // Secret headers come back as their fingerprints.
+        if let Some(auth) = a.request.headers.get("authorization") {
+            assert_eq!(
+                b_ex.request
+                    .headers
+                    .get("authorization")
+                    .unwrap()
+                    .to_str()
+                    .unwrap(),
+                redact::header_value("authorization", auth.as_bytes()),
+                "authorization of #{i}"
+            );
+        }
+    }
+    // The generic reader yields the same exchanges.
+    let n = ingest::read(&rec, &ReadOptions::default()).unwrap().count();
+    assert_eq!(n, originals.len());
+}
+
+#[test]
+fn recording_cut_mid_line_yields_records_then_the_break() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    for ex in exchanges("har/firefox.har").iter().take(2) {
+        recorder.append(ex, &[]).unwrap();
+    }
+    let len = std::fs::metadata(&rec).unwrap().len();
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(&rec)
+        .unwrap()
+        .write_all(
+            br#"{"v":1,"seq":3,"time":"2026-03-01T10:00:00Z","origin":"live","request":{"meth"#,
+        )
+        .unwrap();
+    let items: Vec<_> = ingest::read(&rec, &ReadOptions::default())
+        .unwrap()
+        .collect();
+    assert_eq!(items.len(), 3, "two records and the error");
+    assert!(items[0].is_ok() && items[1].is_ok());
+    match &items[2] {
+        Err(e @ IngestError::Broken { at, entry, .. }) => {
+            assert_eq!(*entry, Some(2), "{e}");
+            assert_eq!(at.line, 3, "{e}");
+            assert!(at.offset > len, "{e}");
+            assert!(e.to_string().contains("incomplete last line"), "{e}");
+        }
+        other => panic!("expected a Broken error, got {other:?}"),
+    }
+}
+
+#[test]
+fn planted_secrets_never_reach_a_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    for ex in exchanges("har/secrets.har") {
+        recorder
+            .append(
+                &ex,
+                &[json!({"evidence": {"access_token": "PLANTED-accesstoken-33"}})],
+            )
+            .unwrap();
+    }
+    assert_no_secrets(&rec, &[]);
+    let text = std::fs::read_to_string(&rec).unwrap();
+    let fp = redact::fingerprint(b"PLANTED-bearer-77");
+    assert!(
+        text.contains(&format!("Bearer [redacted {fp}]")),
+        "fingerprint kept: {text}"
+    );
+    assert!(
+        text.contains("[redacted: "),
+        "customer text replaced by its length: {text}"
+    );
+}
+
+#[test]
+fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let out = dir.path().join("out.har");
+    let recorder = Recorder::open(&rec).unwrap().keep_content(true);
+    let mut all = exchanges("har/secrets.har");
+    all.extend(exchanges("har/chrome.har"));
+    all.extend(synthetic());
+    for ex in &all {
+        recorder
+            .append(ex, &[json!({"rule": "r1", "cause": "c"})])
+            .unwrap();
+    }
+    let (code, err) = triage(&[
+        "export",
+        "--har",
+        out.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    assert_no_secrets(&out, &[]);
+    let har: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).expect("valid JSON");
+    assert_eq!(har["log"]["version"], "1.2");
+    assert_eq!(har["log"]["creator"]["name"], "triage");
+    let entries = har["log"]["entries"].as_array().expect("entries array");
+    assert_eq!(entries.len(), all.len());
+    for (i, e) in entries.iter().enumerate() {
+        for f in [
+            "startedDateTime",
+            "time",
+            "request",
+            "response",
+            "cache",
+            "timings",
+        ] {
+            assert!(e.get(f).is_some(), "entry {i} lacks {f}: {e}");
+        }
+        for f in [
+            "method",
+            "url",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "queryString",
+            "headersSize",
+            "bodySize",
+        ] {
+            assert!(e["request"].get(f).is_some(), "entry {i} request lacks {f}");
+        }
+        for f in [
+            "status",
+            "statusText",
+            "httpVersion",
+            "cookies",
+            "headers",
+            "content",
+            "redirectURL",
+            "headersSize",
+            "bodySize",
+        ] {
+            assert!(
+                e["response"].get(f).is_some(),
+                "entry {i} response lacks {f}"
+            );
+        }
+        assert_eq!(
+            e["_triage"]["diagnoses"][0]["rule"], "r1",
+            "entry {i} _triage"
+        );
+        for t in ["send", "wait", "receive"] {
+            assert!(
+                e["timings"][t].as_i64().is_some_and(|v| v >= 0),
+                "entry {i} timings.{t}"
+            );
+        }
+    }
+    assert_eq!(entries[3]["response"]["status"], 400);
+    // The exported HAR reads back as the same exchanges.
+    let back: Vec<_> = ingest::read(&out, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(back.len(), all.len());
+    assert_eq!(back[4].request.path, all[4].request.path);
+    assert_eq!(
+        back[4].response.as_ref().unwrap().body.bytes,
+        all[4].response.as_ref().unwrap().body.bytes
+    );
+    assert!(back[all.len() - 1].response.is_none());
+}
+
+#[test]
+fn redact_removes_planted_secrets_and_keeps_fingerprints() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("clean.har");
+    let input = fixture("har/secrets.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    assert_no_secrets(&out, &[]);
+    let text = std::fs::read_to_string(&out).unwrap();
+    for secret in [
+        "PLANTED-bearer-77",
+        "PLANTED-authcode-11",
+        "PLANTED-clientsecret-22",
+        "PLANTED-cookie-55",
+    ] {
+        let fp = redact::fingerprint(secret.as_bytes());
+        assert!(
+            text.contains(&fp),
+            "fingerprint {fp} of {secret} missing from output"
+        );
+    }
+    let har: Value = serde_json::from_str(&text).expect("output is JSON");
+    assert_eq!(har["log"]["version"], "1.2");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        har["log"]["entries"][0]["response"]["content"]["text"],
+        json!({"access_token": format!("[redacted {}]", redact::fingerprint(b"PLANTED-accesstoken-33")),
+               "refresh_token": format!("[redacted {}]", redact::fingerprint(b"PLANTED-refresh-44")),
+               "token_type": "bearer", "expires_in": 86400}).to_string()
+    );
+    // The redacted HAR still reads as the same exchanges.
+    let exs: Vec<_> = ingest::read(&out, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(exs.len(), 3);
+    assert_eq!(exs[2].status(), Some(400));
+    let body: Value =
+        serde_json::from_slice(&exs[2].response.as_ref().unwrap().body.bytes).unwrap();
+    assert_eq!(body["code"], "chat.error.conversation.state");
+
+    // --keep-content keeps what customers wrote, never the credentials.
+    let kept = dir.path().join("kept.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        kept.to_str().unwrap(),
+        "--keep-content",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert_no_secrets(&kept, &["PLANTED-customer-words"]);
+    assert!(std::fs::read_to_string(&kept)
+        .unwrap()
+        .contains("PLANTED-customer-words"));
+}
+
+#[test]
+fn redact_of_a_truncated_har_writes_a_valid_har_and_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("clean.har");
+    let (code, err) = triage(&[
+        "redact",
+        fixture("har/truncated.har").to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "exit code; stderr: {err}");
+    assert!(
+        err.contains("log.entries[2]") && err.contains("2 entries"),
+        "stderr: {err}"
+    );
+    let har: Value = serde_json::from_slice(&std::fs::read(&out).unwrap())
+        .expect("output is a complete JSON document");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(2));
+    assert!(!std::fs::read_to_string(&out)
+        .unwrap()
+        .contains("PLANTED-bearer-7f3a9c"));
+}
+
+#[test]
+fn redact_refuses_to_overwrite_its_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("in.har");
+    std::fs::copy(fixture("har/chrome.har"), &p).unwrap();
+    let (code, err) = triage(&["redact", p.to_str().unwrap(), "-o", p.to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("is the input file"), "{err}");
+    assert_eq!(
+        std::fs::read(&p).unwrap(),
+        std::fs::read(fixture("har/chrome.har")).unwrap()
+    );
+}
+
+#[test]
+fn redact_streams_stdin_to_stdout() {
+    let input = std::fs::read(fixture("har/secrets.har")).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["redact", "-", "-o", "-"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let writer = std::thread::spawn(move || stdin.write_all(&input).unwrap());
+    let out = child.wait_with_output().unwrap();
+    writer.join().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for p in PLANTED {
+        assert!(!text.contains(p), "planted secret {p} on stdout");
+    }
+    let har: Value = serde_json::from_str(&text).expect("stdout is a HAR");
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(3));
+}
+
+#[test]
+fn recording_is_readable_while_it_grows() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    let exs = exchanges("har/firefox.har");
+    for (n, ex) in exs.iter().enumerate() {
+        recorder.append(ex, &[]).unwrap();
+        // No flush, no close: each appended line is in the file as soon as append returns.
+        let read: Vec<_> = ingest::read(&rec, &ReadOptions::default())
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("after {} appends: {e}", n + 1));
+        assert_eq!(read.len(), n + 1, "records visible after {} appends", n + 1);
+    }
+    // A second recorder (another proxy process) appends to the same file.
+    Recorder::open(&rec).unwrap().append(&exs[0], &[]).unwrap();
+    assert_eq!(
+        ingest::read(&rec, &ReadOptions::default()).unwrap().count(),
+        exs.len() + 1
+    );
+}
