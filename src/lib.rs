@@ -13,5 +13,6 @@ pub mod inspect;
 pub mod proxy;
 pub mod redact;
 pub mod region;
+pub mod rules;
 
 pub use error::{Error, Result};
