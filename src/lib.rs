@@ -7,12 +7,14 @@
 
 pub mod certs;
 pub mod cli;
+pub mod diagnose;
 pub mod error;
 pub mod exchange;
 pub mod inspect;
 pub mod proxy;
 pub mod redact;
 pub mod region;
+pub mod report;
 pub mod rules;
 
 pub use error::{Error, Result};

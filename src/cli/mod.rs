@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod proxy;
+pub mod rules;
 
 use std::process::ExitCode;
 
@@ -43,6 +44,8 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// List, check, test and explain the diagnosis rules.
+    Rules(rules::RulesCmd),
 }
 
 /// Runs a parsed command line.
@@ -50,6 +53,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
     }
 }
 

@@ -161,6 +161,8 @@ pub struct Rule {
     pub confidence: Confidence,
     pub priority: i32,
     pub when: Cond,
+    /// The `when` as written, for `triage rules explain` and the docs.
+    pub when_source: String,
     pub cause: Template,
     pub fix: Template,
     pub variants: Vec<Variant>,
@@ -176,6 +178,7 @@ pub struct Rule {
 #[derive(Debug, Clone)]
 pub struct Variant {
     pub when: Cond,
+    pub when_source: String,
     pub cause: Option<Template>,
     pub fix: Option<Template>,
     pub confidence: Option<Confidence>,
@@ -224,6 +227,14 @@ impl RuleSet {
     /// The built-in pack (unless `builtin` is false) plus every file of `dirs`; a rule in `dirs`
     /// replaces a built-in rule of the same id. Examples are checked.
     pub fn load(builtin: bool, dirs: &[PathBuf]) -> Result<RuleSet, LoadErrors> {
+        let set = RuleSet::load_unchecked(builtin, dirs)?;
+        set.check_examples()?;
+        Ok(set)
+    }
+
+    /// Like [`RuleSet::load`] without running the examples (`triage rules test` runs them
+    /// itself to report each one).
+    pub fn load_unchecked(builtin: bool, dirs: &[PathBuf]) -> Result<RuleSet, LoadErrors> {
         let mut sources = if builtin {
             builtin_sources()
         } else {
@@ -232,9 +243,7 @@ impl RuleSet {
         for d in dirs {
             sources.extend(dir_sources(d)?);
         }
-        let set = RuleSet::compile(&sources)?;
-        set.check_examples()?;
-        Ok(set)
+        RuleSet::compile(&sources)
     }
 
     /// The built-in pack, examples checked.
@@ -444,6 +453,10 @@ pub fn text_diff(what: &str, want: &str, got: &str) -> String {
     )
 }
 
+fn source_of(src: &RuleSource, span: std::ops::Range<usize>) -> String {
+    src.text.get(span).unwrap_or("").trim().to_owned()
+}
+
 fn line_of(text: &str, offset: usize) -> usize {
     text.as_bytes()[..offset.min(text.len())]
         .iter()
@@ -568,6 +581,7 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
         }
         variants.push(Variant {
             when: vw,
+            when_source: source_of(cx.src, v.when.span()),
             cause: vc,
             fix: vf,
             confidence: v.confidence,
@@ -644,6 +658,7 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
         confidence: def.confidence.unwrap_or(Confidence::Certain),
         priority: def.priority,
         when,
+        when_source: source_of(cx.src, def.when.span()),
         cause: cause?,
         fix: fix?,
         variants,
