@@ -34,6 +34,13 @@ pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
+/// Keys of JSON bodies whose values are credentials. As [`is_secret_param`], except `code`:
+/// in a JSON body it is the Genesys error code (`ErrorBody.code`); an OAuth authorization code
+/// travels in a query or form, never in the API's JSON.
+pub fn is_secret_json_key(name: &str) -> bool {
+    !name.eq_ignore_ascii_case("code") && is_secret_param(name)
+}
+
 /// A short, stable fingerprint of a secret, so two uses of the same token can be told apart
 /// without the token being kept anywhere.
 pub fn fingerprint(secret: &[u8]) -> String {

@@ -622,7 +622,7 @@ fn body_value(b: &Body, key: &[String]) -> Option<String> {
                 };
             }
             let last = key.last().map(String::as_str).unwrap_or("");
-            if crate::redact::is_secret_param(last) {
+            if crate::redact::is_secret_json_key(last) {
                 let raw = cur.to_string();
                 return Some(format!(
                     "[redacted {}]",

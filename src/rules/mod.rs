@@ -40,6 +40,9 @@ pub const BUILTIN: &[(&str, &str)] = &[
     ),
 ];
 
+/// Names every template may use: the request's method and path (as sent) and the status.
+pub const BUILTIN_CAPTURES: &[&str] = &["method", "path", "status"];
+
 /// One rule file's text and where it came from.
 #[derive(Debug, Clone)]
 pub struct RuleSource {
@@ -352,6 +355,13 @@ impl RuleSet {
 
     fn match_rule<'a>(&'a self, rule: &'a Rule, view: &View<'_>) -> Option<Match<'a>> {
         let mut captures = view.eval(&rule.when)?;
+        let ex = view.ex;
+        captures.push("method", ex.request.method.to_string());
+        captures.push("path", ex.request.path.clone());
+        captures.push(
+            "status",
+            ex.status().map(|s| s.to_string()).unwrap_or_default(),
+        );
         let mut cause = &rule.cause;
         let mut fix = &rule.fix;
         let mut confidence = rule.confidence;
@@ -559,7 +569,11 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     let when = compile_cond(&def.when, m, cx);
     // Without a compiled `when` the bound names are unknown: skip the template checks rather
     // than report errors that are only echoes of the first.
-    let bound = when.as_ref().map(|w| w.bound(m));
+    let bound = when.as_ref().map(|w| {
+        let mut b = w.bound(m);
+        b.extend(BUILTIN_CAPTURES.iter().map(|s| (*s).to_owned()));
+        b
+    });
     let cause = bound
         .as_ref()
         .and_then(|b| compile_template(&def.cause, b, cx));
