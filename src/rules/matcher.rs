@@ -485,6 +485,7 @@ impl<'a> View<'a> {
 
     fn field(&self, f: &Field) -> Option<Captures> {
         let value = self.value(f.source, &f.key);
+        let secret = is_secret(f.source, &f.key);
         let mut caps = Captures::default();
         match (&f.test, &value) {
             (Test::Missing, None) => return Some(caps),
@@ -520,19 +521,20 @@ impl<'a> View<'a> {
                     let c = r.regex.captures(v)?;
                     for n in names {
                         let text = c.name(n).map(|m| m.as_str()).unwrap_or("");
-                        caps.push(n, text.to_owned());
+                        caps.push(n, shown(f, secret, text));
                     }
                 }
             }
         }
         if let (Some(name), Some(v)) = (&f.capture, value) {
-            caps.push(name, v);
+            caps.push(name, shown(f, secret, &v));
         }
         Some(caps)
     }
 
     /// The text form of a field: strings as they are, numbers and booleans as written, objects
-    /// and arrays as compact JSON. Secrets come back redacted, so no rule can quote one.
+    /// and arrays as compact JSON. Secrets come back as they are, for matching (a malformed
+    /// Basic credential is a diagnosis); only captures are redacted, so no rule can quote one.
     fn value(&self, source: Source, key: &[String]) -> Option<String> {
         let first = key.first()?;
         match source {
@@ -545,7 +547,7 @@ impl<'a> View<'a> {
                 let vals: Vec<String> = headers
                     .get_all(first.as_str())
                     .iter()
-                    .map(|v| crate::redact::header_value(first, v.as_bytes()).into_owned())
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
                     .collect();
                 (!vals.is_empty()).then(|| vals.join(", "))
             }
@@ -595,12 +597,33 @@ impl<'a> View<'a> {
 }
 
 fn lookup_pairs(pairs: &[(String, String)], key: &str) -> Option<String> {
-    let (k, v) = pairs.iter().find(|(k, _)| k == key)?;
-    Some(if crate::redact::is_secret_param(k) {
-        format!("[redacted {}]", crate::redact::fingerprint(v.as_bytes()))
-    } else {
-        v.clone()
-    })
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// Whether a field holds a credential, by the one policy of [`crate::redact`].
+fn is_secret(source: Source, key: &[String]) -> bool {
+    let last = key.last().map(String::as_str).unwrap_or("");
+    match source {
+        Source::RequestHeader | Source::ResponseHeader => crate::redact::is_secret_header(last),
+        Source::Query => crate::redact::is_secret_param(last),
+        // A request body may be a form carrying an OAuth `code`: the strict list. In the API's
+        // JSON responses `code` is the error code.
+        Source::RequestBody => crate::redact::is_secret_param(last),
+        Source::ResponseBody => crate::redact::is_secret_json_key(last),
+    }
+}
+
+/// What a capture may show of a value.
+fn shown(f: &Field, secret: bool, v: &str) -> String {
+    if !secret {
+        return v.to_owned();
+    }
+    match f.source {
+        Source::RequestHeader | Source::ResponseHeader => {
+            crate::redact::header_value(&f.key[0], v.as_bytes()).into_owned()
+        }
+        _ => format!("[redacted {}]", crate::redact::fingerprint(v.as_bytes())),
+    }
 }
 
 fn body_value(b: &Body, key: &[String]) -> Option<String> {
@@ -620,14 +643,6 @@ fn body_value(b: &Body, key: &[String]) -> Option<String> {
                     Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
                     _ => return None,
                 };
-            }
-            let last = key.last().map(String::as_str).unwrap_or("");
-            if crate::redact::is_secret_json_key(last) {
-                let raw = cur.to_string();
-                return Some(format!(
-                    "[redacted {}]",
-                    crate::redact::fingerprint(raw.as_bytes())
-                ));
             }
             Some(match cur {
                 Value::String(s) => s.clone(),
