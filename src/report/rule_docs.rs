@@ -42,11 +42,12 @@ pub fn page(r: &Rule) -> String {
     );
     let _ = writeln!(s, "## Cause\n\n{}\n", r.cause.source());
     let _ = writeln!(s, "## Fix\n\n{}\n", r.fix.source());
-    let _ = writeln!(
-        s,
-        "## Evidence it matches\n\n```toml\nwhen = {}\n```\n",
-        r.when_source
-    );
+    let when = if r.when_source.starts_with('[') {
+        r.when_source.clone()
+    } else {
+        format!("when = {}", r.when_source)
+    };
+    let _ = writeln!(s, "## Evidence it matches\n\n```toml\n{when}\n```\n");
     if !r.variants.is_empty() {
         let _ = writeln!(
             s,

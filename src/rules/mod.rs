@@ -463,8 +463,42 @@ pub fn text_diff(what: &str, want: &str, got: &str) -> String {
     )
 }
 
+/// The text of a condition as written: an inline value, or for table syntax (`[rules.when]`)
+/// the table with its sub-tables, up to the next header outside it.
 fn source_of(src: &RuleSource, span: std::ops::Range<usize>) -> String {
-    src.text.get(span).unwrap_or("").trim().to_owned()
+    let text = src.text.get(span.clone()).unwrap_or("").trim();
+    let line_start = src.text[..span.start.min(src.text.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let rest = &src.text[line_start..];
+    if !rest.trim_start().starts_with('[') {
+        return text.to_owned();
+    }
+    // Table syntax: the header names the table (`[rules.when]`, or `[[rules.when.all]]` when
+    // the span is the `when` key inside it); keep it and its sub-tables.
+    let line_end = line_start + rest.find('\n').unwrap_or(rest.len());
+    let name = src.text[line_start..span.end.clamp(line_start, line_end)]
+        .trim()
+        .trim_matches(|c| c == '[' || c == ']')
+        .to_owned();
+    let mut out = Vec::new();
+    for line in rest.lines() {
+        let t = line.trim();
+        if t.starts_with('[') {
+            let header = t.trim_matches(|c| c == '[' || c == ']');
+            if !(header == name || header.starts_with(&format!("{name}."))) {
+                break;
+            }
+        }
+        out.push(line);
+    }
+    while out
+        .last()
+        .is_some_and(|l| l.trim().is_empty() || l.trim().starts_with('#'))
+    {
+        out.pop();
+    }
+    out.join("\n")
 }
 
 fn line_of(text: &str, offset: usize) -> usize {
