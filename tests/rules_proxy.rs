@@ -276,3 +276,81 @@ async fn annotate_body_with_hostile_text_stays_valid_json_and_a_sane_head() {
         .unwrap()
         .contains("[triage: missing-scope: "));
 }
+
+#[derive(Clone, Default)]
+struct Buf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for Buf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[tokio::test]
+async fn one_diagnosis_log_line_without_secrets() {
+    let buf = Buf::default();
+    let b2 = buf.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .json()
+        .with_writer(move || b2.clone())
+        .finish();
+    let _g = tracing::subscriber::set_default(subscriber);
+
+    let up = upstream(|_| async {
+        Response::builder()
+            .status(401)
+            .header("inin-correlation-id", "corr-7")
+            .body(full(
+                r#"{"message":"No authentication bearer token specified in authorization header.","code":"authentication.required","status":401}"#,
+            ))
+            .unwrap()
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
+    let r = client()
+        .get(format!(
+            "http://{}/api/v2/users/me?access_token=QUERYSECRET",
+            p.addr
+        ))
+        .header("authorization", "TOKENSECRET")
+        .send()
+        .await
+        .unwrap();
+    let cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
+    assert!(cause.contains("[redacted "), "{cause}");
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    let log = String::from_utf8(buf.0.lock().unwrap().clone()).unwrap();
+    assert!(
+        !log.contains("TOKENSECRET") && !log.contains("QUERYSECRET"),
+        "{log}"
+    );
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|j| j["target"] == "triage::diagnosis")
+        .collect();
+    assert_eq!(lines.len(), 1, "{log}");
+    let f = &lines[0]["fields"];
+    assert_eq!(f["rule"], "token-invalid");
+    assert_eq!(f["cause"], cause.as_str());
+    assert!(
+        f["fix"].as_str().unwrap().contains("Authorization: Bearer"),
+        "{f}"
+    );
+    assert_eq!(f["correlation_id"], "corr-7");
+    assert_eq!(f["method"], "GET");
+    assert_eq!(f["status"], 401);
+    assert!(
+        f["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/api/v2/users/me?access_token=[redacted "),
+        "{f}"
+    );
+}
