@@ -354,3 +354,47 @@ async fn one_diagnosis_log_line_without_secrets() {
         "{f}"
     );
 }
+
+#[tokio::test]
+async fn annotate_body_of_a_gzip_error_drops_the_encoding_and_fixes_the_length() {
+    use std::io::Write as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"message":"Rate limit exceeded the maximum. Retry the request in [3] seconds","code":"too.many.requests.retry.after","status":429}"#)
+        .unwrap();
+    let gz = gz.finish().unwrap();
+    let up = upstream(move |_| {
+        let gz = gz.clone();
+        async move {
+            Response::builder()
+                .status(429)
+                .header("content-type", "application/json")
+                .header("content-encoding", "gzip")
+                .header("retry-after", "3")
+                .body(full(gz))
+                .unwrap()
+        }
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(true)).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/users", p.addr))
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_header(r.headers(), "retry-after", "3");
+    assert_header(r.headers(), "triage-rule", "rate-limited");
+    assert_no_header(r.headers(), "content-encoding");
+    let len: usize = r.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let text = r.text().await.unwrap();
+    assert_eq!(len, text.len());
+    let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert!(v["message"]
+        .as_str()
+        .unwrap()
+        .ends_with("[triage: rate-limited: Wait 3 seconds before retrying, and lower the request rate. The Python SDK (purecloudplatformclientv2) already retries a 429 that carries Retry-After by itself, sleeping Retry-After, up to 10 times and for POST too, so an exception means those retries ran out; the JS SDK never retries: catch status 429 and wait Retry-After yourself. Do not wait on inin-ratelimit-* headers: they were removed in 2021.]"));
+}
