@@ -164,6 +164,39 @@ impl Cond {
         }
     }
 
+    /// The response `code` values this condition requires, when it requires one: lets the
+    /// engine find the rules for a code by lookup instead of trying each.
+    pub fn codes(&self) -> Option<Vec<String>> {
+        match self {
+            Cond::Field(Field {
+                source: Source::ResponseBody,
+                key,
+                test: Test::OneOf(values),
+                ..
+            }) if key.len() == 1 && key[0] == "code" => Some(values.clone()),
+            Cond::All(cs) => {
+                let mut out: Option<Vec<String>> = None;
+                for c in cs {
+                    if let Some(v) = c.codes() {
+                        out = Some(match out {
+                            None => v,
+                            Some(prev) => prev.into_iter().filter(|x| v.contains(x)).collect(),
+                        });
+                    }
+                }
+                out
+            }
+            Cond::Any(cs) => {
+                let mut out = Vec::new();
+                for c in cs {
+                    out.extend(c.codes()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
     /// Counts leaf tests: a rough measure of how specific a rule is, used to order diagnoses.
     pub fn weight(&self) -> usize {
         match self {
@@ -440,6 +473,11 @@ impl<'a> View<'a> {
             query: OnceCell::new(),
             sets: (0..m.sets.len()).map(|_| OnceCell::new()).collect(),
         }
+    }
+
+    /// The response body's `code`, the key of the engine's code index.
+    pub fn response_code(&self) -> Option<String> {
+        self.value(Source::ResponseBody, &["code".to_owned()])
     }
 
     /// Evaluates a condition; `Some` with what it bound when it holds.

@@ -209,10 +209,12 @@ pub struct Match<'a> {
 pub struct RuleSet {
     rules: Vec<Rule>,
     matchers: Matchers,
-    /// Rules whose `when` admits the status, per status 100..=599.
+    /// Rules requiring no particular `code` whose `when` admits the status, per status.
     by_status: Vec<Vec<usize>>,
-    /// Rules with no status constraint.
+    /// Rules with neither a status nor a code constraint.
     any_status: Vec<usize>,
+    /// Rules requiring one of some response `code`s, by code.
+    by_code: HashMap<String, Vec<usize>>,
 }
 
 /// The outcome of one example.
@@ -296,7 +298,14 @@ impl RuleSet {
         }
         let mut by_status = vec![Vec::new(); 600];
         let mut any_status = Vec::new();
+        let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
         for (i, r) in rules.iter().enumerate() {
+            if let Some(codes) = r.when.codes() {
+                for c in codes {
+                    by_code.entry(c).or_default().push(i);
+                }
+                continue;
+            }
             match r.when.statuses() {
                 None => any_status.push(i),
                 Some(ranges) => {
@@ -314,6 +323,7 @@ impl RuleSet {
             matchers,
             by_status,
             any_status,
+            by_code,
         })
     }
 
@@ -329,15 +339,7 @@ impl RuleSet {
     /// the more specific `when`, then load order.
     pub fn matches<'a>(&'a self, ex: &Exchange) -> Vec<Match<'a>> {
         let view = View::new(ex, &self.matchers);
-        let candidates: Vec<usize> = match ex.status() {
-            Some(s) if (s as usize) < self.by_status.len() => {
-                let mut c = self.by_status[s as usize].clone();
-                c.extend(&self.any_status);
-                c.sort_unstable();
-                c
-            }
-            _ => self.any_status.clone(),
-        };
+        let candidates = self.candidates(&view);
         let mut out: Vec<(usize, Match<'a>)> = candidates
             .into_iter()
             .filter_map(|i| self.match_rule(&self.rules[i], &view).map(|m| (i, m)))
@@ -351,6 +353,30 @@ impl RuleSet {
                 .then(ia.cmp(ib))
         });
         out.into_iter().map(|(_, m)| m).collect()
+    }
+
+    /// The rules that can match at all, found by status and code lookups rather than by trying
+    /// every rule; in load order.
+    fn candidates(&self, view: &View<'_>) -> Vec<usize> {
+        let mut c = self.any_status.clone();
+        if let Some(list) = view
+            .ex
+            .status()
+            .and_then(|s| self.by_status.get(s as usize))
+        {
+            c.extend(list);
+        }
+        if !self.by_code.is_empty() {
+            if let Some(list) = view
+                .response_code()
+                .and_then(|code| self.by_code.get(&code))
+            {
+                c.extend(list);
+            }
+        }
+        c.sort_unstable();
+        c.dedup();
+        c
     }
 
     fn match_rule<'a>(&'a self, rule: &'a Rule, view: &View<'_>) -> Option<Match<'a>> {

@@ -139,3 +139,25 @@ fn regex_is_whole_value_and_captures_named_groups() {
         );
     load(&text).unwrap();
 }
+
+#[test]
+fn candidates_come_from_lookups_not_from_every_rule() {
+    let mut text = String::from("version = 1\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "[[rules]]\nid = \"r{i}\"\ntitle = \"t\"\nseverity = \"info\"\nsources = [\"X\"]\n\
+             cause = \"c\"\nfix = \"f\"\nwhen = {{ status = {}, response_body = {{ path = \"code\", equals = \"code.{i}\" }} }}\n\
+             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
+             request = {{ method = \"GET\", path = \"/x\" }}\nresponse = {{ status = {}, body = '{{\"code\":\"code.{i}\"}}' }}\n\
+             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
+             request = {{ method = \"GET\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n",
+            400 + i % 100,
+            400 + i % 100,
+        ));
+    }
+    let set = load(&text).unwrap();
+    let ex = &set.rules()[123].examples[0].exchange;
+    let view = View::new(ex, &set.matchers);
+    assert_eq!(set.candidates(&view), vec![123]);
+    assert_eq!(set.matches(ex).len(), 1);
+}
