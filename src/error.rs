@@ -41,6 +41,14 @@ pub enum Error {
     Rules(String),
     #[error("{0}")]
     Input(String),
+    /// A simulator scenario file that does not parse or refers to something it does not define.
+    #[error("{file}:{line}:{column}: {message}")]
+    Scenario {
+        file: String,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error(transparent)]
     Io(#[from] std::io::Error),
 }

@@ -114,6 +114,21 @@ pub struct Timings {
     pub total_ms: Option<u64>,
 }
 
+/// What became of the response body's inspection.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Inspection {
+    /// Nobody asked for the body (a success nobody learns from): it streamed through.
+    #[default]
+    NotWanted,
+    /// The body was read whole (and decoded) before the response went on.
+    Complete,
+    /// The body was larger than the inspection limit and streamed on uninspected.
+    OverLimit,
+    /// The body's content coding could not be decoded.
+    Undecodable,
+}
+
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// Order of arrival, from 1, per proxy process or per input file.
@@ -124,6 +139,7 @@ pub struct Exchange {
     /// `None` when no response was received (the upstream failed).
     pub response: Option<Response>,
     pub timings: Timings,
+    pub inspection: Inspection,
 }
 
 impl Exchange {

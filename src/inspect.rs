@@ -26,6 +26,13 @@ impl Verdict {
 }
 
 pub trait Inspector: Send + Sync + 'static {
+    /// Answers a request to triage's own pages (`/__triage/...`), which are never forwarded.
+    /// `None` means triage has no such page (the proxy answers 404).
+    fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {
+        let _ = req;
+        None
+    }
+
     /// Whether the proxy should read (up to its limit) and decode this response's body before
     /// answering. Called on the hot path for every response: keep it cheap.
     fn wants_body(&self, method: &Method, path: &str, status: StatusCode) -> bool {
@@ -37,10 +44,10 @@ pub trait Inspector: Send + Sync + 'static {
     /// Called before the response head goes to the client, so it must not block.
     fn inspect(&self, exchange: &Exchange) -> Verdict;
 
-    /// Called once when an exchange is over (response body sent, or the client left), with
-    /// the final timings: for every exchange whose body [`wants_body`](Self::wants_body)
-    /// asked for, and for every exchange triage answered itself. For memory of traffic,
-    /// recordings and metrics.
+    /// Called once for every exchange when it is over (response body sent, or the client
+    /// left), with the final timings; the response body is there only when
+    /// [`wants_body`](Self::wants_body) asked for it. For recordings, the dashboard and
+    /// metrics. Runs on the connection's task: keep it short.
     fn finished(&self, exchange: &Exchange) {
         let _ = exchange;
     }

@@ -5,10 +5,12 @@
 //! looks at traffic; the CLI in [`cli`] wires the pieces for each subcommand.
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod certs;
 pub mod cli;
 pub mod diagnose;
 pub mod error;
+pub mod evidence;
 pub mod exchange;
 pub mod inspect;
 pub mod proxy;
@@ -16,5 +18,6 @@ pub mod redact;
 pub mod region;
 pub mod report;
 pub mod rules;
+pub mod simulate;
 
 pub use error::{Error, Result};

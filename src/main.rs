@@ -5,11 +5,16 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use tracing_subscriber::EnvFilter;
-use triage::cli::{Cli, LogFormat};
+use triage::cli::{Cli, Command, LogFormat};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let _guard = install_tracing(cli.log_format);
+    // The demo's output is the story on stdout; per-exchange logs would drown it.
+    let default_level = match cli.command {
+        Command::Demo(_) => "warn",
+        _ => "info",
+    };
+    let _guard = install_tracing(cli.log_format, default_level);
     match triage::cli::run(cli) {
         Ok(code) => code,
         Err(e) => {
@@ -21,8 +26,12 @@ fn main() -> ExitCode {
 }
 
 /// Logs go to stderr through a background writer, so a slow terminal never slows the proxy.
-fn install_tracing(format: LogFormat) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+fn install_tracing(
+    format: LogFormat,
+    default_level: &str,
+) -> tracing_appender::non_blocking::WorkerGuard {
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)

@@ -246,6 +246,10 @@ impl Inspector for Recorder {
             body: None,
         }
     }
+    fn local(&self, req: &http::request::Parts) -> Option<Response<Bytes>> {
+        (req.uri.path() == "/__triage/hello")
+            .then(|| Response::new(Bytes::from_static(b"hello from triage")))
+    }
     fn finished(&self, ex: &Exchange) {
         self.finished
             .lock()
@@ -350,11 +354,7 @@ async fn inspector_gets_request_prefix_and_decoded_body_and_its_headers_are_adde
     assert!(resp.body.complete);
     tokio::time::sleep(Duration::from_millis(100)).await;
     let fin = rec.finished.lock().unwrap().clone();
-    assert_eq!(
-        fin.len(),
-        2,
-        "finished() sees both exchanges whose body was wanted: {fin:?}"
-    );
+    assert_eq!(fin.len(), 3, "finished() sees every exchange: {fin:?}");
     assert!(
         fin.iter().all(|f| f.1.is_some()),
         "finished() gets the total time"
@@ -403,5 +403,41 @@ async fn non_loopback_listen_needs_allow_remote() {
         triage::proxy::Proxy::bind(cfg, Arc::new(triage::inspect::NoInspector))
             .await
             .is_ok()
+    );
+}
+
+#[tokio::test]
+async fn triage_pages_are_answered_locally_and_never_forwarded() {
+    let up = upstream(|_| async { Response::new(full("upstream")) }).await;
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(Recorder::default())).await;
+    let c = client();
+    let r = c
+        .get(format!("http://{}/__triage/hello", p.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.text().await.unwrap(), "hello from triage");
+    let r = c
+        .get(format!("http://{}/__triage/nothing-here", p.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert_header(
+        r.headers(),
+        "proxy-status",
+        "triage; error=proxy_internal_response",
+    );
+    let r = c
+        .post(format!("http://{}/__triage", p.addr))
+        .body("x")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    assert!(
+        up.seen().is_empty(),
+        "nothing under /__triage reaches the upstream"
     );
 }

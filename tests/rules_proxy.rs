@@ -398,3 +398,29 @@ async fn annotate_body_of_a_gzip_error_drops_the_encoding_and_fixes_the_length()
         .unwrap()
         .ends_with("[triage: rate-limited: Wait 3 seconds before retrying, and lower the request rate. The Python SDK (purecloudplatformclientv2) already retries a 429 that carries Retry-After by itself, sleeping Retry-After, up to 10 times and for POST too, so an exception means those retries ran out; the JS SDK never retries: catch status 429 and wait Retry-After yourself. Do not wait on inin-ratelimit-* headers: they were removed in 2021.]"));
 }
+
+/// The demo's story (another module's) through the real engine: every failed step carries the
+/// rules the story expects. Step 5's token request succeeds (200), and successes are never
+/// diagnosed, so its `invented-scope` expectation is not checked here.
+#[tokio::test]
+async fn demo_story_gets_the_expected_rules() {
+    let mut out = Vec::new();
+    let summary = triage::cli::demo::play(&mut out, false, inspector(false))
+        .await
+        .unwrap();
+    let text = String::from_utf8(out).unwrap();
+    for st in &summary.steps {
+        if st.status < 400 {
+            assert!(st.rules.is_empty(), "{}: {:?}\n{text}", st.title, st.rules);
+            continue;
+        }
+        for r in st.expected_rules {
+            assert!(
+                st.rules.iter().any(|x| x == r),
+                "{}: {:?} lacks {r}\n{text}",
+                st.title,
+                st.rules
+            );
+        }
+    }
+}

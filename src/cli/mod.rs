@@ -2,8 +2,11 @@
 //! calls [`run`]; everything here is a library function so tests can drive it.
 
 pub mod certs;
+pub mod demo;
+pub mod ops;
 pub mod proxy;
 pub mod rules;
+pub mod simulate;
 
 use std::process::ExitCode;
 
@@ -46,6 +49,12 @@ pub enum Command {
     Certs(certs::CertsArgs),
     /// List, check, test and explain the diagnosis rules.
     Rules(rules::RulesCmd),
+    /// Serve the built-in simulator of the Platform API slice triage's rules cover.
+    Simulate(simulate::SimulateArgs),
+    /// Play the forum threads' story against the simulator through triage, step by step.
+    Demo(demo::DemoArgs),
+    /// Look up Platform API operations: scopes, permissions, documented errors.
+    Ops(ops::OpsArgs),
 }
 
 /// Runs a parsed command line.
@@ -54,6 +63,9 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
         Command::Rules(cmd) => rules::run(cmd),
+        Command::Simulate(args) => simulate::run(args),
+        Command::Demo(args) => demo::run(args),
+        Command::Ops(args) => ops::run(args),
     }
 }
 

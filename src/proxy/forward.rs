@@ -18,7 +18,7 @@ use super::body::{BodyOutcome, Capture, FinishGuard, ProxyBody, TeeBody};
 use super::problem::{self, ErrorKind, ProxyError};
 use super::upstream::UpstreamClient;
 use super::Config;
-use crate::exchange::{self, BodyPrefix, Exchange, Origin, Timings, UpstreamKind};
+use crate::exchange::{self, BodyPrefix, Exchange, Inspection, Origin, Timings, UpstreamKind};
 use crate::inspect::Inspector;
 use crate::redact;
 
@@ -151,6 +151,10 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
     }
 }
 
+fn is_triage_page(path: &str) -> bool {
+    path == "/__triage" || path.starts_with("/__triage/")
+}
+
 /// Serves one request. Never fails: triage's own failures become responses here.
 pub async fn handle(
     shared: Arc<Shared>,
@@ -160,20 +164,37 @@ pub async fn handle(
     let started_at = SystemTime::now();
     let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
+
+    if is_triage_page(parts.uri.path()) {
+        // triage's own pages are answered here and never forwarded.
+        let resp = shared
+            .inspector
+            .local(&parts)
+            .unwrap_or_else(|| problem::not_a_page(parts.uri.path()));
+        return Ok(resp.map(|b| ProxyBody::full(b, None)));
+    }
+
     let method = parts.method.clone();
     let uri = parts.uri.clone();
     let kind = UpstreamKind::for_path(uri.path());
-
-    let mut info = LogInfo {
-        seq,
-        method: method.clone(),
-        uri: uri.clone(),
-        upstream: kind,
-        status: 0,
-        upstream_ms: None,
-        correlation_id: None,
-        note: None,
-        error: None,
+    let up = shared.cfg.upstream(kind);
+    let mut pending = Pending {
+        info: LogInfo {
+            seq,
+            method: method.clone(),
+            uri: uri.clone(),
+            upstream: kind,
+            status: 0,
+            upstream_ms: None,
+            correlation_id: None,
+            note: None,
+            error: None,
+        },
+        started,
+        started_at,
+        host: up.host().to_owned(),
+        headers: HeaderMap::new(),
+        capture: None,
     };
 
     let denied = if method == Method::CONNECT {
@@ -192,17 +213,13 @@ pub async fn handle(
         return Ok(answer(
             &shared,
             ProxyError::new(ErrorKind::HttpRequestDenied, detail),
-            info,
-            started,
-            started_at,
-            None,
+            pending,
         ));
     }
 
-    let up = shared.cfg.upstream(kind);
     let target = match upstream_uri(up, uri.path_and_query()) {
         Ok(t) => t,
-        Err(e) => return Ok(answer(&shared, e, info, started, started_at, None)),
+        Err(e) => return Ok(answer(&shared, e, pending)),
     };
 
     let mut headers = parts.headers;
@@ -210,10 +227,11 @@ pub async fn handle(
     headers.remove(header::HOST);
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
-    let req_headers = headers.clone();
+    pending.headers = headers.clone();
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
+    pending.capture = capture.clone();
     let mut up_req = Request::new(TeeBody::new(body, capture.clone(), shared.cfg.idle_timeout));
     *up_req.method_mut() = method.clone();
     *up_req.uri_mut() = target;
@@ -223,26 +241,7 @@ pub async fn handle(
     let result =
         tokio::time::timeout(shared.cfg.response_timeout, shared.client.request(up_req)).await;
     let upstream_ms = up_started.elapsed().as_millis() as u64;
-    info.upstream_ms = Some(upstream_ms);
-
-    let request_of = |capture: &Option<Arc<Capture>>| {
-        let body = match capture {
-            None => BodyPrefix::complete(Bytes::new()),
-            Some(c) => {
-                let (bytes, complete) = c.snapshot();
-                BodyPrefix { bytes, complete }
-            }
-        };
-        exchange::Request {
-            method: method.clone(),
-            path: uri.path().to_owned(),
-            query: uri.query().map(str::to_owned),
-            headers: req_headers.clone(),
-            body,
-            upstream: kind,
-            host: Some(up.host().to_owned()),
-        }
-    };
+    pending.info.upstream_ms = Some(upstream_ms);
 
     let resp = match result {
         Ok(Ok(r)) => r,
@@ -253,15 +252,7 @@ pub async fn handle(
                 let kind = problem::classify(&e, e.is_connect());
                 ProxyError::new(kind, format!("{}: {}", up, problem::chain(&e)))
             };
-            let req = request_of(&capture);
-            return Ok(answer(
-                &shared,
-                err.with_upstream(up.to_string()),
-                info,
-                started,
-                started_at,
-                Some(req),
-            ));
+            return Ok(answer(&shared, err.with_upstream(up.to_string()), pending));
         }
         Err(_) => {
             let err = ProxyError::new(
@@ -272,23 +263,24 @@ pub async fn handle(
                 ),
             )
             .with_upstream(up.to_string());
-            let req = request_of(&capture);
-            return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+            return Ok(answer(&shared, err, pending));
         }
     };
 
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers);
-    info.status = rparts.status.as_u16();
-    info.correlation_id = rparts.headers.get("inin-correlation-id").cloned();
+    pending.info.status = rparts.status.as_u16();
+    pending.info.correlation_id = rparts.headers.get("inin-correlation-id").cloned();
 
     if !shared
         .inspector
         .wants_body(&method, uri.path(), rparts.status)
     {
-        let guard = FinishGuard::new(started, move |o| {
-            emit(&info, o.body, o.total.as_millis() as u64)
-        });
+        let ex = pending.exchange(
+            Some((rparts.status, rparts.headers.clone(), BodyPrefix::default())),
+            Inspection::NotWanted,
+        );
+        let guard = finish_guard(&shared, pending, ex);
         let body = ProxyBody::stream(rbody, shared.cfg.idle_timeout, guard);
         return Ok(Response::from_parts(rparts, body));
     }
@@ -310,8 +302,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                let req = request_of(&capture);
-                return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+                return Ok(answer(&shared, err, pending));
             }
             Ok(None) => {
                 complete = true;
@@ -327,8 +318,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                let req = request_of(&capture);
-                return Ok(answer(&shared, err, info, started, started_at, Some(req)));
+                return Ok(answer(&shared, err, pending));
             }
             Ok(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
@@ -351,45 +341,38 @@ pub async fn handle(
         .headers
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
-    let decoded = if complete {
+    let (decoded, inspection) = if complete {
         match super::decode::decode(encoding, &raw, limit) {
-            Some((bytes, whole)) => BodyPrefix {
-                bytes: bytes.into(),
-                complete: whole,
-            },
+            Some((bytes, whole)) => (
+                BodyPrefix {
+                    bytes: bytes.into(),
+                    complete: whole,
+                },
+                Inspection::Complete,
+            ),
             None => {
-                info.note = Some("undecodable content-encoding");
-                BodyPrefix::default()
+                pending.info.note = Some("undecodable content-encoding");
+                (BodyPrefix::default(), Inspection::Undecodable)
             }
         }
     } else {
-        info.note = Some("skipped: body over --inspect-limit");
+        pending.info.note = Some("skipped: body over --inspect-limit");
         tracing::info!(target: "triage::inspect", seq, limit, "response body over --inspect-limit; streamed uninspected");
-        match encoding {
+        let prefix = match encoding {
             None => BodyPrefix {
                 bytes: raw.slice(..limit.min(raw.len())),
                 complete: false,
             },
             Some(_) => BodyPrefix::default(),
-        }
+        };
+        (prefix, Inspection::OverLimit)
     };
 
-    let ex = Exchange {
-        seq,
-        origin: Origin::Live,
-        started_at,
-        request: request_of(&capture),
-        response: Some(exchange::Response {
-            status: rparts.status,
-            headers: rparts.headers.clone(),
-            body: decoded,
-        }),
-        timings: Timings {
-            upstream_ms: Some(upstream_ms),
-            total_ms: None,
-        },
-    };
-    let verdict = if complete {
+    let ex = pending.exchange(
+        Some((rparts.status, rparts.headers.clone(), decoded)),
+        inspection,
+    );
+    let verdict = if inspection == Inspection::Complete {
         shared.inspector.inspect(&ex)
     } else {
         Default::default()
@@ -407,48 +390,83 @@ pub async fn handle(
         }
         None => raw,
     };
-
-    let inspector = shared.inspector.clone();
-    let guard = FinishGuard::new(started, move |o| {
-        emit(&info, o.body, o.total.as_millis() as u64);
-        let mut ex = ex;
-        ex.timings.total_ms = Some(o.total.as_millis() as u64);
-        inspector.finished(&ex);
-    });
+    let guard = finish_guard(&shared, pending, ex);
     let body = ProxyBody::prefixed(body_bytes, rest, trailers, shared.cfg.idle_timeout, guard);
     Ok(Response::from_parts(rparts, body))
 }
 
-/// Turns a triage failure into its response, logging it and telling the inspector.
-fn answer(
-    shared: &Arc<Shared>,
-    err: ProxyError,
-    mut info: LogInfo,
+/// What an exchange has gathered before its response is known.
+struct Pending {
+    info: LogInfo,
     started: Instant,
     started_at: SystemTime,
-    request: Option<exchange::Request>,
-) -> Response<ProxyBody> {
-    let resp: Response<Bytes> = err.into_response();
-    info.status = resp.status().as_u16();
-    info.error = Some(format!("{}: {}", err.kind.token(), err.detail));
-    let (parts, bytes) = resp.into_parts();
-    let inspector = shared.inspector.clone();
-    let seq = info.seq;
-    let guard = FinishGuard::new(started, move |o| {
-        emit(&info, o.body, o.total.as_millis() as u64);
-        if let Some(request) = request {
-            inspector.finished(&Exchange {
-                seq,
-                origin: Origin::Live,
-                started_at,
-                request,
-                response: None,
-                timings: Timings {
-                    upstream_ms: info.upstream_ms,
-                    total_ms: Some(o.total.as_millis() as u64),
-                },
-            });
+    host: String,
+    headers: HeaderMap,
+    capture: Option<Arc<Capture>>,
+}
+
+impl Pending {
+    fn exchange(
+        &mut self,
+        response: Option<(http::StatusCode, HeaderMap, BodyPrefix)>,
+        inspection: Inspection,
+    ) -> Exchange {
+        let body = match &self.capture {
+            None => BodyPrefix::complete(Bytes::new()),
+            Some(c) => {
+                let (bytes, complete) = c.snapshot();
+                BodyPrefix { bytes, complete }
+            }
+        };
+        Exchange {
+            seq: self.info.seq,
+            origin: Origin::Live,
+            started_at: self.started_at,
+            request: exchange::Request {
+                method: self.info.method.clone(),
+                path: self.info.uri.path().to_owned(),
+                query: self.info.uri.query().map(str::to_owned),
+                headers: std::mem::take(&mut self.headers),
+                body,
+                upstream: self.info.upstream,
+                host: Some(self.host.clone()),
+            },
+            response: response.map(|(status, headers, body)| exchange::Response {
+                status,
+                headers,
+                body,
+            }),
+            timings: Timings {
+                upstream_ms: self.info.upstream_ms,
+                total_ms: None,
+            },
+            inspection,
         }
-    });
-    Response::from_parts(parts, ProxyBody::full(bytes, Some(guard)))
+    }
+}
+
+/// The guard that, when the response body is over, logs the exchange and hands it to the
+/// inspector's `finished`.
+fn finish_guard(shared: &Arc<Shared>, pending: Pending, mut ex: Exchange) -> FinishGuard {
+    let inspector = shared.inspector.clone();
+    let info = pending.info;
+    FinishGuard::new(pending.started, move |o| {
+        let total_ms = o.total.as_millis() as u64;
+        emit(&info, o.body, total_ms);
+        ex.timings.total_ms = Some(total_ms);
+        inspector.finished(&ex);
+    })
+}
+
+/// Turns a triage failure into its response, logging it and telling the inspector.
+fn answer(shared: &Arc<Shared>, err: ProxyError, mut pending: Pending) -> Response<ProxyBody> {
+    let resp: Response<Bytes> = err.into_response();
+    pending.info.status = resp.status().as_u16();
+    pending.info.error = Some(format!("{}: {}", err.kind.token(), err.detail));
+    let ex = pending.exchange(None, Inspection::NotWanted);
+    let (parts, bytes) = resp.into_parts();
+    Response::from_parts(
+        parts,
+        ProxyBody::full(bytes, Some(finish_guard(shared, pending, ex))),
+    )
 }

@@ -167,6 +167,31 @@ impl ProxyError {
     }
 }
 
+/// The answer for a `/__triage/...` path that is not one of triage's pages. Never forwarded:
+/// those paths belong to triage.
+pub fn not_a_page(path: &str) -> Response<Bytes> {
+    let body = serde_json::json!({
+        "type": "urn:triage:proxy-error:not-a-page",
+        "title": "no such triage page",
+        "status": 404,
+        "detail": format!("{path} is reserved for triage's own pages and is never forwarded"),
+    });
+    let bytes = Bytes::from(serde_json::to_vec_pretty(&body).expect("JSON of plain values"));
+    let mut resp = Response::new(bytes.clone());
+    *resp.status_mut() = StatusCode::NOT_FOUND;
+    let h = resp.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/problem+json"),
+    );
+    h.insert(header::CONTENT_LENGTH, HeaderValue::from(bytes.len()));
+    h.insert(
+        "proxy-status",
+        HeaderValue::from_static("triage; error=proxy_internal_response"),
+    );
+    resp
+}
+
 /// An RFC 8941 sf-string: printable ASCII only, `"` and `\` escaped, cut at `max` characters.
 pub fn sf_string(s: &str, max: usize) -> String {
     let mut out = String::with_capacity(s.len().min(max) + 2);

@@ -1060,6 +1060,7 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
             body: BodyPrefix::complete(d.response.body.clone().unwrap_or_default().into_bytes()),
         }),
         timings: Default::default(),
+        inspection: exchange::Inspection::Complete,
     })
 }
 
