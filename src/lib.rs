@@ -8,6 +8,7 @@
 pub mod catalog;
 pub mod certs;
 pub mod cli;
+pub mod diagnose;
 pub mod error;
 pub mod evidence;
 pub mod exchange;
@@ -18,6 +19,8 @@ pub mod proxy;
 pub mod record;
 pub mod redact;
 pub mod region;
+pub mod report;
+pub mod rules;
 pub mod simulate;
 
 pub use error::{Error, Result};

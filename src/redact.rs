@@ -80,8 +80,6 @@ pub fn is_secret_param(name: &str) -> bool {
     SECRET_PARAMS.iter().any(|p| p.eq_ignore_ascii_case(name))
 }
 
-/// A short, stable fingerprint of a secret, so two uses of the same token can be told apart
-/// without the token being kept anywhere.
 /// Whether a value is already a redaction placeholder (`[redacted 1a2b3c4d]`, possibly after a
 /// scheme, or `[redacted: 12 chars]`), so that redacting twice keeps the first fingerprint.
 pub fn is_redacted(value: &str) -> bool {
@@ -110,6 +108,8 @@ pub fn content(text: &str) -> String {
     }
 }
 
+/// A short, stable fingerprint of a secret, so two uses of the same token can be told apart
+/// without the token being kept anywhere.
 pub fn fingerprint(secret: &[u8]) -> String {
     let digest = Sha256::digest(secret);
     let mut s = String::with_capacity(8);

@@ -7,6 +7,7 @@ pub mod export;
 pub mod ops;
 pub mod proxy;
 pub mod redact;
+pub mod rules;
 pub mod simulate;
 
 use std::process::ExitCode;
@@ -48,6 +49,8 @@ pub enum Command {
     Proxy(proxy::ProxyArgs),
     /// Create a local CA and a localhost certificate for `triage proxy --tls`.
     Certs(certs::CertsArgs),
+    /// List, check, test and explain the diagnosis rules.
+    Rules(rules::RulesCmd),
     /// Serve the built-in simulator of the Platform API slice triage's rules cover.
     Simulate(simulate::SimulateArgs),
     /// Play the forum threads' story against the simulator through triage, step by step.
@@ -65,6 +68,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
         Command::Proxy(args) => proxy::run(args),
         Command::Certs(args) => certs::run(args),
+        Command::Rules(cmd) => rules::run(cmd),
         Command::Simulate(args) => simulate::run(args),
         Command::Demo(args) => demo::run(args),
         Command::Ops(args) => ops::run(args),

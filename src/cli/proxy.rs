@@ -8,12 +8,15 @@ use std::time::Duration;
 
 use clap::Args;
 
+use crate::diagnose::{DiagnosingInspector, Engine, InspectorOptions};
 use crate::error::Error;
-use crate::inspect::{Inspector, NoInspector};
+use crate::inspect::Inspector;
 use crate::proxy::{Config, Proxy, ServerTls, UpstreamUrl};
 use crate::region::Region;
+use crate::rules::RuleSet;
 
 #[derive(Debug, Args)]
+#[command(after_long_help = crate::cli::rules::builtin_rules_help())]
 pub struct ProxyArgs {
     /// Address to listen on. A non-loopback address also needs --allow-remote.
     #[arg(long, default_value = "127.0.0.1:8787", env = "TRIAGE_LISTEN")]
@@ -70,6 +73,39 @@ pub struct ProxyArgs {
     /// Most client connections open at once; more wait to be accepted.
     #[arg(long, default_value_t = 1024, env = "TRIAGE_MAX_CONNECTIONS")]
     pub max_connections: usize,
+
+    #[command(flatten)]
+    pub rules: RulesArgs,
+
+    /// Also append the fix to the JSON error body's `message` and add a `triage` member, so the
+    /// SDK's exception text carries it (the JS SDK shows the body, not the headers).
+    #[arg(long, env = "TRIAGE_ANNOTATE_BODY")]
+    pub annotate_body: bool,
+}
+
+/// Which rules to load; shared by `triage proxy` and `triage rules`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RulesArgs {
+    /// Add the rule files (*.toml) of DIR; a rule there replaces a built-in rule of the same id.
+    /// Repeatable; the environment variable takes a ':'-separated list.
+    #[arg(
+        long = "rules",
+        value_name = "DIR",
+        env = "TRIAGE_RULES",
+        value_delimiter = ':'
+    )]
+    pub rules: Vec<PathBuf>,
+
+    /// Do not load the built-in Genesys rule pack.
+    #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES")]
+    pub no_builtin_rules: bool,
+}
+
+impl RulesArgs {
+    /// Loads and checks the rules (examples included): nothing half-loads.
+    pub fn load(&self) -> Result<RuleSet, Error> {
+        Ok(RuleSet::load(!self.no_builtin_rules, &self.rules)?)
+    }
 }
 
 impl ProxyArgs {
@@ -100,7 +136,14 @@ impl ProxyArgs {
 
 pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
     let cfg = args.config()?;
-    let inspector: Arc<dyn Inspector> = Arc::new(NoInspector);
+    let rules = args.rules.load()?;
+    tracing::info!(rules = rules.rules().len(), "rules loaded");
+    let inspector: Arc<dyn Inspector> = Arc::new(DiagnosingInspector::new(
+        Arc::new(Engine::new(rules)),
+        InspectorOptions {
+            annotate_body: args.annotate_body,
+        },
+    ));
     crate::cli::runtime()?.block_on(async move {
         let proxy = Proxy::bind(cfg, inspector).await?;
         let cfg = proxy.config();

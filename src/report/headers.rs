@@ -1,0 +1,163 @@
+//! Diagnoses → response headers. Quoted upstream text (messages, ids) ends up in these values,
+//! so each value is forced to visible ASCII on one line (no CR/LF or control character can
+//! split the head; non-ASCII is escaped) and capped, and all of them together are capped too.
+
+use http::{HeaderName, HeaderValue};
+
+use crate::diagnose::Diagnosis;
+
+/// Most bytes of one header value.
+pub const MAX_VALUE: usize = 1024;
+/// Most bytes of all triage headers together (names, values, ": " and CRLF).
+pub const MAX_TOTAL: usize = 8 * 1024;
+/// Appended where a value was cut.
+pub const CUT_MARKER: &str = "...[cut by triage]";
+
+/// Visible ASCII on one line, at most `max` bytes: controls become spaces, runs of spaces
+/// shrink to one, non-ASCII becomes `\u{…}`, a cut value ends with [`CUT_MARKER`].
+pub fn sanitize(s: &str, max: usize) -> String {
+    let mut pieces: Vec<String> = Vec::new();
+    let mut last_space = true;
+    for c in s.chars() {
+        let piece = match c {
+            ' '..='~' => c.to_string(),
+            c if c.is_control() || c.is_whitespace() => " ".to_owned(),
+            c => format!("\\u{{{:x}}}", c as u32),
+        };
+        if piece == " " {
+            if last_space {
+                continue;
+            }
+            last_space = true;
+        } else {
+            last_space = false;
+        }
+        pieces.push(piece);
+    }
+    while pieces.last().is_some_and(|p| p == " ") {
+        pieces.pop();
+    }
+    let total: usize = pieces.iter().map(String::len).sum();
+    if total <= max {
+        return pieces.concat();
+    }
+    let room = max.saturating_sub(CUT_MARKER.len());
+    let mut out = String::with_capacity(max);
+    for p in pieces {
+        if out.len() + p.len() > room {
+            break;
+        }
+        out.push_str(&p);
+    }
+    out.push_str(CUT_MARKER);
+    out
+}
+
+/// RFC 8941 string content: `"` and `\` escaped (the text is already visible ASCII).
+fn sf_string(s: &str) -> String {
+    s.replace('\\', "\\\\").replace('"', "\\\"")
+}
+
+/// The headers for a diagnosed response (best diagnosis first in `diagnoses`); empty when there
+/// is none.
+pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderValue)> {
+    let Some(best) = diagnoses.first() else {
+        return Vec::new();
+    };
+    let ids = diagnoses
+        .iter()
+        .map(|d| d.rule.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let proxy_status = format!(
+        "triage; received-status={status}; details=\"{}\"",
+        sf_string(&sanitize(&best.rule, 200))
+    );
+    // Filled in order of importance, so the budget, if it runs short, cuts the long texts.
+    let mut wanted: Vec<(&'static str, String)> =
+        vec![("proxy-status", proxy_status), ("triage-rule", ids)];
+    if let Some(d) = &best.docs {
+        wanted.push(("triage-docs", d.clone()));
+    }
+    wanted.push(("triage-fix", best.fix.clone()));
+    wanted.push(("triage-cause", best.cause.clone()));
+
+    let mut budget = MAX_TOTAL;
+    let mut out = Vec::new();
+    for (name, value) in wanted {
+        let overhead = name.len() + 4;
+        if budget <= overhead + CUT_MARKER.len() {
+            break;
+        }
+        let v = sanitize(&value, MAX_VALUE.min(budget - overhead));
+        if v.is_empty() {
+            continue;
+        }
+        budget -= overhead + v.len();
+        if let Ok(hv) = HeaderValue::from_str(&v) {
+            out.push((HeaderName::from_static(name), hv));
+        }
+    }
+    let order = [
+        "triage-rule",
+        "triage-cause",
+        "triage-fix",
+        "triage-docs",
+        "proxy-status",
+    ];
+    out.sort_by_key(|(n, _)| order.iter().position(|o| *o == n.as_str()));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::{Confidence, Severity};
+
+    fn diag(cause: &str) -> Diagnosis {
+        Diagnosis {
+            rule: "missing-scope".into(),
+            title: "t".into(),
+            severity: Severity::Error,
+            confidence: Confidence::Certain,
+            cause: cause.into(),
+            fix: "fix".into(),
+            docs: None,
+            sources: vec![],
+            evidence: vec![],
+        }
+    }
+
+    #[test]
+    fn hostile_text_stays_on_one_visible_line() {
+        let s = sanitize("a\r\nInjected: 1\u{7}\tb é \u{1F600}", 1024);
+        assert_eq!(s, "a Injected: 1 b \\u{e9} \\u{1f600}");
+    }
+
+    #[test]
+    fn long_values_are_cut_with_marker() {
+        let s = sanitize(&"x".repeat(20_000), MAX_VALUE);
+        assert_eq!(s.len(), MAX_VALUE);
+        assert!(s.ends_with(CUT_MARKER));
+        let s = sanitize(&"é".repeat(2_000), 100);
+        assert!(s.len() <= 100 && s.ends_with(CUT_MARKER), "{s}");
+    }
+
+    #[test]
+    fn headers_in_order_and_within_budget() {
+        let many: Vec<Diagnosis> = (0..400).map(|_| diag(&"c".repeat(5000))).collect();
+        let h = headers(403, &many);
+        let names: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            ["triage-rule", "triage-cause", "triage-fix", "proxy-status"]
+        );
+        let total: usize = h.iter().map(|(n, v)| n.as_str().len() + 4 + v.len()).sum();
+        assert!(total <= MAX_TOTAL);
+        assert!(h.iter().all(|(_, v)| v.len() <= MAX_VALUE));
+        assert_eq!(
+            h[3].1,
+            "triage; received-status=403; details=\"missing-scope\""
+        );
+    }
+}

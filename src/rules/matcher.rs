@@ -1,0 +1,771 @@
+//! Compiled matchers and their evaluation over one exchange. Pure: no I/O, no async. A match
+//! returns what it matched (a [`Captures`] list the templates quote), never just a bool.
+//!
+//! The per-exchange work is shared by all rules through [`View`]: the path is walked once through
+//! one trie holding every rule's path templates, bodies are parsed once, and every regex over the
+//! same value is tried first as one `RegexSet`, so adding rules does not add a pass per rule.
+
+use std::cell::OnceCell;
+use std::collections::{BTreeSet, HashMap};
+
+use regex::{Regex, RegexSet};
+use serde_json::Value;
+
+use crate::exchange::Exchange;
+
+/// Names and values a match bound, in binding order. Small, so a Vec beats a map.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Captures(pub Vec<(String, String)>);
+
+impl Captures {
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.as_str())
+    }
+    pub fn push(&mut self, name: &str, value: String) {
+        if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
+            slot.1 = value;
+        } else {
+            self.0.push((name.to_owned(), value));
+        }
+    }
+    pub fn extend(&mut self, other: Captures) {
+        for (n, v) in other.0 {
+            self.push(&n, v);
+        }
+    }
+}
+
+/// Where a field's value comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Source {
+    Query,
+    RequestHeader,
+    ResponseHeader,
+    RequestBody,
+    ResponseBody,
+}
+
+impl Source {
+    pub fn key_name(self) -> &'static str {
+        match self {
+            Source::Query => "query",
+            Source::RequestHeader => "request_header",
+            Source::ResponseHeader => "response_header",
+            Source::RequestBody => "request_body",
+            Source::ResponseBody => "response_body",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Test {
+    Exists,
+    Missing,
+    /// Equal (on the text form) to one of these.
+    OneOf(Vec<String>),
+    /// A whole-value regex: index into [`Matchers::regexes`].
+    Regex(usize),
+    Number {
+        gt: Option<f64>,
+        ge: Option<f64>,
+        lt: Option<f64>,
+        le: Option<f64>,
+    },
+}
+
+#[derive(Debug, Clone)]
+pub struct Field {
+    pub source: Source,
+    /// Header or parameter name (headers lower-cased), or a dotted JSON path split in segments.
+    pub key: Vec<String>,
+    pub test: Test,
+    pub capture: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum Cond {
+    All(Vec<Cond>),
+    Any(Vec<Cond>),
+    Not(Box<Cond>),
+    Method(Vec<http::Method>),
+    /// Any of these templates (ids in the shared [`PathTrie`]).
+    Path(Vec<usize>),
+    /// Inclusive ranges.
+    Status(Vec<(u16, u16)>),
+    Field(Field),
+}
+
+impl Cond {
+    /// Names every match of this condition binds (any-branches: only names bound by all).
+    pub fn bound(&self, m: &Matchers) -> BTreeSet<String> {
+        match self {
+            Cond::All(cs) => cs.iter().flat_map(|c| c.bound(m)).collect(),
+            Cond::Any(cs) => {
+                let mut it = cs.iter().map(|c| c.bound(m));
+                let first = it.next().unwrap_or_default();
+                it.fold(first, |acc, b| acc.intersection(&b).cloned().collect())
+            }
+            Cond::Not(_) | Cond::Method(_) | Cond::Status(_) => BTreeSet::new(),
+            Cond::Path(ids) => {
+                let mut it = ids.iter().map(|&i| {
+                    m.trie.templates[i]
+                        .params
+                        .iter()
+                        .cloned()
+                        .collect::<BTreeSet<_>>()
+                });
+                let first = it.next().unwrap_or_default();
+                it.fold(first, |acc, b| acc.intersection(&b).cloned().collect())
+            }
+            Cond::Field(f) => {
+                let mut s: BTreeSet<String> = f.capture.iter().cloned().collect();
+                if let Test::Regex(i) = f.test {
+                    s.extend(
+                        m.regexes[i]
+                            .regex
+                            .capture_names()
+                            .flatten()
+                            .map(str::to_owned),
+                    );
+                }
+                s
+            }
+        }
+    }
+
+    /// The statuses this condition can match, when it constrains the status at all: lets the
+    /// engine skip a rule without evaluating it.
+    pub fn statuses(&self) -> Option<Vec<(u16, u16)>> {
+        match self {
+            Cond::Status(r) => Some(r.clone()),
+            Cond::All(cs) => {
+                let mut out: Option<Vec<(u16, u16)>> = None;
+                for c in cs {
+                    if let Some(r) = c.statuses() {
+                        out = Some(match out {
+                            None => r,
+                            Some(prev) => intersect(&prev, &r),
+                        });
+                    }
+                }
+                out
+            }
+            Cond::Any(cs) => {
+                let mut out = Vec::new();
+                for c in cs {
+                    out.extend(c.statuses()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// The response `code` values this condition requires, when it requires one: lets the
+    /// engine find the rules for a code by lookup instead of trying each.
+    pub fn codes(&self) -> Option<Vec<String>> {
+        match self {
+            Cond::Field(Field {
+                source: Source::ResponseBody,
+                key,
+                test: Test::OneOf(values),
+                ..
+            }) if key.len() == 1 && key[0] == "code" => Some(values.clone()),
+            Cond::All(cs) => {
+                let mut out: Option<Vec<String>> = None;
+                for c in cs {
+                    if let Some(v) = c.codes() {
+                        out = Some(match out {
+                            None => v,
+                            Some(prev) => prev.into_iter().filter(|x| v.contains(x)).collect(),
+                        });
+                    }
+                }
+                out
+            }
+            Cond::Any(cs) => {
+                let mut out = Vec::new();
+                for c in cs {
+                    out.extend(c.codes()?);
+                }
+                Some(out)
+            }
+            _ => None,
+        }
+    }
+
+    /// Counts leaf tests: a rough measure of how specific a rule is, used to order diagnoses.
+    pub fn weight(&self) -> usize {
+        match self {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().map(Cond::weight).sum(),
+            Cond::Not(c) => c.weight(),
+            _ => 1,
+        }
+    }
+}
+
+fn intersect(a: &[(u16, u16)], b: &[(u16, u16)]) -> Vec<(u16, u16)> {
+    let mut out = Vec::new();
+    for &(a0, a1) in a {
+        for &(b0, b1) in b {
+            let (lo, hi) = (a0.max(b0), a1.min(b1));
+            if lo <= hi {
+                out.push((lo, hi));
+            }
+        }
+    }
+    out
+}
+
+/// A regex with its slot in the per-subject `RegexSet`.
+#[derive(Debug, Clone)]
+pub struct CompiledRegex {
+    pub regex: Regex,
+    pub subject: usize,
+    pub slot: usize,
+}
+
+/// Everything shared by the compiled rules of one rule set.
+#[derive(Debug, Clone, Default)]
+pub struct Matchers {
+    pub trie: PathTrie,
+    pub regexes: Vec<CompiledRegex>,
+    /// One set per subject (source + key), in subject order.
+    pub sets: Vec<RegexSet>,
+    subjects: HashMap<(Source, Vec<String>), usize>,
+    pending: Vec<Vec<String>>,
+}
+
+impl Matchers {
+    /// Registers a whole-value regex; returns its index. Call [`Matchers::finish`] after the last.
+    pub fn add_regex(
+        &mut self,
+        source: Source,
+        key: &[String],
+        pattern: &str,
+    ) -> Result<usize, regex::Error> {
+        let anchored = format!("(?s)^(?:{pattern})$");
+        let regex = Regex::new(&anchored)?;
+        let next = self.subjects.len();
+        let subject = *self.subjects.entry((source, key.to_vec())).or_insert(next);
+        if subject == self.pending.len() {
+            self.pending.push(Vec::new());
+        }
+        let slot = self.pending[subject].len();
+        self.pending[subject].push(anchored);
+        self.regexes.push(CompiledRegex {
+            regex,
+            subject,
+            slot,
+        });
+        Ok(self.regexes.len() - 1)
+    }
+
+    /// Builds the regex sets.
+    pub fn finish(&mut self) -> Result<(), regex::Error> {
+        self.sets = self
+            .pending
+            .iter()
+            .map(RegexSet::new)
+            .collect::<Result<_, _>>()?;
+        Ok(())
+    }
+}
+
+/// Path templates of every rule in one trie. `{name}` matches one segment; a last segment
+/// `{name*}` matches the rest (one or more segments).
+#[derive(Debug, Clone, Default)]
+pub struct PathTrie {
+    nodes: Vec<Node>,
+    pub templates: Vec<Template>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Template {
+    pub text: String,
+    pub params: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Node {
+    literal: HashMap<String, usize>,
+    param: Option<usize>,
+    /// Templates ending here.
+    ends: Vec<usize>,
+    /// Templates ending here with a `{rest*}` segment.
+    rest: Vec<usize>,
+}
+
+/// Why a path template is not valid.
+pub fn check_template(t: &str) -> Result<Vec<String>, String> {
+    if !t.starts_with('/') {
+        return Err(format!("path template {t:?} must start with '/'"));
+    }
+    let segs: Vec<&str> = split_path(t);
+    let mut params = Vec::new();
+    for (i, s) in segs.iter().enumerate() {
+        if let Some(inner) = s.strip_prefix('{').and_then(|x| x.strip_suffix('}')) {
+            let (name, rest) = match inner.strip_suffix('*') {
+                Some(n) => (n, true),
+                None => (inner, false),
+            };
+            if rest && i + 1 != segs.len() {
+                return Err(format!(
+                    "path template {t:?}: {{{name}*}} must be the last segment"
+                ));
+            }
+            if !is_ident(name) {
+                return Err(format!("path template {t:?}: bad parameter name {name:?}"));
+            }
+            if params.iter().any(|p| p == name) {
+                return Err(format!("path template {t:?}: parameter {name:?} twice"));
+            }
+            params.push(name.to_owned());
+        } else if s.contains('{') || s.contains('}') {
+            return Err(format!(
+                "path template {t:?}: a parameter must be a whole segment, like {{id}}"
+            ));
+        }
+    }
+    Ok(params)
+}
+
+pub fn is_ident(s: &str) -> bool {
+    let mut c = s.chars();
+    matches!(c.next(), Some(ch) if ch.is_ascii_alphabetic() || ch == '_')
+        && c.all(|ch| ch.is_ascii_alphanumeric() || ch == '_')
+}
+
+fn split_path(p: &str) -> Vec<&str> {
+    let p = p.strip_prefix('/').unwrap_or(p);
+    let p = p.strip_suffix('/').unwrap_or(p);
+    if p.is_empty() {
+        Vec::new()
+    } else {
+        p.split('/').collect()
+    }
+}
+
+impl PathTrie {
+    /// Adds a template (already checked) and returns its id; equal templates share one id.
+    pub fn insert(&mut self, t: &str) -> Result<usize, String> {
+        if let Some(i) = self.templates.iter().position(|x| x.text == t) {
+            return Ok(i);
+        }
+        let params = check_template(t)?;
+        if self.nodes.is_empty() {
+            self.nodes.push(Node::default());
+        }
+        let id = self.templates.len();
+        let mut node = 0;
+        let segs = split_path(t);
+        for s in &segs {
+            if s.starts_with('{') {
+                if s.ends_with("*}") {
+                    self.nodes[node].rest.push(id);
+                    self.templates.push(Template {
+                        text: t.to_owned(),
+                        params,
+                    });
+                    return Ok(id);
+                }
+                node = match self.nodes[node].param {
+                    Some(n) => n,
+                    None => {
+                        self.nodes.push(Node::default());
+                        let n = self.nodes.len() - 1;
+                        self.nodes[node].param = Some(n);
+                        n
+                    }
+                };
+            } else {
+                let next = self.nodes.len();
+                let n = *self.nodes[node]
+                    .literal
+                    .entry((*s).to_owned())
+                    .or_insert(next);
+                if n == next {
+                    self.nodes.push(Node::default());
+                }
+                node = n;
+            }
+        }
+        self.nodes[node].ends.push(id);
+        self.templates.push(Template {
+            text: t.to_owned(),
+            params,
+        });
+        Ok(id)
+    }
+
+    /// Every template matching `path`, with its parameter values, in one walk.
+    pub fn matches(&self, path: &str) -> Vec<(usize, Vec<String>)> {
+        let mut out = Vec::new();
+        if self.nodes.is_empty() {
+            return out;
+        }
+        let segs = split_path(path);
+        let mut vals = Vec::new();
+        self.walk(0, &segs, &mut vals, &mut out);
+        out
+    }
+
+    fn walk(
+        &self,
+        node: usize,
+        segs: &[&str],
+        vals: &mut Vec<String>,
+        out: &mut Vec<(usize, Vec<String>)>,
+    ) {
+        let n = &self.nodes[node];
+        if !segs.is_empty() {
+            for &id in &n.rest {
+                let mut v = vals.clone();
+                v.push(segs.join("/"));
+                out.push((id, v));
+            }
+        }
+        let Some((first, rest)) = segs.split_first() else {
+            out.extend(n.ends.iter().map(|&id| (id, vals.clone())));
+            return;
+        };
+        if let Some(&next) = n.literal.get(*first) {
+            self.walk(next, rest, vals, out);
+        }
+        if let Some(next) = n.param {
+            if !first.is_empty() {
+                vals.push((*first).to_owned());
+                self.walk(next, rest, vals, out);
+                vals.pop();
+            }
+        }
+    }
+}
+
+/// One exchange as the matchers see it, with the shared work done at most once.
+pub struct View<'a> {
+    pub ex: &'a Exchange,
+    m: &'a Matchers,
+    paths: OnceCell<Vec<(usize, Vec<String>)>>,
+    req_body: OnceCell<Body>,
+    resp_body: OnceCell<Body>,
+    query: OnceCell<Vec<(String, String)>>,
+    sets: Vec<OnceCell<Vec<bool>>>,
+}
+
+enum Body {
+    Json(Value),
+    Form(Vec<(String, String)>),
+    None,
+}
+
+impl<'a> View<'a> {
+    pub fn new(ex: &'a Exchange, m: &'a Matchers) -> Self {
+        View {
+            ex,
+            m,
+            paths: OnceCell::new(),
+            req_body: OnceCell::new(),
+            resp_body: OnceCell::new(),
+            query: OnceCell::new(),
+            sets: (0..m.sets.len()).map(|_| OnceCell::new()).collect(),
+        }
+    }
+
+    /// The response body's `code`, the key of the engine's code index.
+    pub fn response_code(&self) -> Option<String> {
+        self.value(Source::ResponseBody, &["code".to_owned()])
+    }
+
+    /// Evaluates a condition; `Some` with what it bound when it holds.
+    pub fn eval(&self, c: &Cond) -> Option<Captures> {
+        match c {
+            Cond::All(cs) => {
+                let mut caps = Captures::default();
+                for c in cs {
+                    caps.extend(self.eval(c)?);
+                }
+                Some(caps)
+            }
+            Cond::Any(cs) => cs.iter().find_map(|c| self.eval(c)),
+            Cond::Not(c) => match self.eval(c) {
+                Some(_) => None,
+                None => Some(Captures::default()),
+            },
+            Cond::Method(ms) => ms.contains(&self.ex.request.method).then(Captures::default),
+            Cond::Status(ranges) => {
+                let s = self.ex.status()?;
+                ranges
+                    .iter()
+                    .any(|&(lo, hi)| lo <= s && s <= hi)
+                    .then(Captures::default)
+            }
+            Cond::Path(ids) => {
+                let hits = self
+                    .paths
+                    .get_or_init(|| self.m.trie.matches(&self.ex.request.path));
+                ids.iter().find_map(|id| {
+                    let (_, vals) = hits.iter().find(|(h, _)| h == id)?;
+                    let t = &self.m.trie.templates[*id];
+                    let mut caps = Captures::default();
+                    for (n, v) in t.params.iter().zip(vals) {
+                        caps.push(n, percent_decode(v));
+                    }
+                    Some(caps)
+                })
+            }
+            Cond::Field(f) => self.field(f),
+        }
+    }
+
+    fn field(&self, f: &Field) -> Option<Captures> {
+        let value = self.value(f.source, &f.key);
+        let secret = is_secret(f.source, &f.key);
+        let mut caps = Captures::default();
+        match (&f.test, &value) {
+            (Test::Missing, None) => return Some(caps),
+            (Test::Missing, Some(_)) | (_, None) => return None,
+            (Test::Exists, Some(_)) => {}
+            (Test::OneOf(options), Some(v)) => {
+                if !options.iter().any(|o| o == v) {
+                    return None;
+                }
+            }
+            (Test::Number { gt, ge, lt, le }, Some(v)) => {
+                let n: f64 = v.trim().parse().ok()?;
+                let ok = gt.is_none_or(|x| n > x)
+                    && ge.is_none_or(|x| n >= x)
+                    && lt.is_none_or(|x| n < x)
+                    && le.is_none_or(|x| n <= x);
+                if !ok {
+                    return None;
+                }
+            }
+            (Test::Regex(i), Some(v)) => {
+                let r = &self.m.regexes[*i];
+                let hits = self.sets[r.subject].get_or_init(|| {
+                    let set = &self.m.sets[r.subject];
+                    let found = set.matches(v);
+                    (0..set.len()).map(|k| found.matched(k)).collect()
+                });
+                if !hits[r.slot] {
+                    return None;
+                }
+                let names: Vec<&str> = r.regex.capture_names().flatten().collect();
+                if !names.is_empty() {
+                    let c = r.regex.captures(v)?;
+                    for n in names {
+                        let text = c.name(n).map(|m| m.as_str()).unwrap_or("");
+                        caps.push(n, shown(f, secret, text));
+                    }
+                }
+            }
+        }
+        if let (Some(name), Some(v)) = (&f.capture, value) {
+            caps.push(name, shown(f, secret, &v));
+        }
+        Some(caps)
+    }
+
+    /// The text form of a field: strings as they are, numbers and booleans as written, objects
+    /// and arrays as compact JSON. Secrets come back as they are, for matching (a malformed
+    /// Basic credential is a diagnosis); only captures are redacted, so no rule can quote one.
+    fn value(&self, source: Source, key: &[String]) -> Option<String> {
+        let first = key.first()?;
+        match source {
+            Source::RequestHeader | Source::ResponseHeader => {
+                let headers = if source == Source::RequestHeader {
+                    &self.ex.request.headers
+                } else {
+                    &self.ex.response.as_ref()?.headers
+                };
+                let vals: Vec<String> = headers
+                    .get_all(first.as_str())
+                    .iter()
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                    .collect();
+                (!vals.is_empty()).then(|| vals.join(", "))
+            }
+            Source::Query => {
+                let q = self.query.get_or_init(|| {
+                    self.ex
+                        .request
+                        .query
+                        .as_deref()
+                        .map(parse_form)
+                        .unwrap_or_default()
+                });
+                lookup_pairs(q, first)
+            }
+            Source::RequestBody => {
+                let b = self.req_body.get_or_init(|| {
+                    let r = &self.ex.request;
+                    let form = r
+                        .headers
+                        .get(http::header::CONTENT_TYPE)
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|ct| {
+                            ct.to_ascii_lowercase()
+                                .starts_with("application/x-www-form-urlencoded")
+                        });
+                    if form {
+                        Body::Form(parse_form(&r.body.text()))
+                    } else {
+                        r.body.json().map(Body::Json).unwrap_or(Body::None)
+                    }
+                });
+                body_value(b, key)
+            }
+            Source::ResponseBody => {
+                let b = self.resp_body.get_or_init(|| {
+                    self.ex
+                        .response
+                        .as_ref()
+                        .and_then(|r| r.body.json())
+                        .map(Body::Json)
+                        .unwrap_or(Body::None)
+                });
+                body_value(b, key)
+            }
+        }
+    }
+}
+
+fn lookup_pairs(pairs: &[(String, String)], key: &str) -> Option<String> {
+    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+}
+
+/// Whether a field holds a credential, by the one policy of [`crate::redact`].
+fn is_secret(source: Source, key: &[String]) -> bool {
+    let last = key.last().map(String::as_str).unwrap_or("");
+    match source {
+        Source::RequestHeader | Source::ResponseHeader => crate::redact::is_secret_header(last),
+        Source::Query => crate::redact::is_secret_param(last),
+        // A request body may be a form carrying an OAuth `code`: the strict list. In the API's
+        // JSON responses `code` is the error code.
+        Source::RequestBody => crate::redact::is_secret_param(last),
+        Source::ResponseBody => crate::redact::is_secret_json_key(last),
+    }
+}
+
+/// What a capture may show of a value.
+fn shown(f: &Field, secret: bool, v: &str) -> String {
+    if !secret {
+        return v.to_owned();
+    }
+    match f.source {
+        Source::RequestHeader | Source::ResponseHeader => {
+            crate::redact::header_value(&f.key[0], v.as_bytes()).into_owned()
+        }
+        _ => format!("[redacted {}]", crate::redact::fingerprint(v.as_bytes())),
+    }
+}
+
+fn body_value(b: &Body, key: &[String]) -> Option<String> {
+    match b {
+        Body::None => None,
+        Body::Form(pairs) => {
+            if key.len() != 1 {
+                return None;
+            }
+            lookup_pairs(pairs, &key[0])
+        }
+        Body::Json(v) => {
+            let mut cur = v;
+            for seg in key {
+                cur = match cur {
+                    Value::Object(o) => o.get(seg)?,
+                    Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+                    _ => return None,
+                };
+            }
+            Some(match cur {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            })
+        }
+    }
+}
+
+/// `a=1&b=x+y` → pairs, percent-decoded (`+` is a space in forms and queries).
+pub fn parse_form(s: &str) -> Vec<(String, String)> {
+    s.split('&')
+        .filter(|kv| !kv.is_empty())
+        .map(|kv| {
+            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+            (
+                percent_decode(&k.replace('+', " ")),
+                percent_decode(&v.replace('+', " ")),
+            )
+        })
+        .collect()
+}
+
+/// Lossy percent-decoding: a malformed escape is kept as written.
+pub fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' && i + 2 < b.len() {
+            let hex = std::str::from_utf8(&b[i + 1..i + 3]).ok();
+            if let Some(n) = hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(n);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trie_matches_params_and_literals_together() {
+        let mut t = PathTrie::default();
+        let a = t
+            .insert("/api/v2/conversations/messages/{conversationId}")
+            .unwrap();
+        let b = t
+            .insert("/api/v2/conversations/messages/agentless")
+            .unwrap();
+        let c = t.insert("/api/v2/communications/{rest*}").unwrap();
+        let m = t.matches("/api/v2/conversations/messages/agentless");
+        assert!(m.contains(&(a, vec!["agentless".into()])));
+        assert!(m.contains(&(b, vec![])));
+        assert_eq!(
+            t.matches("/api/v2/communications/guests/g1"),
+            vec![(c, vec!["guests/g1".into()])]
+        );
+        assert!(t.matches("/api/v2/communications").is_empty());
+        assert!(t.matches("/api/v2/conversations/messages/x/y").is_empty());
+    }
+
+    #[test]
+    fn bad_templates_are_refused() {
+        assert!(check_template("/a/{x}/{x}").is_err());
+        assert!(check_template("/a/x{y}").is_err());
+        assert!(check_template("/a/{r*}/b").is_err());
+        assert!(check_template("a").is_err());
+    }
+
+    #[test]
+    fn percent_decoding() {
+        assert_eq!(percent_decode("a%20b%zz%4"), "a b%zz%4");
+        assert_eq!(
+            parse_form("grant_type=client_credentials&x=a+b"),
+            vec![
+                ("grant_type".into(), "client_credentials".into()),
+                ("x".into(), "a b".into())
+            ]
+        );
+    }
+}

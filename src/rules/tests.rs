@@ -1,0 +1,163 @@
+//! Loader tests: strictness (file, line, rule id on every error) and matcher semantics.
+
+use super::*;
+
+fn src(text: &str) -> Vec<RuleSource> {
+    vec![RuleSource {
+        name: "t.toml".into(),
+        text: text.into(),
+        builtin: false,
+    }]
+}
+
+const GOOD: &str = r#"version = 1
+
+[[rules]]
+id = "closed"
+title = "Closed"
+severity = "error"
+when = { method = "POST", path = "/api/v2/c/{conversationId}/m", status = [400, 409] }
+cause = "conversation {conversationId} is closed"
+fix = "start a new one"
+sources = ["GCS"]
+
+[[rules.examples]]
+name = "hit"
+expect = "match"
+cause = "conversation abc is closed"
+fix = "start a new one"
+request = { method = "POST", path = "/api/v2/c/abc/m" }
+response = { status = 409 }
+
+[[rules.examples]]
+name = "miss"
+expect = "no-match"
+request = { method = "POST", path = "/api/v2/c/abc/m" }
+response = { status = 200 }
+"#;
+
+fn load(text: &str) -> Result<RuleSet, LoadErrors> {
+    let set = RuleSet::compile(&src(text))?;
+    set.check_examples()?;
+    Ok(set)
+}
+
+fn one_error(text: &str) -> LoadError {
+    let e = load(text).expect_err("should fail");
+    assert_eq!(e.0.len(), 1, "{e}");
+    e.0[0].clone()
+}
+
+#[test]
+fn good_file_loads_and_matches() {
+    let set = load(GOOD).unwrap();
+    assert_eq!(set.rules().len(), 1);
+}
+
+#[test]
+fn unknown_key_names_file_line_and_rule() {
+    let e = one_error(&GOOD.replace("severity = \"error\"", "severity = \"error\"\nseverty = 1"));
+    assert_eq!(
+        (e.file.as_str(), e.line, e.rule.as_deref()),
+        ("t.toml", 7, Some("closed"))
+    );
+    assert!(e.message.contains("severty"), "{e}");
+}
+
+#[test]
+fn bad_regex_is_an_error() {
+    let e = one_error(&GOOD.replace(
+        "status = [400, 409] }",
+        "status = [400, 409], response_body = { path = \"code\", regex = \"(\" } }",
+    ));
+    assert_eq!(e.line, 7);
+    assert!(e.message.contains("bad regex"), "{e}");
+}
+
+#[test]
+fn unknown_placeholder_is_an_error() {
+    let e = one_error(&GOOD.replace("start a new one\"\nsources", "start {nope}\"\nsources"));
+    assert_eq!(e.rule.as_deref(), Some("closed"));
+    assert!(e.message.contains("{nope}"), "{e}");
+}
+
+#[test]
+fn duplicate_ids_are_an_error() {
+    let body = GOOD.strip_prefix("version = 1\n").unwrap();
+    let e = one_error(&format!("{GOOD}{body}"));
+    assert!(e.message.contains("duplicate id"), "{e}");
+    assert_eq!(e.line, 27);
+}
+
+#[test]
+fn misbehaving_example_is_an_error_with_diff() {
+    let e = one_error(&GOOD.replace(
+        "cause = \"conversation abc is closed\"",
+        "cause = \"conversation abd is closed\"",
+    ));
+    assert!(e.message.contains("differs at character 15"), "{e}");
+    assert_eq!(e.line, 12);
+}
+
+#[test]
+fn missing_near_miss_is_an_error() {
+    let cut = GOOD.find("[[rules.examples]]\nname = \"miss\"").unwrap();
+    let e = one_error(&GOOD[..cut]);
+    assert!(e.message.contains("no-match"), "{e}");
+}
+
+#[test]
+fn user_rule_overrides_builtin_by_id() {
+    let mut sources = src(GOOD);
+    sources[0].builtin = true;
+    sources.push(RuleSource {
+        name: "user.toml".into(),
+        text: GOOD.replace("title = \"Closed\"", "title = \"Mine\""),
+        builtin: false,
+    });
+    let set = RuleSet::compile(&sources).unwrap();
+    assert_eq!(set.rules().len(), 1);
+    assert_eq!(set.rules()[0].title, "Mine");
+}
+
+#[test]
+fn regex_is_whole_value_and_captures_named_groups() {
+    let text = GOOD
+        .replace(
+            "status = [400, 409] }",
+            "status = [400, 409], response_body = { path = \"message\", regex = 'scope \\[(?P<scopes>[^\\]]*)\\]' } }",
+        )
+        .replace("start a new one\"\nsources", "use {scopes}\"\nsources")
+        .replace("fix = \"start a new one\"\nrequest", "fix = \"use a, b\"\nrequest")
+        .replace(
+            "response = { status = 409 }",
+            "response = { status = 409, body = '{\"message\":\"scope [a, b]\"}' }",
+        )
+        .replace(
+            "response = { status = 200 }",
+            "response = { status = 409, body = '{\"message\":\"x scope [a, b]\"}' }",
+        );
+    load(&text).unwrap();
+}
+
+#[test]
+fn candidates_come_from_lookups_not_from_every_rule() {
+    let mut text = String::from("version = 1\n");
+    for i in 0..500 {
+        text.push_str(&format!(
+            "[[rules]]\nid = \"r{i}\"\ntitle = \"t\"\nseverity = \"info\"\nsources = [\"X\"]\n\
+             cause = \"c\"\nfix = \"f\"\nwhen = {{ status = {}, response_body = {{ path = \"code\", equals = \"code.{i}\" }} }}\n\
+             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
+             request = {{ method = \"GET\", path = \"/x\" }}\nresponse = {{ status = {}, body = '{{\"code\":\"code.{i}\"}}' }}\n\
+             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
+             request = {{ method = \"GET\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n",
+            400 + i % 100,
+            400 + i % 100,
+        ));
+    }
+    let set = load(&text).unwrap();
+    let ex = &set.rules()[123].examples[0].exchange;
+    let view = View::new(ex, &set.matchers);
+    assert_eq!(set.candidates(&view), vec![123]);
+    assert_eq!(set.matches(ex).len(), 1);
+}

@@ -1,0 +1,166 @@
+//! `triage rules …` and the rule flags of `triage proxy`, as a user runs them.
+
+use std::process::Command;
+
+fn triage(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+const USER_RULE: &str = r#"version = 1
+
+[[rules]]
+id = "rate-limited"
+title = "Our own rate limit rule"
+severity = "info"
+sources = ["F429"]
+cause = "slow down"
+fix = "wait {secs}s"
+when = { status = 429, response_header = { name = "retry-after", capture = "secs" } }
+
+[[rules.examples]]
+name = "hit"
+expect = "match"
+cause = "slow down"
+fix = "wait 7s"
+request = { method = "GET", path = "/api/v2/x" }
+response = { status = 429, headers = { "retry-after" = "7" } }
+
+[[rules.examples]]
+name = "miss"
+expect = "no-match"
+request = { method = "GET", path = "/api/v2/x" }
+response = { status = 429 }
+"#;
+
+#[test]
+fn list_names_the_builtin_rules() {
+    let (code, out, err) = triage(&["rules", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("conversation-closed") && out.contains("rate-limited"),
+        "{out}"
+    );
+}
+
+#[test]
+fn check_and_test_pass_for_the_builtin_pack() {
+    let (code, out, err) = triage(&["rules", "check"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+    let (code, out, _) = triage(&["rules", "test"]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("0 failed"), "{out}");
+}
+
+#[test]
+fn a_user_rule_overrides_a_builtin_one_by_id() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("mine.toml"), USER_RULE).unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out, err) = triage(&["rules", "list", "--rules", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Our own rate limit rule"), "{out}");
+    assert!(!out.contains("Rate limit exceeded (429)"), "{out}");
+    let (code, out, _) = triage(&["rules", "list", "--no-builtin-rules", "--rules", d]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().count(), 1, "{out}");
+}
+
+#[test]
+fn a_failing_example_shows_a_diff_and_exits_1() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("mine.toml"),
+        USER_RULE.replace("fix = \"wait 7s\"", "fix = \"wait 8s\""),
+    )
+    .unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out, _) = triage(&["rules", "test", d]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAIL  rate-limited / hit"), "{out}");
+    assert!(
+        out.contains("expected: wait 8s") && out.contains("got: wait 7s"),
+        "{out}"
+    );
+    assert!(
+        !out.contains("conversation-closed"),
+        "only DIR's rules: {out}"
+    );
+    let (code, _, err) = triage(&["rules", "check", d]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("mine.toml:12: rule rate-limited: example \"hit\""),
+        "{err}"
+    );
+    let (code, _, err) = triage(&[
+        "proxy",
+        "--rules",
+        d,
+        "--api-upstream",
+        "http://127.0.0.1:9",
+    ]);
+    assert_eq!(code, 2, "the proxy refuses to start on bad rules");
+    assert!(err.contains("does not behave as declared"), "{err}");
+}
+
+#[test]
+fn check_reports_file_line_and_rule_for_bad_files() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        USER_RULE.replace(
+            "severity = \"info\"",
+            "severity = \"info\"\ncolour = \"red\"",
+        ),
+    )
+    .unwrap();
+    let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("bad.toml:7: rule rate-limited:") && err.contains("colour"),
+        "{err}"
+    );
+}
+
+#[test]
+fn explain_gives_the_long_form() {
+    let (code, out, _) = triage(&["rules", "explain", "missing-scope"]);
+    assert_eq!(code, 0);
+    for part in [
+        "## Cause",
+        "## Fix",
+        "## Evidence it matches",
+        "## Example",
+        "## Sources",
+        "SCOPEX",
+    ] {
+        assert!(out.contains(part), "lacks {part}: {out}");
+    }
+    let (code, _, err) = triage(&["rules", "explain", "nope"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("known: "), "{err}");
+}
+
+#[test]
+fn proxy_help_lists_the_builtin_rules_and_rule_flags() {
+    let (code, out, _) = triage(&["proxy", "--help"]);
+    assert_eq!(code, 0);
+    for s in [
+        "--rules",
+        "--no-builtin-rules",
+        "--annotate-body",
+        "TRIAGE_RULES",
+        "recontact-disabled",
+        "participant-not-active",
+    ] {
+        assert!(out.contains(s), "--help lacks {s}:\n{out}");
+    }
+}
