@@ -210,3 +210,45 @@ pub fn assert_no_header(headers: &http::HeaderMap, name: &str) {
         headers.get(name)
     );
 }
+
+/// Captures JSON log lines for the current thread. Each test that uses it lives in a test
+/// binary of its own: tracing caches per-callsite interest process-wide, and parallel tests
+/// without a subscriber would race it.
+#[derive(Clone, Default)]
+pub struct LogCapture(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogCapture {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl LogCapture {
+    /// Installs a JSON subscriber writing here for the current thread.
+    pub fn install(&self) -> tracing::subscriber::DefaultGuard {
+        let w = self.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .json()
+            .with_max_level(tracing::Level::TRACE)
+            .with_writer(move || w.clone())
+            .finish();
+        tracing::subscriber::set_default(subscriber)
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8(self.0.lock().unwrap().clone()).unwrap()
+    }
+
+    /// The JSON lines of one target.
+    pub fn lines(&self, target: &str) -> Vec<serde_json::Value> {
+        self.text()
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|j| j["target"] == target)
+            .collect()
+    }
+}

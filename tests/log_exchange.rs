@@ -1,0 +1,91 @@
+//! The exchange log: one line per exchange, never a secret. Alone in its test binary (see
+//! `LogCapture`).
+
+mod common;
+
+use common::*;
+use http::Response;
+
+#[tokio::test]
+async fn one_log_line_per_exchange_and_no_secret_in_it() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|_| async {
+        Response::builder()
+            .status(401)
+            .header("inin-correlation-id", "corr-42")
+            .header("set-cookie", "session=SETCOOKIESECRET")
+            .body(full(
+                r#"{"message":"Invalid login credentials.","code":"bad.credentials","status":401}"#,
+            ))
+            .unwrap()
+    })
+    .await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let c = client();
+    c.get(format!(
+        "http://{}/api/v2/users/me?code=QUERYSECRET&pageSize=2",
+        p.addr
+    ))
+    .header("authorization", "Bearer BEARERSECRET")
+    .header("cookie", "session=COOKIESECRET")
+    .send()
+    .await
+    .unwrap()
+    .bytes()
+    .await
+    .unwrap();
+    c.post(format!("http://{}/oauth/token", p.addr))
+        .header("authorization", "Basic QkFTSUNTRUNSRVQ6c2VjcmV0")
+        .body("grant_type=client_credentials&client_secret=FORMSECRET")
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    p.shutdown().await.unwrap();
+
+    let log = logs.text();
+    for secret in [
+        "BEARERSECRET",
+        "COOKIESECRET",
+        "SETCOOKIESECRET",
+        "QUERYSECRET",
+        "FORMSECRET",
+        "QkFTSUNTRUNSRVQ6c2VjcmV0",
+    ] {
+        assert!(
+            !log.contains(secret),
+            "{secret} leaked into the log:\n{log}"
+        );
+    }
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .filter(|j| j["target"] == "triage::exchange")
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per exchange:\n{log}");
+    let first = &lines[0]["fields"];
+    assert_eq!(first["method"], "GET");
+    assert_eq!(first["status"], 401);
+    assert_eq!(first["correlation_id"], "corr-42");
+    assert!(
+        first["path"]
+            .as_str()
+            .unwrap()
+            .starts_with("/api/v2/users/me?code=[redacted "),
+        "{first}"
+    );
+    assert!(
+        first["path"].as_str().unwrap().ends_with("&pageSize=2"),
+        "{first}"
+    );
+    assert!(
+        first["upstream_ms"].is_number() && first["total_ms"].is_number(),
+        "{first}"
+    );
+    assert_eq!(lines[1]["fields"]["path"], "/oauth/token");
+    assert_eq!(lines[1]["fields"]["upstream"], "login");
+}

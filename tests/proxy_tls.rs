@@ -1,0 +1,65 @@
+//! `triage proxy --tls` with the certificate of `triage certs` (HTTP/2 by ALPN).
+
+mod common;
+
+use common::*;
+use http::Response;
+use http_body_util::{BodyExt, Empty};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use triage::proxy::ServerTls;
+
+#[tokio::test]
+async fn tls_listener_serves_h2_and_http1_with_the_generated_certificate() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    assert!(
+        triage::certs::generate(dir.path(), false).is_err(),
+        "an existing CA is not overwritten without --force"
+    );
+
+    let up = upstream(|_| async { Response::new(full("over tls")) }).await;
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.tls = Some(ServerTls {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+    });
+    let p = proxy(cfg).await;
+
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&paths.ca_cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls =
+        rustls::ClientConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    for (h2, want) in [
+        (true, http::Version::HTTP_2),
+        (false, http::Version::HTTP_11),
+    ] {
+        let b = hyper_rustls::HttpsConnectorBuilder::new()
+            .with_tls_config(tls.clone())
+            .https_only();
+        let conn = if h2 {
+            b.enable_http2().build()
+        } else {
+            b.enable_http1().build()
+        };
+        let c: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(conn);
+        for host in ["localhost", "127.0.0.1"] {
+            let uri: http::Uri = format!("https://{host}:{}/api/v2/x", p.addr.port())
+                .parse()
+                .unwrap();
+            let r = c.get(uri).await.unwrap();
+            assert_eq!(r.version(), want);
+            assert_eq!(
+                r.into_body().collect().await.unwrap().to_bytes(),
+                "over tls"
+            );
+        }
+    }
+}
