@@ -6,16 +6,19 @@ use std::sync::Arc;
 
 use common::*;
 use http::Response;
-use triage::diagnose::{DiagnosingInspector, Engine, InspectorOptions};
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
 use triage::rules::RuleSet;
 
-fn inspector(annotate_body: bool) -> Arc<DiagnosingInspector> {
+fn inspector(annotate_body: bool) -> Arc<Pipeline> {
     let engine = Arc::new(Engine::new(
         RuleSet::builtin().expect("built-in rules load"),
     ));
-    Arc::new(DiagnosingInspector::new(
+    Arc::new(Pipeline::new(
         engine,
-        InspectorOptions { annotate_body },
+        PipelineOptions {
+            annotate_body,
+            region: None,
+        },
     ))
 }
 

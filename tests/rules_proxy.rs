@@ -8,17 +8,22 @@ use std::sync::Arc;
 
 use common::*;
 use http::Response;
-use triage::diagnose::{DiagnosingInspector, Engine, InspectorOptions};
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
 use triage::report::headers::{sanitize, MAX_TOTAL, MAX_VALUE};
 use triage::rules::{Expect, RuleSet};
 
 const EXAMPLE_HEADER: &str = "x-triage-test-example";
 
-fn inspector(annotate_body: bool) -> Arc<DiagnosingInspector> {
-    let engine = Engine::new(RuleSet::builtin().expect("built-in rules load"));
-    Arc::new(DiagnosingInspector::new(
-        Arc::new(engine),
-        InspectorOptions { annotate_body },
+fn inspector(annotate_body: bool) -> Arc<Pipeline> {
+    let engine = Arc::new(Engine::new(
+        RuleSet::builtin().expect("built-in rules load"),
+    ));
+    Arc::new(Pipeline::new(
+        engine,
+        PipelineOptions {
+            annotate_body,
+            region: None,
+        },
     ))
 }
 

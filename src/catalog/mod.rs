@@ -349,7 +349,8 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     1.0 - d as f64 / a.len().max(b.len()).max(1) as f64
 }
 
-fn looks_like_id(s: &str) -> bool {
+/// Whether a path segment looks like an id (a GUID, a number) rather than a word.
+pub fn looks_like_id(s: &str) -> bool {
     s.len() >= 8 && s.chars().any(|c| c.is_ascii_digit()) || s.contains('-') && s.len() >= 8
 }
 

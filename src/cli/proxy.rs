@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use clap::Args;
 
-use crate::diagnose::{DiagnosingInspector, Engine, InspectorOptions};
+use crate::catalog::fetch;
+use crate::diagnose::{Engine, Pipeline, PipelineOptions};
 use crate::error::Error;
 use crate::inspect::Inspector;
 use crate::proxy::{Config, Proxy, ServerTls, UpstreamUrl};
+use crate::record::Recorder;
 use crate::region::Region;
 use crate::rules::RuleSet;
 
@@ -81,6 +83,28 @@ pub struct ProxyArgs {
     /// SDK's exception text carries it (the JS SDK shows the body, not the headers).
     #[arg(long, env = "TRIAGE_ANNOTATE_BODY")]
     pub annotate_body: bool,
+
+    /// Append every exchange (redacted) with its diagnoses to FILE as JSON Lines, as it happens.
+    #[arg(long, value_name = "FILE", env = "TRIAGE_RECORD")]
+    pub record: Option<PathBuf>,
+
+    /// Keep the text customers wrote (`textBody`, `text`, `content`) in recordings; by default
+    /// it is replaced by its length.
+    #[arg(long, env = "TRIAGE_KEEP_CONTENT")]
+    pub keep_content: bool,
+
+    /// The API catalog to use: a Swagger 2.0 document or operations catalog. By default triage
+    /// fetches the upstream's own `GET /api/v2/docs/swagger` once and caches it.
+    #[arg(long, value_name = "FILE", env = "TRIAGE_SPEC")]
+    pub spec: Option<PathBuf>,
+
+    /// Do not fetch the upstream's catalog; use `--spec`, the cache, or the built-in one.
+    #[arg(long, env = "TRIAGE_NO_SPEC_FETCH")]
+    pub no_spec_fetch: bool,
+
+    /// Where the fetched catalog is cached [default: $XDG_CACHE_HOME/triage or ~/.cache/triage].
+    #[arg(long, value_name = "DIR", env = "TRIAGE_CACHE_DIR")]
+    pub cache_dir: Option<PathBuf>,
 }
 
 /// Which rules to load; shared by `triage proxy` and `triage rules`.
@@ -134,17 +158,48 @@ impl ProxyArgs {
     }
 }
 
+/// How long a fetched catalog is used before it is fetched again.
+const CATALOG_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
+
 pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
     let cfg = args.config()?;
+    let region = Region::lookup(&args.region)?;
     let rules = args.rules.load()?;
     tracing::info!(rules = rules.rules().len(), "rules loaded");
-    let inspector: Arc<dyn Inspector> = Arc::new(DiagnosingInspector::new(
+
+    let cache_dir = args
+        .cache_dir
+        .clone()
+        .unwrap_or_else(fetch::default_cache_dir);
+    let plan = fetch::Plan {
+        spec: args.spec.clone(),
+        cache_dir: cache_dir.clone(),
+        max_age: CATALOG_MAX_AGE,
+        fetch: !args.no_spec_fetch,
+    };
+    let (catalog, fetch_later) = fetch::initial(&plan, &cfg.api)?;
+    tracing::info!(target: "triage::catalog", operations = catalog.len(), source = %catalog.source, "API catalog");
+    let catalog = Arc::new(fetch::Shared::new(catalog));
+
+    let mut pipeline = Pipeline::new(
         Arc::new(Engine::new(rules)),
-        InspectorOptions {
+        PipelineOptions {
             annotate_body: args.annotate_body,
+            region: Some(region),
         },
-    ));
+    )
+    .with_catalog(catalog.clone());
+    if let Some(path) = &args.record {
+        let recorder = Recorder::open(path)?.keep_content(args.keep_content);
+        tracing::info!(file = %path.display(), "recording every exchange (redacted)");
+        pipeline = pipeline.with_sink(Arc::new(recorder));
+    }
+    let inspector: Arc<dyn Inspector> = Arc::new(pipeline);
     crate::cli::runtime()?.block_on(async move {
+        if fetch_later {
+            let client = crate::proxy::upstream::build(&cfg)?;
+            tokio::spawn(fetch::refresh(catalog, client, cfg.api.clone(), cache_dir));
+        }
         let proxy = Proxy::bind(cfg, inspector).await?;
         let cfg = proxy.config();
         let scheme = if cfg.tls.is_some() { "https" } else { "http" };

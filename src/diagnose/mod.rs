@@ -1,10 +1,14 @@
-//! Joins an [`Exchange`] and the compiled rules into diagnoses, best first. The same code serves
-//! the live proxy (through [`DiagnosingInspector`]) and offline explanation.
+//! Joins an [`Exchange`], the compiled rules, the evidence seen so far and the API catalog into
+//! diagnoses, best first. The same code serves the live proxy (through [`Pipeline`]) and
+//! offline explanation (`triage explain` replays files through a [`Pipeline`] too).
 
-use std::sync::Arc;
+pub mod context;
+pub mod pipeline;
+
+pub use context::Context;
+pub use pipeline::{Pipeline, PipelineOptions, Sink};
 
 use crate::exchange::Exchange;
-use crate::inspect::{Inspector, Verdict};
 use crate::rules::{Confidence, RuleSet, Severity};
 
 /// One explanation of a failed exchange.
@@ -23,10 +27,12 @@ pub struct Diagnosis {
     /// What the rule matched: path parameters, body fields, message parts, header values.
     /// Secrets were redacted when captured.
     pub evidence: Vec<(String, String)>,
+    /// The operationId of the request, when the catalog knows it.
+    pub operation: Option<String>,
 }
 
-/// The diagnosis engine: compiled rules now; memory of past traffic and the operation catalog
-/// join later as a context parameter of [`Engine::diagnose`].
+/// The diagnosis engine: compiled rules, applied to an exchange in its [`Context`] (memory of
+/// past traffic, the operation catalog).
 #[derive(Debug, Clone)]
 pub struct Engine {
     rules: RuleSet,
@@ -41,13 +47,23 @@ impl Engine {
         &self.rules
     }
 
-    /// Every rule matching `ex`, best first; empty for an exchange without a response.
+    /// Every rule matching `ex` with no context, best first; empty without a response.
     pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
+        self.diagnose_in(ex, &Context::default())
+    }
+
+    /// Every rule matching `ex` in its context, best first; empty without a response. A 403's
+    /// diagnoses also name what the catalog says the operation requires.
+    pub fn diagnose_in(&self, ex: &Exchange, ctx: &Context) -> Vec<Diagnosis> {
         if ex.response.is_none() {
             return Vec::new();
         }
+        let operation = ctx.operation_id();
+        let requirement = (ex.status() == Some(403))
+            .then(|| ctx.requirement())
+            .flatten();
         self.rules
-            .matches(ex)
+            .matches_in(ex, &ctx.rules)
             .into_iter()
             .map(|m| Diagnosis {
                 rule: m.rule.id.clone(),
@@ -59,50 +75,14 @@ impl Engine {
                 docs: m.rule.docs.clone(),
                 sources: m.rule.sources.clone(),
                 evidence: m.captures.0,
+                operation: operation.clone(),
+            })
+            .map(|mut d| {
+                if let Some(req) = &requirement {
+                    d.cause = format!("{} {req}", d.cause);
+                }
+                d
             })
             .collect()
-    }
-}
-
-/// How the proxy shows a diagnosis beyond the headers and the log line.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct InspectorOptions {
-    /// `--annotate-body`: also put the fix into the JSON error body.
-    pub annotate_body: bool,
-}
-
-/// The proxy's [`Inspector`]: diagnose, log, and answer with headers (and, when asked, an
-/// annotated body).
-#[derive(Debug, Clone)]
-pub struct DiagnosingInspector {
-    engine: Arc<Engine>,
-    options: InspectorOptions,
-}
-
-impl DiagnosingInspector {
-    pub fn new(engine: Arc<Engine>, options: InspectorOptions) -> Self {
-        DiagnosingInspector { engine, options }
-    }
-}
-
-impl Inspector for DiagnosingInspector {
-    fn inspect(&self, ex: &Exchange) -> Verdict {
-        let Some(resp) = &ex.response else {
-            return Verdict::default();
-        };
-        let diagnoses = self.engine.diagnose(ex);
-        let Some(best) = diagnoses.first() else {
-            return Verdict::default();
-        };
-        crate::report::log::diagnosis(ex, &diagnoses);
-        let body = if self.options.annotate_body {
-            crate::report::annotate::annotate(&resp.body, best)
-        } else {
-            None
-        };
-        Verdict {
-            headers: crate::report::headers::headers(resp.status.as_u16(), &diagnoses),
-            body,
-        }
     }
 }

@@ -273,6 +273,12 @@ impl Store {
 
     /// Learns from an exchange. Called for every inspected exchange, success or failure.
     pub fn observe(&self, ex: &Exchange, now: Instant) {
+        self.observe_in(ex, now, None)
+    }
+
+    /// As [`observe`](Self::observe), with the region the request went to when its host does
+    /// not name one (a mock or a gateway in front of a region).
+    pub fn observe_in(&self, ex: &Exchange, now: Instant, region: Option<&str>) {
         let Some(resp) = &ex.response else { return };
         let status = resp.status.as_u16();
         let path = ex.request.path.as_str();
@@ -322,7 +328,9 @@ impl Store {
                 let region = host
                     .as_deref()
                     .and_then(Region::for_host)
-                    .map(|r| r.id.to_owned());
+                    .map(|r| r.id)
+                    .or(region)
+                    .map(str::to_owned);
                 let seen = TokenSeen {
                     login_host: host,
                     region,

@@ -314,3 +314,17 @@ impl Recorder {
             })
     }
 }
+
+/// A recording is where the pipeline puts every finished exchange.
+impl crate::diagnose::Sink for Recorder {
+    fn exchange(&self, ex: &Exchange, diagnoses: &[crate::diagnose::Diagnosis]) {
+        let values: Vec<Value> = diagnoses
+            .iter()
+            .filter_map(|d| serde_json::to_value(d).ok())
+            .collect();
+        if let Err(e) = self.append(ex, &values) {
+            // The proxy keeps serving; the log says the recording has a gap.
+            tracing::warn!(target: "triage::record", error = %e, seq = ex.seq, "could not append to the recording");
+        }
+    }
+}

@@ -58,6 +58,7 @@ mod tests {
             docs: None,
             sources: vec![],
             evidence: vec![],
+            operation: None,
         };
         let body =
             BodyPrefix::complete(&br#"{"message":"Rate\nlimit","code":"x","status":429}"#[..]);

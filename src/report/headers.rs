@@ -76,6 +76,9 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
     // Filled in order of importance, so the budget, if it runs short, cuts the long texts.
     let mut wanted: Vec<(&'static str, String)> =
         vec![("proxy-status", proxy_status), ("triage-rule", ids)];
+    if let Some(op) = &best.operation {
+        wanted.push(("triage-operation", op.clone()));
+    }
     if let Some(d) = &best.docs {
         wanted.push(("triage-docs", d.clone()));
     }
@@ -103,6 +106,7 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         "triage-cause",
         "triage-fix",
         "triage-docs",
+        "triage-operation",
         "proxy-status",
     ];
     out.sort_by_key(|(n, _)| order.iter().position(|o| *o == n.as_str()));
@@ -125,6 +129,7 @@ mod tests {
             docs: None,
             sources: vec![],
             evidence: vec![],
+            operation: None,
         }
     }
 

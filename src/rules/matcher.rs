@@ -46,6 +46,8 @@ pub enum Source {
     ResponseHeader,
     RequestBody,
     ResponseBody,
+    Evidence,
+    Operation,
 }
 
 impl Source {
@@ -56,6 +58,8 @@ impl Source {
             Source::ResponseHeader => "response_header",
             Source::RequestBody => "request_body",
             Source::ResponseBody => "response_body",
+            Source::Evidence => "evidence",
+            Source::Operation => "operation",
         }
     }
 }
@@ -445,9 +449,25 @@ impl PathTrie {
     }
 }
 
+/// What the diagnosis knows beyond the exchange itself, as JSON documents that `evidence` and
+/// `operation` conditions query by dotted path: the memory of past traffic and the API
+/// catalog's view of the request's operation. `Null` when unknown.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Context {
+    pub evidence: Value,
+    pub operation: Value,
+}
+
+/// The context of an exchange seen with no memory and no catalog.
+pub static NO_CONTEXT: Context = Context {
+    evidence: Value::Null,
+    operation: Value::Null,
+};
+
 /// One exchange as the matchers see it, with the shared work done at most once.
 pub struct View<'a> {
     pub ex: &'a Exchange,
+    pub ctx: &'a Context,
     m: &'a Matchers,
     paths: OnceCell<Vec<(usize, Vec<String>)>>,
     req_body: OnceCell<Body>,
@@ -464,8 +484,13 @@ enum Body {
 
 impl<'a> View<'a> {
     pub fn new(ex: &'a Exchange, m: &'a Matchers) -> Self {
+        Self::with_context(ex, &NO_CONTEXT, m)
+    }
+
+    pub fn with_context(ex: &'a Exchange, ctx: &'a Context, m: &'a Matchers) -> Self {
         View {
             ex,
+            ctx,
             m,
             paths: OnceCell::new(),
             req_body: OnceCell::new(),
@@ -630,6 +655,8 @@ impl<'a> View<'a> {
                 });
                 body_value(b, key)
             }
+            Source::Evidence => json_value(&self.ctx.evidence, key),
+            Source::Operation => json_value(&self.ctx.operation, key),
         }
     }
 }
@@ -648,6 +675,8 @@ fn is_secret(source: Source, key: &[String]) -> bool {
         // JSON responses `code` is the error code.
         Source::RequestBody => crate::redact::is_secret_param(last),
         Source::ResponseBody => crate::redact::is_secret_json_key(last),
+        // Built by triage from redacted facts: nothing secret in them.
+        Source::Evidence | Source::Operation => false,
     }
 }
 
@@ -673,20 +702,24 @@ fn body_value(b: &Body, key: &[String]) -> Option<String> {
             }
             lookup_pairs(pairs, &key[0])
         }
-        Body::Json(v) => {
-            let mut cur = v;
-            for seg in key {
-                cur = match cur {
-                    Value::Object(o) => o.get(seg)?,
-                    Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
-                    _ => return None,
-                };
-            }
-            Some(match cur {
-                Value::String(s) => s.clone(),
-                other => other.to_string(),
-            })
-        }
+        Body::Json(v) => json_value(v, key),
+    }
+}
+
+/// A value at a dotted path of a JSON document, as text; `null` counts as absent.
+fn json_value(v: &Value, key: &[String]) -> Option<String> {
+    let mut cur = v;
+    for seg in key {
+        cur = match cur {
+            Value::Object(o) => o.get(seg)?,
+            Value::Array(a) => a.get(seg.parse::<usize>().ok()?)?,
+            _ => return None,
+        };
+    }
+    match cur {
+        Value::Null => None,
+        Value::String(s) => Some(s.clone()),
+        other => Some(other.to_string()),
     }
 }
 

@@ -192,6 +192,8 @@ pub struct Example {
     pub def: ExampleDef,
     pub line: usize,
     pub exchange: Exchange,
+    /// The evidence and operation context the example declares.
+    pub context: matcher::Context,
 }
 
 /// A rule that matched an exchange, with its texts rendered.
@@ -338,7 +340,12 @@ impl RuleSet {
     /// Every matching rule, best first: higher `priority`, then `certain` before `likely`, then
     /// the more specific `when`, then load order.
     pub fn matches<'a>(&'a self, ex: &Exchange) -> Vec<Match<'a>> {
-        let view = View::new(ex, &self.matchers);
+        self.matches_in(ex, &matcher::NO_CONTEXT)
+    }
+
+    /// Every rule matching `ex` given what is known beyond it (evidence, catalog), best first.
+    pub fn matches_in<'a>(&'a self, ex: &Exchange, ctx: &matcher::Context) -> Vec<Match<'a>> {
+        let view = View::with_context(ex, ctx, &self.matchers);
         let candidates = self.candidates(&view);
         let mut out: Vec<(usize, Match<'a>)> = candidates
             .into_iter()
@@ -414,7 +421,7 @@ impl RuleSet {
         let mut out = Vec::new();
         for rule in &self.rules {
             for ex in &rule.examples {
-                let view = View::new(&ex.exchange, &self.matchers);
+                let view = View::with_context(&ex.exchange, &ex.context, &self.matchers);
                 let got = self.match_rule(rule, &view);
                 let failure = match (ex.def.expect, got) {
                     (Expect::NoMatch, None) => None,
@@ -710,6 +717,10 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
                 def: d.clone(),
                 line: ex_line,
                 exchange,
+                context: matcher::Context {
+                    evidence: d.evidence.as_ref().map(toml_to_json).unwrap_or_default(),
+                    operation: d.operation.as_ref().map(toml_to_json).unwrap_or_default(),
+                },
             }),
             Err(msg) => cx.err(e.span(), format!("example {:?}: {msg}", d.name)),
         }
@@ -859,6 +870,8 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
         (Source::ResponseHeader, &d.response_header),
         (Source::RequestBody, &d.request_body),
         (Source::ResponseBody, &d.response_body),
+        (Source::Evidence, &d.evidence),
+        (Source::Operation, &d.operation),
     ] {
         if let Some(f) = f {
             match compile_field(source, f.get_ref(), m) {
@@ -946,7 +959,7 @@ fn compile_field(source: Source, f: &FieldDef, m: &mut Matchers) -> Result<Field
                 vec![n.to_ascii_lowercase()]
             }
         }
-        Source::RequestBody | Source::ResponseBody => {
+        Source::RequestBody | Source::ResponseBody | Source::Evidence | Source::Operation => {
             if f.name.is_some() {
                 return Err(
                     "use `path` (like \"messageParams.scope\"), not `name`, for body fields".into(),
@@ -1066,3 +1079,8 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
 
 #[cfg(test)]
 mod tests;
+
+/// A TOML table as the JSON the context conditions query.
+fn toml_to_json(t: &toml::Table) -> serde_json::Value {
+    serde_json::to_value(t).unwrap_or_default()
+}

@@ -44,6 +44,8 @@ pub const CONDITION_KEYS: &[&str] = &[
     "response_header",
     "request_body",
     "response_body",
+    "evidence",
+    "operation",
 ];
 
 #[derive(Debug, Deserialize)]
@@ -143,6 +145,12 @@ pub struct CondDef {
     pub request_body: Option<Spanned<FieldDef>>,
     #[serde(default)]
     pub response_body: Option<Spanned<FieldDef>>,
+    /// What triage saw before (the evidence context), by dotted path.
+    #[serde(default)]
+    pub evidence: Option<Spanned<FieldDef>>,
+    /// What the API catalog says of the request's operation, by dotted path.
+    #[serde(default)]
+    pub operation: Option<Spanned<FieldDef>>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -226,6 +234,12 @@ pub struct ExampleDef {
     pub fix: Option<String>,
     pub request: ExampleRequest,
     pub response: ExampleResponse,
+    /// The evidence context the example assumes (as `evidence` conditions see it).
+    #[serde(default)]
+    pub evidence: Option<toml::Table>,
+    /// The operation context the example assumes (as `operation` conditions see it).
+    #[serde(default)]
+    pub operation: Option<toml::Table>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

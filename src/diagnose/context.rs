@@ -1,0 +1,288 @@
+//! The context of one exchange as the rules see it: what the evidence store remembers that bears
+//! on it, and what the API catalog says of its operation — both as small JSON documents that
+//! `evidence` and `operation` conditions query by dotted path (see docs/rules.md).
+
+use serde_json::{json, Map, Value};
+
+use crate::catalog::{Catalog, Lookup, Source};
+use crate::evidence::Facts;
+use crate::exchange::{Exchange, UpstreamKind};
+use crate::rules::matcher;
+
+/// Path prefixes the built-in catalog covers completely: outside them it cannot tell a real
+/// operation from an invented one, so it says "unknown" rather than guess.
+const BUILTIN_COVERS: &[&str] = &[
+    "/api/v2/conversations/messages",
+    "/api/v2/webmessaging/",
+    "/api/v2/webdeployments/",
+    "/api/v2/tokens/",
+];
+
+#[derive(Debug, Clone, Default)]
+pub struct Context {
+    /// The documents the rule conditions query.
+    pub rules: matcher::Context,
+}
+
+/// "40 s", "3 min", "2 h": how long ago, for people.
+pub fn ago(secs: u64) -> String {
+    match secs {
+        0..=119 => format!("{secs} s"),
+        120..=7199 => format!("{} min", secs / 60),
+        _ => format!("{} h", secs / 3600),
+    }
+}
+
+impl Context {
+    /// Builds the context of `ex` from what the store knows (`facts`), the catalog, and the
+    /// region the request went to.
+    pub fn build(
+        ex: &Exchange,
+        facts: Option<&Facts>,
+        catalog: Option<&Catalog>,
+        request_region: Option<&str>,
+    ) -> Context {
+        let mut evidence = Map::new();
+        if let Some(f) = facts {
+            if let (Some(id), Some(c)) = (&f.conversation_id, &f.conversation) {
+                let comm = communication_id(&ex.request.path);
+                let mut conv = json!({
+                    "id": id,
+                    "customer_state": c.customer_state(),
+                    "all_ended": c.all_ended(),
+                    "via": c.via,
+                    "age_s": f.conversation_age_s,
+                    "seen_ago": f.conversation_age_s.map(ago),
+                });
+                if let Some(comm) = comm {
+                    conv["communication_id"] = json!(comm);
+                    conv["communication_state"] = json!(c.communication_state(comm));
+                }
+                // The state a send depends on: the communication's, else the customer's.
+                conv["state"] = json!(comm
+                    .and_then(|m| c.communication_state(m))
+                    .or(c.customer_state()));
+                evidence.insert("conversation".into(), conv);
+            }
+            if let Some(t) = &f.token {
+                let mut tok = json!({
+                    "fingerprint": t.fingerprint,
+                    "login_host": t.login_host,
+                    "region": t.region,
+                    "organization": t.organization,
+                    "client": t.client,
+                    "scopes": t.scopes.as_ref().map(|s| s.join(", ")),
+                });
+                if let (Some(a), Some(b)) = (t.region.as_deref(), request_region) {
+                    tok["same_region"] = json!(a == b);
+                }
+                evidence.insert("token".into(), tok);
+            }
+            if let Some(r) = &f.repeats {
+                evidence.insert(
+                    "repeats".into(),
+                    json!({ "count": r.count, "status": r.status }),
+                );
+            }
+        }
+        if let Some(r) = request_region {
+            evidence.insert("request".into(), json!({ "region": r }));
+        }
+        let operation = match catalog {
+            Some(c)
+                if ex.request.upstream == UpstreamKind::Api
+                    && ex.request.path.starts_with("/api/") =>
+            {
+                operation(ex, c)
+            }
+            _ => Value::Null,
+        };
+        let evidence = if evidence.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(evidence)
+        };
+        Context {
+            rules: matcher::Context {
+                evidence,
+                operation,
+            },
+        }
+    }
+
+    pub fn operation_id(&self) -> Option<String> {
+        let op = &self.rules.operation;
+        (op["lookup"] == "found")
+            .then(|| op["id"].as_str().map(str::to_owned))
+            .flatten()
+    }
+
+    /// What the operation requires, as a sentence for 403 diagnoses.
+    pub fn requirement(&self) -> Option<String> {
+        let op = &self.rules.operation;
+        if op["lookup"] != "found" {
+            return None;
+        }
+        Some(format!(
+            "The API catalog says {} requires permissions: {}; accepted OAuth scopes: {}.",
+            op["id"].as_str()?,
+            op["permissions"].as_str()?,
+            op["scopes"].as_str()?
+        ))
+    }
+}
+
+/// The `communicationId` of a messaging send path.
+fn communication_id(path: &str) -> Option<&str> {
+    let segs: Vec<&str> = path.split('/').collect();
+    // ["", "api", "v2", "conversations", "messages", cid, "communications", comm, ...]
+    (segs.len() > 7 && segs[6] == "communications").then(|| segs[7])
+}
+
+fn covered(c: &Catalog, path: &str) -> bool {
+    c.source != Source::Builtin || BUILTIN_COVERS.iter().any(|p| path.starts_with(p))
+}
+
+fn operation(ex: &Exchange, c: &Catalog) -> Value {
+    let path = ex.request.path.as_str();
+    let method = &ex.request.method;
+    let nearest = |n: usize| -> String {
+        c.nearest(method, path, n)
+            .iter()
+            .map(|o| format!("{} ({})", o.signature(), o.id))
+            .collect::<Vec<_>>()
+            .join("; ")
+    };
+    let base = |lookup: &str| json!({ "lookup": lookup, "catalog": c.source.to_string() });
+    match c.lookup(method, path) {
+        Lookup::Found { op, params } => {
+            let mut v = base("found");
+            v["id"] = json!(op.id);
+            v["signature"] = json!(op.signature());
+            v["scopes"] = json!(op.scopes_text());
+            v["permissions"] = json!(op.permissions_text());
+            for (k, val) in params {
+                v["params"][k] = json!(val);
+            }
+            v
+        }
+        // A word where the template has an id (`POST /conversations/messaging` read as
+        // `/conversations/{conversationId}`) means a path that does not exist, not a wrong method.
+        Lookup::WrongMethod {
+            path: template,
+            allowed,
+        } if !word_in_param(path, &template) => {
+            let mut v = base("wrong-method");
+            v["template"] = json!(template);
+            v["allowed_methods"] = json!(allowed
+                .iter()
+                .map(|o| o.method.as_str())
+                .collect::<Vec<_>>()
+                .join(", "));
+            v["allowed"] = json!(allowed
+                .iter()
+                .map(|o| format!("{} ({})", o.signature(), o.id))
+                .collect::<Vec<_>>()
+                .join("; "));
+            v
+        }
+        _ if covered(c, path) => {
+            let mut v = base("not-found");
+            let n = nearest(3);
+            if !n.is_empty() {
+                v["nearest"] = json!(n);
+            }
+            v
+        }
+        _ => base("unknown"),
+    }
+}
+
+/// True when a template parameter took a value that reads as a word, not an id.
+fn word_in_param(path: &str, template: &str) -> bool {
+    path.split('/').zip(template.split('/')).any(|(v, t)| {
+        t.starts_with('{')
+            && !crate::catalog::looks_like_id(v)
+            && v.chars().all(|c| c.is_ascii_lowercase())
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{BodyPrefix, Inspection, Origin, Request, Timings};
+    use http::{HeaderMap, Method};
+
+    fn ex(method: Method, path: &str) -> Exchange {
+        Exchange {
+            seq: 1,
+            origin: Origin::Live,
+            started_at: std::time::SystemTime::now(),
+            request: Request {
+                method,
+                path: path.into(),
+                query: None,
+                headers: HeaderMap::new(),
+                body: BodyPrefix::default(),
+                upstream: UpstreamKind::for_path(path),
+                host: None,
+            },
+            response: None,
+            timings: Timings::default(),
+            inspection: Inspection::Complete,
+        }
+    }
+
+    #[test]
+    fn operation_context_found_wrong_method_not_found_unknown() {
+        let c = crate::catalog::load::builtin();
+        let ctx = Context::build(
+            &ex(Method::POST, "/api/v2/conversations/messages/agentless"),
+            None,
+            Some(&c),
+            None,
+        );
+        assert_eq!(ctx.rules.operation["lookup"], "found");
+        assert_eq!(
+            ctx.operation_id().as_deref(),
+            Some("postConversationsMessagesAgentless")
+        );
+        assert!(ctx
+            .requirement()
+            .unwrap()
+            .contains("all of: conversation:message:create"));
+
+        let ctx = Context::build(
+            &ex(Method::PUT, "/api/v2/conversations/messages/agentless"),
+            None,
+            Some(&c),
+            None,
+        );
+        assert_eq!(ctx.rules.operation["lookup"], "wrong-method");
+        assert_eq!(ctx.rules.operation["allowed_methods"], "POST");
+
+        let ctx = Context::build(
+            &ex(
+                Method::POST,
+                "/api/v2/conversations/messages/x/participantz",
+            ),
+            None,
+            Some(&c),
+            None,
+        );
+        assert_eq!(ctx.rules.operation["lookup"], "not-found");
+
+        let ctx = Context::build(&ex(Method::GET, "/api/v2/users/me"), None, Some(&c), None);
+        assert_eq!(
+            ctx.rules.operation["lookup"], "unknown",
+            "the built-in catalog does not cover users"
+        );
+    }
+
+    #[test]
+    fn ago_reads_well() {
+        assert_eq!(ago(40), "40 s");
+        assert_eq!(ago(600), "10 min");
+        assert_eq!(ago(7200), "2 h");
+    }
+}

@@ -1,0 +1,166 @@
+//! The pipeline every exchange goes through, live or from a file: learn from it (evidence),
+//! diagnose it in its context (rules + evidence + catalog), and hand it to the sinks
+//! (recording, dashboard). As the proxy's [`Inspector`] it also answers with the diagnostic
+//! headers. `triage explain` replays files through the same pipeline, so evidence builds up as
+//! it would have live.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use bytes::Bytes;
+use http::{Method, StatusCode};
+
+use super::{Context, Diagnosis, Engine};
+use crate::catalog;
+use crate::evidence::Store;
+use crate::exchange::Exchange;
+use crate::inspect::{Inspector, Verdict};
+use crate::region::Region;
+
+/// Where finished exchanges go: a recording, the dashboard, metrics.
+pub trait Sink: Send + Sync {
+    /// An exchange is over; `diagnoses` is empty when there was none.
+    fn exchange(&self, ex: &Exchange, diagnoses: &[Diagnosis]);
+
+    /// Answers a triage page (`/__triage/...`), if the sink serves it.
+    fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {
+        let _ = req;
+        None
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default)]
+pub struct PipelineOptions {
+    /// `--annotate-body`: also put the fix into the JSON error body.
+    pub annotate_body: bool,
+    /// The region the proxy serves, for exchanges whose host names none (mocks, gateways).
+    pub region: Option<&'static Region>,
+}
+
+pub struct Pipeline {
+    engine: Arc<Engine>,
+    evidence: Arc<Store>,
+    catalog: Arc<catalog::fetch::Shared>,
+    options: PipelineOptions,
+    sinks: Vec<Arc<dyn Sink>>,
+    /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
+    /// exchanges in flight).
+    pending: Mutex<HashMap<u64, Vec<Diagnosis>>>,
+}
+
+impl Pipeline {
+    /// A pipeline with a fresh evidence store and the built-in catalog.
+    pub fn new(engine: Arc<Engine>, options: PipelineOptions) -> Self {
+        Pipeline {
+            engine,
+            evidence: Arc::new(Store::default()),
+            catalog: Arc::new(catalog::fetch::Shared::new(catalog::load::builtin())),
+            options,
+            sinks: Vec::new(),
+            pending: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn with_evidence(mut self, store: Arc<Store>) -> Self {
+        self.evidence = store;
+        self
+    }
+
+    pub fn with_catalog(mut self, catalog: Arc<catalog::fetch::Shared>) -> Self {
+        self.catalog = catalog;
+        self
+    }
+
+    pub fn with_sink(mut self, sink: Arc<dyn Sink>) -> Self {
+        self.sinks.push(sink);
+        self
+    }
+
+    pub fn engine(&self) -> &Engine {
+        &self.engine
+    }
+
+    pub fn evidence(&self) -> &Store {
+        &self.evidence
+    }
+
+    /// The region an exchange's request went to: its host's, else the configured one.
+    fn region_of(&self, ex: &Exchange) -> Option<&'static str> {
+        ex.request
+            .host
+            .as_deref()
+            .and_then(Region::for_host)
+            .or(self.options.region)
+            .map(|r| r.id)
+    }
+
+    /// Learns from `ex`, then diagnoses it in its context. Successes teach but get no
+    /// diagnosis.
+    pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
+        let now = Instant::now();
+        let region = self.region_of(ex);
+        self.evidence.observe_in(ex, now, region);
+        if ex.status().is_none_or(|s| s < 400) {
+            return Vec::new();
+        }
+        let facts = self.evidence.facts(ex, now);
+        let catalog = self.catalog.get();
+        let ctx = Context::build(ex, Some(&facts), Some(&catalog), region);
+        self.engine.diagnose_in(ex, &ctx)
+    }
+
+    /// Hands a finished exchange to the sinks.
+    pub fn finish(&self, ex: &Exchange, diagnoses: &[Diagnosis]) {
+        for s in &self.sinks {
+            s.exchange(ex, diagnoses);
+        }
+    }
+}
+
+impl Inspector for Pipeline {
+    fn wants_body(&self, method: &Method, path: &str, status: StatusCode) -> bool {
+        status.as_u16() >= 400 || Store::wants_body(method, path, status.as_u16())
+    }
+
+    fn inspect(&self, ex: &Exchange) -> Verdict {
+        let Some(resp) = &ex.response else {
+            return Verdict::default();
+        };
+        let diagnoses = self.diagnose(ex);
+        let Some(best) = diagnoses.first() else {
+            return Verdict::default();
+        };
+        crate::report::log::diagnosis(ex, &diagnoses);
+        let body = if self.options.annotate_body {
+            crate::report::annotate::annotate(&resp.body, best)
+        } else {
+            None
+        };
+        let headers = crate::report::headers::headers(resp.status.as_u16(), &diagnoses);
+        if !self.sinks.is_empty() {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(ex.seq, diagnoses);
+        }
+        Verdict { headers, body }
+    }
+
+    fn finished(&self, ex: &Exchange) {
+        if self.sinks.is_empty() {
+            return;
+        }
+        let diagnoses = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&ex.seq)
+            .unwrap_or_default();
+        self.finish(ex, &diagnoses);
+    }
+
+    fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {
+        self.sinks.iter().find_map(|s| s.local(req))
+    }
+}
