@@ -62,6 +62,11 @@ async fn every_example_through_the_proxy() {
     for r in set.rules() {
         for (i, ex) in r.examples.iter().enumerate() {
             let d = &ex.def;
+            // An example that assumes earlier traffic or a catalog answer cannot be replayed as
+            // one request; tests/evidence_proxy.rs builds those situations live.
+            if d.evidence.is_some() || d.operation.is_some() {
+                continue;
+            }
             let mut req = c.request(
                 d.request.method.parse().unwrap(),
                 format!("http://{}{}", p.addr, d.request.path),

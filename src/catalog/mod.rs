@@ -89,7 +89,7 @@ pub enum Source {
 impl std::fmt::Display for Source {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Source::Builtin => write!(f, "built-in messaging catalog (offline fallback: messaging, tokens and web messaging operations only)"),
+            Source::Builtin => write!(f, "built-in messaging catalog"),
             Source::File(p) => write!(f, "{p}"),
             Source::Upstream { url, fetched } => write!(f, "{url} (fetched {fetched})"),
         }
@@ -351,7 +351,8 @@ fn word_similarity(a: &str, b: &str) -> f64 {
 
 /// Whether a path segment looks like an id (a GUID, a number) rather than a word.
 pub fn looks_like_id(s: &str) -> bool {
-    s.len() >= 8 && s.chars().any(|c| c.is_ascii_digit()) || s.contains('-') && s.len() >= 8
+    // Past `/api/v2`, the API's own path words never hold a digit; ids (GUIDs, numbers) do.
+    s.chars().any(|c| c.is_ascii_digit()) || (s.contains('-') && s.len() >= 8)
 }
 
 fn edit_distance(a: &str, b: &str) -> usize {

@@ -38,10 +38,15 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/genesys/endpoints.toml",
         include_str!("../../rules/genesys/endpoints.toml"),
     ),
+    (
+        "rules/genesys/evidence.toml",
+        include_str!("../../rules/genesys/evidence.toml"),
+    ),
 ];
 
 /// Names every template may use: the request's method and path (as sent) and the status.
-pub const BUILTIN_CAPTURES: &[&str] = &["method", "path", "status"];
+/// `status_code` is the status followed by the body's `code` when there is one (`409 request.conflict`).
+pub const BUILTIN_CAPTURES: &[&str] = &["method", "path", "status", "status_code"];
 
 /// One rule file's text and where it came from.
 #[derive(Debug, Clone)]
@@ -391,10 +396,14 @@ impl RuleSet {
         let ex = view.ex;
         captures.push("method", ex.request.method.to_string());
         captures.push("path", ex.request.path.clone());
-        captures.push(
-            "status",
-            ex.status().map(|s| s.to_string()).unwrap_or_default(),
-        );
+        let status = ex.status().map(|s| s.to_string()).unwrap_or_default();
+        let status_code = match view.response_code() {
+            // Reports sanitise every text they emit; here only the length is bounded.
+            Some(code) => format!("{status} {}", code.chars().take(120).collect::<String>()),
+            None => status.clone(),
+        };
+        captures.push("status", status);
+        captures.push("status_code", status_code);
         let mut cause = &rule.cause;
         let mut fix = &rule.fix;
         let mut confidence = rule.confidence;
