@@ -12,16 +12,22 @@ use clap::Args;
 use serde_json::{json, Value};
 
 use crate::error::Error;
-use crate::inspect::{Inspector, NoInspector};
+use crate::inspect::Inspector;
 use crate::proxy::{Config, Proxy, UpstreamUrl};
 use crate::simulate::{Scenario, Simulator};
 
 #[derive(Debug, Args)]
 pub struct DemoArgs {}
 
-/// The inspector the demo runs the proxy with. The one place to swap in the rules engine.
-pub fn default_inspector() -> Arc<dyn Inspector> {
-    Arc::new(NoInspector)
+/// The inspector the demo runs the proxy with: the same pipeline as `triage proxy` (built-in
+/// rules, built-in catalog, a fresh memory of traffic).
+pub fn default_inspector() -> Result<Arc<dyn Inspector>, Error> {
+    let rules = crate::rules::RuleSet::builtin()?;
+    let engine = Arc::new(crate::diagnose::Engine::new(rules));
+    Ok(Arc::new(crate::diagnose::Pipeline::new(
+        engine,
+        crate::diagnose::PipelineOptions::default(),
+    )))
 }
 
 // The built-in scenario's cast (src/simulate/default.toml).
@@ -41,7 +47,7 @@ pub struct Step {
     pub path: String,
     pub status: u16,
     pub expected_status: u16,
-    /// Rule ids the story expects triage to name (informational until the rules land).
+    /// Rule ids the story expects triage to name, best first.
     pub expected_rules: &'static [&'static str],
     /// `Triage-Rule`, split on commas; empty when triage said nothing.
     pub rules: Vec<String>,
@@ -65,6 +71,16 @@ impl Summary {
     pub fn statuses_as_expected(&self) -> bool {
         self.steps.iter().all(|s| s.status == s.expected_status)
     }
+
+    /// Every call was diagnosed with the rules the story expects, best first.
+    pub fn rules_as_expected(&self) -> bool {
+        self.steps.iter().all(|s| {
+            s.rules
+                .iter()
+                .map(String::as_str)
+                .eq(s.expected_rules.iter().copied())
+        })
+    }
 }
 
 pub fn run(_args: DemoArgs) -> Result<ExitCode, Error> {
@@ -72,12 +88,14 @@ pub fn run(_args: DemoArgs) -> Result<ExitCode, Error> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     crate::cli::runtime()?.block_on(async move {
         let mut out = std::io::stdout().lock();
-        let summary = play(&mut out, color, default_inspector()).await?;
-        Ok(if summary.statuses_as_expected() {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        })
+        let summary = play(&mut out, color, default_inspector()?).await?;
+        Ok(
+            if summary.statuses_as_expected() && summary.rules_as_expected() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            },
+        )
     })
 }
 
@@ -210,6 +228,17 @@ async fn story(
 
     let calls = [
         Call {
+            title: "Look at yesterday's conversation",
+            method: "GET",
+            path: format!("/api/v2/conversations/messages/{CLOSED_CONVERSATION}"),
+            bearer: Some(&token),
+            json: None,
+            form: None,
+            expected_status: 200,
+            expected_rules: &[],
+            why: "The thread's first step: fetch the closed conversation (here with the real path). Its participants are disconnected; triage remembers that.",
+        },
+        Call {
             title: "Send to the guest in yesterday's conversation",
             method: "POST",
             path: send_path.clone(),
@@ -229,7 +258,7 @@ async fn story(
             json: Some(json!({"allowRecontact": true})),
             form: None,
             expected_status: 404,
-            expected_rules: &["recontact-disabled"],
+            expected_rules: &["recontact-disabled", "unknown-endpoint"],
             why: "The first thread says a guest's allowRecontact flag must be set first.",
         },
         Call {
@@ -240,36 +269,25 @@ async fn story(
             json: Some(json!({"text": {"content": "Hello"}})),
             form: None,
             expected_status: 404,
-            expected_rules: &["unknown-endpoint"],
+            expected_rules: &["recontact-disabled", "unknown-endpoint"],
             why: "The thread's title endpoint.",
         },
-    ];
-    for (i, c) in calls.iter().enumerate() {
-        let (step, _) = call(out, p, &client, base, c, i + 2).await?;
-        summary.steps.push(step);
-    }
-
-    let scoped = Call {
-        title: "Forum fix 3: a token with the scope messaging:conversation:write",
-        method: "POST",
-        path: "/oauth/token".into(),
-        bearer: None,
-        json: None,
-        form: Some("grant_type=client_credentials&scope=messaging:conversation:write"),
-        expected_status: 200,
-        expected_rules: &["invented-scope"],
-        why: "The second thread's curl. Client credentials ignore scopes, so a token comes back and nothing changes.",
-    };
-    let (step, body) = call(out, p, &client, base, &scoped, 5).await?;
-    let token2 = body["access_token"].as_str().unwrap_or(&token).to_owned();
-    summary.steps.push(step);
-
-    let rest = [
         Call {
-            title: "Retry the send with the \"scoped\" token",
+            title: "Forum fix 3: a token with the scope messaging:conversation:write",
+            method: "POST",
+            path: "/api/v2/oauth/token".into(),
+            bearer: None,
+            json: None,
+            form: Some("grant_type=client_credentials&scope=messaging:conversation:write"),
+            expected_status: 404,
+            expected_rules: &["unknown-endpoint", "invented-scope"],
+            why: "The second thread's curl, as written: the token endpoint under /api/v2, and a scope that does not exist.",
+        },
+        Call {
+            title: "Retry the send",
             method: "POST",
             path: send_path.clone(),
-            bearer: Some(&token2),
+            bearer: Some(&token),
             json: Some(send_body),
             form: None,
             expected_status: 409,
@@ -280,7 +298,7 @@ async fn story(
             title: "The real fix: an agentless message",
             method: "POST",
             path: "/api/v2/conversations/messages/agentless".into(),
-            bearer: Some(&token2),
+            bearer: Some(&token),
             json: Some(json!({
                 "fromAddress": DEPLOYMENT,
                 "toAddressMessengerType": "webmessaging",
@@ -293,8 +311,8 @@ async fn story(
             why: "Web messaging: fromAddress is the deployment id, the guest is named by externalContactId.",
         },
     ];
-    for (i, c) in rest.iter().enumerate() {
-        let (step, _) = call(out, p, &client, base, c, i + 6).await?;
+    for (i, c) in calls.iter().enumerate() {
+        let (step, _) = call(out, p, &client, base, c, i + 2).await?;
         summary.steps.push(step);
     }
     drop(client);
@@ -303,7 +321,7 @@ async fn story(
     Ok(summary)
 }
 
-const STEPS: usize = 7;
+const STEPS: usize = 8;
 
 async fn call(
     out: &mut impl Write,
