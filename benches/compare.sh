@@ -8,15 +8,19 @@
 # Scenarios: small 200 JSON GET; 409 JSON POST (triage reads and decodes it: the inspected path);
 # the same 409 gzip-encoded; 32 concurrent 20 MiB streamed GETs with each proxy's peak RSS
 # (VmHWM, each proxy restarted just before). Rounds are interleaved (yardstick and triage
-# alternate, order flipped each round); the table shows the median of the rounds.
+# alternate, order flipped each round); the table shows the median of the rounds, and the ratios
+# are the median of the per-round paired ratios (robust to load drifting between rounds).
 # Servers run on SERVER_CPUS, wrk and curl on LOAD_CPUS (taskset), loopback only.
 set -euo pipefail
 
-ROUNDS="${ROUNDS:-3}"
-DURATION="${DURATION:-5}"   # seconds per measured run
+ROUNDS="${ROUNDS:-5}"
+DURATION="${DURATION:-4}"   # seconds per measured run
 WARMUP="${WARMUP:-1}"       # seconds of warm-up before each measured run
 CONNS="${CONNS:-32}"        # wrk connections
 STREAMS="${STREAMS:-32}"    # concurrent 20 MiB downloads
+# Log filter for triage; unset = triage's default (info: one line per exchange). For attribution
+# only, e.g. TRIAGE_RUST_LOG=warn shows what per-exchange logging costs.
+TRIAGE_RUST_LOG="${TRIAGE_RUST_LOG:-}"
 UP_PORT="${UP_PORT:-18101}"
 YS_PORT="${YS_PORT:-18102}"
 TR_PORT="${TR_PORT:-18103}"
@@ -74,8 +78,10 @@ start_yardstick() {
     "${PIN_SERVER[@]}" "$yardstick_bin" "127.0.0.1:$YS_PORT" "127.0.0.1:$UP_PORT" 2>>"$work/yardstick.log" & PID[yardstick]=$!
     wait_port "$YS_PORT"
 }
-start_triage() { # default log level, log to a file
-    env -u RUST_LOG "${PIN_SERVER[@]}" "$triage_bin" proxy --listen "127.0.0.1:$TR_PORT" \
+start_triage() { # default log level unless TRIAGE_RUST_LOG, log to a file
+    local logenv=(-u RUST_LOG)
+    if [[ -n "$TRIAGE_RUST_LOG" ]]; then logenv=("RUST_LOG=$TRIAGE_RUST_LOG"); fi
+    env "${logenv[@]}" "${PIN_SERVER[@]}" "$triage_bin" proxy --listen "127.0.0.1:$TR_PORT" \
         --api-upstream "http://127.0.0.1:$UP_PORT" --login-upstream "http://127.0.0.1:$UP_PORT" \
         2>>"$work/triage.log" & PID[triage]=$!
     wait_port "$TR_PORT"
@@ -128,6 +134,7 @@ sanity() { # proxy: every scenario answers the expected status through it
 }
 
 echo "== machine: $ncpu CPU ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ *//')), load $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "== triage log filter: ${TRIAGE_RUST_LOG:-default (info)}"
 echo "== servers on CPU ${SERVER_CPUS:-any}, load generator on CPU ${LOAD_CPUS:-any}; wrk -t1 -c$CONNS, ${WARMUP}s warm-up + ${DURATION}s, $ROUNDS rounds"
 start_upstream
 start_yardstick
@@ -167,9 +174,11 @@ ys_t="${ST_SECS[yardstick]}"; ys_hwm="${ST_HWM[yardstick]}"; ys_fail="${ST_FAIL[
 tr_t="${ST_SECS[triage]}"; tr_hwm="${ST_HWM[triage]}"; tr_fail="${ST_FAIL[triage]}"
 
 echo
-echo "== results (median of $ROUNDS rounds; ratio = triage / yardstick)"
+echo "== results (median of $ROUNDS rounds; ratios: median of per-round triage / yardstick)"
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$work/results" | median; }
+# Median over rounds of triage's column c divided by the yardstick's in the same round.
+paired() { awk -v s="$1" -v c="$2" '$1 == s { v[$2, $3] = $c; r[$3] = 1 } END { for (k in r) printf "%.3f\n", v["triage", k] / v["yardstick", k] }' "$work/results" | median; }
 printf '%-12s %-10s %11s %9s %9s %7s  %s\n' scenario proxy 'req/s' 'p50 ms' 'p99 ms' errors 'triage/yardstick'
 verdicts=()
 for s in "${SCENARIOS[@]}"; do
@@ -178,9 +187,7 @@ for s in "${SCENARIOS[@]}"; do
         errs="$(awk -v s="$s" -v p="$p" '$1 == s && $2 == p { n += $7 } END { print n + 0 }' "$work/results")"
         note=""
         if [[ "$p" == triage ]]; then
-            yrps="$(col "$s" yardstick 4)"; yp99="$(col "$s" yardstick 6)"
-            rr="$(awk -v a="$rps" -v b="$yrps" 'BEGIN { printf "%.3f", a / b }')"
-            pr="$(awk -v a="$p99" -v b="$yp99" 'BEGIN { printf "%.3f", a / b }')"
+            rr="$(paired "$s" 4)"; pr="$(paired "$s" 6)"
             note="req/s ${rr}x, p99 ${pr}x"
             want="$(if [[ "$s" == small ]]; then echo 0.95; else echo 0.90; fi)"
             verdicts+=("$(awk -v r="$rr" -v w="$want" -v s="$s" 'BEGIN { printf "%-12s throughput %.3fx (target >= %.2fx): %s", s, r, w, (r >= w ? "MET" : "MISSED") }')")
