@@ -12,6 +12,7 @@ use crate::catalog::fetch;
 use crate::diagnose::{Engine, Pipeline, PipelineOptions};
 use crate::error::Error;
 use crate::inspect::Inspector;
+use crate::monitor::Monitor;
 use crate::proxy::{Config, Proxy, ServerTls, UpstreamUrl};
 use crate::record::Recorder;
 use crate::region::Region;
@@ -88,10 +89,14 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "FILE", env = "TRIAGE_RECORD")]
     pub record: Option<PathBuf>,
 
-    /// Keep the text customers wrote (`textBody`, `text`, `content`) in recordings; by default
-    /// it is replaced by its length.
+    /// Keep the text customers wrote (`textBody`, `text`, `content`) in recordings and the
+    /// dashboard; by default it is replaced by its length.
     #[arg(long, env = "TRIAGE_KEEP_CONTENT")]
     pub keep_content: bool,
+
+    /// Do not serve the live dashboard and metrics (`/__triage/`); those paths then get 404.
+    #[arg(long, env = "TRIAGE_NO_DASHBOARD")]
+    pub no_dashboard: bool,
 
     /// The API catalog to use: a Swagger 2.0 document or operations catalog. By default triage
     /// fetches the upstream's own `GET /api/v2/docs/swagger` once and caches it.
@@ -194,6 +199,14 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
         tracing::info!(file = %path.display(), "recording every exchange (redacted)");
         pipeline = pipeline.with_sink(Arc::new(recorder));
     }
+    if !args.no_dashboard {
+        let monitor = Monitor::new(crate::monitor::DEFAULT_CAPACITY)
+            .keep_content(args.keep_content)
+            .allow_remote(args.allow_remote)
+            .upstreams(cfg.api.to_string(), cfg.login.to_string());
+        pipeline = pipeline.with_sink(Arc::new(monitor));
+    }
+    let dashboard = !args.no_dashboard;
     let inspector: Arc<dyn Inspector> = Arc::new(pipeline);
     crate::cli::runtime()?.block_on(async move {
         if fetch_later {
@@ -212,6 +225,17 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
             login = %cfg.login,
             "triage proxy ready: point your SDK at the listen address"
         );
+        if dashboard {
+            let addr = proxy.local_addr();
+            let port = addr.port();
+            let host = if addr.ip().is_unspecified() {
+                format!("127.0.0.1:{port}")
+            } else {
+                addr.to_string()
+            };
+            let url = format!("{scheme}://{host}/__triage/");
+            eprintln!("triage dashboard: {url}");
+        }
         proxy.serve(crate::cli::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })

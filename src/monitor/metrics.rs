@@ -10,7 +10,9 @@ use std::sync::Mutex;
 use crate::exchange::{Exchange, Inspection};
 
 /// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0];
+const BUCKETS: [f64; 12] = [
+    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
@@ -63,24 +65,59 @@ impl Metrics {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
         out.push_str("# HELP triage_exchanges_total Exchanges through the proxy, by response status class (\"triage\": answered by triage itself).\n# TYPE triage_exchanges_total counter\n");
-        for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx", "triage"].iter().enumerate() {
-            let _ = writeln!(out, "triage_exchanges_total{{class=\"{class}\"}} {}", get(&self.by_class[i]));
+        for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx", "triage"]
+            .iter()
+            .enumerate()
+        {
+            let _ = writeln!(
+                out,
+                "triage_exchanges_total{{class=\"{class}\"}} {}",
+                get(&self.by_class[i])
+            );
         }
         out.push_str("# HELP triage_diagnoses_total Diagnoses made, by rule id (best rule of each exchange).\n# TYPE triage_diagnoses_total counter\n");
-        for (rule, n) in self.diagnoses.lock().unwrap_or_else(|p| p.into_inner()).iter() {
-            let _ = writeln!(out, "triage_diagnoses_total{{rule=\"{}\"}} {n}", rule.replace(['"', '\\', '\n'], "_"));
+        for (rule, n) in self
+            .diagnoses
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+        {
+            let _ = writeln!(
+                out,
+                "triage_diagnoses_total{{rule=\"{}\"}} {n}",
+                rule.replace(['"', '\\', '\n'], "_")
+            );
         }
         out.push_str("# HELP triage_upstream_latency_seconds Time from sending a request upstream to its response head.\n# TYPE triage_upstream_latency_seconds histogram\n");
         for (i, b) in BUCKETS.iter().enumerate() {
-            let _ = writeln!(out, "triage_upstream_latency_seconds_bucket{{le=\"{b}\"}} {}", get(&self.latency_buckets[i]));
+            let _ = writeln!(
+                out,
+                "triage_upstream_latency_seconds_bucket{{le=\"{b}\"}} {}",
+                get(&self.latency_buckets[i])
+            );
         }
         let count = get(&self.latency_count);
-        let _ = writeln!(out, "triage_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "triage_upstream_latency_seconds_sum {}", get(&self.latency_sum_ms) as f64 / 1000.0);
+        let _ = writeln!(
+            out,
+            "triage_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
+        );
+        let _ = writeln!(
+            out,
+            "triage_upstream_latency_seconds_sum {}",
+            get(&self.latency_sum_ms) as f64 / 1000.0
+        );
         let _ = writeln!(out, "triage_upstream_latency_seconds_count {count}");
         out.push_str("# HELP triage_inspection_skipped_total Error responses whose body was not inspected, by reason.\n# TYPE triage_inspection_skipped_total counter\n");
-        let _ = writeln!(out, "triage_inspection_skipped_total{{reason=\"over-limit\"}} {}", get(&self.over_limit));
-        let _ = writeln!(out, "triage_inspection_skipped_total{{reason=\"undecodable\"}} {}", get(&self.undecodable));
+        let _ = writeln!(
+            out,
+            "triage_inspection_skipped_total{{reason=\"over-limit\"}} {}",
+            get(&self.over_limit)
+        );
+        let _ = writeln!(
+            out,
+            "triage_inspection_skipped_total{{reason=\"undecodable\"}} {}",
+            get(&self.undecodable)
+        );
         out
     }
 }

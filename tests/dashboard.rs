@@ -1,0 +1,375 @@
+//! The dashboard and metrics (`/__triage/...`) of a live proxy: a Pipeline with a Monitor sink
+//! in front of a fake upstream. A failing call shows up with its rule, detail and curl; metrics
+//! count it; triage's pages are never forwarded; the ring stays bounded; planted secrets never
+//! appear in any `/__triage` answer.
+
+mod common;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use common::*;
+use http::Response;
+use serde_json::Value;
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
+use triage::monitor::Monitor;
+use triage::rules::RuleSet;
+
+const SEND_PATH: &str = "/api/v2/conversations/messages/c1/communications/m1/messages";
+const TOKEN: &str = "PLANTED-bearer-7f3a9c";
+const CLIENT_SECRET: &str = "PLANTED-client-secret-51d2";
+const CODE: &str = "PLANTED-auth-code-88e0";
+const ACCESS_TOKEN: &str = "PLANTED-access-token-c0ffee";
+
+fn pipeline(monitor: Arc<Monitor>) -> Arc<Pipeline> {
+    let engine = Arc::new(Engine::new(RuleSet::builtin().expect("built-in rules")));
+    Arc::new(
+        Pipeline::new(
+            engine,
+            PipelineOptions {
+                annotate_body: false,
+                region: None,
+            },
+        )
+        .with_sink(monitor),
+    )
+}
+
+/// 409 request.conflict on sends, a token on /oauth/token, 401 elsewhere, 200 on `/ok`.
+async fn fake_upstream() -> Upstream {
+    upstream(|seen: Seen| async move {
+        let path = seen.uri.split('?').next().unwrap_or("").to_owned();
+        let (status, body) = if path == SEND_PATH {
+            (409, r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409,"contextId":"cid-409","details":[],"errors":[]}"#.to_owned())
+        } else if path == "/oauth/token" {
+            (200, format!(r#"{{"access_token":"{ACCESS_TOKEN}","token_type":"bearer","expires_in":86399}}"#))
+        } else if path.starts_with("/ok") {
+            (200, r#"{"ok":true}"#.to_owned())
+        } else {
+            (401, r#"{"message":"Authentication failed","code":"authentication.required","status":401}"#.to_owned())
+        };
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("inin-correlation-id", "cid-409")
+            .body(full(body))
+            .unwrap()
+    })
+    .await
+}
+
+async fn get(c: &reqwest::Client, url: String) -> (u16, http::HeaderMap, String) {
+    let r = c.get(url).send().await.unwrap();
+    let s = r.status().as_u16();
+    let h = r.headers().clone();
+    (s, h, r.text().await.unwrap())
+}
+
+/// Polls the list until `n` exchanges are held (exchanges reach sinks once their body is over).
+async fn wait_for(c: &reqwest::Client, base: &str, n: usize) -> Value {
+    for _ in 0..100 {
+        let (_, _, t) = get(c, format!("{base}/__triage/api/exchanges?since=0")).await;
+        let j: Value = serde_json::from_str(&t).unwrap();
+        if j["exchanges"].as_array().unwrap().len() >= n {
+            return j;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("the dashboard did not get {n} exchanges");
+}
+
+async fn send_conflict(c: &reqwest::Client, base: &str) {
+    let r = c
+        .post(format!("{base}{SEND_PATH}"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("content-type", "application/json")
+        .body(r#"{"textBody":"Hello again"}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 409);
+    r.bytes().await.unwrap();
+}
+
+#[tokio::test]
+async fn failing_call_appears_with_its_rule_detail_and_metrics() {
+    let up = fake_upstream().await;
+    let monitor = Arc::new(Monitor::default().upstreams(up.url(), up.url()));
+    let p = proxy_with(config(&up.url(), &up.url()), pipeline(monitor.clone())).await;
+    let base = format!("http://{}", p.addr);
+    let c = client();
+    send_conflict(&c, &base).await;
+
+    let list = wait_for(&c, &base, 1).await;
+    let x = &list["exchanges"][0];
+    assert_eq!(x["status"], 409, "{list}");
+    assert_eq!(x["method"], "POST");
+    assert_eq!(x["path"], SEND_PATH);
+    assert_eq!(x["rules"], serde_json::json!(["conversation-closed"]));
+    assert_eq!(x["correlation_id"], "cid-409");
+    for k in ["seq", "time", "total_ms", "triage_status"] {
+        assert!(x.get(k).is_some(), "summary lacks {k}: {x}");
+    }
+    let seq = x["seq"].as_u64().unwrap();
+    assert_eq!(list["oldest"], seq);
+
+    // Nothing newer than what the page saw.
+    let (_, _, t) = get(&c, format!("{base}/__triage/api/exchanges?since={seq}")).await;
+    let j: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(j["exchanges"].as_array().unwrap().len(), 0, "{j}");
+    let cursor = list["cursor"].as_u64().unwrap();
+    let (_, _, t) = get(&c, format!("{base}/__triage/api/exchanges?after={cursor}")).await;
+    let j: Value = serde_json::from_str(&t).unwrap();
+    assert_eq!(j["exchanges"].as_array().unwrap().len(), 0, "{j}");
+
+    // Detail: the diagnosis with its evidence, the redacted exchange, a curl without the token.
+    let (s, h, t) = get(&c, format!("{base}/__triage/api/exchanges/{seq}")).await;
+    assert_eq!(s, 200, "{t}");
+    assert_header(&h, "content-type", "application/json");
+    assert_header(&h, "cache-control", "no-store");
+    assert_header(&h, "x-content-type-options", "nosniff");
+    let d: Value = serde_json::from_str(&t).unwrap();
+    let g = &d["diagnoses"][0];
+    assert_eq!(g["rule"], "conversation-closed", "{d}");
+    for k in ["severity", "confidence", "cause", "fix", "docs", "title"] {
+        assert!(g[k].is_string(), "diagnosis lacks {k}: {g}");
+    }
+    assert_eq!(g["evidence"]["conversationId"], "c1", "{g}");
+    assert_eq!(g["evidence"]["communicationId"], "m1", "{g}");
+    assert_eq!(d["exchange"]["request"]["path"], SEND_PATH);
+    assert_eq!(d["exchange"]["response"]["status"], 409);
+    let curl = d["curl"].as_str().unwrap();
+    assert!(curl.starts_with("curl -X 'POST'"), "{curl}");
+    assert!(
+        curl.contains(&format!("'{}{SEND_PATH}'", up.url())),
+        "{curl}"
+    );
+    assert!(
+        curl.contains(r#"-H "authorization: Bearer $TOKEN""#),
+        "{curl}"
+    );
+    assert!(
+        curl.contains("--data-raw '{\"textBody\":\"[redacted: 11 chars]\"}'"),
+        "{curl}"
+    );
+    assert!(!t.contains(TOKEN) && !t.contains("Hello again"), "{t}");
+
+    // Gone or never there: 404 JSON.
+    let (s, h, _) = get(&c, format!("{base}/__triage/api/exchanges/999999")).await;
+    assert_eq!(s, 404);
+    assert_header(&h, "content-type", "application/json");
+
+    // Metrics.
+    let (s, h, m) = get(&c, format!("{base}/__triage/metrics")).await;
+    assert_eq!(s, 200);
+    assert_header(
+        &h,
+        "content-type",
+        "text/plain; version=0.0.4; charset=utf-8",
+    );
+    assert!(
+        m.contains("triage_exchanges_total{class=\"4xx\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_exchanges_total{class=\"2xx\"} 0\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_diagnoses_total{rule=\"conversation-closed\"} 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_upstream_latency_seconds_count 1\n"),
+        "{m}"
+    );
+    assert!(
+        m.contains("triage_inspection_skipped_total{reason=\"over-limit\"} 0\n"),
+        "{m}"
+    );
+
+    // The page, from the binary, with its security headers.
+    let (s, h, page) = get(&c, format!("{base}/__triage/")).await;
+    assert_eq!(s, 200);
+    assert_header(&h, "content-type", "text/html; charset=utf-8");
+    assert_header(&h, "cache-control", "no-store");
+    assert_header(&h, "x-content-type-options", "nosniff");
+    let csp = h["content-security-policy"].to_str().unwrap();
+    assert!(csp.starts_with("default-src 'self'"), "{csp}");
+    assert!(
+        page.contains("api/exchanges") && !page.contains("https://cdn"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("innerHTML"),
+        "the page must only use textContent"
+    );
+
+    // `/__triage` redirects to the page (relative API URLs need the slash).
+    let nr = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let r = nr.get(format!("{base}/__triage")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 308);
+    assert_header(r.headers(), "location", "/__triage/");
+
+    // Read-only.
+    let r = c
+        .post(format!("{base}/__triage/api/exchanges"))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 405);
+    assert_header(r.headers(), "allow", "GET");
+    let (s, _, _) = get(&c, format!("{base}/__triage/no-such-page")).await;
+    assert_eq!(s, 404);
+    let (s, _, _) = get(&c, format!("{base}/__triage/api/exchanges?since=x")).await;
+    assert_eq!(s, 400);
+
+    // None of this reached the upstream; the page's own polling is not an exchange.
+    let seen = up.seen();
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert!(seen.iter().all(|s| !s.uri.contains("__triage")), "{seen:?}");
+    assert_eq!(monitor.len(), 1);
+}
+
+#[tokio::test]
+async fn planted_secrets_appear_in_no_triage_answer() {
+    let up = fake_upstream().await;
+    let monitor = Arc::new(Monitor::default());
+    let p = proxy_with(config(&up.url(), &up.url()), pipeline(monitor)).await;
+    let base = format!("http://{}", p.addr);
+    let c = client();
+    send_conflict(&c, &base).await;
+    let r = c
+        .post(format!("{base}/oauth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id=abc&client_secret={CLIENT_SECRET}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    r.bytes().await.unwrap();
+    let r = c
+        .post(format!("{base}/oauth/token"))
+        .header("authorization", format!("Basic {CLIENT_SECRET}"))
+        .body(format!("grant_type=authorization_code&code={CODE}"))
+        .send()
+        .await
+        .unwrap();
+    r.bytes().await.unwrap();
+    let r = c
+        .get(format!("{base}/api/v2/users/me?code={CODE}&x=1"))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .header("cookie", format!("session={TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    r.bytes().await.unwrap();
+
+    let list = wait_for(&c, &base, 4).await;
+    let mut answers = vec![list.to_string()];
+    for x in list["exchanges"].as_array().unwrap() {
+        let (s, _, t) = get(&c, format!("{base}/__triage/api/exchanges/{}", x["seq"])).await;
+        assert_eq!(s, 200);
+        answers.push(t);
+    }
+    for path in ["/__triage/", "/__triage/metrics", "/__triage/api/exchanges"] {
+        answers.push(get(&c, format!("{base}{path}")).await.2);
+    }
+    for a in &answers {
+        for planted in [TOKEN, CLIENT_SECRET, CODE, ACCESS_TOKEN] {
+            assert!(!a.contains(planted), "{planted} leaked into:\n{a}");
+        }
+    }
+    // The query secret is redacted in the summary's path, not dropped.
+    let all = answers.join("\n");
+    assert!(all.contains("/api/v2/users/me?code=[redacted "), "{all}");
+    assert!(all.contains("client_secret=[redacted "), "{all}");
+}
+
+#[tokio::test]
+async fn ring_stays_bounded_and_oldest_moves() {
+    let up = fake_upstream().await;
+    let monitor = Arc::new(Monitor::new(5));
+    let p = proxy_with(config(&up.url(), &up.url()), pipeline(monitor.clone())).await;
+    let base = format!("http://{}", p.addr);
+    let c = client();
+    for i in 0..40 {
+        let r = c.get(format!("{base}/ok/{i}")).send().await.unwrap();
+        r.bytes().await.unwrap();
+    }
+    for _ in 0..100 {
+        let m = get(&c, format!("{base}/__triage/metrics")).await.2;
+        if m.contains("triage_exchanges_total{class=\"2xx\"} 40\n") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(monitor.len(), 5);
+    let (_, _, t) = get(&c, format!("{base}/__triage/api/exchanges")).await;
+    let j: Value = serde_json::from_str(&t).unwrap();
+    let seqs: Vec<u64> = j["exchanges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|x| x["seq"].as_u64().unwrap())
+        .collect();
+    assert_eq!(seqs.len(), 5, "{j}");
+    assert_eq!(j["oldest"].as_u64(), seqs.iter().min().copied());
+    assert!(
+        j["exchanges"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|x| x["path"].as_str().unwrap().starts_with("/ok/3")),
+        "{j}"
+    );
+    let first = j["exchanges"][0]["seq"].as_u64().unwrap();
+    let (s, _, _) = get(&c, format!("{base}/__triage/api/exchanges/{}", first - 30)).await;
+    assert_eq!(s, 404);
+}
+
+#[tokio::test]
+async fn pages_answer_only_loopback_hosts() {
+    let up = fake_upstream().await;
+    let p = proxy_with(
+        config(&up.url(), &up.url()),
+        pipeline(Arc::new(Monitor::default())),
+    )
+    .await;
+    let evil = raw(
+        p.addr,
+        b"GET /__triage/api/exchanges HTTP/1.1\r\nHost: rebind.example:8787\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, _) = split_response(&evil);
+    assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    let ok = raw(
+        p.addr,
+        b"GET /__triage/api/exchanges HTTP/1.1\r\nHost: localhost:8787\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, _) = split_response(&ok);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert!(up.seen().is_empty());
+
+    // --allow-remote: any host.
+    let p2 = proxy_with(
+        config(&up.url(), &up.url()),
+        pipeline(Arc::new(Monitor::default().allow_remote(true))),
+    )
+    .await;
+    let any = raw(
+        p2.addr,
+        b"GET /__triage/metrics HTTP/1.1\r\nHost: box.lan:8787\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let (head, _) = split_response(&any);
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+}
