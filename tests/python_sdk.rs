@@ -39,18 +39,23 @@ fn venv_python() -> Option<PathBuf> {
 
 /// Runs one step of `tests/sdk/python_client.py` against `host` and returns its JSON report.
 async fn run_sdk(python: &Path, host: &str, step: &str) -> Value {
+    run_sdk_with(
+        python,
+        host,
+        step,
+        &["--client-id", CLIENT_ID, "--client-secret", CLIENT_SECRET],
+    )
+    .await
+}
+
+/// As [`run_sdk`], with the script's arguments given (credentials, ids).
+async fn run_sdk_with(python: &Path, host: &str, step: &str, args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/python_client.py");
     let child = tokio::process::Command::new(python)
         .arg(&script)
         .arg(step)
-        .args([
-            "--host",
-            host,
-            "--client-id",
-            CLIENT_ID,
-            "--client-secret",
-            CLIENT_SECRET,
-        ])
+        .args(["--host", host])
+        .args(args)
         // The SDK reads no proxy variables, but keep urllib3 and friends honest.
         .env("NO_PROXY", "*")
         .env("PYTHONDONTWRITEBYTECODE", "1")
@@ -196,10 +201,9 @@ async fn python_sdk_sees_proxy_error() {
 }
 
 /// Sending into a conversation the upstream refuses: the SDK raises ApiException carrying the
-/// upstream's status, body and headers unchanged. When rules land, assert here that
-/// `r["headers"]["triage-rule"] == "conversation-closed"` (with the rule-enabled inspector).
+/// upstream's status and body unchanged, and its headers carry triage's diagnosis.
 #[tokio::test]
-async fn python_sdk_send_closed_gets_the_upstream_error() {
+async fn python_sdk_send_closed_raises_with_the_diagnosis() {
     let Some(python) = venv_python() else { return };
     let login = login_upstream().await;
     let refusal = json!({
@@ -225,9 +229,21 @@ async fn python_sdk_send_closed_gets_the_upstream_error() {
         }
     })
     .await;
-    let proxy = proxy(config(&api.url(), &login.url())).await;
+    let proxy = proxy_with(
+        config(&api.url(), &login.url()),
+        triage::cli::demo::default_inspector().unwrap(),
+    )
+    .await;
 
     let r = run_sdk(&python, &format!("http://{}", proxy.addr), "send-closed").await;
+    assert_eq!(
+        r["headers"]["triage-rule"], "conversation-closed",
+        "SDK report: {r:#}"
+    );
+    assert!(r["headers"]["triage-fix"]
+        .as_str()
+        .unwrap()
+        .contains("POST /api/v2/conversations/messages/agentless"));
 
     assert_eq!(r["ok"], false, "SDK report: {r:#}");
     assert_eq!(r["status"], 409, "SDK report: {r:#}");
@@ -247,4 +263,57 @@ async fn python_sdk_send_closed_gets_the_upstream_error() {
     let sent: Value = serde_json::from_slice(&seen[0].body).unwrap();
     assert_eq!(sent, json!({"textBody": "hello from triage's SDK test"}));
     proxy.shutdown().await.unwrap();
+}
+
+/// The real SDK through triage in front of triage's own simulator (the built-in scenario): the
+/// login and a call succeed, and the send into the scenario's closed conversation raises
+/// ApiException whose headers name `conversation-closed`.
+#[tokio::test]
+async fn python_sdk_through_triage_in_front_of_the_simulator() {
+    let Some(python) = venv_python() else { return };
+    let scenario = triage::simulate::Scenario::builtin();
+    let sim = triage::simulate::Simulator::bind("127.0.0.1:0".parse().unwrap(), &scenario)
+        .await
+        .unwrap()
+        .spawn();
+    let url = sim.url();
+    let proxy = proxy_with(
+        config(&url, &url),
+        triage::cli::demo::default_inspector().unwrap(),
+    )
+    .await;
+    let host = format!("http://{}", proxy.addr);
+    // The built-in scenario's client and closed conversation (src/simulate/default.toml).
+    let creds = [
+        "--client-id",
+        "a1f3c9d2-5b7e-4e21-8f0a-6c2d9b4e7a11",
+        "--client-secret",
+        "demo-secret",
+    ];
+
+    let r = run_sdk_with(&python, &host, "login-and-get", &creds).await;
+    assert_eq!(r["ok"], true, "SDK report: {r:#}");
+    assert!(
+        r["result"]["organization"].is_object(),
+        "tokens/me result: {r:#}"
+    );
+
+    let mut args = creds.to_vec();
+    args.extend([
+        "--conversation-id",
+        "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d",
+        "--communication-id",
+        "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeee02",
+    ]);
+    let r = run_sdk_with(&python, &host, "send-closed", &args).await;
+    assert_eq!(r["ok"], false, "SDK report: {r:#}");
+    assert_eq!(r["error"], "ApiException");
+    assert_eq!(r["status"], 409);
+    assert_eq!(
+        r["headers"]["triage-rule"], "conversation-closed",
+        "SDK report: {r:#}"
+    );
+    assert_eq!(r["body"]["code"], "request.conflict");
+    proxy.shutdown().await.unwrap();
+    sim.shutdown().await.unwrap();
 }
