@@ -306,3 +306,66 @@ async fn a_403_names_the_operation_and_what_it_requires() {
     let cause = r.headers()["triage-cause"].to_str().unwrap();
     assert!(cause.ends_with("The API catalog says postConversationsMessagesAgentless requires permissions: all of: conversation:message:create; accepted OAuth scopes: conversations."), "{cause}");
 }
+
+#[tokio::test]
+async fn probe_token_asks_tokens_me_once_and_the_diagnosis_cites_the_scopes() {
+    let up = upstream(|seen| async move {
+        if seen.uri == "/api/v2/tokens/me" {
+            return Response::new(full(r#"{"organization":{"id":"o1","name":"Acme"},"OAuthClient":{"id":"c1","name":"Outreach bot"},"authorizedScope":["users:readonly","analytics"]}"#));
+        }
+        Response::builder()
+            .status(403)
+            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
+            .unwrap()
+    })
+    .await;
+    let cfg = config(&up.url(), &up.url());
+    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
+    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
+    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let c = client();
+    let call = || {
+        c.post(format!(
+            "http://{}/api/v2/conversations/messages/agentless",
+            p.addr
+        ))
+        .header("authorization", "Bearer code-grant-token")
+        .body("{}")
+        .send()
+    };
+    let first = call().await.unwrap();
+    assert_eq!(rules(first.headers())[0], "missing-scope");
+    first.bytes().await.unwrap();
+    // The probe runs in the background after the first exchange.
+    let mut cause = String::new();
+    for _ in 0..50 {
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let r = call().await.unwrap();
+        cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
+        if cause.contains("authorized scopes") {
+            break;
+        }
+    }
+    assert!(
+        cause.contains(
+            "The token's authorized scopes (GET /api/v2/tokens/me) are: users:readonly, analytics."
+        ),
+        "{cause}"
+    );
+    let probes = up
+        .seen()
+        .iter()
+        .filter(|s| s.uri == "/api/v2/tokens/me")
+        .count();
+    assert_eq!(probes, 1, "one probe per token");
+    let probe = up
+        .seen()
+        .into_iter()
+        .find(|s| s.uri == "/api/v2/tokens/me")
+        .unwrap();
+    assert_eq!(probe.method, http::Method::GET);
+    assert!(probe.headers["user-agent"]
+        .to_str()
+        .unwrap()
+        .contains("--probe-token"));
+}

@@ -103,6 +103,11 @@ pub struct ProxyArgs {
     #[arg(long, value_name = "FILE", env = "TRIAGE_SPEC")]
     pub spec: Option<PathBuf>,
 
+    /// Ask `GET /api/v2/tokens/me` (read-only) once about each new bearer token, so diagnoses
+    /// can cite its organization, OAuth client and scopes. Off by default; logged when done.
+    #[arg(long, env = "TRIAGE_PROBE_TOKEN")]
+    pub probe_token: bool,
+
     /// Do not fetch the upstream's catalog; use `--spec`, the cache, or the built-in one.
     #[arg(long, env = "TRIAGE_NO_SPEC_FETCH")]
     pub no_spec_fetch: bool,
@@ -205,6 +210,12 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
             .allow_remote(args.allow_remote)
             .upstreams(cfg.api.to_string(), cfg.login.to_string());
         pipeline = pipeline.with_sink(Arc::new(monitor));
+    }
+    if args.probe_token {
+        let client = crate::proxy::upstream::build(&cfg)?;
+        tracing::info!("--probe-token: triage will call GET /api/v2/tokens/me once per new token");
+        pipeline =
+            pipeline.with_prober(crate::diagnose::probe::Prober::new(client, cfg.api.clone()));
     }
     let dashboard = !args.no_dashboard;
     let inspector: Arc<dyn Inspector> = Arc::new(pipeline);

@@ -4,6 +4,7 @@
 
 pub mod context;
 pub mod pipeline;
+pub mod probe;
 
 pub use context::Context;
 pub use pipeline::{Pipeline, PipelineOptions, Sink};

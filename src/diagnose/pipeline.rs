@@ -44,6 +44,7 @@ pub struct Pipeline {
     catalog: Arc<catalog::fetch::Shared>,
     options: PipelineOptions,
     sinks: Vec<Arc<dyn Sink>>,
+    prober: Option<Arc<super::probe::Prober>>,
     /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
     /// exchanges in flight).
     pending: Mutex<HashMap<u64, Vec<Diagnosis>>>,
@@ -58,6 +59,7 @@ impl Pipeline {
             catalog: Arc::new(catalog::fetch::Shared::new(catalog::load::builtin())),
             options,
             sinks: Vec::new(),
+            prober: None,
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -69,6 +71,12 @@ impl Pipeline {
 
     pub fn with_catalog(mut self, catalog: Arc<catalog::fetch::Shared>) -> Self {
         self.catalog = catalog;
+        self
+    }
+
+    /// `--probe-token`: ask `GET /api/v2/tokens/me` about each new token, once.
+    pub fn with_prober(mut self, prober: super::probe::Prober) -> Self {
+        self.prober = Some(Arc::new(prober));
         self
     }
 
@@ -148,6 +156,9 @@ impl Inspector for Pipeline {
     }
 
     fn finished(&self, ex: &Exchange) {
+        if let Some(p) = &self.prober {
+            p.maybe_probe(&self.evidence, ex);
+        }
         if self.sinks.is_empty() {
             return;
         }

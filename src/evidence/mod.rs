@@ -145,6 +145,8 @@ struct Inner {
     conversations: Bounded<String, ConversationSeen>,
     tokens: Bounded<[u8; 16], TokenSeen>,
     failures: Bounded<[u8; 16], FailureSeen>,
+    /// Tokens `--probe-token` has asked about already.
+    probed: Bounded<[u8; 16], ()>,
 }
 
 /// The store, shared by all connections of a proxy or by one offline replay.
@@ -251,6 +253,7 @@ impl Store {
                 conversations: Bounded::new(limits.conversations, limits.conversation_age),
                 tokens: Bounded::new(limits.tokens, limits.token_age),
                 failures: Bounded::new(limits.failures, limits.failure_window),
+                probed: Bounded::new(limits.tokens, limits.token_age),
             }),
             limits,
         }
@@ -463,6 +466,27 @@ impl Store {
             }
         }
         f
+    }
+
+    /// True the first time it is asked about a token whose `GET /api/v2/tokens/me` triage has
+    /// not seen: the caller may then make that call itself (`--probe-token`), once per token.
+    pub fn claim_probe(&self, token: &str, now: Instant) -> bool {
+        let k = key(&[token.as_bytes()]);
+        let mut inner = self.lock();
+        let known = inner
+            .tokens
+            .get(&k, now)
+            .is_some_and(|(t, _)| t.scopes.is_some() || t.organization.is_some());
+        if known || inner.probed.get(&k, now).is_some() {
+            return false;
+        }
+        inner.probed.put(k, (), now);
+        true
+    }
+
+    /// The bearer token of a request, if it has one.
+    pub fn bearer_of(ex: &Exchange) -> Option<&str> {
+        bearer(ex)
     }
 
     /// Entries held, for tests and metrics: (conversations, tokens, failures).

@@ -1,0 +1,122 @@
+//! `--probe-token`: when a new bearer token passes through, triage asks the API itself — once,
+//! read-only, `GET /api/v2/tokens/me` — what the token is (organization, OAuth client,
+//! authorized scopes), so later diagnoses can cite it. Off by default, and logged when it
+//! happens: it is a call the user's code did not make. The token is used for that one call and
+//! never kept.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime};
+
+use bytes::Bytes;
+use http::{header, HeaderMap, HeaderValue, Method, Request};
+use http_body_util::BodyExt;
+
+use crate::evidence::Store;
+use crate::exchange::{BodyPrefix, Exchange, Inspection, Origin, Response, Timings, UpstreamKind};
+use crate::proxy::body::TeeBody;
+use crate::proxy::upstream::UpstreamClient;
+use crate::proxy::UpstreamUrl;
+
+/// Most bytes of a `tokens/me` answer read.
+const MAX_BODY: usize = 256 * 1024;
+
+pub struct Prober {
+    client: UpstreamClient,
+    api: UpstreamUrl,
+}
+
+impl Prober {
+    pub fn new(client: UpstreamClient, api: UpstreamUrl) -> Self {
+        Prober { client, api }
+    }
+
+    /// Probes the token of `ex` in the background if it is new to `store`. Needs a Tokio runtime.
+    pub fn maybe_probe(self: &Arc<Self>, store: &Arc<Store>, ex: &Exchange) {
+        if ex.request.upstream != UpstreamKind::Api || ex.request.path == "/api/v2/tokens/me" {
+            return;
+        }
+        let Some(token) = Store::bearer_of(ex) else {
+            return;
+        };
+        if !store.claim_probe(token, Instant::now()) {
+            return;
+        }
+        let Ok(auth) = HeaderValue::from_str(&format!("Bearer {token}")) else {
+            return;
+        };
+        let fp = crate::redact::fingerprint(token.as_bytes());
+        tracing::info!(target: "triage::probe", token = %fp, "--probe-token: asking GET /api/v2/tokens/me about a new token");
+        let (me, store) = (self.clone(), store.clone());
+        tokio::spawn(async move {
+            match me.tokens_me(auth).await {
+                Ok(ex) => store.observe(&ex, Instant::now()),
+                Err(e) => {
+                    tracing::info!(target: "triage::probe", token = %fp, error = %e, "--probe-token: GET /api/v2/tokens/me failed")
+                }
+            }
+        });
+    }
+
+    async fn tokens_me(&self, auth: HeaderValue) -> Result<Exchange, String> {
+        let uri: http::Uri = format!("{}/api/v2/tokens/me", self.api)
+            .parse()
+            .map_err(|e| format!("{e}"))?;
+        let mut headers = HeaderMap::new();
+        headers.insert(header::AUTHORIZATION, auth);
+        headers.insert(header::ACCEPT, HeaderValue::from_static("application/json"));
+        let mut req = Request::new(TeeBody::empty());
+        *req.method_mut() = Method::GET;
+        *req.uri_mut() = uri;
+        *req.headers_mut() = headers.clone();
+        req.headers_mut().insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!(
+                "triage/",
+                env!("CARGO_PKG_VERSION"),
+                " (--probe-token)"
+            )),
+        );
+        let started_at = SystemTime::now();
+        let resp = tokio::time::timeout(Duration::from_secs(15), self.client.request(req))
+            .await
+            .map_err(|_| "timed out".to_owned())?
+            .map_err(|e| crate::proxy::problem::chain(&e))?;
+        let (parts, body) = resp.into_parts();
+        let bytes = tokio::time::timeout(
+            Duration::from_secs(15),
+            http_body_util::Limited::new(body, MAX_BODY).collect(),
+        )
+        .await
+        .map_err(|_| "timed out".to_owned())?
+        .map_err(|e| e.to_string())?
+        .to_bytes();
+        let encoding = parts
+            .headers
+            .get(header::CONTENT_ENCODING)
+            .and_then(|v| v.to_str().ok());
+        let decoded = crate::proxy::decode::decode(encoding, &bytes, MAX_BODY)
+            .map(|(b, _)| Bytes::from(b))
+            .unwrap_or_default();
+        Ok(Exchange {
+            seq: 0,
+            origin: Origin::Live,
+            started_at,
+            request: crate::exchange::Request {
+                method: Method::GET,
+                path: "/api/v2/tokens/me".into(),
+                query: None,
+                headers,
+                body: BodyPrefix::complete(Bytes::new()),
+                upstream: UpstreamKind::Api,
+                host: Some(self.api.host().to_owned()),
+            },
+            response: Some(Response {
+                status: parts.status,
+                headers: parts.headers,
+                body: BodyPrefix::complete(decoded),
+            }),
+            timings: Timings::default(),
+            inspection: Inspection::Complete,
+        })
+    }
+}
