@@ -111,7 +111,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
     let mut report = Report::new(args.keep_content);
     if args.format == Format::Json {
         // Records are written as they come; none need keeping.
-        report = report.with_max_records(0);
+        report = report.streaming();
     }
     let opts = args.input.options();
     for path in &args.files {

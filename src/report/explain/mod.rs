@@ -167,6 +167,8 @@ pub struct Report {
     #[serde(skip)]
     max_records: usize,
     #[serde(skip)]
+    streaming: bool,
+    #[serde(skip)]
     keep_content: bool,
     #[serde(skip)]
     rule_index: BTreeMap<String, usize>,
@@ -186,15 +188,24 @@ impl Report {
             records: Vec::new(),
             errors: Vec::new(),
             max_records: Self::DEFAULT_MAX_RECORDS,
+            streaming: false,
             keep_content,
             rule_index: BTreeMap::new(),
             all_ids: BTreeMap::new(),
         }
     }
 
-    /// Most records stored (0 when a renderer streams them, like JSON Lines).
+    /// Most records stored; the others are counted in [`Totals::records_dropped`].
     pub fn with_max_records(mut self, n: usize) -> Self {
         self.max_records = n;
+        self
+    }
+
+    /// Stores no records (the caller writes each as [`Report::observe`] returns it, like JSON
+    /// Lines), and counts none as dropped.
+    pub fn streaming(mut self) -> Self {
+        self.max_records = 0;
+        self.streaming = true;
         self
     }
 
@@ -252,7 +263,7 @@ impl Report {
         self.summarise(&rec);
         if self.records.len() < self.max_records {
             self.records.push(rec.clone());
-        } else {
+        } else if !self.streaming {
             self.totals.records_dropped += 1;
         }
         Some(rec)
