@@ -395,15 +395,17 @@ fn record(
             operation: d.operation.clone(),
         })
         .collect();
+    // What is shown of the exchange itself goes through the one redaction policy.
+    let shown = redact::exchange(ex, keep_content);
     ExchangeRecord {
         index,
         file: file.to_owned(),
         entry,
-        time: time_of(ex),
-        method: ex.request.method.as_str().to_owned(),
-        url: secrets.scrub(&url_of(ex)),
-        status: ex.status(),
-        correlation_id: ex.correlation_id().map(|c| secrets.scrub(&c)),
+        time: time_of(&shown),
+        method: shown.request.method.as_str().to_owned(),
+        url: secrets.scrub(&url_of(&shown)),
+        status: shown.status(),
+        correlation_id: shown.correlation_id().map(|c| secrets.scrub(&c)),
         diagnoses,
     }
 }
