@@ -114,27 +114,40 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         report = report.streaming();
     }
     let opts = args.input.options();
+    let mut written = Ok(());
     for path in &args.files {
-        replay(&pipeline, path, &opts, &mut report, |rec| {
+        written = replay(&pipeline, path, &opts, &mut report, |rec| {
             if args.format == Format::Json {
                 explain::json::write_record(&mut out, rec)?;
-                if !rec.diagnoses.is_empty() {
+                // Lines reach a reader of the pipe as they are diagnosed.
+                if to_stdout && !rec.diagnoses.is_empty() {
                     out.flush()?;
                 }
             }
             Ok(())
-        })
-        .map_err(out_err)?;
+        });
+        if written.is_err() {
+            break;
+        }
     }
-
-    let rendered = match args.format {
-        Format::Text => explain::text::render(&report, &mut out, colour),
-        Format::Json => Ok(()),
-        Format::Markdown => explain::markdown::render(&report, &mut out),
-        Format::Html => explain::html::render(&report, &mut out),
-    };
-    rendered.and_then(|()| out.flush()).map_err(out_err)?;
+    let written = written.and_then(|()| {
+        match args.format {
+            Format::Text => explain::text::render(&report, &mut out, colour),
+            Format::Json => Ok(()),
+            Format::Markdown => explain::markdown::render(&report, &mut out),
+            Format::Html => explain::html::render(&report, &mut out),
+        }
+        .and_then(|()| out.flush())
+    });
     drop(out);
+    match written {
+        // The reader went away (`| head`): not an error of the input.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Ok(exit_code(&report, args.fail_on))
+        }
+        Err(e) => return Err(out_err(e)),
+        Ok(()) => {}
+    }
 
     for e in &report.errors {
         eprintln!("triage: error: {}", e.message);
