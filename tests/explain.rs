@@ -511,3 +511,85 @@ fn summary_caps_correlation_ids_and_records() {
     let text = render(&report, explain::Format::Text);
     assert!(text.contains("and 10 more not listed"), "{text}");
 }
+
+#[test]
+fn spec_names_operations_outside_the_builtin_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("swagger.json");
+    std::fs::write(
+        &spec,
+        serde_json::to_vec(&serde_json::json!({
+            "swagger": "2.0",
+            "paths": {"/api/v2/users/{userId}": {"patch": {
+                "operationId": "patchUser",
+                "security": [{"PureCloud OAuth": ["users"]}],
+                "responses": {}
+            }}}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let curl = fixture("curl/verbose.txt");
+    let r = triage(&[
+        "--format",
+        "json",
+        "--spec",
+        spec.to_str().unwrap(),
+        curl.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["operation"], "patchUser",
+        "{}",
+        r.out
+    );
+    // A spec that does not load is a start-up error.
+    let bad = triage(&["--spec", "/nonexistent/spec.json", curl.to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.err.contains("/nonexistent/spec.json"), "{}", bad.err);
+}
+
+#[test]
+fn customer_text_in_evidence_is_redacted_unless_kept() {
+    let ex = ingest::read(
+        &fixture("explain/closed-conversation.har"),
+        &ReadOptions::default(),
+    )
+    .unwrap()
+    .nth(1)
+    .unwrap()
+    .unwrap();
+    let mut d = pipeline().diagnose(&ex);
+    d[0].evidence
+        .push(("textBody".into(), "Hello, my card number is 4111".into()));
+    d[0].evidence
+        .push(("client_secret".into(), "a-client-secret-value".into()));
+    for keep in [false, true] {
+        let mut report = Report::new(keep);
+        let rec = report.observe("x", 0, &ex, &d).unwrap();
+        let ev = &rec.diagnoses[0].evidence;
+        assert_eq!(
+            ev["textBody"] == "Hello, my card number is 4111",
+            keep,
+            "keep_content {keep}: {ev:?}"
+        );
+        assert!(ev["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("[redacted "));
+    }
+}
+
+#[test]
+fn the_report_is_never_written_over_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.har");
+    std::fs::copy(closed(), &f).unwrap();
+    let r = triage(&["-o", f.to_str().unwrap(), f.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        std::fs::read_to_string(closed()).unwrap()
+    );
+}

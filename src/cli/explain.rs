@@ -79,6 +79,11 @@ pub enum FailOn {
 }
 
 pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
+    if let Some(out) = &args.output {
+        for f in &args.files {
+            super::redact::refuse_same_file(f, out)?;
+        }
+    }
     let rules = args.rules.load()?;
     let mut pipeline = Pipeline::new(Arc::new(Engine::new(rules)), PipelineOptions::default());
     if let Some(spec) = &args.spec {
