@@ -3,6 +3,7 @@
 
 pub mod certs;
 pub mod demo;
+pub mod explain;
 pub mod export;
 pub mod ops;
 pub mod proxy;
@@ -61,6 +62,8 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Remove secrets and customer text from a HAR file before sharing it.
     Redact(redact::RedactArgs),
+    /// Explain the failed calls in a HAR file, recording, `curl -i` output or JSON error body.
+    Explain(explain::ExplainArgs),
 }
 
 /// Runs a parsed command line.
@@ -74,6 +77,7 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Ops(args) => ops::run(args),
         Command::Export(args) => export::run(args),
         Command::Redact(args) => redact::run(args),
+        Command::Explain(args) => explain::run(args),
     }
 }
 

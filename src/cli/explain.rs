@@ -1,0 +1,223 @@
+//! `triage explain FILE…`: replays HAR files, recordings, `curl -i` output or bare JSON error
+//! bodies, in order, through one diagnosis [`Pipeline`] (evidence builds up as it would have
+//! live, across files in the order given), and reports what failed and why.
+
+use std::fs::File;
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, ValueEnum};
+
+use crate::catalog;
+use crate::cli::proxy::RulesArgs;
+use crate::diagnose::{Engine, Pipeline, PipelineOptions};
+use crate::error::Error;
+use crate::ingest::{self, InputArgs, STDIN};
+use crate::report::explain::{self, Format, Report};
+
+const AFTER_HELP: &str = "\
+Exit status:
+  0  nothing failed (or, with --fail-on undiagnosed, every failure has a diagnosis)
+  1  failures found (with --fail-on undiagnosed: at least one failure has no diagnosis)
+  2  input error: a file is missing, of unknown kind, truncated or malformed (the report of
+     what was read before the break is still written; the error names the file, byte, line,
+     column and entry), or bad flags or rules
+
+An exchange failed when it has a status of 400 or more, or no response at all (a request the
+browser blocked or the connection lost). It is diagnosed when at least one rule matched it.
+
+Every output is redacted: tokens, cookies, client secrets and other credentials are replaced by
+a fingerprint, and text customers wrote by its length unless --keep-content.";
+
+#[derive(Debug, Args)]
+#[command(after_long_help = AFTER_HELP)]
+pub struct ExplainArgs {
+    /// Inputs, replayed in the order given through one pipeline (`-` for standard input): HAR
+    /// 1.2, a triage recording, `curl -i` output, or a bare JSON error body.
+    #[arg(value_name = "FILE", required = true)]
+    pub files: Vec<PathBuf>,
+
+    #[command(flatten)]
+    pub input: InputArgs,
+
+    /// Output format: `text` for the terminal, `json` for JSON Lines (one object per diagnosed
+    /// exchange), `markdown` for a ticket, `html` for one self-contained file.
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub format: Format,
+
+    /// Write the report to OUT instead of standard output (`-` for standard output).
+    #[arg(short, long, value_name = "OUT")]
+    pub output: Option<PathBuf>,
+
+    /// What makes the exit status 1: `failed`, any failed exchange; `undiagnosed`, a failed
+    /// exchange that no rule explains (for CI pipelines).
+    #[arg(long, value_enum, default_value_t = FailOn::Failed, value_name = "WHAT")]
+    pub fail_on: FailOn,
+
+    /// Keep text customers wrote (`textBody`, `text`, `content`) in the report; credentials
+    /// are redacted regardless.
+    #[arg(long)]
+    pub keep_content: bool,
+
+    /// The API catalog to use (a Swagger 2.0 document or operations catalog) instead of the
+    /// built-in one, so that operations outside the messaging slice are known too.
+    #[arg(long, value_name = "FILE")]
+    pub spec: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub rules: RulesArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FailOn {
+    /// Exit 1 when any exchange failed, diagnosed or not.
+    Failed,
+    /// Exit 1 only when a failed exchange has no diagnosis.
+    Undiagnosed,
+}
+
+pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
+    if let Some(out) = &args.output {
+        for f in &args.files {
+            super::redact::refuse_same_file(f, out)?;
+        }
+    }
+    let rules = args.rules.load()?;
+    let mut pipeline = Pipeline::new(Arc::new(Engine::new(rules)), PipelineOptions::default());
+    if let Some(spec) = &args.spec {
+        let c = catalog::load::from_file(spec)?;
+        pipeline = pipeline.with_catalog(Arc::new(catalog::fetch::Shared::new(c)));
+    }
+    let to_stdout = args
+        .output
+        .as_deref()
+        .is_none_or(|o| o.as_os_str() == STDIN);
+    let colour = to_stdout && args.format == Format::Text && explain::text::use_colour();
+    let out: Box<dyn Write> = match &args.output {
+        Some(p) if p.as_os_str() != STDIN => {
+            Box::new(File::create(p).map_err(|source| Error::Write {
+                path: p.clone(),
+                source,
+            })?)
+        }
+        _ => Box::new(io::stdout().lock()),
+    };
+    let mut out = BufWriter::new(out);
+    let out_err = |source| Error::Write {
+        path: args
+            .output
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("(standard output)")),
+        source,
+    };
+
+    let mut report = Report::new(args.keep_content);
+    if args.format == Format::Json {
+        // Records are written as they come; none need keeping.
+        report = report.streaming();
+    }
+    let opts = args.input.options();
+    let mut written = Ok(());
+    for path in &args.files {
+        written = replay(&pipeline, path, &opts, &mut report, |rec| {
+            if args.format == Format::Json {
+                explain::json::write_record(&mut out, rec)?;
+                // Lines reach a reader of the pipe as they are diagnosed.
+                if to_stdout && !rec.diagnoses.is_empty() {
+                    out.flush()?;
+                }
+            }
+            Ok(())
+        });
+        if written.is_err() {
+            break;
+        }
+    }
+    let written = written.and_then(|()| {
+        match args.format {
+            Format::Text => explain::text::render(&report, &mut out, colour),
+            Format::Json => Ok(()),
+            Format::Markdown => explain::markdown::render(&report, &mut out),
+            Format::Html => explain::html::render(&report, &mut out),
+        }
+        .and_then(|()| out.flush())
+    });
+    drop(out);
+    match written {
+        // The reader went away (`| head`): not an error of the input.
+        Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+            return Ok(exit_code(&report, args.fail_on))
+        }
+        Err(e) => return Err(out_err(e)),
+        Ok(()) => {}
+    }
+
+    for e in &report.errors {
+        eprintln!("triage: error: {}", e.message);
+        if e.exchanges_before > 0 {
+            eprintln!(
+                "triage: the report covers the {} exchange{} of {} read before the break",
+                e.exchanges_before,
+                if e.exchanges_before == 1 { "" } else { "s" },
+                e.file
+            );
+        }
+    }
+    if args.format == Format::Json || !to_stdout {
+        eprintln!("triage: {}", explain::totals_line(&report.totals));
+        if let Some(p) = args.output.as_ref().filter(|_| !to_stdout) {
+            eprintln!("triage: report written to {}", p.display());
+        }
+    }
+    Ok(exit_code(&report, args.fail_on))
+}
+
+/// Replays one input through the pipeline into the report; `each` sees every record as it is
+/// made (JSON Lines streams them). An input error is recorded in the report; the caller
+/// reads on with the next input.
+pub fn replay(
+    pipeline: &Pipeline,
+    path: &Path,
+    opts: &ingest::ReadOptions,
+    report: &mut Report,
+    mut each: impl FnMut(&explain::ExchangeRecord) -> io::Result<()>,
+) -> io::Result<()> {
+    let name = path.display().to_string();
+    report.input(&name);
+    let mut it = match ingest::read(path, opts) {
+        Ok(it) => it,
+        Err(e) => {
+            report.error(&e, 0);
+            return Ok(());
+        }
+    };
+    let mut entry = 0usize;
+    for item in it.by_ref() {
+        match item {
+            Ok(ex) => {
+                let diagnoses = pipeline.diagnose(&ex);
+                if let Some(rec) = report.observe(&name, entry, &ex, &diagnoses) {
+                    each(&rec)?;
+                }
+                entry += 1;
+            }
+            Err(e) => report.error(&e, entry),
+        }
+    }
+    report.skipped(it.summary().skipped_total());
+    Ok(())
+}
+
+/// 2 on an input error, else 1 when `fail_on` holds, else 0.
+pub fn exit_code(report: &Report, fail_on: FailOn) -> ExitCode {
+    if !report.errors.is_empty() {
+        return ExitCode::from(2);
+    }
+    let fail = match fail_on {
+        FailOn::Failed => report.any_failed(),
+        FailOn::Undiagnosed => report.any_undiagnosed(),
+    };
+    ExitCode::from(u8::from(fail))
+}

@@ -1,0 +1,25 @@
+//! JSON Lines: one object per diagnosed exchange, written as each one is diagnosed, so a
+//! large input streams. Fields: `index`, `file`, `entry`, `time`, `method`, `url`, `status`,
+//! `correlation_id`, `diagnoses: [{rule, title, severity, confidence, cause, fix, docs,
+//! evidence, operation}]`. Nothing else goes to standard output.
+
+use std::io::{self, Write};
+
+use super::{ExchangeRecord, Report};
+
+/// Writes one record as a line, when it has a diagnosis.
+pub fn write_record(w: &mut dyn Write, r: &ExchangeRecord) -> io::Result<()> {
+    if r.diagnoses.is_empty() {
+        return Ok(());
+    }
+    serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
+    w.write_all(b"\n")
+}
+
+/// Every stored diagnosed record, one line each.
+pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
+    for r in &report.records {
+        write_record(w, r)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,574 @@
+//! The report of `triage explain`: one data model collected while files stream through the
+//! diagnosis [`Pipeline`](crate::diagnose::Pipeline), and one renderer per output format, each a
+//! function of that data ([`text`], [`json`], [`markdown`], [`html`]). Grouping and redaction
+//! happen here, once; renderers only lay out and escape.
+//!
+//! Memory is bounded whatever the input size: only failing or diagnosed exchanges become
+//! records, at most [`Report::DEFAULT_MAX_RECORDS`] are stored (the rest are counted), and the
+//! by-rule summary keeps at most [`MAX_CORRELATION_IDS`] correlation ids per rule.
+
+pub mod html;
+pub mod json;
+pub mod markdown;
+pub mod text;
+
+use std::collections::BTreeMap;
+use std::time::UNIX_EPOCH;
+
+use serde::Serialize;
+
+use crate::diagnose::Diagnosis;
+use crate::exchange::Exchange;
+use crate::ingest::IngestError;
+use crate::redact;
+use crate::rules::{Confidence, Severity};
+
+/// Correlation ids listed per rule in the summary; the rest are counted.
+pub const MAX_CORRELATION_IDS: usize = 10;
+
+/// One diagnosis as reports show it (redacted).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DiagnosisRecord {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub confidence: Confidence,
+    pub cause: String,
+    pub fix: String,
+    pub docs: Option<String>,
+    /// What the rule matched, in order; secrets and (unless `--keep-content`) customer text
+    /// redacted.
+    pub evidence: serde_json::Map<String, serde_json::Value>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub operation: Option<String>,
+}
+
+/// One failing or diagnosed exchange.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ExchangeRecord {
+    /// Position in the whole run (all inputs, in order), from 1.
+    pub index: usize,
+    /// The input the exchange was read from (`-` for standard input).
+    pub file: String,
+    /// Position in its input, from 0 (the HAR entry index for HAR files, skipped entries
+    /// excluded).
+    pub entry: usize,
+    /// RFC 3339 start time; `None` when the input did not say.
+    pub time: Option<String>,
+    pub method: String,
+    /// Host (when known) and path, query redacted.
+    pub url: String,
+    /// `None` when no response was received.
+    pub status: Option<u16>,
+    pub correlation_id: Option<String>,
+    /// Best first; empty for an undiagnosed failure.
+    pub diagnoses: Vec<DiagnosisRecord>,
+}
+
+impl ExchangeRecord {
+    pub fn failed(&self) -> bool {
+        is_failure(self.status)
+    }
+}
+
+/// An exchange failed when it got no response or a status of 400 or more.
+pub fn is_failure(status: Option<u16>) -> bool {
+    status.is_none_or(|s| s >= 400)
+}
+
+/// One rule in the summary: the exchanges whose best diagnosis it was.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RuleSummary {
+    pub rule: String,
+    pub title: String,
+    pub severity: Severity,
+    pub count: usize,
+    pub first_time: Option<String>,
+    pub last_time: Option<String>,
+    /// The first [`MAX_CORRELATION_IDS`] distinct correlation ids.
+    pub correlation_ids: Vec<String>,
+    /// Distinct correlation ids not listed.
+    pub more_correlation_ids: usize,
+    /// The fix, as given for the first exchange.
+    pub fix: String,
+    pub docs: Option<String>,
+    /// First exchange (run index) with this rule.
+    pub first_index: usize,
+}
+
+/// Counts over the whole run.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Totals {
+    /// Exchanges read from all inputs.
+    pub exchanges: usize,
+    /// Entries read but not turned into exchanges (WebSocket, `data:` URLs, …).
+    pub skipped: usize,
+    /// Exchanges without a response or with a status of 400 or more.
+    pub failed: usize,
+    /// Exchanges with at least one diagnosis.
+    pub diagnosed: usize,
+    /// Failed exchanges without any diagnosis.
+    pub undiagnosed: usize,
+    /// Failing or diagnosed exchanges not stored as records (over the cap).
+    pub records_dropped: usize,
+}
+
+/// Where an input broke.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InputError {
+    pub file: String,
+    /// The whole message: file, byte offset, line, column and entry when known.
+    pub message: String,
+    pub offset: Option<u64>,
+    pub line: Option<u64>,
+    pub column: Option<u64>,
+    /// The exchange (from 0) being read when it broke.
+    pub entry: Option<usize>,
+    /// Exchanges of this input read (and reported) before the break.
+    pub exchanges_before: usize,
+}
+
+impl InputError {
+    pub fn from_ingest(e: &IngestError) -> Self {
+        let file = e.path().display().to_string();
+        let mut out = InputError {
+            file,
+            message: e.to_string(),
+            offset: None,
+            line: None,
+            column: None,
+            entry: None,
+            exchanges_before: 0,
+        };
+        if let IngestError::Broken { at, entry, .. } = e {
+            out.offset = Some(at.offset);
+            out.line = Some(at.line);
+            out.column = Some(at.column);
+            out.entry = *entry;
+            if let Some(n) = entry {
+                out.message = format!("{} (entry {n}, counting from 0)", out.message);
+            }
+        }
+        out
+    }
+}
+
+/// Everything a renderer needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Report {
+    /// The inputs, in the order they were replayed.
+    pub inputs: Vec<String>,
+    pub totals: Totals,
+    /// By best rule, in order of first appearance.
+    pub rules: Vec<RuleSummary>,
+    /// Failing or diagnosed exchanges in run order, at most `max_records`.
+    pub records: Vec<ExchangeRecord>,
+    pub errors: Vec<InputError>,
+    #[serde(skip)]
+    max_records: usize,
+    #[serde(skip)]
+    streaming: bool,
+    #[serde(skip)]
+    keep_content: bool,
+    #[serde(skip)]
+    rule_index: BTreeMap<String, usize>,
+    #[serde(skip)]
+    all_ids: BTreeMap<String, std::collections::HashSet<String>>,
+}
+
+impl Report {
+    /// Stored records at most, by default.
+    pub const DEFAULT_MAX_RECORDS: usize = 10_000;
+
+    pub fn new(keep_content: bool) -> Self {
+        Report {
+            inputs: Vec::new(),
+            totals: Totals::default(),
+            rules: Vec::new(),
+            records: Vec::new(),
+            errors: Vec::new(),
+            max_records: Self::DEFAULT_MAX_RECORDS,
+            streaming: false,
+            keep_content,
+            rule_index: BTreeMap::new(),
+            all_ids: BTreeMap::new(),
+        }
+    }
+
+    /// Most records stored; the others are counted in [`Totals::records_dropped`].
+    pub fn with_max_records(mut self, n: usize) -> Self {
+        self.max_records = n;
+        self
+    }
+
+    /// Stores no records (the caller writes each as [`Report::observe`] returns it, like JSON
+    /// Lines), and counts none as dropped.
+    pub fn streaming(mut self) -> Self {
+        self.max_records = 0;
+        self.streaming = true;
+        self
+    }
+
+    pub fn keep_content(&self) -> bool {
+        self.keep_content
+    }
+
+    /// An input begins.
+    pub fn input(&mut self, name: impl Into<String>) {
+        self.inputs.push(name.into());
+    }
+
+    /// An input broke after `exchanges_before` exchanges; what was read stays in the report.
+    pub fn error(&mut self, e: &IngestError, exchanges_before: usize) {
+        let mut err = InputError::from_ingest(e);
+        err.exchanges_before = exchanges_before;
+        self.errors.push(err);
+    }
+
+    pub fn skipped(&mut self, n: usize) {
+        self.totals.skipped += n;
+    }
+
+    /// Counts an exchange and its diagnoses; returns the (redacted) record when the exchange
+    /// failed or was diagnosed. The record is also stored, up to the cap.
+    pub fn observe(
+        &mut self,
+        file: &str,
+        entry: usize,
+        ex: &Exchange,
+        diagnoses: &[Diagnosis],
+    ) -> Option<ExchangeRecord> {
+        self.totals.exchanges += 1;
+        let failed = is_failure(ex.status());
+        if failed {
+            self.totals.failed += 1;
+            if diagnoses.is_empty() {
+                self.totals.undiagnosed += 1;
+            }
+        }
+        if !diagnoses.is_empty() {
+            self.totals.diagnosed += 1;
+        }
+        if !failed && diagnoses.is_empty() {
+            return None;
+        }
+        let rec = record(
+            self.totals.exchanges,
+            file,
+            entry,
+            ex,
+            diagnoses,
+            self.keep_content,
+        );
+        self.summarise(&rec);
+        if self.records.len() < self.max_records {
+            self.records.push(rec.clone());
+        } else if !self.streaming {
+            self.totals.records_dropped += 1;
+        }
+        Some(rec)
+    }
+
+    fn summarise(&mut self, rec: &ExchangeRecord) {
+        let Some(best) = rec.diagnoses.first() else {
+            return;
+        };
+        let i = match self.rule_index.get(&best.rule) {
+            Some(&i) => i,
+            None => {
+                self.rules.push(RuleSummary {
+                    rule: best.rule.clone(),
+                    title: best.title.clone(),
+                    severity: best.severity,
+                    count: 0,
+                    first_time: rec.time.clone(),
+                    last_time: None,
+                    correlation_ids: Vec::new(),
+                    more_correlation_ids: 0,
+                    fix: best.fix.clone(),
+                    docs: best.docs.clone(),
+                    first_index: rec.index,
+                });
+                self.rule_index
+                    .insert(best.rule.clone(), self.rules.len() - 1);
+                self.rules.len() - 1
+            }
+        };
+        let s = &mut self.rules[i];
+        s.count += 1;
+        if rec.time.is_some() {
+            if s.first_time.is_none() {
+                s.first_time = rec.time.clone();
+            }
+            s.last_time = rec.time.clone();
+        }
+        if let Some(id) = &rec.correlation_id {
+            // Distinct ids: the listed ones are remembered; beyond them only a bounded set
+            // is kept to count distinct ids (and counting stops growing it at the cap).
+            if s.correlation_ids.contains(id) {
+                return;
+            }
+            if s.correlation_ids.len() < MAX_CORRELATION_IDS {
+                s.correlation_ids.push(id.clone());
+            } else {
+                let seen = self.all_ids.entry(best.rule.clone()).or_default();
+                if seen.len() < Self::DEFAULT_MAX_RECORDS {
+                    if seen.insert(id.clone()) {
+                        s.more_correlation_ids += 1;
+                    }
+                } else {
+                    s.more_correlation_ids += 1;
+                }
+            }
+        }
+    }
+
+    /// True when something failed (exit status 1 under `--fail-on failed`).
+    pub fn any_failed(&self) -> bool {
+        self.totals.failed > 0
+    }
+
+    /// True when a failure has no diagnosis (exit status 1 under `--fail-on undiagnosed`).
+    pub fn any_undiagnosed(&self) -> bool {
+        self.totals.undiagnosed > 0
+    }
+
+    /// Stored records of failures (diagnosed or not).
+    pub fn failures(&self) -> impl Iterator<Item = &ExchangeRecord> {
+        self.records.iter().filter(|r| r.failed())
+    }
+}
+
+/// RFC 3339 time of an exchange, `None` when its input did not say.
+fn time_of(ex: &Exchange) -> Option<String> {
+    (ex.started_at != UNIX_EPOCH).then(|| crate::ingest::format_time(ex.started_at))
+}
+
+/// Host and path of a request, query redacted.
+pub fn url_of(ex: &Exchange) -> String {
+    let r = &ex.request;
+    let path = if r.path_known() {
+        redact::path_and_query(&r.path, r.query.as_deref())
+    } else {
+        "(path unknown)".to_owned()
+    };
+    match &r.host {
+        Some(h) if r.path_known() => format!("{h}{path}"),
+        Some(h) => format!("{h} {path}"),
+        None => path,
+    }
+}
+
+fn record(
+    index: usize,
+    file: &str,
+    entry: usize,
+    ex: &Exchange,
+    diagnoses: &[Diagnosis],
+    keep_content: bool,
+) -> ExchangeRecord {
+    let secrets = Secrets::of(ex);
+    let diagnoses = diagnoses
+        .iter()
+        .map(|d| DiagnosisRecord {
+            rule: d.rule.clone(),
+            title: d.title.clone(),
+            severity: d.severity,
+            confidence: d.confidence,
+            cause: secrets.scrub(&d.cause),
+            fix: secrets.scrub(&d.fix),
+            docs: d.docs.clone(),
+            evidence: d
+                .evidence
+                .iter()
+                .map(|(k, v)| {
+                    let v = if redact::is_secret_json_key(k) || redact::is_secret_header(k) {
+                        redact::secret(v)
+                    } else if !keep_content && redact::is_content_json_key(k) {
+                        redact::content(v)
+                    } else {
+                        secrets.scrub(v)
+                    };
+                    (k.clone(), serde_json::Value::String(v))
+                })
+                .collect(),
+            operation: d.operation.clone(),
+        })
+        .collect();
+    // What is shown of the exchange itself goes through the one redaction policy.
+    let shown = redact::exchange(ex, keep_content);
+    ExchangeRecord {
+        index,
+        file: file.to_owned(),
+        entry,
+        time: time_of(&shown),
+        method: shown.request.method.as_str().to_owned(),
+        url: secrets.scrub(&url_of(&shown)),
+        status: shown.status(),
+        correlation_id: shown.correlation_id().map(|c| secrets.scrub(&c)),
+        diagnoses,
+    }
+}
+
+/// The credentials an exchange carries, so that no text quoted from it into a report (a cause
+/// quoting the upstream's message, say) can carry one: each is replaced by the placeholder of
+/// [`redact::secret`].
+struct Secrets(Vec<String>);
+
+impl Secrets {
+    /// Shorter values are too likely to be ordinary words ("Bearer expired") to replace in
+    /// prose; real credentials are longer.
+    const MIN_LEN: usize = 12;
+
+    fn of(ex: &Exchange) -> Self {
+        let mut found = Vec::new();
+        let mut headers = |h: &http::HeaderMap| {
+            for (name, value) in h {
+                if !redact::is_secret_header(name.as_str()) {
+                    continue;
+                }
+                let v = String::from_utf8_lossy(value.as_bytes());
+                found.push(v.to_string());
+                if let Some((_, cred)) = v.split_once(' ') {
+                    found.push(cred.trim().to_owned());
+                }
+                for part in v.split(';') {
+                    if let Some((_, c)) = part.split_once('=') {
+                        found.push(c.trim().to_owned());
+                    }
+                }
+            }
+        };
+        headers(&ex.request.headers);
+        if let Some(r) = &ex.response {
+            headers(&r.headers);
+        }
+        let mut params = |q: &str| {
+            for kv in q.split('&') {
+                if let Some((k, v)) = kv.split_once('=') {
+                    if redact::is_secret_param(k) {
+                        found.push(v.to_owned());
+                    }
+                }
+            }
+        };
+        if let Some(q) = &ex.request.query {
+            params(q);
+        }
+        let body = ex.request.body.text();
+        if !body.trim_start().starts_with(['{', '[']) {
+            params(body.trim());
+        }
+        let mut json = |b: &crate::exchange::BodyPrefix| {
+            if let Some(v) = b.json() {
+                json_secrets(&v, &mut found);
+            }
+        };
+        json(&ex.request.body);
+        if let Some(r) = &ex.response {
+            json(&r.body);
+        }
+        found.retain(|s| s.len() >= Self::MIN_LEN && !redact::is_redacted(s));
+        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        found.dedup();
+        Secrets(found)
+    }
+
+    fn scrub(&self, text: &str) -> String {
+        let mut out = text.to_owned();
+        for s in &self.0 {
+            if out.contains(s.as_str()) {
+                out = out.replace(s.as_str(), &redact::secret(s));
+            }
+        }
+        out
+    }
+}
+
+fn json_secrets(v: &serde_json::Value, out: &mut Vec<String>) {
+    match v {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                if redact::is_secret_json_key(k) {
+                    match v {
+                        serde_json::Value::String(s) => out.push(s.clone()),
+                        serde_json::Value::Null => {}
+                        other => out.push(other.to_string()),
+                    }
+                } else {
+                    json_secrets(v, out);
+                }
+            }
+        }
+        serde_json::Value::Array(a) => {
+            for v in a {
+                json_secrets(v, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// "3 exchanges read, 2 failed, 1 diagnosed, 1 undiagnosed": the totals as one sentence.
+pub fn totals_line(t: &Totals) -> String {
+    let mut s = format!(
+        "{} exchange{} read, {} failed, {} diagnosed, {} failure{} without a diagnosis",
+        t.exchanges,
+        plural(t.exchanges),
+        t.failed,
+        t.diagnosed,
+        t.undiagnosed,
+        plural(t.undiagnosed)
+    );
+    if t.skipped > 0 {
+        s.push_str(&format!(
+            "; {} entr{} skipped (not HTTP)",
+            t.skipped,
+            if t.skipped == 1 { "y" } else { "ies" }
+        ));
+    }
+    if t.records_dropped > 0 {
+        s.push_str(&format!(
+            "; {} failing exchange{} beyond the first {} not listed",
+            t.records_dropped,
+            plural(t.records_dropped),
+            Report::DEFAULT_MAX_RECORDS
+        ));
+    }
+    s
+}
+
+fn plural(n: usize) -> &'static str {
+    if n == 1 {
+        ""
+    } else {
+        "s"
+    }
+}
+
+/// The correlation ids of a rule as one list: "a, b and 3 more".
+pub fn correlation_list(s: &RuleSummary) -> String {
+    let mut out = s.correlation_ids.join(", ");
+    if s.more_correlation_ids > 0 {
+        out.push_str(&format!(" and {} more", s.more_correlation_ids));
+    }
+    out
+}
+
+/// The status as shown: `409`, or `no response`.
+pub fn status_text(status: Option<u16>) -> String {
+    status.map_or_else(|| "no response".to_owned(), |s| s.to_string())
+}
+
+/// Output formats of `triage explain`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Format {
+    /// A terminal summary grouped by rule, then the failing exchanges.
+    Text,
+    /// JSON Lines: one object per diagnosed exchange.
+    Json,
+    /// A Markdown report to paste into a ticket.
+    Markdown,
+    /// One self-contained HTML file.
+    Html,
+}

@@ -1,0 +1,595 @@
+//! `triage explain`: the binary where exit codes matter, the renderers directly otherwise.
+//! Fixtures under `tests/fixtures/explain/` are Chrome-shaped HAR files.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use serde_json::Value;
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
+use triage::ingest::{self, ReadOptions};
+use triage::report::explain::{self, Report};
+use triage::rules::RuleSet;
+
+fn fixture(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(rel)
+}
+
+struct Run {
+    code: i32,
+    out: String,
+    err: String,
+}
+
+fn triage_in(args: &[&str], stdin: Option<&[u8]>) -> Run {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("explain")
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("TRIAGE_RULES")
+        .env_remove("TRIAGE_NO_BUILTIN_RULES")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    if let Some(input) = stdin {
+        child.stdin.take().unwrap().write_all(input).unwrap();
+    }
+    let out = child.wait_with_output().unwrap();
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        out: String::from_utf8_lossy(&out.stdout).into_owned(),
+        err: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+fn triage(args: &[&str]) -> Run {
+    triage_in(args, None)
+}
+
+fn json_lines(out: &str) -> Vec<Value> {
+    out.lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect()
+}
+
+fn closed() -> String {
+    fixture("explain/closed-conversation.har")
+        .display()
+        .to_string()
+}
+
+fn pipeline() -> Pipeline {
+    Pipeline::new(
+        Arc::new(Engine::new(RuleSet::load(true, &[]).unwrap())),
+        PipelineOptions::default(),
+    )
+}
+
+/// The report of files replayed through one pipeline, as the CLI builds it.
+fn report_of(files: &[PathBuf], opts: &ReadOptions, keep_content: bool) -> Report {
+    let p = pipeline();
+    let mut report = Report::new(keep_content);
+    for f in files {
+        triage::cli::explain::replay(&p, f, opts, &mut report, |_| Ok(())).unwrap();
+    }
+    report
+}
+
+fn render(report: &Report, format: explain::Format) -> String {
+    let mut out = Vec::new();
+    match format {
+        explain::Format::Text => explain::text::render(report, &mut out, false),
+        explain::Format::Json => explain::json::render(report, &mut out),
+        explain::Format::Markdown => explain::markdown::render(report, &mut out),
+        explain::Format::Html => explain::html::render(report, &mut out),
+    }
+    .unwrap();
+    String::from_utf8(out).unwrap()
+}
+
+#[test]
+fn closed_conversation_har_text_names_the_rule_and_exits_1() {
+    let r = triage(&[&closed()]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    assert!(r.out.contains("conversation-closed"), "{}", r.out);
+    assert!(r.out.contains("By rule"), "{}", r.out);
+    assert!(r.out.contains("Failing exchanges"), "{}", r.out);
+    assert!(
+        r.out.contains("0e1f2a3b-0000-4000-8000-00000000c0de"),
+        "correlation id: {}",
+        r.out
+    );
+    assert!(
+        r.out.contains("2 exchanges read, 1 failed, 1 diagnosed"),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains('\x1b'), "no colour when not a terminal");
+    // The fix is given once, in the summary.
+    assert_eq!(
+        r.out.matches("Resending unchanged will not help").count(),
+        1
+    );
+}
+
+#[test]
+fn json_lines_parse_and_carry_the_rule() {
+    let r = triage(&["--format", "json", &closed()]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "one line per diagnosed exchange: {}", r.out);
+    let l = &lines[0];
+    assert_eq!(l["diagnoses"][0]["rule"], "conversation-closed");
+    assert_eq!(l["index"], 2);
+    assert_eq!(l["status"], 409);
+    assert_eq!(l["method"], "POST");
+    assert_eq!(l["time"], "2026-03-01T10:20:41.5Z");
+    assert_eq!(l["correlation_id"], "0e1f2a3b-0000-4000-8000-00000000c0de");
+    assert!(l["url"]
+        .as_str()
+        .unwrap()
+        .starts_with("api.mypurecloud.ie/api/v2/conversations/messages/"));
+    for k in ["severity", "cause", "fix", "docs", "evidence"] {
+        assert!(
+            l["diagnoses"][0].get(k).is_some(),
+            "diagnoses[0].{k} missing: {l}"
+        );
+    }
+    assert_eq!(
+        l["diagnoses"][0]["evidence"]["conversationId"],
+        "5c1e2f0a-0000-4000-8000-000000000001"
+    );
+    // Totals go to stderr, never stdout.
+    assert!(r.err.contains("2 exchanges read"), "{}", r.err);
+}
+
+#[test]
+fn markdown_has_the_summary_table_fixes_and_failures() {
+    let report = report_of(
+        &[fixture("explain/closed-conversation.har")],
+        &ReadOptions::default(),
+        false,
+    );
+    let md = render(&report, explain::Format::Markdown);
+    assert!(md.starts_with("# triage explain report"), "{md}");
+    assert!(md.contains("## Summary by rule"), "{md}");
+    assert!(
+        md.contains("| Rule | Severity | Count | First | Last | Correlation ids |"),
+        "{md}"
+    );
+    assert!(md.contains("| conversation-closed | error | 1 |"), "{md}");
+    assert!(md.contains("### conversation-closed: "), "{md}");
+    assert!(md.contains("## Failing exchanges"), "{md}");
+    assert!(
+        md.contains(
+            "<https://developer.genesys.cloud/commdigital/digital/openmessaging/outboundMessages>"
+        ),
+        "{md}"
+    );
+    // Through the binary too.
+    let r = triage(&["--format", "markdown", &closed()]);
+    assert_eq!(r.code, 1);
+    assert_eq!(r.out, md, "the binary renders the same report");
+}
+
+#[test]
+fn markdown_escapes_upstream_text() {
+    let e = explain::markdown::escape("a | b `code` <img src=x> [l](u) *s*\nnext");
+    assert_eq!(
+        e,
+        r"a \| b \`code\` &lt;img src=x&gt; \[l\]\(u\) \*s\* next"
+    );
+}
+
+const HOSTILE_CODE: &str = "<script>alert('pwned')</script>|`x`";
+
+fn hostile_body() -> Vec<u8> {
+    serde_json::to_vec(&serde_json::json!({
+        "message": "<script>document.location='https://evil.example/'</script>",
+        "code": HOSTILE_CODE,
+        "status": 409,
+        "contextId": "<b>ctx</b>"
+    }))
+    .unwrap()
+}
+
+const SEND_PATH: &str = "/api/v2/conversations/messages/c-1/communications/m-1/messages";
+
+#[test]
+fn html_is_one_self_contained_file_escaping_a_hostile_message() {
+    let r = triage_in(
+        &[
+            "--format", "html", "--input", "json", "--method", "POST", "--path", SEND_PATH, "-",
+        ],
+        Some(&hostile_body()),
+    );
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let html = r.out;
+    assert!(html.starts_with("<!DOCTYPE html>"), "{html}");
+    assert!(html.trim_end().ends_with("</html>"));
+    assert!(!html.to_ascii_lowercase().contains("<script"), "{html}");
+    assert!(html.contains("conversation-closed"), "{html}");
+    // The captured code is in the cause, as text.
+    assert!(
+        html.contains("&lt;script&gt;alert(&#39;pwned&#39;)&lt;/script&gt;"),
+        "{html}"
+    );
+    assert!(html.contains("&lt;b&gt;ctx&lt;/b&gt;"), "{html}");
+    assert!(!html.contains("<b>ctx"), "{html}");
+    // No external resources: the only URLs are links to the rules' docs.
+    for attr in ["src=", "<link", "@import", "url("] {
+        assert!(!html.contains(attr), "{attr} in {html}");
+    }
+    for href in html.split("href=\"").skip(1) {
+        let url = href.split('"').next().unwrap();
+        assert!(
+            url.starts_with('#') || url.starts_with("https://developer.genesys.cloud/"),
+            "unexpected link {url}"
+        );
+    }
+    assert!(!html.contains("evil.example"), "the message is not shown");
+}
+
+#[test]
+fn hostile_text_is_escaped_in_markdown_and_clean_in_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body.json");
+    std::fs::write(&f, hostile_body()).unwrap();
+    let opts = ReadOptions {
+        method: Some(http::Method::POST),
+        path: Some(SEND_PATH.into()),
+        ..ReadOptions::default()
+    };
+    let report = report_of(&[f], &opts, false);
+    let md = render(&report, explain::Format::Markdown);
+    assert!(!md.contains("<script"), "{md}");
+    assert!(
+        md.contains(r"&lt;script&gt;alert\('pwned'\)&lt;/script&gt;\|\`x\`"),
+        "{md}"
+    );
+    let text = render(&report, explain::Format::Text);
+    assert!(text.contains("conversation-closed"), "{text}");
+}
+
+#[test]
+fn a_recording_explains_as_live() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_path = dir.path().join("rec.jsonl");
+    let recorder = triage::record::Recorder::open(&rec_path).unwrap();
+    let live = pipeline();
+    let mut live_rules: Vec<(usize, Vec<String>)> = Vec::new();
+    let mut n = 0;
+    for f in [
+        "explain/closed-conversation.har",
+        "har/chrome.har",
+        "explain/secrets.har",
+        "har/firefox.har",
+    ] {
+        for ex in ingest::read(&fixture(f), &ReadOptions::default()).unwrap() {
+            let ex = ex.unwrap();
+            n += 1;
+            let d = live.diagnose(&ex);
+            let values: Vec<Value> = d.iter().map(|d| serde_json::to_value(d).unwrap()).collect();
+            recorder.append(&ex, &values).unwrap();
+            if !d.is_empty() {
+                live_rules.push((n, d.iter().map(|d| d.rule.clone()).collect()));
+            }
+        }
+    }
+    assert!(
+        live_rules
+            .iter()
+            .any(|(_, r)| r[0] == "conversation-closed"),
+        "{live_rules:?}"
+    );
+    let r = triage(&["--format", "json", rec_path.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let explained: Vec<(usize, Vec<String>)> = json_lines(&r.out)
+        .iter()
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap() as usize,
+                l["diagnoses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["rule"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    assert_eq!(explained, live_rules);
+}
+
+#[test]
+fn truncated_har_reports_what_was_read_and_where_it_broke() {
+    let f = fixture("har/truncated.har");
+    let r = triage(&["--format", "json", f.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "stderr: {}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    assert_eq!(lines[0]["diagnoses"][0]["rule"], "request-conflict");
+    assert_eq!(lines[0]["index"], 2);
+    for want in [
+        "truncated.har",
+        "byte 5018",
+        "line 181",
+        "log.entries[2]",
+        "entry 2",
+        "2 exchanges of",
+    ] {
+        assert!(r.err.contains(want), "{want} not in stderr: {}", r.err);
+    }
+    // Text: the report first, the error on stderr, still exit 2.
+    let t = triage(&[f.to_str().unwrap()]);
+    assert_eq!(t.code, 2);
+    assert!(t.out.contains("request-conflict"), "{}", t.out);
+    assert!(t.err.contains("byte 5018"), "{}", t.err);
+    // Markdown and HTML reports name the break too.
+    let md = triage(&["--format", "markdown", f.to_str().unwrap()]);
+    assert_eq!(md.code, 2);
+    assert!(md.out.contains("## Input errors"), "{}", md.out);
+    assert!(md.out.contains("byte 5018"), "{}", md.out);
+}
+
+#[test]
+fn a_missing_file_is_an_input_error() {
+    let r = triage(&["/nonexistent/x.har"]);
+    assert_eq!(r.code, 2);
+    assert!(r.err.contains("/nonexistent/x.har"), "{}", r.err);
+}
+
+#[test]
+fn bare_json_body_with_flags_is_missing_scope() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body.json");
+    std::fs::write(
+        &f,
+        r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#,
+    )
+    .unwrap();
+    let r = triage(&[
+        "--status",
+        "403",
+        "--method",
+        "POST",
+        "--path",
+        "/api/v2/conversations/messages/agentless",
+        "--format",
+        "json",
+        f.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    assert_eq!(lines[0]["diagnoses"][0]["rule"], "missing-scope");
+    assert_eq!(lines[0]["status"], 403);
+    assert_eq!(lines[0]["method"], "POST");
+    assert_eq!(lines[0]["time"], Value::Null);
+}
+
+#[test]
+fn only_successes_exit_0() {
+    let f = fixture("explain/successes.har");
+    let r = triage(&[f.to_str().unwrap()]);
+    assert_eq!(r.code, 0, "{} {}", r.out, r.err);
+    assert!(r.out.contains("Nothing failed"), "{}", r.out);
+    let j = triage(&["--format", "json", f.to_str().unwrap()]);
+    assert_eq!(j.code, 0);
+    assert_eq!(j.out, "");
+}
+
+#[test]
+fn fail_on_undiagnosed_exits_1_only_for_a_failure_without_diagnosis() {
+    // Every failure diagnosed: 1 by default, 0 with --fail-on undiagnosed.
+    assert_eq!(triage(&[&closed()]).code, 1);
+    assert_eq!(triage(&["--fail-on", "undiagnosed", &closed()]).code, 0);
+    assert_eq!(triage(&["--fail-on", "failed", &closed()]).code, 1);
+    // chrome.har has a 400 no rule explains.
+    let chrome = fixture("har/chrome.har");
+    let r = triage(&["--fail-on", "undiagnosed", chrome.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.out);
+    assert!(r.out.contains("(no diagnosis)"), "{}", r.out);
+    // Successes only: 0 either way.
+    let ok = fixture("explain/successes.har");
+    assert_eq!(
+        triage(&["--fail-on", "undiagnosed", ok.to_str().unwrap()]).code,
+        0
+    );
+    // An input error wins: 2.
+    let t = fixture("har/truncated.har");
+    assert_eq!(
+        triage(&["--fail-on", "undiagnosed", t.to_str().unwrap()]).code,
+        2
+    );
+}
+
+#[test]
+fn planted_secrets_never_appear_in_any_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = [
+        fixture("explain/secrets.har"),
+        fixture("explain/closed-conversation.har"),
+        fixture("har/chrome.har"),
+        fixture("har/secrets.har"),
+    ];
+    let files: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+    for format in ["text", "json", "markdown", "html"] {
+        let out_file = dir.path().join(format!("report.{format}"));
+        let mut args = vec!["--format", format];
+        args.extend(&files);
+        let r = triage(&args);
+        let mut args2 = vec!["--format", format, "-o", out_file.to_str().unwrap()];
+        args2.extend(&files);
+        let r2 = triage(&args2);
+        assert_eq!(r2.out, "", "with -o nothing on stdout");
+        let written = std::fs::read_to_string(&out_file).unwrap();
+        for (what, text) in [
+            ("stdout", &r.out),
+            ("stderr", &r.err),
+            ("-o file", &written),
+        ] {
+            for planted in [
+                "PLANTED",
+                "UExBTlRFRC1jbGllbnQ6", // the Basic credential
+                "PRIVATE-customer-words",
+            ] {
+                assert!(
+                    !text.contains(planted),
+                    "{planted} in {format} {what}:\n{text}"
+                );
+            }
+        }
+        assert!(
+            r.out.contains("oauth-client-error") && r.out.contains("token-invalid"),
+            "{format}: {}",
+            r.out
+        );
+    }
+    // The query token is shown as its fingerprint.
+    let r = triage(&["--format", "json", files[0]]);
+    assert!(r.out.contains("access_token=[redacted "), "{}", r.out);
+}
+
+#[test]
+fn evidence_carries_across_files_in_order_and_stdin_is_read() {
+    let ok = fixture("explain/successes.har");
+    let r = triage(&["--format", "json", ok.to_str().unwrap(), &closed()]);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1);
+    assert_eq!(lines[0]["index"], 4, "indexes run across files");
+    assert_eq!(lines[0]["entry"], 1);
+    assert!(lines[0]["file"]
+        .as_str()
+        .unwrap()
+        .ends_with("closed-conversation.har"));
+    let har = std::fs::read(closed()).unwrap();
+    let s = triage_in(&["--format", "json", "-"], Some(&har));
+    assert_eq!(s.code, 1, "{}", s.err);
+    let lines = json_lines(&s.out);
+    assert_eq!(lines[0]["file"], "-");
+    assert_eq!(lines[0]["diagnoses"][0]["rule"], "conversation-closed");
+}
+
+#[test]
+fn summary_caps_correlation_ids_and_records() {
+    // 15 failing sends with distinct correlation ids, stored records capped at 5.
+    let p = pipeline();
+    let mut report = Report::new(false).with_max_records(5);
+    let base: Vec<_> = ingest::read(
+        &fixture("explain/closed-conversation.har"),
+        &ReadOptions::default(),
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect();
+    for i in 0..15 {
+        let mut ex = base[1].clone();
+        ex.response.as_mut().unwrap().headers.insert(
+            "inin-correlation-id",
+            http::HeaderValue::from_str(&format!("corr-{i}")).unwrap(),
+        );
+        let d = p.diagnose(&ex);
+        report.observe("x", i, &ex, &d);
+    }
+    assert_eq!(report.records.len(), 5);
+    assert_eq!(report.totals.records_dropped, 10);
+    let s = &report.rules[0];
+    assert_eq!(s.count, 15);
+    assert_eq!(s.correlation_ids.len(), explain::MAX_CORRELATION_IDS);
+    assert_eq!(s.more_correlation_ids, 5);
+    assert!(explain::correlation_list(s).ends_with("corr-9 and 5 more"));
+    let text = render(&report, explain::Format::Text);
+    assert!(text.contains("and 10 more not listed"), "{text}");
+}
+
+#[test]
+fn spec_names_operations_outside_the_builtin_catalog() {
+    let dir = tempfile::tempdir().unwrap();
+    let spec = dir.path().join("swagger.json");
+    std::fs::write(
+        &spec,
+        serde_json::to_vec(&serde_json::json!({
+            "swagger": "2.0",
+            "paths": {"/api/v2/users/{userId}": {"patch": {
+                "operationId": "patchUser",
+                "security": [{"PureCloud OAuth": ["users"]}],
+                "responses": {}
+            }}}
+        }))
+        .unwrap(),
+    )
+    .unwrap();
+    let curl = fixture("curl/verbose.txt");
+    let r = triage(&[
+        "--format",
+        "json",
+        "--spec",
+        spec.to_str().unwrap(),
+        curl.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["operation"], "patchUser",
+        "{}",
+        r.out
+    );
+    // A spec that does not load is a start-up error.
+    let bad = triage(&["--spec", "/nonexistent/spec.json", curl.to_str().unwrap()]);
+    assert_eq!(bad.code, 2);
+    assert!(bad.err.contains("/nonexistent/spec.json"), "{}", bad.err);
+}
+
+#[test]
+fn customer_text_in_evidence_is_redacted_unless_kept() {
+    let ex = ingest::read(
+        &fixture("explain/closed-conversation.har"),
+        &ReadOptions::default(),
+    )
+    .unwrap()
+    .nth(1)
+    .unwrap()
+    .unwrap();
+    let mut d = pipeline().diagnose(&ex);
+    d[0].evidence
+        .push(("textBody".into(), "Hello, my card number is 4111".into()));
+    d[0].evidence
+        .push(("client_secret".into(), "a-client-secret-value".into()));
+    for keep in [false, true] {
+        let mut report = Report::new(keep);
+        let rec = report.observe("x", 0, &ex, &d).unwrap();
+        let ev = &rec.diagnoses[0].evidence;
+        assert_eq!(
+            ev["textBody"] == "Hello, my card number is 4111",
+            keep,
+            "keep_content {keep}: {ev:?}"
+        );
+        assert!(ev["client_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("[redacted "));
+    }
+}
+
+#[test]
+fn the_report_is_never_written_over_an_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("in.har");
+    std::fs::copy(closed(), &f).unwrap();
+    let r = triage(&["-o", f.to_str().unwrap(), f.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert_eq!(
+        std::fs::read_to_string(&f).unwrap(),
+        std::fs::read_to_string(closed()).unwrap()
+    );
+}
