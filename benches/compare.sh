@@ -11,6 +11,8 @@
 # alternate, order flipped each round); the table shows the median of the rounds, and the ratios
 # are the median of the per-round paired ratios (robust to load drifting between rounds).
 # Servers run on SERVER_CPUS, wrk and curl on LOAD_CPUS (taskset), loopback only.
+# "cpu us/req" is the proxy process's own CPU time (user+sys, all threads, from /proc/PID/stat)
+# per request during the measured run: less sensitive than req/s to other load on the machine.
 set -euo pipefail
 
 ROUNDS="${ROUNDS:-5}"
@@ -107,19 +109,26 @@ SCENARIOS=(small conflict conflict-gz)
 
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /ms$/) n += 0; else if (v ~ /s$/) n *= 1000; printf "%.3f", n }'; }
 
-# wrk once; appends "scenario proxy round rps p50ms p99ms errors" to results.
+CLK_TCK="$(getconf CLK_TCK)"
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+
+# wrk once; appends "scenario proxy round rps p50ms p99ms errors cpu_us_per_req" to results.
 measure() { # scenario proxy round
-    local url="http://127.0.0.1:$(port_of "$2")/api/v2/bench/$1" out rps p50 p99 errs
+    local url="http://127.0.0.1:$(port_of "$2")/api/v2/bench/$1" out rps p50 p99 errs c0 c1 n cpu
     "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$work/$1.lua" "$url" >/dev/null
+    c0="$(cpu_ticks "${PID[$2]}")"
     out="$("${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/$1.lua" "$url")"
+    c1="$(cpu_ticks "${PID[$2]}")"
+    n="$(awk '/ requests in / { print $1 }' <<<"$out")"
+    cpu="$(awk -v a="$c0" -v b="$c1" -v n="$n" -v t="$CLK_TCK" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }')"
     printf '### %s %s round %s\n%s\n' "$1" "$2" "$3" "$out" >>"$work/wrk.log"
     rps="$(awk '/^Requests\/sec:/ {print $2}' <<<"$out")"
     p50="$(to_ms "$(awk '$1 == "50%" {print $2}' <<<"$out")")"
     p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
     errs="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
     if [[ "$1" == small ]]; then errs=$((${errs:-0} + $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0))); fi
-    echo "$1 $2 $3 $rps $p50 $p99 ${errs:-0}" >>"$work/results"
-    printf '  %-12s %-9s round %s: %10s req/s  p50 %7s ms  p99 %7s ms  errors %s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "${errs:-0}"
+    echo "$1 $2 $3 $rps $p50 $p99 ${errs:-0} $cpu" >>"$work/results"
+    printf '  %-12s %-9s round %s: %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req  errors %s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$cpu" "${errs:-0}"
 }
 
 sanity() { # proxy: every scenario answers the expected status through it
@@ -179,21 +188,21 @@ median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]
 col() { awk -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$work/results" | median; }
 # Median over rounds of triage's column c divided by the yardstick's in the same round.
 paired() { awk -v s="$1" -v c="$2" '$1 == s { v[$2, $3] = $c; r[$3] = 1 } END { for (k in r) printf "%.3f\n", v["triage", k] / v["yardstick", k] }' "$work/results" | median; }
-printf '%-12s %-10s %11s %9s %9s %7s  %s\n' scenario proxy 'req/s' 'p50 ms' 'p99 ms' errors 'triage/yardstick'
+printf '%-12s %-10s %11s %9s %9s %12s %7s  %s\n' scenario proxy 'req/s' 'p50 ms' 'p99 ms' 'cpu us/req' errors 'triage/yardstick'
 verdicts=()
 for s in "${SCENARIOS[@]}"; do
     for p in yardstick triage; do
-        rps="$(col "$s" "$p" 4)"; p50="$(col "$s" "$p" 5)"; p99="$(col "$s" "$p" 6)"
+        rps="$(col "$s" "$p" 4)"; p50="$(col "$s" "$p" 5)"; p99="$(col "$s" "$p" 6)"; cpu="$(col "$s" "$p" 8)"
         errs="$(awk -v s="$s" -v p="$p" '$1 == s && $2 == p { n += $7 } END { print n + 0 }' "$work/results")"
         note=""
         if [[ "$p" == triage ]]; then
-            rr="$(paired "$s" 4)"; pr="$(paired "$s" 6)"
-            note="req/s ${rr}x, p99 ${pr}x"
+            rr="$(paired "$s" 4)"; pr="$(paired "$s" 6)"; cr="$(paired "$s" 8)"
+            note="req/s ${rr}x, p99 ${pr}x, cpu/req ${cr}x"
             want="$(if [[ "$s" == small ]]; then echo 0.95; else echo 0.90; fi)"
             verdicts+=("$(awk -v r="$rr" -v w="$want" -v s="$s" 'BEGIN { printf "%-12s throughput %.3fx (target >= %.2fx): %s", s, r, w, (r >= w ? "MET" : "MISSED") }')")
             verdicts+=("$(awk -v r="$pr" -v s="$s" 'BEGIN { printf "%-12s p99 %.3fx (target <= 1.10x): %s", s, r, (r <= 1.10 ? "MET" : "MISSED") }')")
         fi
-        printf '%-12s %-10s %11s %9s %9s %7s  %s\n' "$s" "$p" "$rps" "$p50" "$p99" "$errs" "$note"
+        printf '%-12s %-10s %11s %9s %9s %12s %7s  %s\n' "$s" "$p" "$rps" "$p50" "$p99" "$cpu" "$errs" "$note"
     done
 done
 printf '%-12s %-10s %8s s, peak RSS %6.1f MiB, failed downloads %s\n' stream20m yardstick "$ys_t" "$(awk -v k="$ys_hwm" 'BEGIN { print k / 1024 }')" "$ys_fail"
