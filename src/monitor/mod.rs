@@ -43,14 +43,14 @@ pub const PREFIX: &str = "/__triage";
 
 const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// One exchange as the dashboard keeps it: everything already redacted.
+/// One exchange as the dashboard keeps it. Kept as seen (bodies capped) and redacted only when
+/// a page asks for it: the proxy's hot path pays for a clone, not for redaction and JSON.
 struct Entry {
     seq: u64,
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
-    summary: Value,
-    diagnoses: Value,
-    record: Record,
+    exchange: Exchange,
+    diagnoses: Vec<Diagnosis>,
 }
 
 struct Ring {
@@ -132,47 +132,20 @@ impl Monitor {
         self.ring.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Adds a finished exchange: counted, redacted, kept.
+    /// Adds a finished exchange: counted and kept (redaction happens when it is shown).
     pub fn add(&self, ex: &Exchange, diagnoses: &[Diagnosis]) {
         self.metrics.exchange(ex);
         if let Some(best) = diagnoses.first() {
             self.metrics.diagnosis(&best.rule);
         }
-        let redacted = crate::redact::exchange(ex, self.keep_content);
-        let mut record = Record::from_exchange(&redacted, &[]);
-        cap_body(&mut record.request.body, &mut record.request.body_complete);
-        if let Some(r) = record.response.as_mut() {
-            cap_body(&mut r.body, &mut r.body_complete);
+        let mut exchange = ex.clone();
+        cap_prefix(&mut exchange.request.body);
+        if let Some(r) = exchange.response.as_mut() {
+            cap_prefix(&mut r.body);
         }
-        let mut diags: Vec<Value> = diagnoses.iter().map(diagnosis_json).collect();
-        for d in &mut diags {
-            // Diagnoses are built from redacted data; secret keys are scrubbed all the same.
-            crate::redact::json(d, true);
-        }
-        let summary = json!({
-            "seq": ex.seq,
-            "time": record.time,
-            "method": record.request.method,
-            "path": crate::redact::path_and_query(&redacted.request.path, redacted.request.query.as_deref()),
-            "upstream": record.request.upstream,
-            "status": ex.status(),
-            // The status of triage's own answer is not part of the exchange (yet).
-            "triage_status": Value::Null,
-            "upstream_ms": ex.timings.upstream_ms,
-            "total_ms": ex.timings.total_ms,
-            "correlation_id": redacted.correlation_id(),
-            "rules": diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            "title": diagnoses.first().map(|d| d.title.as_str()),
-        });
         let mut ring = self.lock();
         ring.cursor += 1;
-        let entry = Arc::new(Entry {
-            seq: ex.seq,
-            cursor: ring.cursor,
-            summary,
-            diagnoses: Value::Array(diags),
-            record,
-        });
+        let entry = Arc::new(Entry { seq: ex.seq, cursor: ring.cursor, exchange, diagnoses: diagnoses.to_vec() });
         while ring.entries.len() >= self.capacity {
             ring.entries.pop_front();
         }
@@ -276,10 +249,10 @@ impl Monitor {
             )
         };
         let oldest = entries.iter().map(|e| e.seq).min();
-        let exchanges: Vec<&Value> = entries
+        let exchanges: Vec<Value> = entries
             .iter()
             .filter(|e| e.seq > since && after.is_none_or(|a| e.cursor > a))
-            .map(|e| &e.summary)
+            .map(|e| self.summary(e).0)
             .collect();
         json_response(
             StatusCode::OK,
@@ -301,17 +274,42 @@ impl Monitor {
                 &json!({"error": format!("exchange {seq} is not held (any more): the dashboard keeps the last {} exchanges", self.capacity)}),
             );
         };
-        let mut out = match &e.summary {
-            Value::Object(m) => m.clone(),
+        let (summary, record) = self.summary(&e);
+        let mut out = match summary {
+            Value::Object(m) => m,
             _ => Map::new(),
         };
-        out.insert("diagnoses".into(), e.diagnoses.clone());
-        out.insert(
-            "exchange".into(),
-            serde_json::to_value(&e.record).unwrap_or(Value::Null),
-        );
-        out.insert("curl".into(), Value::String(self.curl(&e.record)));
+        let mut diags: Vec<Value> = e.diagnoses.iter().map(diagnosis_json).collect();
+        for d in &mut diags {
+            // Diagnoses are built from redacted captures; secret keys are scrubbed all the same.
+            crate::redact::json(d, true);
+        }
+        out.insert("diagnoses".into(), Value::Array(diags));
+        out.insert("curl".into(), Value::String(self.curl(&record)));
+        out.insert("exchange".into(), serde_json::to_value(&record).unwrap_or(Value::Null));
         json_response(StatusCode::OK, &Value::Object(out))
+    }
+
+    /// The summary the list shows, and the redacted record it was made from.
+    fn summary(&self, e: &Entry) -> (Value, Record) {
+        let redacted = crate::redact::exchange(&e.exchange, self.keep_content);
+        let record = Record::from_exchange(&redacted, &[]);
+        let summary = json!({
+            "seq": e.seq,
+            "time": record.time,
+            "method": record.request.method,
+            "path": crate::redact::path_and_query(&redacted.request.path, redacted.request.query.as_deref()),
+            "upstream": record.request.upstream,
+            "status": e.exchange.status(),
+            // The status of triage's own answer is not part of the exchange (yet).
+            "triage_status": Value::Null,
+            "upstream_ms": e.exchange.timings.upstream_ms,
+            "total_ms": e.exchange.timings.total_ms,
+            "correlation_id": redacted.correlation_id(),
+            "rules": e.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
+            "title": e.diagnoses.first().map(|d| d.title.as_str()),
+        });
+        (summary, record)
     }
 
     /// "Copy as curl" of a redacted record: credentials stay placeholders (`$TOKEN`), every
@@ -380,17 +378,12 @@ fn diagnosis_json(d: &Diagnosis) -> Value {
     })
 }
 
-/// Cuts a kept body to [`MAX_BODY`] bytes (at a character boundary).
-fn cap_body(body: &mut Option<String>, complete: &mut bool) {
-    if let Some(b) = body.as_mut() {
-        if b.len() > MAX_BODY {
-            let mut end = MAX_BODY;
-            while !b.is_char_boundary(end) {
-                end -= 1;
-            }
-            b.truncate(end);
-            *complete = false;
-        }
+/// Cuts a kept body prefix to [`MAX_BODY`] bytes, copying so that the rest of a large buffer is
+/// not kept alive.
+fn cap_prefix(body: &mut crate::exchange::BodyPrefix) {
+    if body.bytes.len() > MAX_BODY {
+        body.bytes = Bytes::copy_from_slice(&body.bytes[..MAX_BODY]);
+        body.complete = false;
     }
 }
 

@@ -3,12 +3,24 @@
 
 use std::io::Read;
 
+use bytes::Bytes;
+
 /// Decodes `body` per a `Content-Encoding` value (`gzip`, `x-gzip`, `deflate`, `br`, `identity`,
 /// or a comma list applied in order), reading at most `limit` decoded bytes. Returns the bytes
-/// and whether they are the whole decoded body; `None` for an unknown or corrupt coding.
+/// and whether they are the whole decoded body; `None` for an unknown or corrupt coding. An
+/// unencoded body is returned without a copy.
+pub fn decode_bytes(encoding: Option<&str>, body: &Bytes, limit: usize) -> Option<(Bytes, bool)> {
+    let identity = encoding.is_none_or(|e| e.split(',').all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity")));
+    if identity {
+        return Some((body.slice(..body.len().min(limit)), body.len() <= limit));
+    }
+    decode(encoding, body, limit).map(|(b, whole)| (Bytes::from(b), whole))
+}
+
+/// As [`decode_bytes`], from and to plain byte buffers.
 pub fn decode(encoding: Option<&str>, body: &[u8], limit: usize) -> Option<(Vec<u8>, bool)> {
     let Some(encoding) = encoding else {
-        return Some((body.to_vec(), true));
+        return Some((body[..body.len().min(limit)].to_vec(), body.len() <= limit));
     };
     let mut data = body.to_vec();
     let mut complete = true;
@@ -20,13 +32,15 @@ pub fn decode(encoding: Option<&str>, body: &[u8], limit: usize) -> Option<(Vec<
     {
         let (out, whole) = match coding.as_str() {
             "" | "identity" => continue,
-            "gzip" | "x-gzip" => read_limited(flate2::read::MultiGzDecoder::new(&data[..]), limit)?,
+            // The `bufread` decoders read the slice in place; the `read` ones would wrap it in a
+            // 32 KiB buffer for every small error body.
+            "gzip" | "x-gzip" => read_limited(flate2::bufread::MultiGzDecoder::new(&data[..]), limit)?,
             "deflate" => {
                 // RFC 9110 "deflate" is zlib-wrapped, but some servers send raw deflate.
-                read_limited(flate2::read::ZlibDecoder::new(&data[..]), limit)
-                    .or_else(|| read_limited(flate2::read::DeflateDecoder::new(&data[..]), limit))?
+                read_limited(flate2::bufread::ZlibDecoder::new(&data[..]), limit)
+                    .or_else(|| read_limited(flate2::bufread::DeflateDecoder::new(&data[..]), limit))?
             }
-            "br" => read_limited(brotli::Decompressor::new(&data[..], 8192), limit)?,
+            "br" => read_limited(brotli::Decompressor::new(&data[..], 4096), limit)?,
             _ => return None,
         };
         data = out;
@@ -97,5 +111,8 @@ mod tests {
         assert_eq!((out.len(), whole), (100, false));
         assert!(decode(Some("zstd"), b"x", 10).is_none());
         assert!(decode(Some("gzip"), b"not gzip", 10).is_none());
+        let plain = Bytes::from_static(b"plain");
+        assert_eq!(decode_bytes(None, &plain, 3).unwrap(), (plain.slice(..3), false));
+        assert_eq!(decode_bytes(Some("identity"), &plain, 9).unwrap(), (plain.clone(), true));
     }
 }

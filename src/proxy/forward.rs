@@ -342,7 +342,7 @@ pub async fn handle(
         .get(header::CONTENT_ENCODING)
         .and_then(|v| v.to_str().ok());
     let (decoded, inspection) = if complete {
-        match super::decode::decode(encoding, &raw, limit) {
+        match super::decode::decode_bytes(encoding, &raw, limit) {
             Some((bytes, whole)) => (
                 BodyPrefix {
                     bytes: bytes.into(),
