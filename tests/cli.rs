@@ -91,3 +91,67 @@ fn certs_writes_the_ca_and_the_localhost_certificate() {
     assert_eq!(code, 2);
     assert!(err.contains("--force"), "{err}");
 }
+
+#[test]
+fn ops_show_and_search_print_what_an_operation_needs() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (code, out2, err) = triage(&[
+        "ops",
+        "--cache-dir",
+        d,
+        "show",
+        "POST",
+        "/api/v2/conversations/messages/c-1/communications/m-1/messages",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out2.contains("postConversationsMessageCommunicationMessages"),
+        "{out2}"
+    );
+    assert!(
+        out2.contains("any of: conversation:message:create, conversation:webmessaging:create"),
+        "{out2}"
+    );
+    assert!(
+        out2.contains("matched with conversationId=c-1, communicationId=m-1"),
+        "{out2}"
+    );
+
+    let (code, out, _) = triage(&[
+        "ops",
+        "--cache-dir",
+        d,
+        "show",
+        "PUT",
+        "/api/v2/conversations/messages/agentless",
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains(
+            "PUT is not an operation of /api/v2/conversations/messages/agentless; it has: POST"
+        ),
+        "{out}"
+    );
+
+    let (code, out, _) = triage(&[
+        "ops",
+        "--cache-dir",
+        d,
+        "show",
+        "PUT",
+        "/api/v2/communications/guests/abc",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("no operation PUT /api/v2/communications/guests/abc"),
+        "{out}"
+    );
+
+    let (code, out, _) = triage(&["ops", "--cache-dir", d, "search", "agentless"]);
+    assert_eq!(code, 0);
+    assert!(
+        out.contains("postConversationsMessagesAgentless") && out.contains("1 operation(s)"),
+        "{out}"
+    );
+}

@@ -29,6 +29,7 @@ fn pipeline(monitor: Arc<Monitor>) -> Arc<Pipeline> {
             PipelineOptions {
                 annotate_body: false,
                 region: None,
+                replay: false,
             },
         )
         .with_sink(monitor),

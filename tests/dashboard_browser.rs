@@ -97,6 +97,7 @@ async fn failing_call_shows_on_the_page_with_its_rule() {
         PipelineOptions {
             annotate_body: false,
             region: None,
+            replay: false,
         },
     )
     .with_sink(monitor.clone());

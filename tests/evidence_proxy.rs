@@ -22,6 +22,7 @@ fn pipeline(region: Option<&'static str>) -> Pipeline {
         PipelineOptions {
             annotate_body: false,
             region,
+            replay: false,
         },
     )
 }

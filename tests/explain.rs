@@ -67,10 +67,14 @@ fn closed() -> String {
         .to_string()
 }
 
+/// A replay pipeline, as `triage explain` builds it.
 fn pipeline() -> Pipeline {
     Pipeline::new(
         Arc::new(Engine::new(RuleSet::load(true, &[]).unwrap())),
-        PipelineOptions::default(),
+        PipelineOptions {
+            replay: true,
+            ..PipelineOptions::default()
+        },
     )
 }
 

@@ -23,6 +23,7 @@ fn inspector(annotate_body: bool) -> Arc<Pipeline> {
         PipelineOptions {
             annotate_body,
             region: None,
+            replay: false,
         },
     ))
 }

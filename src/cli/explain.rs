@@ -85,7 +85,13 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         }
     }
     let rules = args.rules.load()?;
-    let mut pipeline = Pipeline::new(Arc::new(Engine::new(rules)), PipelineOptions::default());
+    let mut pipeline = Pipeline::new(
+        Arc::new(Engine::new(rules)),
+        PipelineOptions {
+            replay: true,
+            ..PipelineOptions::default()
+        },
+    );
     if let Some(spec) = &args.spec {
         let c = catalog::load::from_file(spec)?;
         pipeline = pipeline.with_catalog(Arc::new(catalog::fetch::Shared::new(c)));

@@ -196,6 +196,7 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
         PipelineOptions {
             annotate_body: args.annotate_body,
             region: Some(region),
+            replay: false,
         },
     )
     .with_catalog(catalog.clone());

@@ -6,7 +6,7 @@
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Instant, SystemTime};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -34,6 +34,9 @@ pub trait Sink: Send + Sync {
 pub struct PipelineOptions {
     /// `--annotate-body`: also put the fix into the JSON error body.
     pub annotate_body: bool,
+    /// Replaying a file (`triage explain`): time is the exchanges' own (`started_at`), so
+    /// "seen 40 s ago" and the retry-loop window mean what they meant when it happened.
+    pub replay: bool,
     /// The region the proxy serves, for exchanges whose host names none (mocks, gateways).
     pub region: Option<&'static Region>,
 }
@@ -45,6 +48,8 @@ pub struct Pipeline {
     options: PipelineOptions,
     sinks: Vec<Arc<dyn Sink>>,
     prober: Option<Arc<super::probe::Prober>>,
+    /// For replays: the first exchange's time and the instant that stands for it.
+    replay_base: Mutex<Option<(SystemTime, Instant)>>,
     /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
     /// exchanges in flight).
     pending: Mutex<HashMap<u64, Vec<Diagnosis>>>,
@@ -60,6 +65,7 @@ impl Pipeline {
             options,
             sinks: Vec::new(),
             prober: None,
+            replay_base: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
         }
     }
@@ -106,7 +112,7 @@ impl Pipeline {
     /// Learns from `ex`, then diagnoses it in its context. Successes teach but get no
     /// diagnosis.
     pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
-        let now = Instant::now();
+        let now = self.now(ex);
         let region = self.region_of(ex);
         self.evidence.observe_in(ex, now, region);
         if ex.status().is_none_or(|s| s < 400) {
@@ -116,6 +122,17 @@ impl Pipeline {
         let catalog = self.catalog.get();
         let ctx = Context::build(ex, Some(&facts), Some(&catalog), region);
         self.engine.diagnose_in(ex, &ctx)
+    }
+
+    /// The instant an exchange happened at: now, live; its own time shifted onto the clock of
+    /// this process, in a replay (an exchange older than the first one counts as the first).
+    fn now(&self, ex: &Exchange) -> Instant {
+        if !self.options.replay {
+            return Instant::now();
+        }
+        let mut base = self.replay_base.lock().unwrap_or_else(|p| p.into_inner());
+        let (t0, i0) = *base.get_or_insert_with(|| (ex.started_at, Instant::now()));
+        i0 + ex.started_at.duration_since(t0).unwrap_or_default()
     }
 
     /// Hands a finished exchange to the sinks.

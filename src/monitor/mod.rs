@@ -145,7 +145,12 @@ impl Monitor {
         }
         let mut ring = self.lock();
         ring.cursor += 1;
-        let entry = Arc::new(Entry { seq: ex.seq, cursor: ring.cursor, exchange, diagnoses: diagnoses.to_vec() });
+        let entry = Arc::new(Entry {
+            seq: ex.seq,
+            cursor: ring.cursor,
+            exchange,
+            diagnoses: diagnoses.to_vec(),
+        });
         while ring.entries.len() >= self.capacity {
             ring.entries.pop_front();
         }
@@ -286,7 +291,10 @@ impl Monitor {
         }
         out.insert("diagnoses".into(), Value::Array(diags));
         out.insert("curl".into(), Value::String(self.curl(&record)));
-        out.insert("exchange".into(), serde_json::to_value(&record).unwrap_or(Value::Null));
+        out.insert(
+            "exchange".into(),
+            serde_json::to_value(&record).unwrap_or(Value::Null),
+        );
         json_response(StatusCode::OK, &Value::Object(out))
     }
 

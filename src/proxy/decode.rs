@@ -10,7 +10,10 @@ use bytes::Bytes;
 /// and whether they are the whole decoded body; `None` for an unknown or corrupt coding. An
 /// unencoded body is returned without a copy.
 pub fn decode_bytes(encoding: Option<&str>, body: &Bytes, limit: usize) -> Option<(Bytes, bool)> {
-    let identity = encoding.is_none_or(|e| e.split(',').all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity")));
+    let identity = encoding.is_none_or(|e| {
+        e.split(',')
+            .all(|c| c.trim().is_empty() || c.trim().eq_ignore_ascii_case("identity"))
+    });
     if identity {
         return Some((body.slice(..body.len().min(limit)), body.len() <= limit));
     }
@@ -34,11 +37,14 @@ pub fn decode(encoding: Option<&str>, body: &[u8], limit: usize) -> Option<(Vec<
             "" | "identity" => continue,
             // The `bufread` decoders read the slice in place; the `read` ones would wrap it in a
             // 32 KiB buffer for every small error body.
-            "gzip" | "x-gzip" => read_limited(flate2::bufread::MultiGzDecoder::new(&data[..]), limit)?,
+            "gzip" | "x-gzip" => {
+                read_limited(flate2::bufread::MultiGzDecoder::new(&data[..]), limit)?
+            }
             "deflate" => {
                 // RFC 9110 "deflate" is zlib-wrapped, but some servers send raw deflate.
-                read_limited(flate2::bufread::ZlibDecoder::new(&data[..]), limit)
-                    .or_else(|| read_limited(flate2::bufread::DeflateDecoder::new(&data[..]), limit))?
+                read_limited(flate2::bufread::ZlibDecoder::new(&data[..]), limit).or_else(|| {
+                    read_limited(flate2::bufread::DeflateDecoder::new(&data[..]), limit)
+                })?
             }
             "br" => read_limited(brotli::Decompressor::new(&data[..], 4096), limit)?,
             _ => return None,
@@ -112,7 +118,13 @@ mod tests {
         assert!(decode(Some("zstd"), b"x", 10).is_none());
         assert!(decode(Some("gzip"), b"not gzip", 10).is_none());
         let plain = Bytes::from_static(b"plain");
-        assert_eq!(decode_bytes(None, &plain, 3).unwrap(), (plain.slice(..3), false));
-        assert_eq!(decode_bytes(Some("identity"), &plain, 9).unwrap(), (plain.clone(), true));
+        assert_eq!(
+            decode_bytes(None, &plain, 3).unwrap(),
+            (plain.slice(..3), false)
+        );
+        assert_eq!(
+            decode_bytes(Some("identity"), &plain, 9).unwrap(),
+            (plain.clone(), true)
+        );
     }
 }

@@ -345,7 +345,7 @@ pub async fn handle(
         match super::decode::decode_bytes(encoding, &raw, limit) {
             Some((bytes, whole)) => (
                 BodyPrefix {
-                    bytes: bytes.into(),
+                    bytes,
                     complete: whole,
                 },
                 Inspection::Complete,

@@ -16,39 +16,49 @@ pub const CUT_MARKER: &str = "...[cut by triage]";
 /// Visible ASCII on one line, at most `max` bytes: controls become spaces, runs of spaces
 /// shrink to one, non-ASCII becomes `\u{…}`, a cut value ends with [`CUT_MARKER`].
 pub fn sanitize(s: &str, max: usize) -> String {
-    let mut pieces: Vec<String> = Vec::new();
-    let mut last_space = true;
-    for c in s.chars() {
-        let piece = match c {
-            ' '..='~' => c.to_string(),
-            c if c.is_control() || c.is_whitespace() => " ".to_owned(),
-            c => format!("\\u{{{:x}}}", c as u32),
-        };
-        if piece == " " {
-            if last_space {
-                continue;
-            }
-            last_space = true;
-        } else {
-            last_space = false;
-        }
-        pieces.push(piece);
-    }
-    while pieces.last().is_some_and(|p| p == " ") {
-        pieces.pop();
-    }
-    let total: usize = pieces.iter().map(String::len).sum();
-    if total <= max {
-        return pieces.concat();
-    }
+    use std::fmt::Write as _;
     let room = max.saturating_sub(CUT_MARKER.len());
-    let mut out = String::with_capacity(max);
-    for p in pieces {
-        if out.len() + p.len() > room {
+    let mut out = String::with_capacity(s.len().min(max) + 8);
+    let mut last_space = true;
+    // The longest prefix, ending on a whole piece, that leaves room for the marker.
+    let mut fits = 0;
+    let mut over = false;
+    for c in s.chars() {
+        match c {
+            '!'..='~' => {
+                out.push(c);
+                last_space = false;
+            }
+            c if c == ' ' || c.is_control() || c.is_whitespace() => {
+                if last_space {
+                    continue;
+                }
+                out.push(' ');
+                last_space = true;
+            }
+            c => {
+                let _ = write!(out, "\\u{{{:x}}}", c as u32);
+                last_space = false;
+            }
+        }
+        if out.len() <= room {
+            fits = out.len();
+        }
+        // Past `max` by more than one trailing space can undo: it will be cut; stop reading.
+        if out.len() > max + 1 {
+            over = true;
             break;
         }
-        out.push_str(&p);
     }
+    if !over {
+        while out.ends_with(' ') {
+            out.pop();
+        }
+        if out.len() <= max {
+            return out;
+        }
+    }
+    out.truncate(fits);
     out.push_str(CUT_MARKER);
     out
 }

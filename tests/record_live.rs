@@ -1,0 +1,116 @@
+//! `triage proxy --record`: exchanges recorded live, then explained offline, give the same
+//! diagnoses the proxy gave live; and the recording holds no secret.
+
+mod common;
+
+use std::process::Command;
+use std::sync::Arc;
+
+use common::*;
+use http::Response;
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
+use triage::record::Recorder;
+use triage::rules::RuleSet;
+
+#[tokio::test]
+async fn a_recording_explains_offline_as_it_was_diagnosed_live() {
+    let up = upstream(|seen| async move {
+        if seen.method == http::Method::GET {
+            return Response::new(full(r#"{"id":"c1","participants":[{"id":"p1","purpose":"customer","state":"disconnected"},{"id":"m1","purpose":"agent","state":"disconnected"}]}"#));
+        }
+        if seen.uri.contains("guests") {
+            return Response::builder().status(404).body(full(r#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#)).unwrap();
+        }
+        Response::builder()
+            .status(409)
+            .header("inin-correlation-id", "corr-rec")
+            .body(full(r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#))
+            .unwrap()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("session.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(pipeline)).await;
+    let c = client();
+    let mut live: Vec<String> = Vec::new();
+    let calls: [(&str, &str); 5] = [
+        ("GET", "/api/v2/conversations/messages/c1"),
+        (
+            "POST",
+            "/api/v2/conversations/messages/c1/communications/m1/messages",
+        ),
+        ("PUT", "/api/v2/communications/guests/g1"),
+        (
+            "POST",
+            "/api/v2/conversations/messages/c1/communications/m1/messages",
+        ),
+        (
+            "POST",
+            "/api/v2/conversations/messages/c1/communications/m1/messages",
+        ),
+    ];
+    for (m, path) in calls {
+        let r = c
+            .request(m.parse().unwrap(), format!("http://{}{path}", p.addr))
+            .header("authorization", "Bearer PLANTED-SECRET-TOKEN")
+            .body(r#"{"textBody":"Hello from the customer"}"#)
+            .send()
+            .await
+            .unwrap();
+        if let Some(v) = r.headers().get("triage-rule") {
+            live.push(v.to_str().unwrap().to_owned());
+        }
+        r.bytes().await.unwrap();
+    }
+    p.shutdown().await.unwrap();
+    assert_eq!(
+        live,
+        [
+            "conversation-closed",
+            "recontact-disabled, unknown-endpoint",
+            "conversation-closed",
+            "conversation-closed, retry-loop"
+        ]
+    );
+
+    let recording = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(recording.lines().count(), 5, "one line per exchange");
+    assert!(
+        !recording.contains("PLANTED-SECRET-TOKEN"),
+        "a secret reached the recording"
+    );
+    assert!(
+        !recording.contains("Hello from the customer"),
+        "customer text is redacted by default"
+    );
+
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", "--format", "json"])
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "failures found: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let offline: Vec<String> = String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let j: serde_json::Value = serde_json::from_str(l).unwrap();
+            j["diagnoses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["rule"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect();
+    assert_eq!(offline, live, "offline diagnoses differ from live ones");
+}

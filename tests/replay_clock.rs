@@ -1,0 +1,113 @@
+//! Offline replay keeps the time of the file: evidence ages and the retry-loop window follow the
+//! exchanges' own timestamps, not the speed at which the file is read.
+
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use http::{HeaderMap, Method, StatusCode};
+use triage::diagnose::{Engine, Pipeline, PipelineOptions};
+use triage::exchange::{
+    BodyPrefix, Exchange, Inspection, Origin, Request, Response, Timings, UpstreamKind,
+};
+use triage::rules::RuleSet;
+
+fn at(t: SystemTime, method: Method, path: &str, status: u16, body: &'static str) -> Exchange {
+    Exchange {
+        seq: 1,
+        origin: Origin::File {
+            path: "t.har".into(),
+            index: 0,
+        },
+        started_at: t,
+        request: Request {
+            method,
+            path: path.into(),
+            query: None,
+            headers: HeaderMap::new(),
+            body: BodyPrefix::complete(Bytes::new()),
+            upstream: UpstreamKind::Api,
+            host: None,
+        },
+        response: Some(Response {
+            status: StatusCode::from_u16(status).unwrap(),
+            headers: HeaderMap::new(),
+            body: BodyPrefix::complete(body),
+        }),
+        timings: Timings::default(),
+        inspection: Inspection::Complete,
+    }
+}
+
+fn replay() -> Pipeline {
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    Pipeline::new(
+        engine,
+        PipelineOptions {
+            replay: true,
+            ..PipelineOptions::default()
+        },
+    )
+}
+
+const CONFLICT: &str = r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#;
+const SEND: &str = "/api/v2/conversations/messages/c1/communications/m1/messages";
+
+#[test]
+fn failures_hours_apart_in_a_file_are_no_retry_loop() {
+    let p = replay();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    for h in 0..3 {
+        let d = p.diagnose(&at(
+            t0 + Duration::from_secs(3600 * h),
+            Method::POST,
+            SEND,
+            409,
+            CONFLICT,
+        ));
+        assert!(
+            d.iter().all(|d| d.rule != "retry-loop"),
+            "hour {h}: {:?}",
+            d.iter().map(|d| &d.rule).collect::<Vec<_>>()
+        );
+    }
+    let p = replay();
+    let rules: Vec<String> = (0..3)
+        .flat_map(|s| {
+            p.diagnose(&at(
+                t0 + Duration::from_secs(s),
+                Method::POST,
+                SEND,
+                409,
+                CONFLICT,
+            ))
+        })
+        .map(|d| d.rule)
+        .collect();
+    assert!(rules.contains(&"retry-loop".to_owned()), "{rules:?}");
+}
+
+#[test]
+fn seen_ago_is_the_files_time() {
+    let p = replay();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    p.diagnose(&at(
+        t0,
+        Method::GET,
+        "/api/v2/conversations/messages/c1",
+        200,
+        r#"{"participants":[{"id":"m1","purpose":"agent","state":"disconnected"}]}"#,
+    ));
+    let d = p.diagnose(&at(
+        t0 + Duration::from_secs(95),
+        Method::POST,
+        SEND,
+        409,
+        CONFLICT,
+    ));
+    assert!(
+        d[0].cause.contains("disconnected 95 s ago"),
+        "{}",
+        d[0].cause
+    );
+}
