@@ -63,3 +63,76 @@ async fn tls_listener_serves_h2_and_http1_with_the_generated_certificate() {
         }
     }
 }
+
+#[tokio::test]
+async fn an_https_upstream_that_offers_h2_is_spoken_to_in_h2_over_pooled_connections() {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let tls = {
+        use rustls_pki_types::pem::PemObject;
+        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&paths.cert)
+            .unwrap()
+            .collect::<Result<Vec<_>, _>>()
+            .unwrap();
+        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&paths.key).unwrap();
+        let mut cfg =
+            rustls::ServerConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
+                .with_safe_default_protocol_versions()
+                .unwrap()
+                .with_no_client_auth()
+                .with_single_cert(certs, key)
+                .unwrap();
+        cfg.alpn_protocols = vec![b"h2".to_vec()];
+        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg))
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let connections = std::sync::Arc::new(AtomicUsize::new(0));
+    let conns = connections.clone();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                return;
+            };
+            conns.fetch_add(1, Ordering::SeqCst);
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(s) = tls.accept(s).await else { return };
+                let svc = hyper::service::service_fn(
+                    |req: http::Request<hyper::body::Incoming>| async move {
+                        Ok::<_, std::convert::Infallible>(Response::new(full(format!(
+                            "{:?}",
+                            req.version()
+                        ))))
+                    },
+                );
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}");
+    let mut cfg = config(&url, &url);
+    cfg.ca_file = Some(paths.ca_cert.clone());
+    let p = proxy(cfg).await;
+    let c = client();
+    for _ in 0..5 {
+        let r = c
+            .get(format!("http://{}/api/v2/x", p.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.text().await.unwrap(),
+            "HTTP/2.0",
+            "the upstream saw HTTP/2"
+        );
+    }
+    assert_eq!(
+        connections.load(Ordering::SeqCst),
+        1,
+        "one pooled HTTP/2 connection served every request"
+    );
+}
