@@ -1,6 +1,8 @@
 //! The catalog loader against the real documents in ../shared/genesys. Where that folder is
 //! absent (a user's own clone), the tests say so and pass; CI has it.
 
+mod common;
+
 use std::path::PathBuf;
 use std::time::Instant;
 
@@ -20,13 +22,7 @@ fn shared(name: &str) -> Option<PathBuf> {
 }
 
 fn peak_rss_kib() -> Option<u64> {
-    let s = std::fs::read_to_string("/proc/self/status").ok()?;
-    s.lines()
-        .find(|l| l.starts_with("VmHWM:"))?
-        .split_whitespace()
-        .nth(1)?
-        .parse()
-        .ok()
+    common::peak_rss().map(|b| b / 1024)
 }
 
 #[test]

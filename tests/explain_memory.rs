@@ -7,6 +7,8 @@
 //! cargo test --test explain_memory -- --ignored --nocapture
 //! ```
 
+mod common;
+
 use std::io::{BufWriter, Write};
 use std::path::Path;
 use std::sync::Arc;
@@ -19,17 +21,7 @@ use triage::rules::RuleSet;
 /// Peak resident set size of this process so far, in bytes (Linux).
 #[cfg(target_os = "linux")]
 fn vm_hwm() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/self/status");
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM value");
-    kb * 1024
+    common::peak_rss().expect("VmHWM in /proc/self/status")
 }
 
 /// A Chrome-like HAR of `entries` entries of about 5 KB: every third a success, the others

@@ -1,6 +1,8 @@
 //! A large HAR is read in bounded memory: the streaming reader holds one entry at a time.
 //! Alone in its own test binary so that no other test's allocations move the peak.
 
+mod common;
+
 use std::io::{BufWriter, Write};
 
 use triage::ingest::{self, ReadOptions};
@@ -8,17 +10,7 @@ use triage::ingest::{self, ReadOptions};
 /// Peak resident set size of this process so far, in bytes (Linux).
 #[cfg(target_os = "linux")]
 fn vm_hwm() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap();
-    let line = status
-        .lines()
-        .find(|l| l.starts_with("VmHWM:"))
-        .expect("VmHWM in /proc/self/status");
-    let kb: u64 = line
-        .split_whitespace()
-        .nth(1)
-        .and_then(|n| n.parse().ok())
-        .expect("VmHWM value");
-    kb * 1024
+    common::peak_rss().expect("VmHWM in /proc/self/status")
 }
 
 #[cfg(target_os = "linux")]

@@ -117,23 +117,7 @@ async fn untrusted_upstream_certificate_is_a_502_and_ca_file_fixes_it() {
     let dir = tempfile::tempdir().unwrap();
     let paths = triage::certs::generate(dir.path(), false).unwrap();
     // A TLS upstream whose certificate chains to a CA the system does not trust.
-    let tls = {
-        use rustls_pki_types::pem::PemObject;
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&paths.cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&paths.key).unwrap();
-        let mut cfg =
-            rustls::ServerConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(certs, key)
-                .unwrap();
-        cfg.alpn_protocols = vec![b"http/1.1".to_vec()];
-        tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
-    };
+    let tls = tls_acceptor(&paths, &[b"http/1.1"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     tokio::spawn(async move {

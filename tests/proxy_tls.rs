@@ -69,23 +69,7 @@ async fn an_https_upstream_that_offers_h2_is_spoken_to_in_h2_over_pooled_connect
     use std::sync::atomic::{AtomicUsize, Ordering};
     let dir = tempfile::tempdir().unwrap();
     let paths = triage::certs::generate(dir.path(), false).unwrap();
-    let tls = {
-        use rustls_pki_types::pem::PemObject;
-        let certs = rustls_pki_types::CertificateDer::pem_file_iter(&paths.cert)
-            .unwrap()
-            .collect::<Result<Vec<_>, _>>()
-            .unwrap();
-        let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&paths.key).unwrap();
-        let mut cfg =
-            rustls::ServerConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
-                .with_safe_default_protocol_versions()
-                .unwrap()
-                .with_no_client_auth()
-                .with_single_cert(certs, key)
-                .unwrap();
-        cfg.alpn_protocols = vec![b"h2".to_vec()];
-        tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(cfg))
-    };
+    let tls = tls_acceptor(&paths, &[b"h2"]);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let connections = std::sync::Arc::new(AtomicUsize::new(0));

@@ -252,3 +252,35 @@ impl LogCapture {
             .collect()
     }
 }
+
+/// Peak resident memory of this process so far (`VmHWM`), in bytes; `None` off Linux.
+pub fn peak_rss() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let kib: u64 = s
+        .lines()
+        .find(|l| l.starts_with("VmHWM:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()?;
+    Some(kib * 1024)
+}
+
+/// A TLS acceptor with the localhost certificate `triage certs` wrote, offering `alpn`.
+pub fn tls_acceptor(paths: &triage::certs::CertPaths, alpn: &[&[u8]]) -> tokio_rustls::TlsAcceptor {
+    use rustls_pki_types::pem::PemObject;
+    let certs = rustls_pki_types::CertificateDer::pem_file_iter(&paths.cert)
+        .unwrap()
+        .collect::<Result<Vec<_>, _>>()
+        .unwrap();
+    let key = rustls_pki_types::PrivateKeyDer::from_pem_file(&paths.key).unwrap();
+    let mut cfg =
+        rustls::ServerConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(certs, key)
+            .unwrap();
+    cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
+    tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
+}
