@@ -32,7 +32,11 @@ fn install_tracing(
 ) -> tracing_appender::non_blocking::WorkerGuard {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    let (writer, guard) = tracing_appender::non_blocking(std::io::stderr());
+    // The default buffer (128k lines) is allocated and touched up front: several MiB of RSS for
+    // a burst triage never needs to absorb. Lines beyond the buffer are dropped, not waited for.
+    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
+        .buffered_lines_limit(16 * 1024)
+        .finish(std::io::stderr());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
