@@ -6,21 +6,10 @@ use std::sync::Arc;
 
 use common::*;
 use http::Response;
-use triage::diagnose::{Engine, Pipeline, PipelineOptions};
-use triage::rules::RuleSet;
+use triage::diagnose::Pipeline;
 
 fn inspector(annotate_body: bool) -> Arc<Pipeline> {
-    let engine = Arc::new(Engine::new(
-        RuleSet::builtin().expect("built-in rules load"),
-    ));
-    Arc::new(Pipeline::new(
-        engine,
-        PipelineOptions {
-            annotate_body,
-            region: None,
-            replay: false,
-        },
-    ))
+    diagnosing(annotate_body)
 }
 
 #[tokio::test]

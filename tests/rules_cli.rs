@@ -1,18 +1,8 @@
 //! `triage rules …` and the rule flags of `triage proxy`, as a user runs them.
 
-use std::process::Command;
+mod common;
 
-fn triage(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
+use common::run_triage as triage;
 
 const USER_RULE: &str = r#"version = 1
 

@@ -8,24 +8,14 @@ use std::sync::Arc;
 
 use common::*;
 use http::Response;
-use triage::diagnose::{Engine, Pipeline, PipelineOptions};
+use triage::diagnose::Pipeline;
 use triage::report::headers::{sanitize, MAX_TOTAL, MAX_VALUE};
 use triage::rules::{Expect, RuleSet};
 
 const EXAMPLE_HEADER: &str = "x-triage-test-example";
 
 fn inspector(annotate_body: bool) -> Arc<Pipeline> {
-    let engine = Arc::new(Engine::new(
-        RuleSet::builtin().expect("built-in rules load"),
-    ));
-    Arc::new(Pipeline::new(
-        engine,
-        PipelineOptions {
-            annotate_body,
-            region: None,
-            replay: false,
-        },
-    ))
+    diagnosing(annotate_body)
 }
 
 /// A fake upstream answering each request with the response of the example named in its

@@ -284,3 +284,28 @@ pub fn tls_acceptor(paths: &triage::certs::CertPaths, alpn: &[&[u8]]) -> tokio_r
     cfg.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     tokio_rustls::TlsAcceptor::from(Arc::new(cfg))
 }
+
+/// Runs the `triage` binary: (exit code, stdout, stderr).
+pub fn run_triage(args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The proxy's pipeline with the built-in rules, a fresh memory and the built-in catalog.
+pub fn diagnosing(annotate_body: bool) -> Arc<triage::diagnose::Pipeline> {
+    let engine = Arc::new(triage::diagnose::Engine::new(
+        triage::rules::RuleSet::builtin().expect("built-in rules load"),
+    ));
+    let options = triage::diagnose::PipelineOptions {
+        annotate_body,
+        ..Default::default()
+    };
+    Arc::new(triage::diagnose::Pipeline::new(engine, options))
+}
