@@ -26,6 +26,11 @@ TRIAGE_RUST_LOG="${TRIAGE_RUST_LOG:-}"
 UP_PORT="${UP_PORT:-18101}"
 YS_PORT="${YS_PORT:-18102}"
 TR_PORT="${TR_PORT:-18103}"
+CORE_PORT="${CORE_PORT:-18104}"
+# CORE=1 adds a third contender for attribution: triage with its features off (no rules, no
+# dashboard, no catalog fetch), i.e. the forwarding and inspection machinery alone. The targets
+# are always judged on triage as shipped.
+CORE="${CORE:-1}"
 
 repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$repo"
@@ -88,7 +93,24 @@ start_triage() { # default log level unless TRIAGE_RUST_LOG, log to a file
         2>>"$work/triage.log" & PID[triage]=$!
     wait_port "$TR_PORT"
 }
-port_of() { if [[ "$1" == triage ]]; then echo "$TR_PORT"; else echo "$YS_PORT"; fi; }
+start_core() { # triage, features off; same logging
+    local logenv=(-u RUST_LOG)
+    if [[ -n "$TRIAGE_RUST_LOG" ]]; then logenv=("RUST_LOG=$TRIAGE_RUST_LOG"); fi
+    env "${logenv[@]}" "${PIN_SERVER[@]}" "$triage_bin" proxy --listen "127.0.0.1:$CORE_PORT" \
+        --api-upstream "http://127.0.0.1:$UP_PORT" --login-upstream "http://127.0.0.1:$UP_PORT" \
+        --no-builtin-rules --no-dashboard --no-spec-fetch \
+        2>>"$work/core.log" & PID[core]=$!
+    wait_port "$CORE_PORT"
+}
+port_of() {
+    case "$1" in
+        triage) echo "$TR_PORT" ;;
+        core) echo "$CORE_PORT" ;;
+        *) echo "$YS_PORT" ;;
+    esac
+}
+PROXIES=(yardstick triage)
+if [[ "$CORE" == 1 ]]; then PROXIES+=(core); fi
 
 cat >"$work/small.lua" <<'EOF'
 wrk.method = "GET"
@@ -111,14 +133,19 @@ to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v
 
 CLK_TCK="$(getconf CLK_TCK)"
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+# Time the hypervisor gave to other guests (the `steal` column of /proc/stat, all CPUs): on a
+# shared host it moves req/s far more than anything in either proxy, so each run reports it.
+steal_ticks() { awk '/^cpu / { print $9 }' /proc/stat; }
 
-# wrk once; appends "scenario proxy round rps p50ms p99ms errors cpu_us_per_req" to results.
+# wrk once; appends "scenario proxy round rps p50ms p99ms errors cpu_us_per_req steal_pct" to
+# results.
 measure() { # scenario proxy round
-    local url="http://127.0.0.1:$(port_of "$2")/api/v2/bench/$1" out rps p50 p99 errs c0 c1 n cpu
+    local url="http://127.0.0.1:$(port_of "$2")/api/v2/bench/$1" out rps p50 p99 errs c0 c1 n cpu s0 s1 steal
     "${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${WARMUP}s" -s "$work/$1.lua" "$url" >/dev/null
-    c0="$(cpu_ticks "${PID[$2]}")"
+    c0="$(cpu_ticks "${PID[$2]}")"; s0="$(steal_ticks)"
     out="$("${PIN_LOAD[@]}" wrk -t1 -c"$CONNS" -d"${DURATION}s" --latency -s "$work/$1.lua" "$url")"
-    c1="$(cpu_ticks "${PID[$2]}")"
+    c1="$(cpu_ticks "${PID[$2]}")"; s1="$(steal_ticks)"
+    steal="$(awk -v a="$s0" -v b="$s1" -v t="$CLK_TCK" -v d="$DURATION" -v c="$ncpu" 'BEGIN { printf "%.0f", (b - a) * 100 / t / d / c }')"
     n="$(awk '/ requests in / { print $1 }' <<<"$out")"
     cpu="$(awk -v a="$c0" -v b="$c1" -v n="$n" -v t="$CLK_TCK" 'BEGIN { printf "%.1f", (b - a) * 1e6 / t / n }')"
     printf '### %s %s round %s\n%s\n' "$1" "$2" "$3" "$out" >>"$work/wrk.log"
@@ -127,8 +154,8 @@ measure() { # scenario proxy round
     p99="$(to_ms "$(awk '$1 == "99%" {print $2}' <<<"$out")")"
     errs="$(awk '/Socket errors:/ {gsub(",", ""); print $4 + $6 + $8 + $10}' <<<"$out")"
     if [[ "$1" == small ]]; then errs=$((${errs:-0} + $(awk '/Non-2xx/ {print $NF}' <<<"$out" | grep . || echo 0))); fi
-    echo "$1 $2 $3 $rps $p50 $p99 ${errs:-0} $cpu" >>"$work/results"
-    printf '  %-12s %-9s round %s: %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req  errors %s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$cpu" "${errs:-0}"
+    echo "$1 $2 $3 $rps $p50 $p99 ${errs:-0} $cpu $steal" >>"$work/results"
+    printf '  %-12s %-9s round %s: %10s req/s  p50 %7s ms  p99 %7s ms  cpu %6s us/req  steal %3s%%  errors %s\n' "$1" "$2" "$3" "$rps" "$p50" "$p99" "$cpu" "$steal" "${errs:-0}"
 }
 
 sanity() { # proxy: every scenario answers the expected status through it
@@ -148,13 +175,14 @@ echo "== servers on CPU ${SERVER_CPUS:-any}, load generator on CPU ${LOAD_CPUS:-
 start_upstream
 start_yardstick
 start_triage
-sanity yardstick
-sanity triage
+if [[ "$CORE" == 1 ]]; then start_core; fi
+for p in "${PROXIES[@]}"; do sanity "$p"; done
 
 echo "== request/response scenarios"
 : >"$work/results"
 for ((r = 1; r <= ROUNDS; r++)); do
-    if ((r % 2)); then order=(yardstick triage); else order=(triage yardstick); fi
+    order=("${PROXIES[@]}")
+    if ((r % 2 == 0)); then order=(); for ((i = ${#PROXIES[@]} - 1; i >= 0; i--)); do order+=("${PROXIES[i]}"); done; fi
     for s in "${SCENARIOS[@]}"; do
         for p in "${order[@]}"; do measure "$s" "$p" "$r"; done
     done
@@ -187,12 +215,12 @@ echo "== results (median of $ROUNDS rounds; ratios: median of per-round triage /
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 col() { awk -v s="$1" -v p="$2" -v c="$3" '$1 == s && $2 == p { print $c }' "$work/results" | median; }
 # Median over rounds of triage's column c divided by the yardstick's in the same round.
-paired() { awk -v s="$1" -v c="$2" '$1 == s { v[$2, $3] = $c; r[$3] = 1 } END { for (k in r) printf "%.3f\n", v["triage", k] / v["yardstick", k] }' "$work/results" | median; }
-printf '%-12s %-10s %11s %9s %9s %12s %7s  %s\n' scenario proxy 'req/s' 'p50 ms' 'p99 ms' 'cpu us/req' errors 'triage/yardstick'
+paired() { awk -v s="$1" -v c="$2" -v p="${3:-triage}" '$1 == s { v[$2, $3] = $c; r[$3] = 1 } END { for (k in r) printf "%.3f\n", v[p, k] / v["yardstick", k] }' "$work/results" | median; }
+printf '%-12s %-10s %11s %9s %9s %12s %7s %7s  %s\n' scenario proxy 'req/s' 'p50 ms' 'p99 ms' 'cpu us/req' 'steal%' errors 'triage/yardstick'
 verdicts=()
 for s in "${SCENARIOS[@]}"; do
-    for p in yardstick triage; do
-        rps="$(col "$s" "$p" 4)"; p50="$(col "$s" "$p" 5)"; p99="$(col "$s" "$p" 6)"; cpu="$(col "$s" "$p" 8)"
+    for p in "${PROXIES[@]}"; do
+        rps="$(col "$s" "$p" 4)"; p50="$(col "$s" "$p" 5)"; p99="$(col "$s" "$p" 6)"; cpu="$(col "$s" "$p" 8)"; st="$(col "$s" "$p" 9)"
         errs="$(awk -v s="$s" -v p="$p" '$1 == s && $2 == p { n += $7 } END { print n + 0 }' "$work/results")"
         note=""
         if [[ "$p" == triage ]]; then
@@ -201,13 +229,19 @@ for s in "${SCENARIOS[@]}"; do
             want="$(if [[ "$s" == small ]]; then echo 0.95; else echo 0.90; fi)"
             verdicts+=("$(awk -v r="$rr" -v w="$want" -v s="$s" 'BEGIN { printf "%-12s throughput %.3fx (target >= %.2fx): %s", s, r, w, (r >= w ? "MET" : "MISSED") }')")
             verdicts+=("$(awk -v r="$pr" -v s="$s" 'BEGIN { printf "%-12s p99 %.3fx (target <= 1.10x): %s", s, r, (r <= 1.10 ? "MET" : "MISSED") }')")
+        elif [[ "$p" == core ]]; then
+            note="req/s $(paired "$s" 4 core)x, p99 $(paired "$s" 6 core)x, cpu/req $(paired "$s" 8 core)x (features off; not judged)"
         fi
-        printf '%-12s %-10s %11s %9s %9s %12s %7s  %s\n' "$s" "$p" "$rps" "$p50" "$p99" "$cpu" "$errs" "$note"
+        printf '%-12s %-10s %11s %9s %9s %12s %7s %7s  %s\n' "$s" "$p" "$rps" "$p50" "$p99" "$cpu" "$st" "$errs" "$note"
     done
 done
 printf '%-12s %-10s %8s s, peak RSS %6.1f MiB, failed downloads %s\n' stream20m yardstick "$ys_t" "$(awk -v k="$ys_hwm" 'BEGIN { print k / 1024 }')" "$ys_fail"
 printf '%-12s %-10s %8s s, peak RSS %6.1f MiB, failed downloads %s\n' stream20m triage "$tr_t" "$(awk -v k="$tr_hwm" 'BEGIN { print k / 1024 }')" "$tr_fail"
 verdicts+=("$(awk -v k="$tr_hwm" -v f="$tr_fail" 'BEGIN { printf "stream20m    triage peak RSS %.1f MiB (target < 32 MiB): %s", k / 1024, (k / 1024 < 32 && f == 0 ? "MET" : "MISSED") }')")
+max_steal="$(awk '{ if ($9 > m) m = $9 } END { print m + 0 }' "$work/results")"
+if ((max_steal > 5)); then
+    echo "!! the hypervisor took up to ${max_steal}% of the CPUs during some runs (steal): req/s and p99 of those runs say more about the host than about either proxy"
+fi
 echo
 echo "== targets"
 printf '%s\n' "${verdicts[@]}"

@@ -203,3 +203,55 @@ impl Exchange {
         })
     }
 }
+
+/// A copy of `headers` whose values own their bytes. hyper parses header values as slices of
+/// a connection's read buffer, so keeping them (the dashboard keeps a thousand exchanges) would
+/// keep whole read buffers alive and make hyper allocate new ones. The copy packs every value
+/// into one allocation.
+pub fn detached_headers(headers: &HeaderMap) -> HeaderMap {
+    let mut out = headers.clone();
+    let len: usize = out.values().map(|v| v.len()).sum();
+    let mut packed = Vec::with_capacity(len);
+    for v in out.values() {
+        packed.extend_from_slice(v.as_bytes());
+    }
+    let packed = Bytes::from(packed);
+    let mut at = 0;
+    for v in out.values_mut() {
+        let end = at + v.len();
+        // The bytes were a valid value a moment ago, so this cannot fail; keep the original
+        // if it somehow does.
+        if let Ok(mut copy) = http::HeaderValue::from_maybe_shared(packed.slice(at..end)) {
+            copy.set_sensitive(v.is_sensitive());
+            *v = copy;
+        }
+        at = end;
+    }
+    out
+}
+
+/// A copy of a body prefix that owns its bytes, for the same reason as [`detached_headers`].
+pub fn detached_bytes(bytes: &Bytes) -> Bytes {
+    Bytes::copy_from_slice(bytes)
+}
+
+#[cfg(test)]
+mod detach_tests {
+    use super::*;
+
+    #[test]
+    fn detached_headers_keep_names_values_order_and_sensitivity() {
+        let mut h = HeaderMap::new();
+        h.append("x-a", "1".parse().unwrap());
+        h.append("x-a", "two".parse().unwrap());
+        let mut secret: http::HeaderValue = "Bearer t".parse().unwrap();
+        secret.set_sensitive(true);
+        h.insert(http::header::AUTHORIZATION, secret);
+        h.insert("x-empty", http::HeaderValue::from_static(""));
+        let d = detached_headers(&h);
+        assert_eq!(d, h);
+        let got: Vec<_> = d.get_all("x-a").iter().collect();
+        assert_eq!(got, ["1", "two"]);
+        assert!(d[http::header::AUTHORIZATION].is_sensitive());
+    }
+}

@@ -15,6 +15,7 @@ pub mod exchange;
 pub mod har;
 pub mod ingest;
 pub mod inspect;
+pub mod logging;
 pub mod monitor;
 pub mod proxy;
 pub mod record;

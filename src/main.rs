@@ -4,8 +4,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use tracing_subscriber::EnvFilter;
-use triage::cli::{Cli, Command, LogFormat};
+use triage::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -14,8 +13,11 @@ fn main() -> ExitCode {
         Command::Demo(_) => "warn",
         _ => "info",
     };
-    let _guard = install_tracing(cli.log_format, default_level);
-    match triage::cli::run(cli) {
+    let logs = triage::logging::install(cli.log_format, default_level);
+    let result = triage::cli::run(cli);
+    // Batched log lines go out before the error line, so they read in order.
+    drop(logs);
+    match result {
         Ok(code) => code,
         Err(e) => {
             let e = anyhow::Error::from(e);
@@ -23,33 +25,4 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Logs go to stderr through a background writer, so a slow terminal never slows the proxy.
-fn install_tracing(
-    format: LogFormat,
-    default_level: &str,
-) -> tracing_appender::non_blocking::WorkerGuard {
-    let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
-    // The default buffer (128k lines) is allocated and touched up front: several MiB of RSS for
-    // a burst triage never needs to absorb. Lines beyond the buffer are dropped, not waited for.
-    let (writer, guard) = tracing_appender::non_blocking::NonBlockingBuilder::default()
-        .buffered_lines_limit(16 * 1024)
-        .finish(std::io::stderr());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(writer);
-    match format {
-        LogFormat::Json => builder
-            .json()
-            .flatten_event(true)
-            .with_current_span(false)
-            .init(),
-        LogFormat::Pretty => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .compact()
-            .init(),
-    }
-    guard
 }

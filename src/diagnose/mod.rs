@@ -7,7 +7,7 @@ pub mod pipeline;
 pub mod probe;
 
 pub use context::Context;
-pub use pipeline::{Pipeline, PipelineOptions, Sink};
+pub use pipeline::{Finished, Pipeline, PipelineOptions, Sink};
 
 use crate::exchange::Exchange;
 use crate::rules::{Confidence, RuleSet, Severity};

@@ -18,10 +18,17 @@ use crate::exchange::Exchange;
 use crate::inspect::{Inspector, Verdict};
 use crate::region::Region;
 
+/// An exchange that is over, with its diagnoses (empty when there was none). Shared by the
+/// sinks, so that keeping it (the dashboard does) costs no copy.
+#[derive(Debug)]
+pub struct Finished {
+    pub exchange: Exchange,
+    pub diagnoses: Vec<Diagnosis>,
+}
+
 /// Where finished exchanges go: a recording, the dashboard, metrics.
 pub trait Sink: Send + Sync {
-    /// An exchange is over; `diagnoses` is empty when there was none.
-    fn exchange(&self, ex: &Exchange, diagnoses: &[Diagnosis]);
+    fn exchange(&self, done: &Arc<Finished>);
 
     /// Answers a triage page (`/__triage/...`), if the sink serves it.
     fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {
@@ -136,9 +143,13 @@ impl Pipeline {
     }
 
     /// Hands a finished exchange to the sinks.
-    pub fn finish(&self, ex: &Exchange, diagnoses: &[Diagnosis]) {
+    pub fn finish(&self, exchange: Exchange, diagnoses: Vec<Diagnosis>) {
+        let done = Arc::new(Finished {
+            exchange,
+            diagnoses,
+        });
         for s in &self.sinks {
-            s.exchange(ex, diagnoses);
+            s.exchange(&done);
         }
     }
 }
@@ -172,9 +183,9 @@ impl Inspector for Pipeline {
         Verdict { headers, body }
     }
 
-    fn finished(&self, ex: &Exchange) {
+    fn finished(&self, ex: Exchange) {
         if let Some(p) = &self.prober {
-            p.maybe_probe(&self.evidence, ex);
+            p.maybe_probe(&self.evidence, &ex);
         }
         if self.sinks.is_empty() {
             return;
@@ -185,7 +196,7 @@ impl Inspector for Pipeline {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&ex.seq)
             .unwrap_or_default();
-        self.finish(ex, &diagnoses);
+        self.finish(ex, diagnoses);
     }
 
     fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {

@@ -24,8 +24,7 @@ use serde_json::{json, Map, Value};
 
 pub use metrics::Metrics;
 
-use crate::diagnose::{Diagnosis, Sink};
-use crate::exchange::Exchange;
+use crate::diagnose::{Diagnosis, Finished, Sink};
 use crate::record::Record;
 
 /// The page, served from the binary: no CDN, works offline.
@@ -43,18 +42,19 @@ pub const PREFIX: &str = "/__triage";
 
 const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// One exchange as the dashboard keeps it. Kept as seen (bodies capped) and redacted only when
-/// a page asks for it: the proxy's hot path pays for a clone, not for redaction and JSON.
+/// One exchange as the dashboard keeps it: the pipeline's own (shared, not copied; bodies over
+/// [`MAX_BODY`] are the exception), redacted only when a page asks for it, so the proxy's hot
+/// path pays for neither a copy nor redaction and JSON.
+#[derive(Clone)]
 struct Entry {
     seq: u64,
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
-    exchange: Exchange,
-    diagnoses: Vec<Diagnosis>,
+    done: Arc<Finished>,
 }
 
 struct Ring {
-    entries: VecDeque<Arc<Entry>>,
+    entries: VecDeque<Entry>,
     cursor: u64,
 }
 
@@ -133,28 +133,41 @@ impl Monitor {
     }
 
     /// Adds a finished exchange: counted and kept (redaction happens when it is shown).
-    pub fn add(&self, ex: &Exchange, diagnoses: &[Diagnosis]) {
+    pub fn add(&self, done: &Arc<Finished>) {
+        let ex = &done.exchange;
         self.metrics.exchange(ex);
-        if let Some(best) = diagnoses.first() {
+        if let Some(best) = done.diagnoses.first() {
             self.metrics.diagnosis(&best.rule);
         }
-        let mut exchange = ex.clone();
-        cap_prefix(&mut exchange.request.body);
-        if let Some(r) = exchange.response.as_mut() {
-            cap_prefix(&mut r.body);
-        }
+        let over = |b: &crate::exchange::BodyPrefix| b.bytes.len() > MAX_BODY;
+        let done = if over(&ex.request.body) || ex.response.as_ref().is_some_and(|r| over(&r.body))
+        {
+            let mut exchange = ex.clone();
+            cap_prefix(&mut exchange.request.body);
+            if let Some(r) = exchange.response.as_mut() {
+                cap_prefix(&mut r.body);
+            }
+            Arc::new(Finished {
+                exchange,
+                diagnoses: done.diagnoses.clone(),
+            })
+        } else {
+            done.clone()
+        };
         let mut ring = self.lock();
         ring.cursor += 1;
-        let entry = Arc::new(Entry {
-            seq: ex.seq,
+        let entry = Entry {
+            seq: done.exchange.seq,
             cursor: ring.cursor,
-            exchange,
-            diagnoses: diagnoses.to_vec(),
-        });
-        while ring.entries.len() >= self.capacity {
-            ring.entries.pop_front();
-        }
+            done,
+        };
+        // The evicted entry is dropped after the lock is released.
+        let evicted = (ring.entries.len() >= self.capacity)
+            .then(|| ring.entries.pop_front())
+            .flatten();
         ring.entries.push_back(entry);
+        drop(ring);
+        drop(evicted);
     }
 
     /// Answers a `/__triage/...` request, or `None` for a path that is not a page.
@@ -284,7 +297,7 @@ impl Monitor {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let mut diags: Vec<Value> = e.diagnoses.iter().map(diagnosis_json).collect();
+        let mut diags: Vec<Value> = e.done.diagnoses.iter().map(diagnosis_json).collect();
         for d in &mut diags {
             // Diagnoses are built from redacted captures; secret keys are scrubbed all the same.
             crate::redact::json(d, true);
@@ -300,7 +313,7 @@ impl Monitor {
 
     /// The summary the list shows, and the redacted record it was made from.
     fn summary(&self, e: &Entry) -> (Value, Record) {
-        let redacted = crate::redact::exchange(&e.exchange, self.keep_content);
+        let redacted = crate::redact::exchange(&e.done.exchange, self.keep_content);
         let record = Record::from_exchange(&redacted, &[]);
         let summary = json!({
             "seq": e.seq,
@@ -308,14 +321,14 @@ impl Monitor {
             "method": record.request.method,
             "path": crate::redact::path_and_query(&redacted.request.path, redacted.request.query.as_deref()),
             "upstream": record.request.upstream,
-            "status": e.exchange.status(),
+            "status": e.done.exchange.status(),
             // The status of triage's own answer is not part of the exchange (yet).
             "triage_status": Value::Null,
-            "upstream_ms": e.exchange.timings.upstream_ms,
-            "total_ms": e.exchange.timings.total_ms,
+            "upstream_ms": e.done.exchange.timings.upstream_ms,
+            "total_ms": e.done.exchange.timings.total_ms,
             "correlation_id": redacted.correlation_id(),
-            "rules": e.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            "title": e.diagnoses.first().map(|d| d.title.as_str()),
+            "rules": e.done.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
+            "title": e.done.diagnoses.first().map(|d| d.title.as_str()),
         });
         (summary, record)
     }
@@ -356,8 +369,8 @@ enum Route<'a> {
 }
 
 impl Sink for Monitor {
-    fn exchange(&self, ex: &Exchange, diagnoses: &[Diagnosis]) {
-        self.add(ex, diagnoses);
+    fn exchange(&self, done: &Arc<Finished>) {
+        self.add(done);
     }
 
     fn local(&self, req: &http::request::Parts) -> Option<Response<Bytes>> {

@@ -202,10 +202,16 @@ impl Body for TeeBody {
     }
 }
 
+/// What to do when a response body is over: log the exchange, hand it on. Held inline by the
+/// body rather than boxed, since every exchange has one.
+pub trait OnFinish: Send + Sync + 'static {
+    fn finish(self, outcome: Outcome);
+}
+
 /// Runs once when a response body is over — fully sent, failed, or dropped because the client
 /// went away — so that every exchange is logged exactly once with its real total time.
 pub struct FinishGuard {
-    on_finish: Option<Box<dyn FnOnce(Outcome) + Send + Sync>>,
+    on_finish: Option<super::forward::Finish>,
     started: Instant,
     outcome: BodyOutcome,
 }
@@ -228,9 +234,9 @@ pub struct Outcome {
 }
 
 impl FinishGuard {
-    pub fn new(started: Instant, f: impl FnOnce(Outcome) + Send + Sync + 'static) -> Self {
+    pub fn new(started: Instant, f: super::forward::Finish) -> Self {
         FinishGuard {
-            on_finish: Some(Box::new(f)),
+            on_finish: Some(f),
             started,
             outcome: BodyOutcome::Aborted,
         }
@@ -244,7 +250,7 @@ impl FinishGuard {
 impl Drop for FinishGuard {
     fn drop(&mut self) {
         if let Some(f) = self.on_finish.take() {
-            f(Outcome {
+            f.finish(Outcome {
                 body: self.outcome,
                 total: self.started.elapsed(),
             });

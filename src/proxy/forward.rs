@@ -14,7 +14,7 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::body::{BodyOutcome, Capture, FinishGuard, ProxyBody, TeeBody};
+use super::body::{BodyOutcome, Capture, FinishGuard, OnFinish, Outcome, ProxyBody, TeeBody};
 use super::problem::{self, ErrorKind, ProxyError};
 use super::upstream::UpstreamClient;
 use super::Config;
@@ -78,6 +78,10 @@ static HOP_BY_HOP: [HeaderName; 8] = [
 ];
 
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
+    // Most messages carry none: a scan of the names they have is cheaper than eight lookups.
+    if !headers.keys().any(|k| HOP_BY_HOP.contains(k)) {
+        return;
+    }
     // Headers named by Connection are hop-by-hop too.
     let named: Vec<HeaderName> = headers
         .get_all(header::CONNECTION)
@@ -227,7 +231,7 @@ pub async fn handle(
     headers.remove(header::HOST);
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
-    pending.headers = headers.clone();
+    pending.headers = exchange::detached_headers(&headers);
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
@@ -277,7 +281,11 @@ pub async fn handle(
         .wants_body(&method, uri.path(), rparts.status)
     {
         let ex = pending.exchange(
-            Some((rparts.status, rparts.headers.clone(), BodyPrefix::default())),
+            Some((
+                rparts.status,
+                exchange::detached_headers(&rparts.headers),
+                BodyPrefix::default(),
+            )),
             Inspection::NotWanted,
         );
         let guard = finish_guard(&shared, pending, ex);
@@ -368,8 +376,21 @@ pub async fn handle(
         (prefix, Inspection::OverLimit)
     };
 
+    let decoded = BodyPrefix {
+        // An unencoded prefix is still a slice of hyper's read buffer.
+        bytes: if encoding.is_none() {
+            exchange::detached_bytes(&decoded.bytes)
+        } else {
+            decoded.bytes
+        },
+        complete: decoded.complete,
+    };
     let ex = pending.exchange(
-        Some((rparts.status, rparts.headers.clone(), decoded)),
+        Some((
+            rparts.status,
+            exchange::detached_headers(&rparts.headers),
+            decoded,
+        )),
         inspection,
     );
     let verdict = if inspection == Inspection::Complete {
@@ -445,17 +466,32 @@ impl Pending {
     }
 }
 
-/// The guard that, when the response body is over, logs the exchange and hands it to the
+/// What happens when the response body is over: log the exchange, then hand it to the
 /// inspector's `finished`.
-fn finish_guard(shared: &Arc<Shared>, pending: Pending, mut ex: Exchange) -> FinishGuard {
-    let inspector = shared.inspector.clone();
-    let info = pending.info;
-    FinishGuard::new(pending.started, move |o| {
+pub struct Finish {
+    shared: Arc<Shared>,
+    info: LogInfo,
+    ex: Exchange,
+}
+
+impl OnFinish for Finish {
+    fn finish(mut self, o: Outcome) {
         let total_ms = o.total.as_millis() as u64;
-        emit(&info, o.body, total_ms);
-        ex.timings.total_ms = Some(total_ms);
-        inspector.finished(&ex);
-    })
+        emit(&self.info, o.body, total_ms);
+        self.ex.timings.total_ms = Some(total_ms);
+        self.shared.inspector.finished(self.ex);
+    }
+}
+
+fn finish_guard(shared: &Arc<Shared>, pending: Pending, ex: Exchange) -> FinishGuard {
+    FinishGuard::new(
+        pending.started,
+        Finish {
+            shared: shared.clone(),
+            info: pending.info,
+            ex,
+        },
+    )
 }
 
 /// Turns a triage failure into its response, logging it and telling the inspector.

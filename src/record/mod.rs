@@ -19,7 +19,7 @@
 use std::fs::{File, OpenOptions};
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
 
 use base64::Engine as _;
@@ -317,8 +317,10 @@ impl Recorder {
 
 /// A recording is where the pipeline puts every finished exchange.
 impl crate::diagnose::Sink for Recorder {
-    fn exchange(&self, ex: &Exchange, diagnoses: &[crate::diagnose::Diagnosis]) {
-        let values: Vec<Value> = diagnoses
+    fn exchange(&self, done: &Arc<crate::diagnose::pipeline::Finished>) {
+        let ex = &done.exchange;
+        let values: Vec<Value> = done
+            .diagnoses
             .iter()
             .filter_map(|d| serde_json::to_value(d).ok())
             .collect();
