@@ -12,6 +12,7 @@
 //! without its per-field `fmt` machinery (timestamps and integers by hand, strings copied when
 //! they need no escaping), since the default formatter cost more than the exchange it logged.
 
+use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
@@ -223,105 +224,127 @@ where
     fn format_event(
         &self,
         _ctx: &FmtContext<'_, S, N>,
-        mut w: Writer<'_>,
+        w: Writer<'_>,
         event: &Event<'_>,
     ) -> std::fmt::Result {
-        let ansi = w.has_ansi_escapes();
-        let mut stamp = [0u8; 27];
-        timestamp(SystemTime::now(), &mut stamp);
-        w.write_str(std::str::from_utf8(&stamp).unwrap_or_default())?;
-        let meta = event.metadata();
-        let (level, color) = match *meta.level() {
-            Level::TRACE => ("TRACE", "35"),
-            Level::DEBUG => ("DEBUG", "34"),
-            Level::INFO => (" INFO", "32"),
-            Level::WARN => (" WARN", "33"),
-            Level::ERROR => ("ERROR", "31"),
-        };
-        if ansi {
-            write!(
-                w,
-                " \x1b[{color}m{level}\x1b[0m \x1b[2m{}:\x1b[0m",
-                meta.target()
-            )?;
-        } else {
-            w.write_char(' ')?;
-            w.write_str(level)?;
-            w.write_char(' ')?;
-            w.write_str(meta.target())?;
-            w.write_char(':')?;
-        }
-        let mut fields = Fields {
-            w: &mut w,
-            ansi,
-            result: Ok(()),
-        };
-        event.record(&mut fields);
-        fields.result?;
-        w.write_char('\n')
+        // The line is put together in a reused buffer with plain pushes, then handed over in
+        // one write: the Writer is a `dyn fmt::Write`, and a call per piece cost more than the
+        // pieces.
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => render(&mut line, w, event),
+            // A value's Debug that logs lands here again: it gets a buffer of its own.
+            Err(_) => render(&mut String::new(), w, event),
+        })
     }
 }
 
-struct Fields<'a, 'w> {
-    w: &'a mut Writer<'w>,
-    ansi: bool,
-    result: std::fmt::Result,
+fn render(line: &mut String, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+    line.clear();
+    let ansi = w.has_ansi_escapes();
+    let mut stamp = [0u8; 27];
+    timestamp(SystemTime::now(), &mut stamp);
+    line.push_str(std::str::from_utf8(&stamp).unwrap_or_default());
+    let meta = event.metadata();
+    let (level, color) = match *meta.level() {
+        Level::TRACE => ("TRACE", "35"),
+        Level::DEBUG => ("DEBUG", "34"),
+        Level::INFO => (" INFO", "32"),
+        Level::WARN => (" WARN", "33"),
+        Level::ERROR => ("ERROR", "31"),
+    };
+    line.push(' ');
+    if ansi {
+        for part in [
+            "\x1b[",
+            color,
+            "m",
+            level,
+            "\x1b[0m \x1b[2m",
+            meta.target(),
+            ":\x1b[0m",
+        ] {
+            line.push_str(part);
+        }
+    } else {
+        line.push_str(level);
+        line.push(' ');
+        line.push_str(meta.target());
+        line.push(':');
+    }
+    let mut fields = Fields { line, ansi };
+    event.record(&mut fields);
+    line.push('\n');
+    let out = w.write_str(line);
+    if line.capacity() > KEEP_LINE_CAPACITY {
+        *line = String::new();
+    }
+    out
 }
 
-impl Fields<'_, '_> {
-    fn name(&mut self, field: &Field) -> std::fmt::Result {
-        self.w.write_char(' ')?;
+thread_local! {
+    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
+/// A line buffer that grew past this for one long line is not kept.
+const KEEP_LINE_CAPACITY: usize = 16 << 10;
+
+struct Fields<'a> {
+    line: &'a mut String,
+    ansi: bool,
+}
+
+impl Fields<'_> {
+    fn name(&mut self, field: &Field) {
+        self.line.push(' ');
         if field.name() == "message" {
-            return Ok(());
+            return;
         }
         if self.ansi {
-            write!(self.w, "\x1b[3m{}\x1b[0m=", field.name())
+            self.line.push_str("\x1b[3m");
+            self.line.push_str(field.name());
+            self.line.push_str("\x1b[0m=");
         } else {
-            self.w.write_str(field.name())?;
-            self.w.write_char('=')
-        }
-    }
-
-    fn put(&mut self, field: &Field, value: impl FnOnce(&mut Writer<'_>) -> std::fmt::Result) {
-        if self.result.is_ok() {
-            self.result = self.name(field).and_then(|()| value(self.w));
+            self.line.push_str(field.name());
+            self.line.push('=');
         }
     }
 }
 
-impl Visit for Fields<'_, '_> {
+impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        let message = field.name() == "message";
-        self.put(field, |w| {
-            if message {
-                w.write_str(value)
-            } else if value
-                .bytes()
-                .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-            {
-                w.write_char('"')?;
-                w.write_str(value)?;
-                w.write_char('"')
-            } else {
-                write!(w, "{value:?}")
-            }
-        });
+        self.name(field);
+        if field.name() == "message" {
+            self.line.push_str(value);
+        } else if value
+            .bytes()
+            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
+        {
+            self.line.push('"');
+            self.line.push_str(value);
+            self.line.push('"');
+        } else {
+            let _ = write!(self.line, "{value:?}");
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
-        self.put(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.put(field, |w| w.write_str(itoa::Buffer::new().format(value)));
+        self.name(field);
+        self.line.push_str(itoa::Buffer::new().format(value));
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.put(field, |w| w.write_str(if value { "true" } else { "false" }));
+        self.name(field);
+        self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.put(field, |w| write!(w, "{value:?}"));
+        self.name(field);
+        let _ = write!(self.line, "{value:?}");
     }
 }
 

@@ -1,0 +1,71 @@
+#!/usr/bin/env bash
+# Instructions per request, yardstick against triage, counted by valgrind's callgrind: the same
+# figure whatever else the host is doing (req/s on a shared 2-CPU machine moves by ±30% with
+# hypervisor steal; this does not). Use it to judge a change; use compare.sh for the targets.
+#
+#   benches/instructions.sh                 # small 200 GET
+#   SCENARIO=conflict benches/instructions.sh
+#
+# Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
+# are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
+# by the requests wrk counted. Contenders: the yardstick, triage with its features off ("core":
+# no rules, no dashboard, no catalog fetch) and triage as shipped.
+set -euo pipefail
+
+SCENARIO="${SCENARIO:-small}"
+SECONDS_RUN="${SECONDS_RUN:-5}"
+UP_PORT="${UP_PORT:-18111}"
+PX_PORT="${PX_PORT:-18112}"
+# triage at its default log level (one INFO line per exchange), as compare.sh runs it.
+unset RUST_LOG
+
+repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$repo"
+target="${CARGO_TARGET_DIR:-$repo/target}"
+if [[ "$target" != /* ]]; then target="$repo/$target"; fi
+for tool in valgrind callgrind_control callgrind_annotate wrk; do
+    command -v "$tool" >/dev/null || { echo "needs $tool (Debian: valgrind, wrk)" >&2; exit 1; }
+done
+echo "== build (release)"
+cargo build --release --quiet --bin triage --example bench-upstream --example bench-yardstick
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/triage-instr.XXXXXX")"
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+trap cleanup EXIT
+
+case "$SCENARIO" in
+    small) printf 'wrk.method = "GET"\nwrk.headers["Authorization"] = "Bearer bench-token"\n' >"$work/s.lua" ;;
+    conflict | conflict-gz)
+        printf 'wrk.method = "POST"\nwrk.body = %s\nwrk.headers["Content-Type"] = "application/json"\nwrk.headers["Authorization"] = "Bearer bench-token"\n' \
+            "'{\"textBody\":\"hello from the benchmark\"}'" >"$work/s.lua"
+        if [[ "$SCENARIO" == conflict-gz ]]; then echo 'wrk.headers["Accept-Encoding"] = "gzip"' >>"$work/s.lua"; fi
+        ;;
+    *) echo "unknown SCENARIO $SCENARIO (small, conflict, conflict-gz)" >&2; exit 1 ;;
+esac
+
+"$target/release/examples/bench-upstream" "127.0.0.1:$UP_PORT" 2>/dev/null & pids+=($!)
+up="http://127.0.0.1:$UP_PORT"
+triage=("$target/release/triage" proxy --listen "127.0.0.1:$PX_PORT" --api-upstream "$up" --login-upstream "$up")
+
+count() { # label command...
+    local label="$1" v n total
+    shift
+    valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" "$@" 2>"$work/$label.err" >/dev/null &
+    v=$!
+    for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$PX_PORT/" && break; sleep 0.2; done
+    wrk -t1 -c4 -d3s -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" >/dev/null
+    callgrind_control -z "$v" >/dev/null
+    n="$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" | awk '/ requests in / { print $1 }')"
+    callgrind_control -d "$v" >/dev/null
+    sleep 1
+    kill "$v"; wait "$v" 2>/dev/null || true
+    total="$(callgrind_annotate "$(ls "$work/$label".out.* | head -1)" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
+    printf '%-10s %8d requests  %8.0f instructions/request\n' "$label" "$n" "$(awk -v t="$total" -v n="$n" 'BEGIN { print t / n }')"
+}
+
+echo "== $SCENARIO: instructions per request (callgrind; ${SECONDS_RUN}s of wrk -c4 after a 3s warm-up)"
+count yardstick "$target/release/examples/bench-yardstick" "127.0.0.1:$PX_PORT" "127.0.0.1:$UP_PORT"
+count core "${triage[@]}" --no-builtin-rules --no-dashboard --no-spec-fetch
+count triage "${triage[@]}"
+echo "(callgrind files: $work)"
