@@ -159,3 +159,17 @@ fn explaining_a_two_hundred_megabyte_har_stays_bounded() {
         size / (1024 * 1024)
     );
 }
+
+/// Writes the 40,000-entry HAR of the figure to `$TRIAGE_HAR_OUT`, to time the binary on it
+/// (docs/benchmarks.md): `TRIAGE_HAR_OUT=big.har cargo test --test explain_memory -- --ignored
+/// write_the_big_har`.
+#[test]
+#[ignore = "writes a 200 MB HAR where TRIAGE_HAR_OUT says"]
+fn write_the_big_har() {
+    let Some(out) = std::env::var_os("TRIAGE_HAR_OUT") else {
+        eprintln!("TRIAGE_HAR_OUT is not set: nothing written");
+        return;
+    };
+    let size = generate(Path::new(&out), 40_000);
+    eprintln!("wrote {size} bytes to {}", Path::new(&out).display());
+}
