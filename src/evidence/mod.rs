@@ -4,7 +4,8 @@
 //! What is kept, per process: the last states seen of conversations, what is known of each
 //! token (which login host issued it, what `GET /api/v2/tokens/me` said), and recent failures
 //! (to notice a client retrying a call that cannot succeed). Tokens themselves are never kept:
-//! only a SHA-256-derived key. Every map is capped in entries and age ([`bounded`]).
+//! only a 128-bit key from a keyed hash (SipHash with random keys drawn per store), which cannot
+//! be turned back into the token. Every map is capped in entries and age ([`bounded`]).
 
 pub mod bounded;
 
@@ -13,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime};
 
 use http::{header, Method};
 use serde::Serialize;
-use sha2::{Digest, Sha256};
+use std::hash::{BuildHasher, Hasher, RandomState};
 
 use crate::exchange::Exchange;
 use crate::region::Region;
@@ -154,6 +155,8 @@ struct Inner {
 pub struct Store {
     inner: Mutex<Inner>,
     limits: Limits,
+    /// The keys of [`Store::key`], drawn at random for each store.
+    hashers: [RandomState; 2],
 }
 
 impl Default for Store {
@@ -165,18 +168,6 @@ impl Default for Store {
 /// Statuses that retrying unchanged cannot fix.
 pub fn non_retryable(status: u16) -> bool {
     matches!(status, 400 | 403 | 404 | 409)
-}
-
-fn key(parts: &[&[u8]]) -> [u8; 16] {
-    let mut h = Sha256::new();
-    for p in parts {
-        h.update((p.len() as u64).to_le_bytes());
-        h.update(p);
-    }
-    let d = h.finalize();
-    let mut k = [0u8; 16];
-    k.copy_from_slice(&d[..16]);
-    k
 }
 
 /// The bearer token of a request, if any.
@@ -249,6 +240,7 @@ fn participants_of(body: &serde_json::Value) -> Vec<ParticipantSeen> {
 impl Store {
     pub fn new(limits: Limits) -> Self {
         Store {
+            hashers: [RandomState::new(), RandomState::new()],
             inner: Mutex::new(Inner {
                 conversations: Bounded::new(limits.conversations, limits.conversation_age),
                 tokens: Bounded::new(limits.tokens, limits.token_age),
@@ -261,6 +253,23 @@ impl Store {
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The key of a token or a failing request: two independently keyed 64-bit SipHashes of
+    /// the length-prefixed parts. A cryptographic digest was the first choice, but on CPUs
+    /// without SHA instructions it was a tenth of the cost of diagnosing a failure; a keyed
+    /// hash keeps what matters here (the token cannot be recovered, keys do not collide).
+    fn key(&self, parts: &[&[u8]]) -> [u8; 16] {
+        let mut k = [0u8; 16];
+        for (half, hasher) in k.chunks_exact_mut(8).zip(&self.hashers) {
+            let mut h = hasher.build_hasher();
+            for p in parts {
+                h.write_usize(p.len());
+                h.write(p);
+            }
+            half.copy_from_slice(&h.finish().to_le_bytes());
+        }
+        k
     }
 
     /// Whether triage should read this response's body to learn from it, beyond failures.
@@ -291,7 +300,7 @@ impl Store {
 
         if non_retryable(status) {
             let token = bearer(ex).unwrap_or("");
-            let k = key(&[
+            let k = self.key(&[
                 method.as_str().as_bytes(),
                 path.as_bytes(),
                 ex.request.query.as_deref().unwrap_or("").as_bytes(),
@@ -340,7 +349,7 @@ impl Store {
                     fingerprint: crate::redact::fingerprint(tok.as_bytes()),
                     ..Default::default()
                 };
-                inner.tokens.put(key(&[tok.as_bytes()]), seen, now);
+                inner.tokens.put(self.key(&[tok.as_bytes()]), seen, now);
             }
             return;
         }
@@ -348,7 +357,7 @@ impl Store {
             if let (Some(tok), Some(j)) = (bearer(ex), resp.body.json()) {
                 let fp = crate::redact::fingerprint(tok.as_bytes());
                 inner.tokens.update(
-                    key(&[tok.as_bytes()]),
+                    self.key(&[tok.as_bytes()]),
                     now,
                     || TokenSeen {
                         fingerprint: fp,
@@ -444,11 +453,11 @@ impl Store {
         if let Some(tok) = token {
             f.token = inner
                 .tokens
-                .get(&key(&[tok.as_bytes()]), now)
+                .get(&self.key(&[tok.as_bytes()]), now)
                 .map(|(t, _)| t.clone());
         }
         if let Some(resp) = &ex.response {
-            let k = key(&[
+            let k = self.key(&[
                 ex.request.method.as_str().as_bytes(),
                 ex.request.path.as_bytes(),
                 ex.request.query.as_deref().unwrap_or("").as_bytes(),
@@ -471,7 +480,7 @@ impl Store {
     /// True the first time it is asked about a token whose `GET /api/v2/tokens/me` triage has
     /// not seen: the caller may then make that call itself (`--probe-token`), once per token.
     pub fn claim_probe(&self, token: &str, now: Instant) -> bool {
-        let k = key(&[token.as_bytes()]);
+        let k = self.key(&[token.as_bytes()]);
         let mut inner = self.lock();
         let known = inner
             .tokens
