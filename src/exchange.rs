@@ -230,11 +230,6 @@ pub fn detached_headers(headers: &HeaderMap) -> HeaderMap {
     out
 }
 
-/// A copy of a body prefix that owns its bytes, for the same reason as [`detached_headers`].
-pub fn detached_bytes(bytes: &Bytes) -> Bytes {
-    Bytes::copy_from_slice(bytes)
-}
-
 #[cfg(test)]
 mod detach_tests {
     use super::*;

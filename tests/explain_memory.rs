@@ -171,5 +171,7 @@ fn write_the_big_har() {
         return;
     };
     let size = generate(Path::new(&out), 40_000);
+    assert!(size > 200_000_000, "generated only {size} bytes");
+    assert_eq!(std::fs::metadata(&out).unwrap().len(), size);
     eprintln!("wrote {size} bytes to {}", Path::new(&out).display());
 }

@@ -202,15 +202,10 @@ impl Body for TeeBody {
     }
 }
 
-/// What to do when a response body is over: log the exchange, hand it on. Held inline by the
-/// body rather than boxed, since every exchange has one.
-pub trait OnFinish: Send + Sync + 'static {
-    fn finish(self, outcome: Outcome);
-}
-
 /// Runs once when a response body is over — fully sent, failed, or dropped because the client
 /// went away — so that every exchange is logged exactly once with its real total time.
 pub struct FinishGuard {
+    // Held inline rather than as a boxed closure: every exchange has one.
     on_finish: Option<super::forward::Finish>,
     started: Instant,
     outcome: BodyOutcome,

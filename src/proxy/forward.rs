@@ -14,7 +14,7 @@ use http_body::Body as _;
 use http_body_util::BodyExt;
 use hyper::body::Incoming;
 
-use super::body::{BodyOutcome, Capture, FinishGuard, OnFinish, Outcome, ProxyBody, TeeBody};
+use super::body::{BodyOutcome, Capture, FinishGuard, Outcome, ProxyBody, TeeBody};
 use super::problem::{self, ErrorKind, ProxyError};
 use super::upstream::UpstreamClient;
 use super::Config;
@@ -379,7 +379,7 @@ pub async fn handle(
     let decoded = BodyPrefix {
         // An unencoded prefix is still a slice of hyper's read buffer.
         bytes: if encoding.is_none() {
-            exchange::detached_bytes(&decoded.bytes)
+            Bytes::copy_from_slice(&decoded.bytes)
         } else {
             decoded.bytes
         },
@@ -474,8 +474,8 @@ pub struct Finish {
     ex: Exchange,
 }
 
-impl OnFinish for Finish {
-    fn finish(mut self, o: Outcome) {
+impl Finish {
+    pub(super) fn finish(mut self, o: Outcome) {
         let total_ms = o.total.as_millis() as u64;
         emit(&self.info, o.body, total_ms);
         self.ex.timings.total_ms = Some(total_ms);
