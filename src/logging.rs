@@ -14,7 +14,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write;
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -71,6 +71,13 @@ pub fn install(format: crate::cli::LogFormat, default_level: &str) -> FlushGuard
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_level));
     let (writer, guard) = batch_writer(std::io::stderr());
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
+    let json = format == crate::cli::LogFormat::Json;
+    let _ = DIRECT.set(Direct {
+        shared: writer.shared.clone(),
+        json,
+        ansi: ansi && !json,
+    });
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(writer);
@@ -80,10 +87,7 @@ pub fn install(format: crate::cli::LogFormat, default_level: &str) -> FlushGuard
             .flatten_event(true)
             .with_current_span(false)
             .init(),
-        crate::cli::LogFormat::Pretty => builder
-            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-            .event_format(Line)
-            .init(),
+        crate::cli::LogFormat::Pretty => builder.with_ansi(ansi).event_format(Line).init(),
     }
     guard
 }
@@ -211,6 +215,183 @@ impl<'a> MakeWriter<'a> for BatchWriter {
     }
 }
 
+/// The lines logged for every exchange (the exchange and its diagnosis) skip tracing's
+/// per-event machinery: dispatch, the field visitor, the formatter's own buffer. Together that
+/// cost more than formatting the line itself. They are written straight into the batch buffer,
+/// in the installed format, when the installed filter lets their target and level through.
+/// Without [`install`] (the library in tests, or embedded), `None`: callers log through
+/// `tracing` as usual; [`crate::log_line!`] does both.
+static DIRECT: OnceLock<Direct> = OnceLock::new();
+
+pub fn direct() -> Option<&'static Direct> {
+    DIRECT.get()
+}
+
+/// A field value of a direct line.
+#[derive(Debug, Clone, Copy)]
+pub enum Val<'a> {
+    Str(&'a str),
+    U64(u64),
+    I64(i64),
+}
+
+impl<'a> From<&'a str> for Val<'a> {
+    fn from(v: &'a str) -> Self {
+        Val::Str(v)
+    }
+}
+
+impl<'a> From<&'a String> for Val<'a> {
+    fn from(v: &'a String) -> Self {
+        Val::Str(v)
+    }
+}
+
+impl From<u64> for Val<'_> {
+    fn from(v: u64) -> Self {
+        Val::U64(v)
+    }
+}
+
+impl From<u16> for Val<'_> {
+    fn from(v: u16) -> Self {
+        Val::U64(v.into())
+    }
+}
+
+impl From<i64> for Val<'_> {
+    fn from(v: i64) -> Self {
+        Val::I64(v)
+    }
+}
+
+/// Writes lines in the installed format into the batch buffer.
+pub struct Direct {
+    shared: Arc<Shared>,
+    json: bool,
+    ansi: bool,
+}
+
+impl Direct {
+    /// Writes one event: the same bytes the installed subscriber would have written for
+    /// `tracing::event!(target: target, level, field = value, ..., message)`.
+    pub fn line(&self, level: Level, target: &str, message: &str, fields: &[(&str, Val<'_>)]) {
+        LINE.with(|cell| match cell.try_borrow_mut() {
+            Ok(mut line) => self.render(&mut line, level, target, message, fields),
+            Err(_) => self.render(&mut String::new(), level, target, message, fields),
+        })
+    }
+
+    fn render(
+        &self,
+        line: &mut String,
+        level: Level,
+        target: &str,
+        message: &str,
+        fields: &[(&str, Val<'_>)],
+    ) {
+        if self.json {
+            json_line(line, level, target, message, fields);
+        } else {
+            head(line, self.ansi, level, target);
+            let mut f = Fields {
+                line,
+                ansi: self.ansi,
+            };
+            f.str("message", message);
+            for (name, v) in fields {
+                match *v {
+                    Val::Str(s) => f.str(name, s),
+                    Val::U64(n) => f.int(name, n),
+                    Val::I64(n) => f.int(name, n),
+                }
+            }
+            line.push('\n');
+        }
+        let _ = LineWriter {
+            shared: &self.shared,
+        }
+        .write(line.as_bytes());
+        if line.capacity() > KEEP_LINE_CAPACITY {
+            *line = String::new();
+        }
+    }
+}
+
+/// The JSON line tracing-subscriber's `json().flatten_event(true)` writes: timestamp, level,
+/// message, the fields in order, target.
+fn json_line(
+    line: &mut String,
+    level: Level,
+    target: &str,
+    message: &str,
+    fields: &[(&str, Val<'_>)],
+) {
+    line.clear();
+    let mut stamp = [0u8; 27];
+    timestamp(SystemTime::now(), &mut stamp);
+    line.push_str("{\"timestamp\":\"");
+    line.push_str(std::str::from_utf8(&stamp).unwrap_or_default());
+    line.push_str("\",\"level\":\"");
+    line.push_str(level.as_str());
+    line.push_str("\",\"message\":");
+    json_str(line, message);
+    for (name, v) in fields {
+        line.push(',');
+        json_str(line, name);
+        line.push(':');
+        match *v {
+            Val::Str(s) => json_str(line, s),
+            Val::U64(n) => line.push_str(itoa::Buffer::new().format(n)),
+            Val::I64(n) => line.push_str(itoa::Buffer::new().format(n)),
+        }
+    }
+    line.push_str(",\"target\":");
+    json_str(line, target);
+    line.push_str("}\n");
+}
+
+fn json_str(line: &mut String, s: &str) {
+    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+        line.push('"');
+        line.push_str(s);
+        line.push('"');
+    } else {
+        line.push_str(&serde_json::Value::from(s).to_string());
+    }
+}
+
+/// Logs one event through [`direct`] when installed, else through `tracing`: the fields are
+/// written once. Values are `&str`, `&String`, `u64`, `u16` or `i64`.
+#[macro_export]
+macro_rules! log_line {
+    ($level:ident, target: $target:literal, $message:literal, $($name:ident = $value:expr),* $(,)?) => {
+        match $crate::logging::direct() {
+            Some(d) => {
+                if tracing::enabled!(target: $target, tracing::Level::$level) {
+                    d.line(tracing::Level::$level, $target, $message,
+                        &[$((stringify!($name), $crate::logging::Val::from($value))),*]);
+                }
+            }
+            None => {
+                tracing::event!(target: $target, tracing::Level::$level,
+                    $($name = $crate::logging::Val::from($value).as_field()),*, $message);
+            }
+        }
+    };
+}
+
+impl Val<'_> {
+    /// As a tracing field value: strings as strings, numbers as numbers.
+    pub fn as_field(&self) -> &dyn tracing::Value {
+        match self {
+            Val::Str(s) => s,
+            Val::U64(n) => n,
+            Val::I64(n) => n,
+        }
+    }
+}
+
 /// The pretty log line: `2026-11-21T23:26:09.368602Z  INFO target: message key=value ...`.
 /// String fields are quoted (as `{:?}` would), other values written as they display.
 #[derive(Debug, Clone, Copy, Default)]
@@ -239,13 +420,26 @@ where
 }
 
 fn render(line: &mut String, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
-    line.clear();
     let ansi = w.has_ansi_escapes();
+    let meta = event.metadata();
+    head(line, ansi, *meta.level(), meta.target());
+    let mut fields = Fields { line, ansi };
+    event.record(&mut fields);
+    line.push('\n');
+    let out = w.write_str(line);
+    if line.capacity() > KEEP_LINE_CAPACITY {
+        *line = String::new();
+    }
+    out
+}
+
+/// Clears `line` and writes the timestamp, level and target of a pretty line.
+fn head(line: &mut String, ansi: bool, level: Level, target: &str) {
+    line.clear();
     let mut stamp = [0u8; 27];
     timestamp(SystemTime::now(), &mut stamp);
     line.push_str(std::str::from_utf8(&stamp).unwrap_or_default());
-    let meta = event.metadata();
-    let (level, color) = match *meta.level() {
+    let (level, color) = match level {
         Level::TRACE => ("TRACE", "35"),
         Level::DEBUG => ("DEBUG", "34"),
         Level::INFO => (" INFO", "32"),
@@ -260,7 +454,7 @@ fn render(line: &mut String, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::
             "m",
             level,
             "\x1b[0m \x1b[2m",
-            meta.target(),
+            target,
             ":\x1b[0m",
         ] {
             line.push_str(part);
@@ -268,17 +462,9 @@ fn render(line: &mut String, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::
     } else {
         line.push_str(level);
         line.push(' ');
-        line.push_str(meta.target());
+        line.push_str(target);
         line.push(':');
     }
-    let mut fields = Fields { line, ansi };
-    event.record(&mut fields);
-    line.push('\n');
-    let out = w.write_str(line);
-    if line.capacity() > KEEP_LINE_CAPACITY {
-        *line = String::new();
-    }
-    out
 }
 
 thread_local! {
@@ -294,26 +480,26 @@ struct Fields<'a> {
 }
 
 impl Fields<'_> {
-    fn name(&mut self, field: &Field) {
+    fn name(&mut self, name: &str) {
         self.line.push(' ');
-        if field.name() == "message" {
+        if name == "message" {
             return;
         }
         if self.ansi {
             self.line.push_str("\x1b[3m");
-            self.line.push_str(field.name());
+            self.line.push_str(name);
             self.line.push_str("\x1b[0m=");
         } else {
-            self.line.push_str(field.name());
+            self.line.push_str(name);
             self.line.push('=');
         }
     }
 }
 
-impl Visit for Fields<'_> {
-    fn record_str(&mut self, field: &Field, value: &str) {
-        self.name(field);
-        if field.name() == "message" {
+impl Fields<'_> {
+    fn str(&mut self, name: &str, value: &str) {
+        self.name(name);
+        if name == "message" {
             self.line.push_str(value);
         } else if value
             .bytes()
@@ -327,23 +513,32 @@ impl Visit for Fields<'_> {
         }
     }
 
-    fn record_u64(&mut self, field: &Field, value: u64) {
-        self.name(field);
+    fn int(&mut self, name: &str, value: impl itoa::Integer) {
+        self.name(name);
         self.line.push_str(itoa::Buffer::new().format(value));
+    }
+}
+
+impl Visit for Fields<'_> {
+    fn record_str(&mut self, field: &Field, value: &str) {
+        self.str(field.name(), value);
+    }
+
+    fn record_u64(&mut self, field: &Field, value: u64) {
+        self.int(field.name(), value);
     }
 
     fn record_i64(&mut self, field: &Field, value: i64) {
-        self.name(field);
-        self.line.push_str(itoa::Buffer::new().format(value));
+        self.int(field.name(), value);
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field);
+        self.name(field.name());
         self.line.push_str(if value { "true" } else { "false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.name(field);
+        self.name(field.name());
         let _ = write!(self.line, "{value:?}");
     }
 }
@@ -459,6 +654,62 @@ mod tests {
             rest,
             "  INFO triage::exchange: exchange seq=7 method=GET path=/api/v2/x?a=1 upstream=\"api\" ms=-1 ok=true cid=\"quo\\\"te\\n\"\n"
         );
+    }
+
+    /// The same event through the installed subscriber and through [`Direct`]: the same bytes
+    /// but the timestamp, in both formats.
+    #[test]
+    fn direct_lines_equal_the_subscribers_lines() {
+        let fields = [
+            ("seq", Val::U64(7)),
+            ("method", Val::Str("GET")),
+            ("path", Val::Str("/api/v2/x?a=1")),
+            ("ms", Val::I64(-1)),
+            ("cid", Val::Str("quo\"te\n\u{e9}")),
+        ];
+        let event = || {
+            tracing::warn!(target: "triage::exchange", seq = 7u64, method = "GET",
+                path = "/api/v2/x?a=1", ms = -1i64, cid = "quo\"te\n\u{e9}", "an exchange");
+        };
+        let strip = |text: String, at: std::ops::Range<usize>| {
+            let mut t = text;
+            t.replace_range(at, "");
+            t
+        };
+        for json in [false, true] {
+            let via_tracing = Sink::default();
+            let (w, guard) = batch_writer(via_tracing.clone());
+            let b = tracing_subscriber::fmt().with_writer(w).with_ansi(false);
+            if json {
+                let s = b
+                    .json()
+                    .flatten_event(true)
+                    .with_current_span(false)
+                    .finish();
+                tracing::subscriber::with_default(s, event);
+            } else {
+                tracing::subscriber::with_default(b.event_format(Line).finish(), event);
+            }
+            drop(guard);
+
+            let direct = Sink::default();
+            let (w, guard) = batch_writer(direct.clone());
+            let d = Direct {
+                shared: w.shared.clone(),
+                json,
+                ansi: false,
+            };
+            d.line(Level::WARN, "triage::exchange", "an exchange", &fields);
+            drop(guard);
+
+            let text = |s: &Sink| String::from_utf8(s.0.lock().unwrap().0.clone()).unwrap();
+            let stamp = if json { 14..41 } else { 0..27 };
+            assert_eq!(
+                strip(text(&direct), stamp.clone()),
+                strip(text(&via_tracing), stamp),
+                "json: {json}"
+            );
+        }
     }
 
     #[test]

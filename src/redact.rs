@@ -167,10 +167,10 @@ pub fn query(q: &str) -> Cow<'_, str> {
 }
 
 /// `path?query` with the query redacted, for logs.
-pub fn path_and_query(path: &str, query: Option<&str>) -> String {
+pub fn path_and_query<'a>(path: &'a str, query: Option<&str>) -> Cow<'a, str> {
     match query {
-        Some(q) => format!("{path}?{}", self::query(q)),
-        None => path.to_owned(),
+        Some(q) => Cow::Owned(format!("{path}?{}", self::query(q))),
+        None => Cow::Borrowed(path),
     }
 }
 

@@ -144,14 +144,16 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
         BodyOutcome::Aborted => "client-gone",
         BodyOutcome::UpstreamError => "upstream-error",
     };
+    let method = info.method.as_str();
+    let upstream = info.upstream.as_str();
     if let Some(err) = &info.error {
-        tracing::warn!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
-            upstream = info.upstream.as_str(), status = info.status, upstream_ms, total_ms,
-            correlation_id = cid, error = %err, "triage answered");
+        crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
+            method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+            total_ms = total_ms, correlation_id = cid, error = err);
     } else {
-        tracing::info!(target: "triage::exchange", seq = info.seq, method = %info.method, path = %path,
-            upstream = info.upstream.as_str(), status = info.status, upstream_ms, total_ms,
-            correlation_id = cid, body, inspect = info.note.unwrap_or("-"), "exchange");
+        crate::log_line!(INFO, target: "triage::exchange", "exchange", seq = info.seq,
+            method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+            total_ms = total_ms, correlation_id = cid, body = body, inspect = info.note.unwrap_or("-"));
     }
 }
 

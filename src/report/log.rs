@@ -13,19 +13,41 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
     let Some(best) = diagnoses.first() else {
         return;
     };
-    let also: Vec<&str> = diagnoses[1..].iter().map(|d| d.rule.as_str()).collect();
+    let also = diagnoses[1..]
+        .iter()
+        .map(|d| d.rule.as_str())
+        .collect::<Vec<_>>()
+        .join(",");
     let path = crate::redact::path_and_query(&ex.request.path, ex.request.query.as_deref());
-    tracing::info!(
-        target: "triage::diagnosis",
-        rule = %best.rule,
-        also = %also.join(","),
+    let cid = ex.correlation_id().unwrap_or_default();
+    crate::log_line!(INFO, target: "triage::diagnosis", "diagnosis",
+        rule = &best.rule,
+        also = &also,
         confidence = best.confidence.as_str(),
-        cause = %sanitize(&best.cause, MAX_LOGGED),
-        fix = %sanitize(&best.fix, MAX_LOGGED),
-        correlation_id = %sanitize(&ex.correlation_id().unwrap_or_default(), 200),
-        method = %ex.request.method,
-        path = %sanitize(&path, 2048),
+        cause = &sanitize(&best.cause, MAX_LOGGED),
+        evidence = &sanitize(&evidence(best), MAX_LOGGED),
+        fix = &sanitize(&best.fix, MAX_LOGGED),
+        correlation_id = &sanitize(&cid, 200),
+        method = ex.request.method.as_str(),
+        path = &sanitize(&path, 2048),
         status = ex.status().unwrap_or(0),
-        "diagnosis"
     );
+}
+
+/// What the rule matched, as `name=value; ...`, without the request line the line already
+/// names. Captures of secrets were redacted when captured.
+fn evidence(d: &Diagnosis) -> String {
+    let mut out = String::new();
+    for (name, value) in &d.evidence {
+        if matches!(name.as_str(), "method" | "path" | "status" | "status_code") {
+            continue;
+        }
+        if !out.is_empty() {
+            out.push_str("; ");
+        }
+        out.push_str(name);
+        out.push('=');
+        out.push_str(value);
+    }
+    out
 }

@@ -350,12 +350,12 @@ pub fn url_of(ex: &Exchange) -> String {
     let path = if r.path_known() {
         redact::path_and_query(&r.path, r.query.as_deref())
     } else {
-        "(path unknown)".to_owned()
+        "(path unknown)".into()
     };
     match &r.host {
         Some(h) if r.path_known() => format!("{h}{path}"),
         Some(h) => format!("{h} {path}"),
-        None => path,
+        None => path.into_owned(),
     }
 }
 
