@@ -352,13 +352,25 @@ fn json_line(
 }
 
 fn json_str(line: &mut String, s: &str) {
-    if s.bytes().all(|b| b >= 0x20 && b != b'"' && b != b'\\') {
+    if plain(s, false) {
         line.push('"');
         line.push_str(s);
         line.push('"');
     } else {
         line.push_str(&serde_json::Value::from(s).to_string());
     }
+}
+
+/// Whether `s` can be quoted as it is: no quote, backslash or control character (nor, for a pretty
+/// line, anything beyond ASCII, which `{:?}` would escape). One pass without early exit, so it
+/// compiles to vector code: it runs on every string of every exchange line.
+fn plain(s: &str, ascii: bool) -> bool {
+    let top = if ascii { 0x7f } else { 0xff };
+    let mut bad = false;
+    for &b in s.as_bytes() {
+        bad |= (b < 0x20) | (b == b'"') | (b == b'\\') | (b >= top);
+    }
+    !bad
 }
 
 /// Logs one event through [`direct`] when installed, else through `tracing`: the fields are
@@ -501,10 +513,7 @@ impl Fields<'_> {
         self.name(name);
         if name == "message" {
             self.line.push_str(value);
-        } else if value
-            .bytes()
-            .all(|b| (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\')
-        {
+        } else if plain(value, true) {
             self.line.push('"');
             self.line.push_str(value);
             self.line.push('"');

@@ -11,6 +11,7 @@ use std::collections::{BTreeSet, HashMap};
 use regex::{Regex, RegexSet};
 use serde_json::Value;
 
+use super::lazy_json::LazyJson;
 use crate::exchange::Exchange;
 
 /// Names and values a match bound, in binding order. Small, so a Vec beats a map.
@@ -470,14 +471,14 @@ pub struct View<'a> {
     pub ctx: &'a Context,
     m: &'a Matchers,
     paths: OnceCell<Vec<(usize, Vec<String>)>>,
-    req_body: OnceCell<Body>,
-    resp_body: OnceCell<Body>,
+    req_body: OnceCell<Body<'a>>,
+    resp_body: OnceCell<Body<'a>>,
     query: OnceCell<Vec<(String, String)>>,
     sets: Vec<OnceCell<Vec<bool>>>,
 }
 
-enum Body {
-    Json(Value),
+enum Body<'a> {
+    Json(LazyJson<'a>),
     Form(Vec<(String, String)>),
     None,
 }
@@ -639,7 +640,7 @@ impl<'a> View<'a> {
                     if form {
                         Body::Form(parse_form(&r.body.text()))
                     } else {
-                        r.body.json().map(Body::Json).unwrap_or(Body::None)
+                        lazy_json(&r.body).map_or(Body::None, Body::Json)
                     }
                 });
                 body_value(b, key)
@@ -649,7 +650,7 @@ impl<'a> View<'a> {
                     self.ex
                         .response
                         .as_ref()
-                        .and_then(|r| r.body.json())
+                        .and_then(|r| lazy_json(&r.body))
                         .map(Body::Json)
                         .unwrap_or(Body::None)
                 });
@@ -693,7 +694,7 @@ fn shown(f: &Field, secret: bool, v: &str) -> String {
     }
 }
 
-fn body_value(b: &Body, key: &[String]) -> Option<String> {
+fn body_value(b: &Body<'_>, key: &[String]) -> Option<String> {
     match b {
         Body::None => None,
         Body::Form(pairs) => {
@@ -702,8 +703,17 @@ fn body_value(b: &Body, key: &[String]) -> Option<String> {
             }
             lookup_pairs(pairs, &key[0])
         }
-        Body::Json(v) => json_value(v, key),
+        Body::Json(v) => v.text_at(key),
     }
+}
+
+/// A complete body read as JSON, as [`BodyPrefix::json`](crate::exchange::BodyPrefix::json)
+/// would.
+fn lazy_json(b: &crate::exchange::BodyPrefix) -> Option<LazyJson<'_>> {
+    if !b.complete || b.bytes.is_empty() {
+        return None;
+    }
+    LazyJson::parse(&b.bytes)
 }
 
 /// A value at a dotted path of a JSON document, as text; `null` counts as absent.

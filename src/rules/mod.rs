@@ -3,6 +3,7 @@
 //! matchers shared by all rules. Pure: the only I/O is [`dir_sources`] reading files, and the
 //! matcher itself never touches anything but the [`Exchange`] it is given.
 
+mod lazy_json;
 pub mod matcher;
 pub mod schema;
 pub mod template;
