@@ -121,11 +121,9 @@ impl Pipeline {
     pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
         let now = self.now(ex);
         let region = self.region_of(ex);
-        self.evidence.observe_in(ex, now, region);
-        if ex.status().is_none_or(|s| s < 400) {
+        let Some(facts) = self.evidence.observe_then_facts(ex, now, region) else {
             return Vec::new();
-        }
-        let facts = self.evidence.facts(ex, now);
+        };
         let catalog = self.catalog.get();
         let ctx = Context::build(ex, Some(&facts), Some(&catalog), region);
         self.engine.diagnose_in(ex, &ctx)

@@ -291,22 +291,54 @@ impl Store {
     /// As [`observe`](Self::observe), with the region the request went to when its host does
     /// not name one (a mock or a gateway in front of a region).
     pub fn observe_in(&self, ex: &Exchange, now: Instant, region: Option<&str>) {
-        let Some(resp) = &ex.response else { return };
+        self.observe_locked(&mut self.lock(), ex, now, region);
+    }
+
+    /// Learns from `ex` and, when it failed (status >= 400), says what is known that bears on
+    /// it: [`observe_in`](Self::observe_in) then [`facts`](Self::facts), under one lock and
+    /// with the failing request's key computed once.
+    pub fn observe_then_facts(
+        &self,
+        ex: &Exchange,
+        now: Instant,
+        region: Option<&str>,
+    ) -> Option<Facts> {
+        let mut inner = self.lock();
+        let failure = self.observe_locked(&mut inner, ex, now, region);
+        ex.status()
+            .is_some_and(|s| s >= 400)
+            .then(|| self.facts_locked(&inner, ex, now, failure))
+    }
+
+    /// The key of a request that failed, as the failures map keys it.
+    fn failure_key(&self, ex: &Exchange) -> [u8; 16] {
+        self.key(&[
+            ex.request.method.as_str().as_bytes(),
+            ex.request.path.as_bytes(),
+            ex.request.query.as_deref().unwrap_or("").as_bytes(),
+            &ex.request.body.bytes,
+            bearer(ex).unwrap_or("").as_bytes(),
+        ])
+    }
+
+    /// Returns the failure key when it computed one.
+    fn observe_locked(
+        &self,
+        inner: &mut Inner,
+        ex: &Exchange,
+        now: Instant,
+        region: Option<&str>,
+    ) -> Option<[u8; 16]> {
+        let resp = ex.response.as_ref()?;
         let status = resp.status.as_u16();
         let path = ex.request.path.as_str();
         let method = &ex.request.method;
         let at = ex.started_at;
-        let mut inner = self.lock();
 
+        let mut failure = None;
         if non_retryable(status) {
-            let token = bearer(ex).unwrap_or("");
-            let k = self.key(&[
-                method.as_str().as_bytes(),
-                path.as_bytes(),
-                ex.request.query.as_deref().unwrap_or("").as_bytes(),
-                &ex.request.body.bytes,
-                token.as_bytes(),
-            ]);
+            let k = self.failure_key(ex);
+            failure = Some(k);
             let window = self.limits.failure_window;
             inner.failures.update(
                 k,
@@ -332,7 +364,7 @@ impl Store {
             );
         }
         if !(200..300).contains(&status) {
-            return;
+            return failure;
         }
         if method == Method::POST && path == "/oauth/token" {
             if let Some(tok) = resp.body.json().and_then(|j| str_field(&j, "access_token")) {
@@ -351,7 +383,7 @@ impl Store {
                 };
                 inner.tokens.put(self.key(&[tok.as_bytes()]), seen, now);
             }
-            return;
+            return failure;
         }
         if method == Method::GET && path == "/api/v2/tokens/me" {
             if let (Some(tok), Some(j)) = (bearer(ex), resp.body.json()) {
@@ -381,10 +413,10 @@ impl Store {
                     },
                 );
             }
-            return;
+            return failure;
         }
         let Some(cid) = conversation_id(path) else {
-            return;
+            return failure;
         };
         let cid = cid.to_owned();
         if method == Method::GET {
@@ -436,11 +468,21 @@ impl Store {
                 );
             }
         }
+        failure
     }
 
     /// What is known that bears on this exchange.
     pub fn facts(&self, ex: &Exchange, now: Instant) -> Facts {
-        let inner = self.lock();
+        self.facts_locked(&self.lock(), ex, now, None)
+    }
+
+    fn facts_locked(
+        &self,
+        inner: &Inner,
+        ex: &Exchange,
+        now: Instant,
+        failure: Option<[u8; 16]>,
+    ) -> Facts {
         let mut f = Facts::default();
         if let Some(cid) = conversation_id(&ex.request.path) {
             f.conversation_id = Some(cid.to_owned());
@@ -457,13 +499,7 @@ impl Store {
                 .map(|(t, _)| t.clone());
         }
         if let Some(resp) = &ex.response {
-            let k = self.key(&[
-                ex.request.method.as_str().as_bytes(),
-                ex.request.path.as_bytes(),
-                ex.request.query.as_deref().unwrap_or("").as_bytes(),
-                &ex.request.body.bytes,
-                token.unwrap_or("").as_bytes(),
-            ]);
+            let k = failure.unwrap_or_else(|| self.failure_key(ex));
             if let Some((r, _)) = inner.failures.get(&k, now) {
                 if r.status == resp.status.as_u16() {
                     f.repeats = Some(Repeats {
