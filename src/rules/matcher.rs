@@ -34,7 +34,10 @@ impl Captures {
     }
     pub fn extend(&mut self, other: Captures) {
         for (n, v) in other.0 {
-            self.push(&n, v);
+            match self.0.iter_mut().find(|(have, _)| *have == n) {
+                Some(slot) => slot.1 = v,
+                None => self.0.push((n, v)),
+            }
         }
     }
 }
@@ -475,6 +478,8 @@ pub struct View<'a> {
     resp_body: OnceCell<Body<'a>>,
     query: OnceCell<Vec<(String, String)>>,
     sets: Vec<OnceCell<Vec<bool>>>,
+    code: OnceCell<Option<String>>,
+    builtins: OnceCell<Captures>,
 }
 
 enum Body<'a> {
@@ -498,12 +503,36 @@ impl<'a> View<'a> {
             resp_body: OnceCell::new(),
             query: OnceCell::new(),
             sets: (0..m.sets.len()).map(|_| OnceCell::new()).collect(),
+            code: OnceCell::new(),
+            builtins: OnceCell::new(),
         }
     }
 
     /// The response body's `code`, the key of the engine's code index.
-    pub fn response_code(&self) -> Option<String> {
-        self.value(Source::ResponseBody, &["code".to_owned()])
+    pub fn response_code(&self) -> Option<&str> {
+        self.code
+            .get_or_init(|| self.value(Source::ResponseBody, &["code".to_owned()]))
+            .as_deref()
+    }
+
+    /// The captures every matching rule has: `method`, `path`, `status` and `status_code`
+    /// (`409 request.conflict`), formatted once per exchange.
+    pub fn builtins(&self) -> &Captures {
+        self.builtins.get_or_init(|| {
+            let ex = self.ex;
+            let status = ex.status().map(|s| s.to_string()).unwrap_or_default();
+            let status_code = match self.response_code() {
+                // Reports sanitise every text they emit; here only the length is bounded.
+                Some(code) => format!("{status} {}", code.chars().take(120).collect::<String>()),
+                None => status.clone(),
+            };
+            Captures(vec![
+                ("method".to_owned(), ex.request.method.to_string()),
+                ("path".to_owned(), ex.request.path.clone()),
+                ("status".to_owned(), status),
+                ("status_code".to_owned(), status_code),
+            ])
+        })
     }
 
     /// Evaluates a condition; `Some` with what it bound when it holds.

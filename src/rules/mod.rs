@@ -380,10 +380,7 @@ impl RuleSet {
             c.extend(list);
         }
         if !self.by_code.is_empty() {
-            if let Some(list) = view
-                .response_code()
-                .and_then(|code| self.by_code.get(&code))
-            {
+            if let Some(list) = view.response_code().and_then(|code| self.by_code.get(code)) {
                 c.extend(list);
             }
         }
@@ -394,17 +391,7 @@ impl RuleSet {
 
     fn match_rule<'a>(&'a self, rule: &'a Rule, view: &View<'_>) -> Option<Match<'a>> {
         let mut captures = view.eval(&rule.when)?;
-        let ex = view.ex;
-        captures.push("method", ex.request.method.to_string());
-        captures.push("path", ex.request.path.clone());
-        let status = ex.status().map(|s| s.to_string()).unwrap_or_default();
-        let status_code = match view.response_code() {
-            // Reports sanitise every text they emit; here only the length is bounded.
-            Some(code) => format!("{status} {}", code.chars().take(120).collect::<String>()),
-            None => status.clone(),
-        };
-        captures.push("status", status);
-        captures.push("status_code", status_code);
+        captures.extend(view.builtins().clone());
         let mut cause = &rule.cause;
         let mut fix = &rule.fix;
         let mut confidence = rule.confidence;
