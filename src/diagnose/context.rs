@@ -2,12 +2,16 @@
 //! on it, and what the API catalog says of its operation — both as small JSON documents that
 //! `evidence` and `operation` conditions query by dotted path (see docs/rules.md).
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use http::Method;
 use serde_json::{json, Map, Value};
 
 use crate::catalog::{Catalog, Lookup, Source};
 use crate::evidence::Facts;
 use crate::exchange::{Exchange, UpstreamKind};
-use crate::rules::matcher;
+use crate::rules::matcher::{self, SharedDoc};
 
 /// Path prefixes the built-in catalog covers completely: outside them it cannot tell a real
 /// operation from an invented one, so it says "unknown" rather than guess.
@@ -40,6 +44,21 @@ impl Context {
         ex: &Exchange,
         facts: Option<&Facts>,
         catalog: Option<&Catalog>,
+        request_region: Option<&str>,
+    ) -> Context {
+        let operation = SharedDoc::new(match catalog {
+            Some(c) => operation_of(ex, c),
+            None => Value::Null,
+        });
+        Context::with_operation(ex, facts, operation, request_region)
+    }
+
+    /// As [`build`](Self::build), with the catalog's document of the operation already at
+    /// hand (see [`Operations`]).
+    pub fn with_operation(
+        ex: &Exchange,
+        facts: Option<&Facts>,
+        operation: SharedDoc,
         request_region: Option<&str>,
     ) -> Context {
         let mut evidence = Map::new();
@@ -88,15 +107,6 @@ impl Context {
         if let Some(r) = request_region {
             evidence.insert("request".into(), json!({ "region": r }));
         }
-        let operation = match catalog {
-            Some(c)
-                if ex.request.upstream == UpstreamKind::Api
-                    && ex.request.path.starts_with("/api/") =>
-            {
-                operation(ex, c)
-            }
-            _ => Value::Null,
-        };
         let evidence = if evidence.is_empty() {
             Value::Null
         } else {
@@ -129,6 +139,82 @@ impl Context {
             op["permissions"].as_str()?,
             op["scopes"].as_str()?
         ))
+    }
+}
+
+/// The catalog's document of an exchange's operation; `Null` for requests that are not API
+/// calls.
+fn operation_of(ex: &Exchange, c: &Catalog) -> Value {
+    if ex.request.upstream == UpstreamKind::Api && ex.request.path.starts_with("/api/") {
+        operation(ex, c)
+    } else {
+        Value::Null
+    }
+}
+
+/// Most paths [`Operations`] remembers before it starts again.
+const MEMO_PATHS: usize = 256;
+
+/// The catalog's documents of recently diagnosed operations, by method and path. A client that
+/// retries a failing call asks the same question each time, and the answer (a lookup among
+/// hundreds of operations, then a document) cost more than the rest of the context.
+#[derive(Default)]
+pub struct Operations {
+    memo: Mutex<Memo>,
+}
+
+#[derive(Default)]
+struct Memo {
+    /// The catalog the documents came from; a new catalog (fetched from the API) starts over.
+    /// Kept alive here, so that its address cannot be reused by another.
+    catalog: Option<Arc<Catalog>>,
+    by_path: HashMap<String, Vec<(Method, UpstreamKind, SharedDoc)>>,
+}
+
+impl Operations {
+    /// The document of `ex`'s operation in `catalog` (it depends on the method, the path and
+    /// the upstream alone).
+    pub fn get(&self, ex: &Exchange, catalog: &Arc<Catalog>) -> SharedDoc {
+        let path = ex.request.path.as_str();
+        let method = &ex.request.method;
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if !memo
+            .catalog
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, catalog))
+        {
+            memo.catalog = Some(catalog.clone());
+            memo.by_path.clear();
+        }
+        if let Some(doc) = memo
+            .by_path
+            .get(path)
+            .and_then(|ms| {
+                ms.iter()
+                    .find(|(m, up, _)| m == method && *up == ex.request.upstream)
+            })
+            .map(|(_, _, d)| d.clone())
+        {
+            return doc;
+        }
+        drop(memo);
+        let doc = SharedDoc::new(operation_of(ex, catalog));
+        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
+        if memo.by_path.len() >= MEMO_PATHS {
+            memo.by_path.clear();
+        }
+        if memo
+            .catalog
+            .as_ref()
+            .is_some_and(|c| Arc::ptr_eq(c, catalog))
+        {
+            memo.by_path.entry(path.to_owned()).or_default().push((
+                method.clone(),
+                ex.request.upstream,
+                doc.clone(),
+            ));
+        }
+        doc
     }
 }
 
@@ -277,6 +363,28 @@ mod tests {
             ctx.rules.operation["lookup"], "unknown",
             "the built-in catalog does not cover users"
         );
+    }
+
+    #[test]
+    fn remembered_operations_are_the_catalogs_answers() {
+        let ops = Operations::default();
+        let c = Arc::new(crate::catalog::load::builtin());
+        let post = ex(Method::POST, "/api/v2/conversations/messages/agentless");
+        let put = ex(Method::PUT, "/api/v2/conversations/messages/agentless");
+        for _ in 0..2 {
+            assert_eq!(*ops.get(&post, &c), operation_of(&post, &c));
+            assert_eq!(*ops.get(&put, &c), operation_of(&put, &c));
+        }
+        assert_eq!(ops.get(&post, &c)["lookup"], "found");
+        assert_eq!(ops.get(&put, &c)["lookup"], "wrong-method");
+        // Another catalog (the API's own, fetched later) is asked afresh.
+        let other = Arc::new(crate::catalog::Catalog::new(
+            Vec::new(),
+            crate::catalog::Source::File("empty.json".into()),
+        ));
+        assert_eq!(*ops.get(&post, &other), operation_of(&post, &other));
+        let login = ex(Method::POST, "/oauth/token");
+        assert!(ops.get(&login, &c).is_null());
     }
 
     #[test]

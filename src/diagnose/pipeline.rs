@@ -55,6 +55,7 @@ pub struct Pipeline {
     options: PipelineOptions,
     sinks: Vec<Arc<dyn Sink>>,
     prober: Option<Arc<super::probe::Prober>>,
+    operations: super::context::Operations,
     /// For replays: the first exchange's time and the instant that stands for it.
     replay_base: Mutex<Option<(SystemTime, Instant)>>,
     /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
@@ -72,6 +73,7 @@ impl Pipeline {
             options,
             sinks: Vec::new(),
             prober: None,
+            operations: Default::default(),
             replay_base: Mutex::new(None),
             pending: Mutex::new(HashMap::new()),
         }
@@ -124,8 +126,8 @@ impl Pipeline {
         let Some(facts) = self.evidence.observe_then_facts(ex, now, region) else {
             return Vec::new();
         };
-        let catalog = self.catalog.get();
-        let ctx = Context::build(ex, Some(&facts), Some(&catalog), region);
+        let operation = self.operations.get(ex, &self.catalog.get());
+        let ctx = Context::with_operation(ex, Some(&facts), operation, region);
         self.engine.diagnose_in(ex, &ctx)
     }
 

@@ -459,14 +459,34 @@ impl PathTrie {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Context {
     pub evidence: Value,
-    pub operation: Value,
+    pub operation: SharedDoc,
 }
 
 /// The context of an exchange seen with no memory and no catalog.
 pub static NO_CONTEXT: Context = Context {
     evidence: Value::Null,
-    operation: Value::Null,
+    operation: SharedDoc(None),
 };
+
+/// A JSON document that several exchanges may share (the catalog's answer for one operation,
+/// asked again by every retry of a call); `Null` when absent.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct SharedDoc(Option<std::sync::Arc<Value>>);
+
+impl SharedDoc {
+    pub fn new(v: Value) -> Self {
+        SharedDoc((!v.is_null()).then(|| std::sync::Arc::new(v)))
+    }
+}
+
+impl std::ops::Deref for SharedDoc {
+    type Target = Value;
+
+    fn deref(&self) -> &Value {
+        static NULL: Value = Value::Null;
+        self.0.as_deref().unwrap_or(&NULL)
+    }
+}
 
 /// One exchange as the matchers see it, with the shared work done at most once.
 pub struct View<'a> {

@@ -716,7 +716,9 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
                 exchange,
                 context: matcher::Context {
                     evidence: d.evidence.as_ref().map(toml_to_json).unwrap_or_default(),
-                    operation: d.operation.as_ref().map(toml_to_json).unwrap_or_default(),
+                    operation: matcher::SharedDoc::new(
+                        d.operation.as_ref().map(toml_to_json).unwrap_or_default(),
+                    ),
                 },
             }),
             Err(msg) => cx.err(e.span(), format!("example {:?}: {msg}", d.name)),
