@@ -123,21 +123,23 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         sf_string(&sanitize(&best.rule, 200))
     );
     // Filled in order of importance, so the budget, if it runs short, cuts the long texts.
-    let mut wanted: Vec<(&'static str, &str)> =
-        vec![("proxy-status", &proxy_status), ("triage-rule", &ids)];
+    let mut wanted: Vec<(HeaderName, &str)> = vec![
+        (PROXY_STATUS.clone(), &proxy_status),
+        (TRIAGE_RULE.clone(), &ids),
+    ];
     if let Some(op) = &best.operation {
-        wanted.push(("triage-operation", op));
+        wanted.push((TRIAGE_OPERATION.clone(), op));
     }
     if let Some(d) = &best.docs {
-        wanted.push(("triage-docs", d));
+        wanted.push((TRIAGE_DOCS.clone(), d));
     }
-    wanted.push(("triage-fix", &best.fix));
-    wanted.push(("triage-cause", &best.cause));
+    wanted.push((TRIAGE_FIX.clone(), &best.fix));
+    wanted.push((TRIAGE_CAUSE.clone(), &best.cause));
 
     let mut budget = MAX_TOTAL;
-    let mut out = Vec::new();
+    let mut out = Vec::with_capacity(wanted.len());
     for (name, value) in wanted {
-        let overhead = name.len() + 4;
+        let overhead = name.as_str().len() + 4;
         if budget <= overhead + CUT_MARKER.len() {
             break;
         }
@@ -148,20 +150,29 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         budget -= overhead + v.len();
         // The sanitised text becomes the value's bytes as they are, without another copy.
         if let Ok(hv) = HeaderValue::from_maybe_shared(bytes::Bytes::from(v)) {
-            out.push((HeaderName::from_static(name), hv));
+            out.push((name, hv));
         }
     }
     let order = [
-        "triage-rule",
-        "triage-cause",
-        "triage-fix",
-        "triage-docs",
-        "triage-operation",
-        "proxy-status",
+        &TRIAGE_RULE,
+        &TRIAGE_CAUSE,
+        &TRIAGE_FIX,
+        &TRIAGE_DOCS,
+        &TRIAGE_OPERATION,
+        &PROXY_STATUS,
     ];
-    out.sort_by_key(|(n, _)| order.iter().position(|o| *o == n.as_str()));
+    out.sort_by_key(|(n, _)| order.iter().position(|o| *o == n));
     out
 }
+
+// Statics, not consts: a `HeaderName` is `Bytes` inside, which clippy rightly will not have
+// copied into every use site.
+static PROXY_STATUS: HeaderName = HeaderName::from_static("proxy-status");
+static TRIAGE_RULE: HeaderName = HeaderName::from_static("triage-rule");
+static TRIAGE_CAUSE: HeaderName = HeaderName::from_static("triage-cause");
+static TRIAGE_FIX: HeaderName = HeaderName::from_static("triage-fix");
+static TRIAGE_DOCS: HeaderName = HeaderName::from_static("triage-docs");
+static TRIAGE_OPERATION: HeaderName = HeaderName::from_static("triage-operation");
 
 #[cfg(test)]
 mod tests {
