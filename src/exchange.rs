@@ -95,7 +95,7 @@ pub struct Request {
     pub upstream: UpstreamKind,
     /// The host the request was sent to, when known (`api.mypurecloud.ie`); offline readers fill
     /// it from the URL, the proxy from its configured upstream.
-    pub host: Option<String>,
+    pub host: Option<std::sync::Arc<str>>,
 }
 
 impl Request {

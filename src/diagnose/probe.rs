@@ -108,7 +108,7 @@ impl Prober {
                 headers,
                 body: BodyPrefix::complete(Bytes::new()),
                 upstream: UpstreamKind::Api,
-                host: Some(self.api.host().to_owned()),
+                host: Some(self.api.host().into()),
             },
             response: Some(Response {
                 status: parts.status,

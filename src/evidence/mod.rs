@@ -376,7 +376,7 @@ impl Store {
                     .or(region)
                     .map(str::to_owned);
                 let seen = TokenSeen {
-                    login_host: host,
+                    login_host: host.as_deref().map(str::to_owned),
                     region,
                     fingerprint: crate::redact::fingerprint(tok.as_bytes()),
                     ..Default::default()

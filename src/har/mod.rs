@@ -97,8 +97,8 @@ fn body_text(b: &BodyPrefix) -> (String, Option<&'static str>) {
 pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
     let req = &ex.request;
     let host = req.host.clone().unwrap_or_else(|| match req.upstream {
-        crate::exchange::UpstreamKind::Api => "api.unknown.invalid".to_owned(),
-        crate::exchange::UpstreamKind::Login => "login.unknown.invalid".to_owned(),
+        crate::exchange::UpstreamKind::Api => "api.unknown.invalid".into(),
+        crate::exchange::UpstreamKind::Login => "login.unknown.invalid".into(),
     });
     let path = if req.path.is_empty() { "/" } else { &req.path };
     let url = match &req.query {

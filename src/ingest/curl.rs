@@ -273,7 +273,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
                 limit_body(req_body, opts.body_limit)
             },
             upstream,
-            host,
+            host: host.map(Into::into),
         },
         response: Some(Response {
             status,

@@ -545,7 +545,7 @@ pub fn entry_to_exchange(
         headers: req_headers,
         body: req_body,
         upstream,
-        host: parts.host,
+        host: parts.host.map(Into::into),
     };
 
     let response = e.get("response").and_then(|r| {

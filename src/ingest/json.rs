@@ -67,7 +67,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
             query,
             headers: HeaderMap::new(),
             body: BodyPrefix::complete(bytes::Bytes::new()),
-            host,
+            host: host.map(Into::into),
         },
         response: Some(Response {
             status,

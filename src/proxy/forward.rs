@@ -99,23 +99,27 @@ fn upstream_uri(
     up: &super::UpstreamUrl,
     pq: Option<&http::uri::PathAndQuery>,
 ) -> Result<Uri, ProxyError> {
-    let pq = pq.map_or("/", |p| p.as_str());
-    let full = if up.prefix.is_empty() {
-        pq.to_owned()
-    } else {
-        format!("{}{}", up.prefix, pq)
+    let internal = |e: &dyn std::fmt::Display| {
+        ProxyError::new(
+            ErrorKind::ProxyInternalError,
+            format!("building upstream URI: {e}"),
+        )
     };
-    Uri::builder()
-        .scheme(up.scheme.clone())
-        .authority(up.authority.clone())
-        .path_and_query(full)
-        .build()
-        .map_err(|e| {
-            ProxyError::new(
-                ErrorKind::ProxyInternalError,
-                format!("building upstream URI: {e}"),
-            )
-        })
+    // Without a prefix the client's path and query are reused as they are (a shared slice of
+    // the request, not a copy parsed again).
+    let pq = match (pq, up.prefix.is_empty()) {
+        (Some(pq), true) => pq.clone(),
+        (None, true) => http::uri::PathAndQuery::from_static("/"),
+        (pq, false) => {
+            let full = format!("{}{}", up.prefix, pq.map_or("/", |p| p.as_str()));
+            http::uri::PathAndQuery::try_from(full).map_err(|e| internal(&e))?
+        }
+    };
+    let mut parts = http::uri::Parts::default();
+    parts.scheme = Some(up.scheme.clone());
+    parts.authority = Some(up.authority.clone());
+    parts.path_and_query = Some(pq);
+    Uri::from_parts(parts).map_err(|e| internal(&e))
 }
 
 /// What the log line of an exchange needs, kept cheaply until the body is done.
@@ -198,7 +202,7 @@ pub async fn handle(
         },
         started,
         started_at,
-        host: up.host().to_owned(),
+        host: up.shared_host().clone(),
         headers: HeaderMap::new(),
         capture: None,
     };
@@ -423,7 +427,7 @@ struct Pending {
     info: LogInfo,
     started: Instant,
     started_at: SystemTime,
-    host: String,
+    host: Arc<str>,
     headers: HeaderMap,
     capture: Option<Arc<Capture>>,
 }

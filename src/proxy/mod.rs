@@ -34,6 +34,8 @@ pub struct UpstreamUrl {
     pub authority: http::uri::Authority,
     /// Path prefix without trailing `/` (empty for none).
     pub prefix: String,
+    /// The authority's host, shared by every exchange sent there.
+    host: std::sync::Arc<str>,
 }
 
 impl UpstreamUrl {
@@ -63,6 +65,7 @@ impl UpstreamUrl {
         let prefix = uri.path().trim_end_matches('/').to_owned();
         Ok(UpstreamUrl {
             scheme,
+            host: authority.host().into(),
             authority,
             prefix,
         })
@@ -73,7 +76,11 @@ impl UpstreamUrl {
     }
 
     pub fn host(&self) -> &str {
-        self.authority.host()
+        &self.host
+    }
+
+    pub fn shared_host(&self) -> &std::sync::Arc<str> {
+        &self.host
     }
 }
 

@@ -181,7 +181,7 @@ impl Record {
                 method: ex.request.method.as_str().to_owned(),
                 path: ex.request.path.clone(),
                 query: ex.request.query.clone(),
-                host: ex.request.host.clone(),
+                host: ex.request.host.as_deref().map(str::to_owned),
                 upstream: ex.request.upstream.as_str().to_owned(),
                 headers: headers_out(&ex.request.headers),
                 body,
@@ -241,7 +241,7 @@ impl Record {
                     r.body_complete,
                 )?,
                 upstream,
-                host: r.host.clone(),
+                host: r.host.as_deref().map(Into::into),
             },
             response,
             timings: Timings {

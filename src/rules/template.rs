@@ -83,12 +83,17 @@ impl Template {
     /// Fills the placeholders; a name bound by an optional regex group that did not take part
     /// renders empty (loading already refused names no match can bind).
     pub fn render(&self, caps: &Captures) -> String {
-        let mut out = String::new();
-        for p in &self.pieces {
+        fn piece<'a>(p: &'a Piece, caps: &'a Captures) -> &'a str {
             match p {
-                Piece::Text(t) => out.push_str(t),
-                Piece::Var(n) => out.push_str(caps.get(n).unwrap_or("")),
+                Piece::Text(t) => t,
+                Piece::Var(n) => caps.get(n).unwrap_or(""),
             }
+        }
+        // Sized first: grown piece by piece, a long fix text was copied several times over.
+        let len = self.pieces.iter().map(|p| piece(p, caps).len()).sum();
+        let mut out = String::with_capacity(len);
+        for p in &self.pieces {
+            out.push_str(piece(p, caps));
         }
         out
     }
