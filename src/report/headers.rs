@@ -18,12 +18,16 @@ pub const CUT_MARKER: &str = "...[cut by triage]";
 /// Visible ASCII on one line, at most `max` bytes: controls become spaces, runs of spaces
 /// shrink to one, non-ASCII becomes `\u{…}`, a cut value ends with [`CUT_MARKER`].
 pub fn sanitize(s: &str, max: usize) -> String {
-    // Rule texts are nearly always clean already: then the answer is a copy, found in one pass
-    // over the bytes instead of a push per character.
+    sanitized(s, max).into_owned()
+}
+
+/// As [`sanitize`], borrowing `s` when it is clean already, as rule texts nearly always are:
+/// that is found in one pass over the bytes instead of a push per character.
+pub fn sanitized(s: &str, max: usize) -> Cow<'_, str> {
     if is_clean(s, max) {
-        return s.to_owned();
+        return Cow::Borrowed(s);
     }
-    sanitize_each(s, max)
+    Cow::Owned(sanitize_each(s, max))
 }
 
 /// Whether `sanitize` would return `s` unchanged: visible ASCII and single inner spaces, no
@@ -120,7 +124,7 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         .join(", ");
     let proxy_status = format!(
         "triage; received-status={status}; details=\"{}\"",
-        sf_string(&sanitize(&best.rule, 200))
+        sf_string(&sanitized(&best.rule, 200))
     );
     // Filled in order of importance, so the budget, if it runs short, cuts the long texts.
     let mut wanted: Vec<(HeaderName, &str)> = vec![

@@ -4,7 +4,7 @@
 
 use crate::diagnose::Diagnosis;
 use crate::exchange::Exchange;
-use crate::report::headers::sanitize;
+use crate::report::headers::sanitized;
 
 /// Most bytes of cause or fix in a log line.
 const MAX_LOGGED: usize = 4096;
@@ -24,12 +24,12 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
         rule = &best.rule,
         also = &also,
         confidence = best.confidence.as_str(),
-        cause = &sanitize(&best.cause, MAX_LOGGED),
-        evidence = &sanitize(&evidence(best), MAX_LOGGED),
-        fix = &sanitize(&best.fix, MAX_LOGGED),
-        correlation_id = &sanitize(&cid, 200),
+        cause = &*sanitized(&best.cause, MAX_LOGGED),
+        evidence = &*sanitized(&evidence(best), MAX_LOGGED),
+        fix = &*sanitized(&best.fix, MAX_LOGGED),
+        correlation_id = &*sanitized(&cid, 200),
         method = ex.request.method.as_str(),
-        path = &sanitize(&path, 2048),
+        path = &*sanitized(&path, 2048),
         status = ex.status().unwrap_or(0),
     );
 }
