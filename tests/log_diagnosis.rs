@@ -60,6 +60,13 @@ async fn one_diagnosis_log_line_without_secrets() {
         f["fix"].as_str().unwrap().contains("Authorization: Bearer"),
         "{f}"
     );
+    // The evidence names what matched; the malformed credential it quotes is redacted.
+    let evidence = f["evidence"].as_str().unwrap();
+    assert!(
+        evidence.contains("status_code=401 authentication.required")
+            && evidence.contains("authorization=[redacted "),
+        "{f}"
+    );
     assert_eq!(f["correlation_id"], "corr-7");
     assert_eq!(f["method"], "GET");
     assert_eq!(f["status"], 401);

@@ -34,12 +34,12 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
     );
 }
 
-/// What the rule matched, as `name=value; ...`, without the request line the line already
-/// names. Captures of secrets were redacted when captured.
+/// What the rule matched, as `name=value; ...` (`status_code=409 request.conflict; count=3`),
+/// without the method, path and status the line names already. Captures of secrets were redacted when captured.
 fn evidence(d: &Diagnosis) -> String {
     let mut out = String::new();
     for (name, value) in &d.evidence {
-        if matches!(name.as_str(), "method" | "path" | "status" | "status_code") {
+        if matches!(name.as_str(), "method" | "path" | "status") {
             continue;
         }
         if !out.is_empty() {
