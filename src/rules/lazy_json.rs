@@ -39,7 +39,7 @@ impl<'a> LazyJson<'a> {
     /// The value at a dotted path (object members by name, array elements by index), as text:
     /// strings as they are, numbers and booleans as written by `serde_json`, objects and
     /// arrays as compact JSON; `None` for `null` and for a path that leads nowhere.
-    pub fn text_at(&self, key: &[String]) -> Option<String> {
+    pub fn text_at(&self, key: &[String]) -> Option<Cow<'a, str>> {
         let (mut cur, rest) = match (&self.top, key.split_first()) {
             (Some(members), Some((first, rest))) => {
                 let (_, v) = members.iter().rev().find(|(k, _)| k.0 == first.as_str())?;
@@ -66,17 +66,19 @@ fn child<'a>(v: &'a RawValue, seg: &str) -> Option<&'a RawValue> {
     }
 }
 
-fn text(v: &RawValue) -> Option<String> {
+fn text(v: &RawValue) -> Option<Cow<'_, str>> {
     let raw = v.get();
     match raw.as_bytes().first()? {
         b'n' => None,
-        b'"' => serde_json::from_str::<Cow<'_, str>>(raw)
-            .ok()
-            .map(Cow::into_owned),
+        // Borrowed from the body unless it has escapes to undo.
+        b'"' => match serde_json::from_str::<&str>(raw) {
+            Ok(s) => Some(Cow::Borrowed(s)),
+            Err(_) => serde_json::from_str::<String>(raw).ok().map(Cow::Owned),
+        },
         // Rare for a rule: the one place a tree is still built, for its canonical text.
         _ => serde_json::from_str::<Value>(raw)
             .ok()
-            .map(|v| v.to_string()),
+            .map(|v| Cow::Owned(v.to_string())),
     }
 }
 
@@ -237,7 +239,11 @@ mod tests {
         for body in bodies {
             let lazy = LazyJson::parse(body.as_bytes()).expect(body);
             for p in paths {
-                assert_eq!(lazy.text_at(&key(p)), by_value(body, p), "{p:?} of {body}");
+                assert_eq!(
+                    lazy.text_at(&key(p)).map(Cow::into_owned),
+                    by_value(body, p),
+                    "{p:?} of {body}"
+                );
             }
         }
     }

@@ -5,6 +5,7 @@
 //! one trie holding every rule's path templates, bodies are parsed once, and every regex over the
 //! same value is tried first as one `RegexSet`, so adding rules does not add a pass per rule.
 
+use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
 
@@ -531,7 +532,10 @@ impl<'a> View<'a> {
     /// The response body's `code`, the key of the engine's code index.
     pub fn response_code(&self) -> Option<&str> {
         self.code
-            .get_or_init(|| self.value(Source::ResponseBody, &["code".to_owned()]))
+            .get_or_init(|| {
+                self.value(Source::ResponseBody, &["code".to_owned()])
+                    .map(Cow::into_owned)
+            })
             .as_deref()
     }
 
@@ -605,7 +609,7 @@ impl<'a> View<'a> {
             (Test::Missing, Some(_)) | (_, None) => return None,
             (Test::Exists, Some(_)) => {}
             (Test::OneOf(options), Some(v)) => {
-                if !options.iter().any(|o| o == v) {
+                if !options.iter().any(|o| o.as_str() == v.as_ref()) {
                     return None;
                 }
             }
@@ -623,7 +627,7 @@ impl<'a> View<'a> {
                 let r = &self.m.regexes[*i];
                 let hits = self.sets[r.subject].get_or_init(|| {
                     let set = &self.m.sets[r.subject];
-                    let found = set.matches(v);
+                    let found = set.matches(v.as_ref());
                     (0..set.len()).map(|k| found.matched(k)).collect()
                 });
                 if !hits[r.slot] {
@@ -631,7 +635,7 @@ impl<'a> View<'a> {
                 }
                 let names: Vec<&str> = r.regex.capture_names().flatten().collect();
                 if !names.is_empty() {
-                    let c = r.regex.captures(v)?;
+                    let c = r.regex.captures(v.as_ref())?;
                     for n in names {
                         let text = c.name(n).map(|m| m.as_str()).unwrap_or("");
                         caps.push(n, shown(f, secret, text));
@@ -648,7 +652,7 @@ impl<'a> View<'a> {
     /// The text form of a field: strings as they are, numbers and booleans as written, objects
     /// and arrays as compact JSON. Secrets come back as they are, for matching (a malformed
     /// Basic credential is a diagnosis); only captures are redacted, so no rule can quote one.
-    fn value(&self, source: Source, key: &[String]) -> Option<String> {
+    fn value(&self, source: Source, key: &[String]) -> Option<Cow<'_, str>> {
         let first = key.first()?;
         match source {
             Source::RequestHeader | Source::ResponseHeader => {
@@ -657,12 +661,21 @@ impl<'a> View<'a> {
                 } else {
                     &self.ex.response.as_ref()?.headers
                 };
-                let vals: Vec<String> = headers
-                    .get_all(first.as_str())
-                    .iter()
-                    .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
+                let mut vals = headers.get_all(first.as_str()).iter();
+                let one = String::from_utf8_lossy(vals.next()?.as_bytes());
+                // Repeated headers read as one comma-joined value.
+                let rest: Vec<_> = vals
+                    .map(|v| String::from_utf8_lossy(v.as_bytes()))
                     .collect();
-                (!vals.is_empty()).then(|| vals.join(", "))
+                if rest.is_empty() {
+                    return Some(one);
+                }
+                let mut all = one.into_owned();
+                for v in rest {
+                    all.push_str(", ");
+                    all.push_str(&v);
+                }
+                Some(Cow::Owned(all))
             }
             Source::Query => {
                 let q = self.query.get_or_init(|| {
@@ -711,8 +724,11 @@ impl<'a> View<'a> {
     }
 }
 
-fn lookup_pairs(pairs: &[(String, String)], key: &str) -> Option<String> {
-    pairs.iter().find(|(k, _)| k == key).map(|(_, v)| v.clone())
+fn lookup_pairs<'p>(pairs: &'p [(String, String)], key: &str) -> Option<Cow<'p, str>> {
+    pairs
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| Cow::Borrowed(v.as_str()))
 }
 
 /// Whether a field holds a credential, by the one policy of [`crate::redact`].
@@ -743,7 +759,7 @@ fn shown(f: &Field, secret: bool, v: &str) -> String {
     }
 }
 
-fn body_value(b: &Body<'_>, key: &[String]) -> Option<String> {
+fn body_value<'b>(b: &'b Body<'_>, key: &[String]) -> Option<Cow<'b, str>> {
     match b {
         Body::None => None,
         Body::Form(pairs) => {
@@ -766,7 +782,7 @@ fn lazy_json(b: &crate::exchange::BodyPrefix) -> Option<LazyJson<'_>> {
 }
 
 /// A value at a dotted path of a JSON document, as text; `null` counts as absent.
-fn json_value(v: &Value, key: &[String]) -> Option<String> {
+fn json_value<'v>(v: &'v Value, key: &[String]) -> Option<Cow<'v, str>> {
     let mut cur = v;
     for seg in key {
         cur = match cur {
@@ -777,8 +793,8 @@ fn json_value(v: &Value, key: &[String]) -> Option<String> {
     }
     match cur {
         Value::Null => None,
-        Value::String(s) => Some(s.clone()),
-        other => Some(other.to_string()),
+        Value::String(s) => Some(Cow::Borrowed(s)),
+        other => Some(Cow::Owned(other.to_string())),
     }
 }
 
