@@ -11,6 +11,8 @@
 //! The pretty format is [`Line`]: the layout of tracing-subscriber's compact format, written
 //! without its per-field `fmt` machinery (timestamps and integers by hand, strings copied when
 //! they need no escaping), since the default formatter cost more than the exchange it logged.
+//! The two lines of every exchange (`triage::exchange`, `triage::diagnosis`) skip even that:
+//! [`log_line!`](crate::log_line) writes them straight into the buffer, in the same bytes.
 
 use std::fmt::Write as _;
 use std::io::Write;
