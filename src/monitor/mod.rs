@@ -1,5 +1,5 @@
 //! The live dashboard and metrics of a running proxy (`/__triage/...`), as a
-//! [`Sink`](crate::diagnose::Sink) of the pipeline: every finished exchange is counted in the
+//! [`Sink`] of the pipeline: every finished exchange is counted in the
 //! [`Metrics`] and kept, redacted, in a bounded ring of recent exchanges that the page
 //! (`page.html`, served from the binary) polls through a small JSON API.
 //!
