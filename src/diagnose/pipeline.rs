@@ -126,6 +126,11 @@ impl Pipeline {
         let Some(facts) = self.evidence.observe_then_facts(ex, now, region) else {
             return Vec::new();
         };
+        // With no rules at all (`--no-builtin-rules` and no `--rules`), the evidence above is
+        // still learnt, but there is nothing to build a context for.
+        if self.engine.rules().rules().is_empty() {
+            return Vec::new();
+        }
         let operation = self.operations.get(ex, &self.catalog.get());
         let ctx = Context::with_operation(ex, Some(&facts), operation, region);
         self.engine.diagnose_in(ex, &ctx)
