@@ -9,6 +9,8 @@ pub mod probe;
 pub use context::Context;
 pub use pipeline::{Finished, Pipeline, PipelineOptions, Sink};
 
+use std::sync::Arc;
+
 use crate::exchange::Exchange;
 use crate::rules::{Confidence, RuleSet, Severity};
 
@@ -16,15 +18,15 @@ use crate::rules::{Confidence, RuleSet, Severity};
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct Diagnosis {
     pub rule: String,
-    pub title: String,
+    pub title: Arc<str>,
     pub severity: Severity,
     /// `likely` where the API's exact behaviour is not verified (FACTS.md).
     pub confidence: Confidence,
     pub cause: String,
     pub fix: String,
-    pub docs: Option<String>,
+    pub docs: Option<Arc<str>>,
     /// FACTS.md source keys behind the rule.
-    pub sources: Vec<String>,
+    pub sources: Arc<[String]>,
     /// What the rule matched: path parameters, body fields, message parts, header values.
     /// Secrets were redacted when captured.
     pub evidence: Vec<(String, String)>,

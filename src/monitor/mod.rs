@@ -328,7 +328,7 @@ impl Monitor {
             "total_ms": e.done.exchange.timings.total_ms,
             "correlation_id": redacted.correlation_id(),
             "rules": e.done.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            "title": e.done.diagnoses.first().map(|d| d.title.as_str()),
+            "title": e.done.diagnoses.first().map(|d| &*d.title),
         });
         (summary, record)
     }

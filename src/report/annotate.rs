@@ -56,7 +56,7 @@ mod tests {
             cause: "c".into(),
             fix: "wait \"42\" s".into(),
             docs: None,
-            sources: vec![],
+            sources: Vec::new().into(),
             evidence: vec![],
             operation: None,
         };

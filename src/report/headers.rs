@@ -192,7 +192,7 @@ mod tests {
             cause: cause.into(),
             fix: "fix".into(),
             docs: None,
-            sources: vec![],
+            sources: Vec::new().into(),
             evidence: vec![],
             operation: None,
         }

@@ -11,6 +11,7 @@ pub mod template;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use toml::Spanned;
@@ -165,7 +166,7 @@ impl From<LoadErrors> for crate::Error {
 #[derive(Debug, Clone)]
 pub struct Rule {
     pub id: String,
-    pub title: String,
+    pub title: Arc<str>,
     pub severity: Severity,
     pub confidence: Confidence,
     pub priority: i32,
@@ -175,8 +176,9 @@ pub struct Rule {
     pub cause: Template,
     pub fix: Template,
     pub variants: Vec<Variant>,
-    pub docs: Option<String>,
-    pub sources: Vec<String>,
+    /// Shared with every diagnosis the rule makes, as is the title: not copied per failure.
+    pub docs: Option<Arc<str>>,
+    pub sources: Arc<[String]>,
     pub examples: Vec<Example>,
     pub file: String,
     pub line: usize,
@@ -737,7 +739,7 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     Some(Rule {
         weight: when.weight(),
         id,
-        title: def.title,
+        title: def.title.into(),
         severity: def.severity,
         confidence: def.confidence.unwrap_or(Confidence::Certain),
         priority: def.priority,
@@ -746,8 +748,8 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
         cause: cause?,
         fix: fix?,
         variants,
-        docs,
-        sources: def.sources.into_inner(),
+        docs: docs.map(Into::into),
+        sources: def.sources.into_inner().into(),
         examples,
         file: cx.src.name.clone(),
         line,

@@ -117,7 +117,7 @@ fn user_rule_overrides_builtin_by_id() {
     });
     let set = RuleSet::compile(&sources).unwrap();
     assert_eq!(set.rules().len(), 1);
-    assert_eq!(set.rules()[0].title, "Mine");
+    assert_eq!(&*set.rules()[0].title, "Mine");
 }
 
 #[test]

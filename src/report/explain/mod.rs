@@ -372,12 +372,12 @@ fn record(
         .iter()
         .map(|d| DiagnosisRecord {
             rule: d.rule.clone(),
-            title: d.title.clone(),
+            title: d.title.to_string(),
             severity: d.severity,
             confidence: d.confidence,
             cause: secrets.scrub(&d.cause),
             fix: secrets.scrub(&d.fix),
-            docs: d.docs.clone(),
+            docs: d.docs.as_deref().map(str::to_owned),
             evidence: d
                 .evidence
                 .iter()
