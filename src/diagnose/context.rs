@@ -38,23 +38,8 @@ pub fn ago(secs: u64) -> String {
 }
 
 impl Context {
-    /// Builds the context of `ex` from what the store knows (`facts`), the catalog, and the
-    /// region the request went to.
-    pub fn build(
-        ex: &Exchange,
-        facts: Option<&Facts>,
-        catalog: Option<&Catalog>,
-        request_region: Option<&str>,
-    ) -> Context {
-        let operation = SharedDoc::new(match catalog {
-            Some(c) => operation_of(ex, c),
-            None => Value::Null,
-        });
-        Context::with_operation(ex, facts, operation, request_region)
-    }
-
-    /// As [`build`](Self::build), with the catalog's document of the operation already at
-    /// hand (see [`Operations`]).
+    /// Builds the context of `ex` from what the store knows (`facts`), the catalog's document
+    /// of its operation (see [`Operations`]), and the region the request went to.
     pub fn with_operation(
         ex: &Exchange,
         facts: Option<&Facts>,
@@ -319,14 +304,17 @@ mod tests {
         }
     }
 
+    /// The context of `ex` with no facts, its operation read from the catalog `c`.
+    fn build(ex: &Exchange, c: &Catalog) -> Context {
+        Context::with_operation(ex, None, SharedDoc::new(operation_of(ex, c)), None)
+    }
+
     #[test]
     fn operation_context_found_wrong_method_not_found_unknown() {
         let c = crate::catalog::load::builtin();
-        let ctx = Context::build(
+        let ctx = build(
             &ex(Method::POST, "/api/v2/conversations/messages/agentless"),
-            None,
-            Some(&c),
-            None,
+            &c,
         );
         assert_eq!(ctx.rules.operation["lookup"], "found");
         assert_eq!(
@@ -338,27 +326,23 @@ mod tests {
             .unwrap()
             .contains("all of: conversation:message:create"));
 
-        let ctx = Context::build(
+        let ctx = build(
             &ex(Method::PUT, "/api/v2/conversations/messages/agentless"),
-            None,
-            Some(&c),
-            None,
+            &c,
         );
         assert_eq!(ctx.rules.operation["lookup"], "wrong-method");
         assert_eq!(ctx.rules.operation["allowed_methods"], "POST");
 
-        let ctx = Context::build(
+        let ctx = build(
             &ex(
                 Method::POST,
                 "/api/v2/conversations/messages/x/participantz",
             ),
-            None,
-            Some(&c),
-            None,
+            &c,
         );
         assert_eq!(ctx.rules.operation["lookup"], "not-found");
 
-        let ctx = Context::build(&ex(Method::GET, "/api/v2/users/me"), None, Some(&c), None);
+        let ctx = build(&ex(Method::GET, "/api/v2/users/me"), &c);
         assert_eq!(
             ctx.rules.operation["lookup"], "unknown",
             "the built-in catalog does not cover users"

@@ -123,14 +123,15 @@ impl Pipeline {
     pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
         let now = self.now(ex);
         let region = self.region_of(ex);
+        // With no rules at all (`--no-builtin-rules` and no `--rules`), the evidence is still
+        // learnt, but nothing would read facts or a context.
+        if self.engine.rules().rules().is_empty() {
+            self.evidence.observe_in(ex, now, region);
+            return Vec::new();
+        }
         let Some(facts) = self.evidence.observe_then_facts(ex, now, region) else {
             return Vec::new();
         };
-        // With no rules at all (`--no-builtin-rules` and no `--rules`), the evidence above is
-        // still learnt, but there is nothing to build a context for.
-        if self.engine.rules().rules().is_empty() {
-            return Vec::new();
-        }
         let operation = self.operations.get(ex, &self.catalog.get());
         let ctx = Context::with_operation(ex, Some(&facts), operation, region);
         self.engine.diagnose_in(ex, &ctx)
