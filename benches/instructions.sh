@@ -5,6 +5,8 @@
 #
 #   benches/instructions.sh                 # small 200 GET
 #   SCENARIO=conflict benches/instructions.sh
+#   CACHE_SIM=1 SCENARIO=conflict benches/instructions.sh   # also cache misses per request
+#   UPSTREAM=1 benches/instructions.sh      # also the bench upstream's own count
 #
 # Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
 # are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
@@ -14,6 +16,13 @@ set -euo pipefail
 
 SCENARIO="${SCENARIO:-small}"
 SECONDS_RUN="${SECONDS_RUN:-5}"
+# CACHE_SIM=1: callgrind's cache model too (slower): first-level instruction and data misses
+# and last-level misses per request, in its simulated caches.
+CACHE_SIM="${CACHE_SIM:-0}"
+# UPSTREAM=1: also count the bench upstream itself (behind the yardstick), to size the budget
+# a proxy shares its CPU with.
+UPSTREAM="${UPSTREAM:-0}"
+UP2_PORT="${UP2_PORT:-18113}"
 UP_PORT="${UP_PORT:-18111}"
 PX_PORT="${PX_PORT:-18112}"
 # triage at its default log level (one INFO line per exchange), as compare.sh runs it.
@@ -48,23 +57,46 @@ esac
 up="http://127.0.0.1:$UP_PORT"
 triage=("$target/release/triage" proxy --listen "127.0.0.1:$PX_PORT" --api-upstream "$up" --login-upstream "$up")
 
+vg=(valgrind --tool=callgrind)
+if [[ "$CACHE_SIM" == 1 ]]; then vg+=(--cache-sim=yes); fi
+
 count() { # label command...
     local label="$1" v n total
     shift
-    valgrind --tool=callgrind --callgrind-out-file="$work/$label.out" "$@" 2>"$work/$label.err" >/dev/null &
+    "${vg[@]}" --callgrind-out-file="$work/$label.out" "$@" 2>"$work/$label.err" >/dev/null &
     v=$!
-    for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$PX_PORT/" && break; sleep 0.2; done
+    local port="$PX_PORT"
+    if [[ "$label" == upstream ]]; then port="$UP2_PORT"; fi
+    for _ in $(seq 200); do curl -s -o /dev/null "http://127.0.0.1:$port/" && break; sleep 0.2; done
+    # The counted process is the one under valgrind; for the upstream, a yardstick in front.
+    local front=""
+    if [[ "$label" == upstream ]]; then
+        "$target/release/examples/bench-yardstick" "127.0.0.1:$PX_PORT" "127.0.0.1:$UP2_PORT" 2>/dev/null &
+        front=$!
+        for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PX_PORT/" && break; sleep 0.1; done
+    fi
     wrk -t1 -c4 -d3s -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" >/dev/null
     callgrind_control -z "$v" >/dev/null
     n="$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" | awk '/ requests in / { print $1 }')"
     callgrind_control -d "$v" >/dev/null
     sleep 1
     kill "$v"; wait "$v" 2>/dev/null || true
-    total="$(callgrind_annotate "$(ls "$work/$label".out.* | head -1)" 2>/dev/null | awk '/PROGRAM TOTALS/ { gsub(",", "", $1); print $1 }')"
-    printf '%-10s %8d requests  %8.0f instructions/request\n' "$label" "$n" "$(awk -v t="$total" -v n="$n" 'BEGIN { print t / n }')"
+    if [[ -n "$front" ]]; then kill "$front"; wait "$front" 2>/dev/null || true; fi
+    # PROGRAM TOTALS: Ir, then (with the cache model) Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw.
+    read -r -a t <<<"$(callgrind_annotate "$(ls "$work/$label".out.* | head -1)" 2>/dev/null \
+        | awk '/PROGRAM TOTALS/ { gsub(/\([^)]*\)/, ""); gsub(",", ""); NF--; print }')"
+    printf '%-10s %8d requests  %8.0f instructions/request' "$label" "$n" "$(awk -v t="${t[0]}" -v n="$n" 'BEGIN { print t / n }')"
+    if [[ "$CACHE_SIM" == 1 ]]; then
+        awk -v n="$n" -v i1="${t[3]}" -v d1r="${t[4]}" -v d1w="${t[5]}" -v l1="${t[6]}" -v l2="${t[7]}" -v l3="${t[8]}" \
+            'BEGIN { printf "  I1 misses %6.0f  D1 misses %6.0f  LL misses %5.1f", i1 / n, (d1r + d1w) / n, (l1 + l2 + l3) / n }'
+    fi
+    echo
 }
 
 echo "== $SCENARIO: instructions per request (callgrind; ${SECONDS_RUN}s of wrk -c4 after a 3s warm-up)"
+if [[ "$UPSTREAM" == 1 ]]; then
+    count upstream "$target/release/examples/bench-upstream" "127.0.0.1:$UP2_PORT"
+fi
 count yardstick "$target/release/examples/bench-yardstick" "127.0.0.1:$PX_PORT" "127.0.0.1:$UP_PORT"
 count core "${triage[@]}" --no-builtin-rules --no-dashboard --no-spec-fetch
 count triage "${triage[@]}"
