@@ -171,34 +171,23 @@ impl Operations {
             memo.catalog = Some(catalog.clone());
             memo.by_path.clear();
         }
-        if let Some(doc) = memo
-            .by_path
-            .get(path)
-            .and_then(|ms| {
-                ms.iter()
-                    .find(|(m, up, _)| m == method && *up == ex.request.upstream)
-            })
-            .map(|(_, _, d)| d.clone())
-        {
-            return doc;
+        if let Some((_, _, doc)) = memo.by_path.get(path).and_then(|ms| {
+            ms.iter()
+                .find(|(m, up, _)| m == method && *up == ex.request.upstream)
+        }) {
+            return doc.clone();
         }
-        drop(memo);
+        // Asked under the lock: a lookup takes microseconds, and the memo stays one consistent
+        // picture of one catalog.
         let doc = SharedDoc::new(operation_of(ex, catalog));
-        let mut memo = self.memo.lock().unwrap_or_else(|p| p.into_inner());
         if memo.by_path.len() >= MEMO_PATHS {
             memo.by_path.clear();
         }
-        if memo
-            .catalog
-            .as_ref()
-            .is_some_and(|c| Arc::ptr_eq(c, catalog))
-        {
-            memo.by_path.entry(path.to_owned()).or_default().push((
-                method.clone(),
-                ex.request.upstream,
-                doc.clone(),
-            ));
-        }
+        memo.by_path.entry(path.to_owned()).or_default().push((
+            method.clone(),
+            ex.request.upstream,
+            doc.clone(),
+        ));
         doc
     }
 }
