@@ -6,6 +6,13 @@ use std::process::ExitCode;
 use clap::Parser;
 use triage::cli::{Cli, Command};
 
+// jemalloc: a diagnosed exchange allocates and frees many small strings across the proxy's
+// tasks, where glibc's malloc took a quarter of triage's user time (docs/benchmarks.md). Not on
+// MSVC, which jemalloc does not build for; there the system allocator serves.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOC: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     // The demo's output is the story on stdout; per-exchange logs would drown it.

@@ -87,6 +87,48 @@ async fn upstream_down_is_a_502_with_proxy_status_and_problem_json() {
 }
 
 #[tokio::test]
+async fn an_upstream_head_over_the_read_buffer_is_a_502_that_says_so() {
+    // Twice the buffer, and half of it: hyper checks the limit between reads, so a head just
+    // over it can still slip through in one read; one twice as large cannot, and a large head
+    // that fits passes.
+    let limit = triage::proxy::upstream::UPSTREAM_READ_BUFFER;
+    let up = upstream(move |req| async move {
+        let size = if req.uri.ends_with("/huge") {
+            2 * limit
+        } else {
+            limit / 2
+        };
+        Response::builder()
+            .header("x-big", "v".repeat(size))
+            .body(full("ok"))
+            .unwrap()
+    })
+    .await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/huge", p.addr))
+        .send()
+        .await
+        .unwrap();
+    let (status, ps, body) = problem(r).await;
+    assert_eq!(status, 502);
+    assert!(
+        ps.starts_with("triage; error=http_response_header_section_size; details=\""),
+        "{ps}"
+    );
+    assert!(body["title"].as_str().unwrap().contains("64 KiB"), "{body}");
+
+    let r = client()
+        .get(format!("http://{}/api/v2/large", p.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["x-big"].len(), limit / 2);
+    assert!(r.headers().get("proxy-status").is_none());
+}
+
+#[tokio::test]
 async fn slow_upstream_is_a_504() {
     let up = upstream(|_| async {
         tokio::time::sleep(Duration::from_secs(5)).await;

@@ -29,7 +29,7 @@ pub struct Diagnosis {
     pub sources: Arc<[String]>,
     /// What the rule matched: path parameters, body fields, message parts, header values.
     /// Secrets were redacted when captured.
-    pub evidence: Vec<(String, String)>,
+    pub evidence: Vec<(Arc<str>, Arc<str>)>,
     /// The operationId of the request, when the catalog knows it.
     pub operation: Option<String>,
 }

@@ -383,7 +383,7 @@ fn diagnosis_json(d: &Diagnosis) -> Value {
     let evidence: Map<String, Value> = d
         .evidence
         .iter()
-        .map(|(k, v)| (k.clone(), Value::String(v.clone())))
+        .map(|(k, v)| (k.to_string(), Value::String(v.to_string())))
         .collect();
     json!({
         "rule": d.rule,

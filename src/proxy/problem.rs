@@ -29,6 +29,9 @@ pub enum ErrorKind {
     TlsProtocolError,
     HttpResponseTimeout,
     HttpResponseIncomplete,
+    /// The upstream's response head was larger than triage buffers
+    /// ([`super::upstream::UPSTREAM_READ_BUFFER`]).
+    HttpResponseHeaderSectionSize,
     HttpProtocolError,
     /// The client sent something triage will not forward (CONNECT, absolute-form elsewhere).
     HttpRequestDenied,
@@ -48,6 +51,7 @@ impl ErrorKind {
             ErrorKind::TlsProtocolError => "tls_protocol_error",
             ErrorKind::HttpResponseTimeout => "http_response_timeout",
             ErrorKind::HttpResponseIncomplete => "http_response_incomplete",
+            ErrorKind::HttpResponseHeaderSectionSize => "http_response_header_section_size",
             ErrorKind::HttpProtocolError => "http_protocol_error",
             ErrorKind::HttpRequestDenied => "http_request_denied",
             ErrorKind::HttpRequestError => "http_request_error",
@@ -85,6 +89,9 @@ impl ErrorKind {
             ErrorKind::TlsProtocolError => "the TLS handshake with the upstream failed",
             ErrorKind::HttpResponseTimeout => "the upstream did not answer in time",
             ErrorKind::HttpResponseIncomplete => "the upstream's response was cut short",
+            ErrorKind::HttpResponseHeaderSectionSize => {
+                "the upstream's response head was larger than triage accepts (64 KiB)"
+            }
             ErrorKind::HttpProtocolError => "the upstream spoke broken HTTP",
             ErrorKind::HttpRequestDenied => "triage does not forward this request",
             ErrorKind::HttpRequestError => "the client's request was incomplete",
@@ -103,6 +110,7 @@ impl ErrorKind {
             ErrorKind::TlsProtocolError => "Check that the upstream URL uses the right scheme (`https://` for Genesys Cloud) and, behind TLS interception, pass its root with `--ca-file`.",
             ErrorKind::HttpResponseTimeout => "The API did not send a response head within `--response-timeout`. Retry later, or raise the timeout for slow operations.",
             ErrorKind::HttpResponseIncomplete => "Retry the request; the connection to the API broke before the response was complete.",
+            ErrorKind::HttpResponseHeaderSectionSize => "Genesys Cloud's heads are far smaller: check that the upstream URL points at the API (not a gateway or mock that sends huge headers).",
             ErrorKind::HttpProtocolError => "Check that the upstream URL points at an HTTP server (Genesys Cloud, a mock, or a gateway).",
             ErrorKind::HttpRequestDenied => "Point the SDK at triage as its API host (`configuration.host = \"http://127.0.0.1:8787\"` in Python, `client.setGateway(...)` in JS), not as an HTTP proxy: triage forwards only to its configured upstreams.",
             ErrorKind::HttpRequestError => "The client stopped sending the request body before it was complete; check the client.",
@@ -239,6 +247,9 @@ pub fn classify(err: &(dyn std::error::Error + 'static), connecting: bool) -> Er
         if let Some(h) = e.downcast_ref::<hyper::Error>() {
             if h.is_incomplete_message() {
                 return ErrorKind::HttpResponseIncomplete;
+            }
+            if h.is_parse_too_large() {
+                return ErrorKind::HttpResponseHeaderSectionSize;
             }
             if h.is_parse() {
                 return ErrorKind::HttpProtocolError;

@@ -17,6 +17,11 @@ use crate::error::Error;
 
 pub type UpstreamClient = Client<HttpsConnector<HttpConnector>, TeeBody>;
 
+/// The most an upstream HTTP/1 connection buffers from its socket, and so about the largest
+/// response head it accepts (hyper checks between reads; a larger head answers 502
+/// `http_response_header_section_size`).
+pub const UPSTREAM_READ_BUFFER: usize = 64 * 1024;
+
 /// The one crypto provider triage uses, for both directions.
 pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())
@@ -81,5 +86,9 @@ pub fn build(cfg: &Config) -> Result<UpstreamClient, Error> {
         .pool_max_idle_per_host(64)
         .http2_keep_alive_interval(Some(Duration::from_secs(30)))
         .http2_keep_alive_while_idle(false)
+        // hyper grows a connection's read buffer up to this while a body streams fast; its
+        // default (~400 KiB) times the streams in flight is most of a proxy's memory. 64 KiB
+        // reads keep a download at full speed and still hold any real response head.
+        .http1_max_buf_size(UPSTREAM_READ_BUFFER)
         .build(https))
 }

@@ -39,7 +39,7 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
 fn evidence(d: &Diagnosis) -> String {
     let mut out = String::new();
     for (name, value) in &d.evidence {
-        if matches!(name.as_str(), "method" | "path" | "status") {
+        if matches!(&**name, "method" | "path" | "status") {
             continue;
         }
         if !out.is_empty() {

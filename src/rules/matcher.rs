@@ -8,6 +8,7 @@
 use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 
 use regex::{Regex, RegexSet};
 use serde_json::Value;
@@ -15,25 +16,29 @@ use serde_json::Value;
 use super::lazy_json::LazyJson;
 use crate::exchange::Exchange;
 
-/// Names and values a match bound, in binding order. Small, so a Vec beats a map.
+/// Names and values a match bound, in binding order. Small, so a Vec beats a map. Both are
+/// shared strings: names come from the rules and are bound on every match, and a rule's
+/// built-in captures are copied into each of its matches, so a copy costs a reference count
+/// rather than an allocation.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Captures(pub Vec<(String, String)>);
+pub struct Captures(pub Vec<(Arc<str>, Arc<str>)>);
 
 impl Captures {
     pub fn get(&self, name: &str) -> Option<&str> {
-        self.0
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        self.0.iter().find(|(n, _)| &**n == name).map(|(_, v)| &**v)
     }
-    pub fn push(&mut self, name: &str, value: String) {
+    pub fn push(&mut self, name: &Arc<str>, value: Arc<str>) {
         if let Some(slot) = self.0.iter_mut().find(|(n, _)| n == name) {
             slot.1 = value;
         } else {
-            self.0.push((name.to_owned(), value));
+            self.0.push((Arc::clone(name), value));
         }
     }
     pub fn extend(&mut self, other: Captures) {
+        if self.0.is_empty() {
+            *self = other;
+            return;
+        }
         for (n, v) in other.0 {
             match self.0.iter_mut().find(|(have, _)| *have == n) {
                 Some(slot) => slot.1 = v,
@@ -42,6 +47,10 @@ impl Captures {
         }
     }
 }
+
+/// The names of the captures every match binds, in order: method, path, status, status_code.
+static BUILTIN_NAMES: std::sync::LazyLock<[Arc<str>; 4]> =
+    std::sync::LazyLock::new(|| ["method", "path", "status", "status_code"].map(Arc::from));
 
 /// Where a field's value comes from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -91,7 +100,7 @@ pub struct Field {
     /// Header or parameter name (headers lower-cased), or a dotted JSON path split in segments.
     pub key: Vec<String>,
     pub test: Test,
-    pub capture: Option<String>,
+    pub capture: Option<Arc<str>>,
 }
 
 #[derive(Debug, Clone)]
@@ -123,14 +132,14 @@ impl Cond {
                     m.trie.templates[i]
                         .params
                         .iter()
-                        .cloned()
+                        .map(|p| p.to_string())
                         .collect::<BTreeSet<_>>()
                 });
                 let first = it.next().unwrap_or_default();
                 it.fold(first, |acc, b| acc.intersection(&b).cloned().collect())
             }
             Cond::Field(f) => {
-                let mut s: BTreeSet<String> = f.capture.iter().cloned().collect();
+                let mut s: BTreeSet<String> = f.capture.iter().map(|c| c.to_string()).collect();
                 if let Test::Regex(i) = f.test {
                     s.extend(
                         m.regexes[i]
@@ -233,6 +242,8 @@ fn intersect(a: &[(u16, u16)], b: &[(u16, u16)]) -> Vec<(u16, u16)> {
 #[derive(Debug, Clone)]
 pub struct CompiledRegex {
     pub regex: Regex,
+    /// The regex's named groups, bound as captures when it matches.
+    pub names: Vec<Arc<str>>,
     pub subject: usize,
     pub slot: usize,
 }
@@ -265,8 +276,10 @@ impl Matchers {
         }
         let slot = self.pending[subject].len();
         self.pending[subject].push(anchored);
+        let names = regex.capture_names().flatten().map(Arc::from).collect();
         self.regexes.push(CompiledRegex {
             regex,
+            names,
             subject,
             slot,
         });
@@ -295,7 +308,7 @@ pub struct PathTrie {
 #[derive(Debug, Clone)]
 pub struct Template {
     pub text: String,
-    pub params: Vec<String>,
+    pub params: Vec<Arc<str>>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -309,7 +322,7 @@ struct Node {
 }
 
 /// Why a path template is not valid.
-pub fn check_template(t: &str) -> Result<Vec<String>, String> {
+pub fn check_template(t: &str) -> Result<Vec<Arc<str>>, String> {
     if !t.starts_with('/') {
         return Err(format!("path template {t:?} must start with '/'"));
     }
@@ -329,10 +342,10 @@ pub fn check_template(t: &str) -> Result<Vec<String>, String> {
             if !is_ident(name) {
                 return Err(format!("path template {t:?}: bad parameter name {name:?}"));
             }
-            if params.iter().any(|p| p == name) {
+            if params.iter().any(|p: &Arc<str>| &**p == name) {
                 return Err(format!("path template {t:?}: parameter {name:?} twice"));
             }
-            params.push(name.to_owned());
+            params.push(Arc::from(name));
         } else if s.contains('{') || s.contains('}') {
             return Err(format!(
                 "path template {t:?}: a parameter must be a whole segment, like {{id}}"
@@ -541,6 +554,8 @@ impl<'a> View<'a> {
 
     /// The captures every matching rule has: `method`, `path`, `status` and `status_code`
     /// (`409 request.conflict`), formatted once per exchange.
+    /// What every match binds besides its own captures (`BUILTIN_NAMES`): computed once per
+    /// exchange, shared by every rule that matches it.
     pub fn builtins(&self) -> &Captures {
         self.builtins.get_or_init(|| {
             let ex = self.ex;
@@ -550,11 +565,12 @@ impl<'a> View<'a> {
                 Some(code) => format!("{status} {}", code.chars().take(120).collect::<String>()),
                 None => status.clone(),
             };
+            let [method, path, status_name, status_code_name] = &*BUILTIN_NAMES;
             Captures(vec![
-                ("method".to_owned(), ex.request.method.to_string()),
-                ("path".to_owned(), ex.request.path.clone()),
-                ("status".to_owned(), status),
-                ("status_code".to_owned(), status_code),
+                (method.clone(), ex.request.method.as_str().into()),
+                (path.clone(), ex.request.path.as_str().into()),
+                (status_name.clone(), status.into()),
+                (status_code_name.clone(), status_code.into()),
             ])
         })
     }
@@ -591,7 +607,7 @@ impl<'a> View<'a> {
                     let t = &self.m.trie.templates[*id];
                     let mut caps = Captures::default();
                     for (n, v) in t.params.iter().zip(vals) {
-                        caps.push(n, percent_decode(v));
+                        caps.push(n, percent_decode(v).into());
                     }
                     Some(caps)
                 })
@@ -633,10 +649,9 @@ impl<'a> View<'a> {
                 if !hits[r.slot] {
                     return None;
                 }
-                let names: Vec<&str> = r.regex.capture_names().flatten().collect();
-                if !names.is_empty() {
+                if !r.names.is_empty() {
                     let c = r.regex.captures(v.as_ref())?;
-                    for n in names {
+                    for n in &r.names {
                         let text = c.name(n).map(|m| m.as_str()).unwrap_or("");
                         caps.push(n, shown(f, secret, text));
                     }
@@ -747,15 +762,15 @@ fn is_secret(source: Source, key: &[String]) -> bool {
 }
 
 /// What a capture may show of a value.
-fn shown(f: &Field, secret: bool, v: &str) -> String {
+fn shown(f: &Field, secret: bool, v: &str) -> Arc<str> {
     if !secret {
-        return v.to_owned();
+        return v.into();
     }
     match f.source {
         Source::RequestHeader | Source::ResponseHeader => {
-            crate::redact::header_value(&f.key[0], v.as_bytes()).into_owned()
+            (*crate::redact::header_value(&f.key[0], v.as_bytes())).into()
         }
-        _ => format!("[redacted {}]", crate::redact::fingerprint(v.as_bytes())),
+        _ => format!("[redacted {}]", crate::redact::fingerprint(v.as_bytes())).into(),
     }
 }
 

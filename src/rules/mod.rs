@@ -1024,7 +1024,7 @@ fn compile_field(source: Source, f: &FieldDef, m: &mut Matchers) -> Result<Field
         source,
         key,
         test,
-        capture: f.capture.clone(),
+        capture: f.capture.as_deref().map(Arc::from),
     })
 }
 

@@ -389,7 +389,7 @@ fn record(
                     } else {
                         secrets.scrub(v)
                     };
-                    (k.clone(), serde_json::Value::String(v))
+                    (k.to_string(), serde_json::Value::String(v))
                 })
                 .collect(),
             operation: d.operation.clone(),
