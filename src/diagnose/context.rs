@@ -2,7 +2,6 @@
 //! on it, and what the API catalog says of its operation — both as small JSON documents that
 //! `evidence` and `operation` conditions query by dotted path (see docs/rules.md).
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use http::Method;
@@ -153,7 +152,7 @@ struct Memo {
     /// The catalog the documents came from; a new catalog (fetched from the API) starts over.
     /// Kept alive here, so that its address cannot be reused by another.
     catalog: Option<Arc<Catalog>>,
-    by_path: HashMap<String, Vec<(Method, UpstreamKind, SharedDoc)>>,
+    by_path: foldhash::HashMap<String, Vec<(Method, UpstreamKind, SharedDoc)>>,
 }
 
 impl Operations {

@@ -4,7 +4,6 @@
 //! headers. `triage explain` replays files through the same pipeline, so evidence builds up as
 //! it would have live.
 
-use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Instant, SystemTime};
 
@@ -60,7 +59,7 @@ pub struct Pipeline {
     replay_base: Mutex<Option<(SystemTime, Instant)>>,
     /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
     /// exchanges in flight).
-    pending: Mutex<HashMap<u64, Vec<Diagnosis>>>,
+    pending: Mutex<foldhash::HashMap<u64, Vec<Diagnosis>>>,
 }
 
 impl Pipeline {
@@ -75,7 +74,7 @@ impl Pipeline {
             prober: None,
             operations: Default::default(),
             replay_base: Mutex::new(None),
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(Default::default()),
         }
     }
 

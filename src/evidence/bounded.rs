@@ -1,7 +1,9 @@
 //! A map with a cap on entries and an age limit: the oldest entry goes first, and entries older
 //! than the limit are gone. Memory stays flat however long triage runs.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
+
+use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
 

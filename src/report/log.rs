@@ -37,11 +37,14 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
 /// What the rule matched, as `name=value; ...` (`status_code=409 request.conflict; count=3`),
 /// without the method, path and status the line names already. Captures of secrets were redacted when captured.
 fn evidence(d: &Diagnosis) -> String {
-    let mut out = String::new();
-    for (name, value) in &d.evidence {
-        if matches!(&**name, "method" | "path" | "status") {
-            continue;
-        }
+    let shown = || {
+        d.evidence
+            .iter()
+            .filter(|(name, _)| !matches!(&**name, "method" | "path" | "status"))
+    };
+    let len = shown().map(|(n, v)| n.len() + v.len() + 3).sum();
+    let mut out = String::with_capacity(len);
+    for (name, value) in shown() {
         if !out.is_empty() {
             out.push_str("; ");
         }

@@ -313,7 +313,7 @@ pub struct Template {
 
 #[derive(Debug, Clone, Default)]
 struct Node {
-    literal: HashMap<String, usize>,
+    literal: foldhash::HashMap<String, usize>,
     param: Option<usize>,
     /// Templates ending here.
     ends: Vec<usize>,
@@ -562,7 +562,17 @@ impl<'a> View<'a> {
             let status = ex.status().map(|s| s.to_string()).unwrap_or_default();
             let status_code = match self.response_code() {
                 // Reports sanitise every text they emit; here only the length is bounded.
-                Some(code) => format!("{status} {}", code.chars().take(120).collect::<String>()),
+                Some(code) => {
+                    let code = code
+                        .char_indices()
+                        .nth(120)
+                        .map_or(code, |(i, _)| &code[..i]);
+                    let mut s = String::with_capacity(status.len() + 1 + code.len());
+                    s.push_str(&status);
+                    s.push(' ');
+                    s.push_str(code);
+                    s
+                }
                 None => status.clone(),
             };
             let [method, path, status_name, status_code_name] = &*BUILTIN_NAMES;

@@ -224,7 +224,7 @@ pub struct RuleSet {
     /// Rules with neither a status nor a code constraint.
     any_status: Vec<usize>,
     /// Rules requiring one of some response `code`s, by code.
-    by_code: HashMap<String, Vec<usize>>,
+    by_code: foldhash::HashMap<String, Vec<usize>>,
 }
 
 /// The outcome of one example.
@@ -308,7 +308,7 @@ impl RuleSet {
         }
         let mut by_status = vec![Vec::new(); 600];
         let mut any_status = Vec::new();
-        let mut by_code: HashMap<String, Vec<usize>> = HashMap::new();
+        let mut by_code: foldhash::HashMap<String, Vec<usize>> = Default::default();
         for (i, r) in rules.iter().enumerate() {
             if let Some(codes) = r.when.codes() {
                 for c in codes {
@@ -373,19 +373,22 @@ impl RuleSet {
     /// The rules that can match at all, found by status and code lookups rather than by trying
     /// every rule; in load order.
     fn candidates(&self, view: &View<'_>) -> Vec<usize> {
-        let mut c = self.any_status.clone();
-        if let Some(list) = view
+        let by_status = view
             .ex
             .status()
             .and_then(|s| self.by_status.get(s as usize))
-        {
-            c.extend(list);
-        }
-        if !self.by_code.is_empty() {
-            if let Some(list) = view.response_code().and_then(|code| self.by_code.get(code)) {
-                c.extend(list);
-            }
-        }
+            .map_or(&[][..], |l| &l[..]);
+        let by_code = match self.by_code.is_empty() {
+            true => &[][..],
+            false => view
+                .response_code()
+                .and_then(|code| self.by_code.get(code))
+                .map_or(&[][..], |l| &l[..]),
+        };
+        let mut c = Vec::with_capacity(self.any_status.len() + by_status.len() + by_code.len());
+        c.extend_from_slice(&self.any_status);
+        c.extend_from_slice(by_status);
+        c.extend_from_slice(by_code);
         c.sort_unstable();
         c.dedup();
         c
