@@ -481,11 +481,16 @@ pub struct Finish {
 }
 
 impl Finish {
-    pub(super) fn finish(mut self, o: Outcome) {
+    pub(super) fn finish(self: Box<Self>, o: Outcome) {
+        let Finish {
+            shared,
+            info,
+            mut ex,
+        } = *self;
         let total_ms = o.total.as_millis() as u64;
-        emit(&self.info, o.body, total_ms);
-        self.ex.timings.total_ms = Some(total_ms);
-        self.shared.inspector.finished(self.ex);
+        emit(&info, o.body, total_ms);
+        ex.timings.total_ms = Some(total_ms);
+        shared.inspector.finished(ex);
     }
 }
 
