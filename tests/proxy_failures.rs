@@ -14,6 +14,15 @@ use http_body_util::{BodyExt, StreamBody};
 use triage::exchange::Exchange;
 use triage::inspect::{Inspector, Verdict};
 
+/// A GET through triage at `addr`.
+async fn get(addr: std::net::SocketAddr, path: &str) -> reqwest::Response {
+    client()
+        .get(format!("http://{addr}{path}"))
+        .send()
+        .await
+        .unwrap()
+}
+
 async fn problem(r: reqwest::Response) -> (u16, String, serde_json::Value) {
     let status = r.status().as_u16();
     assert_eq!(r.headers()["content-type"], "application/problem+json");
@@ -66,11 +75,7 @@ async fn upstream_down_is_a_502_with_proxy_status_and_problem_json() {
         .unwrap();
     let url = format!("http://{dead}");
     let p = proxy(config(&url, &url)).await;
-    let r = client()
-        .get(format!("http://{}/api/v2/users/me", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/users/me").await;
     let (status, ps, body) = problem(r).await;
     assert_eq!(status, 502);
     assert!(
@@ -105,11 +110,7 @@ async fn an_upstream_head_over_the_read_buffer_is_a_502_that_says_so() {
     })
     .await;
     let p = proxy(config(&up.url(), &up.url())).await;
-    let r = client()
-        .get(format!("http://{}/api/v2/huge", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/huge").await;
     let (status, ps, body) = problem(r).await;
     assert_eq!(status, 502);
     assert!(
@@ -118,11 +119,7 @@ async fn an_upstream_head_over_the_read_buffer_is_a_502_that_says_so() {
     );
     assert!(body["title"].as_str().unwrap().contains("64 KiB"), "{body}");
 
-    let r = client()
-        .get(format!("http://{}/api/v2/large", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/large").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.headers()["x-big"].len(), limit / 2);
     assert!(r.headers().get("proxy-status").is_none());
@@ -139,11 +136,7 @@ async fn slow_upstream_is_a_504() {
     cfg.response_timeout = Duration::from_millis(300);
     let p = proxy(cfg).await;
     let started = std::time::Instant::now();
-    let r = client()
-        .get(format!("http://{}/api/v2/slow", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/slow").await;
     assert!(started.elapsed() < Duration::from_secs(3));
     let (status, ps, body) = problem(r).await;
     assert_eq!(status, 504);
@@ -182,11 +175,7 @@ async fn untrusted_upstream_certificate_is_a_502_and_ca_file_fixes_it() {
     let url = format!("https://localhost:{port}");
 
     let p = proxy(config(&url, &url)).await;
-    let r = client()
-        .get(format!("http://{}/api/v2/x", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/x").await;
     let (status, ps, body) = problem(r).await;
     assert_eq!(status, 502);
     assert!(
@@ -199,11 +188,7 @@ async fn untrusted_upstream_certificate_is_a_502_and_ca_file_fixes_it() {
     let mut cfg = config(&url, &url);
     cfg.ca_file = Some(paths.ca_cert.clone());
     let p = proxy(cfg).await;
-    let r = client()
-        .get(format!("http://{}/api/v2/x", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let r = get(p.addr, "/api/v2/x").await;
     assert_eq!(r.status(), 200);
     assert_eq!(r.text().await.unwrap(), "secure ok");
 }
@@ -230,11 +215,7 @@ async fn a_client_that_disconnects_mid_body_releases_the_upstream() {
     })
     .await;
     let p = proxy(config(&up.url(), &up.url())).await;
-    let mut r = client()
-        .get(format!("http://{}/api/v2/endless", p.addr))
-        .send()
-        .await
-        .unwrap();
+    let mut r = get(p.addr, "/api/v2/endless").await;
     tx.send(Bytes::from_static(b"chunk")).await.unwrap();
     assert_eq!(r.chunk().await.unwrap().unwrap(), "chunk");
     drop(r);
