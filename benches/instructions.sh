@@ -7,6 +7,7 @@
 #   SCENARIO=conflict benches/instructions.sh
 #   CACHE_SIM=1 SCENARIO=conflict benches/instructions.sh   # also cache misses per request
 #   UPSTREAM=1 benches/instructions.sh      # also the bench upstream's own count
+#   NODASH=1 benches/instructions.sh        # also triage without its dashboard
 #
 # Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
 # are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
@@ -22,6 +23,9 @@ CACHE_SIM="${CACHE_SIM:-0}"
 # UPSTREAM=1: also count the bench upstream itself (behind the yardstick), to size the budget
 # a proxy shares its CPU with.
 UPSTREAM="${UPSTREAM:-0}"
+# NODASH=1: also triage as shipped but with --no-dashboard, to attribute what the dashboard's
+# ring of recent exchanges costs.
+NODASH="${NODASH:-0}"
 UP2_PORT="${UP2_PORT:-18113}"
 UP_PORT="${UP_PORT:-18111}"
 PX_PORT="${PX_PORT:-18112}"
@@ -99,5 +103,8 @@ if [[ "$UPSTREAM" == 1 ]]; then
 fi
 count yardstick "$target/release/examples/bench-yardstick" "127.0.0.1:$PX_PORT" "127.0.0.1:$UP_PORT"
 count core "${triage[@]}" --no-builtin-rules --no-dashboard --no-spec-fetch
+if [[ "$NODASH" == 1 ]]; then
+    count nodash "${triage[@]}" --no-dashboard
+fi
 count triage "${triage[@]}"
 echo "(callgrind files: $work)"
