@@ -2,10 +2,10 @@
 //! than the limit are gone. Memory stays flat however long triage runs.
 
 use std::collections::VecDeque;
-
-use foldhash::{HashMap, HashMapExt};
 use std::hash::Hash;
 use std::time::{Duration, Instant};
+
+use foldhash::{HashMap, HashMapExt};
 
 #[derive(Debug)]
 pub struct Bounded<K, V> {

@@ -552,10 +552,9 @@ impl<'a> View<'a> {
             .as_deref()
     }
 
-    /// The captures every matching rule has: `method`, `path`, `status` and `status_code`
-    /// (`409 request.conflict`), formatted once per exchange.
-    /// What every match binds besides its own captures (`BUILTIN_NAMES`): computed once per
-    /// exchange, shared by every rule that matches it.
+    /// The captures every matching rule has: `method`, `path`, `status` and
+    /// `status_code` (`409 request.conflict`), formatted once per exchange and shared by every
+    /// rule that matches it.
     pub fn builtins(&self) -> &Captures {
         self.builtins.get_or_init(|| {
             let ex = self.ex;

@@ -378,12 +378,13 @@ impl RuleSet {
             .status()
             .and_then(|s| self.by_status.get(s as usize))
             .map_or(&[][..], |l| &l[..]);
-        let by_code = match self.by_code.is_empty() {
-            true => &[][..],
-            false => view
-                .response_code()
+        // No rule keys on a code: the body need not be read for one.
+        let by_code = if self.by_code.is_empty() {
+            &[][..]
+        } else {
+            view.response_code()
                 .and_then(|code| self.by_code.get(code))
-                .map_or(&[][..], |l| &l[..]),
+                .map_or(&[][..], |l| &l[..])
         };
         let mut c = Vec::with_capacity(self.any_status.len() + by_status.len() + by_code.len());
         c.extend_from_slice(&self.any_status);
