@@ -13,6 +13,7 @@
 //!
 //! Everything shown went through [`crate::redact`] first: nothing here ever holds a credential.
 
+mod compact;
 pub mod metrics;
 
 use std::collections::VecDeque;
@@ -26,6 +27,7 @@ pub use metrics::Metrics;
 
 use crate::diagnose::{Diagnosis, Finished, Sink};
 use crate::record::Record;
+use compact::Compact;
 
 /// The page, served from the binary: no CDN, works offline.
 pub const PAGE: &str = include_str!("page.html");
@@ -42,19 +44,18 @@ pub const PREFIX: &str = "/__triage";
 
 const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// One exchange as the dashboard keeps it: the pipeline's own (shared, not copied; bodies over
-/// [`MAX_BODY`] are the exception), redacted only when a page asks for it, so the proxy's hot
-/// path pays for neither a copy nor redaction and JSON.
-#[derive(Clone)]
+/// One exchange as the dashboard keeps it: packed ([`compact`]), with its diagnoses;
+/// redacted only when a page asks for it, so the proxy's hot path pays for neither redaction
+/// nor JSON.
 struct Entry {
-    seq: u64,
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
-    done: Arc<Finished>,
+    exchange: Compact,
+    diagnoses: Vec<Diagnosis>,
 }
 
 struct Ring {
-    entries: VecDeque<Entry>,
+    entries: VecDeque<Arc<Entry>>,
     cursor: u64,
 }
 
@@ -139,28 +140,15 @@ impl Monitor {
         if let Some(best) = done.diagnoses.first() {
             self.metrics.diagnosis(&best.rule);
         }
-        let over = |b: &crate::exchange::BodyPrefix| b.bytes.len() > MAX_BODY;
-        let done = if over(&ex.request.body) || ex.response.as_ref().is_some_and(|r| over(&r.body))
-        {
-            let mut exchange = ex.clone();
-            cap_prefix(&mut exchange.request.body);
-            if let Some(r) = exchange.response.as_mut() {
-                cap_prefix(&mut r.body);
-            }
-            Arc::new(Finished {
-                exchange,
-                diagnoses: done.diagnoses.clone(),
-            })
-        } else {
-            done.clone()
-        };
+        let exchange = Compact::pack(ex, MAX_BODY);
+        let diagnoses = done.diagnoses.clone();
         let mut ring = self.lock();
         ring.cursor += 1;
-        let entry = Entry {
-            seq: done.exchange.seq,
+        let entry = Arc::new(Entry {
             cursor: ring.cursor,
-            done,
-        };
+            exchange,
+            diagnoses,
+        });
         // The evicted entry is dropped after the lock is released.
         let evicted = (ring.entries.len() >= self.capacity)
             .then(|| ring.entries.pop_front())
@@ -266,10 +254,10 @@ impl Monitor {
                 ring.cursor,
             )
         };
-        let oldest = entries.iter().map(|e| e.seq).min();
+        let oldest = entries.iter().map(|e| e.exchange.seq).min();
         let exchanges: Vec<Value> = entries
             .iter()
-            .filter(|e| e.seq > since && after.is_none_or(|a| e.cursor > a))
+            .filter(|e| e.exchange.seq > since && after.is_none_or(|a| e.cursor > a))
             .map(|e| self.summary(e).0)
             .collect();
         json_response(
@@ -285,7 +273,12 @@ impl Monitor {
                 &json!({"error": "no such exchange: the id is a number"}),
             );
         };
-        let entry = self.lock().entries.iter().find(|e| e.seq == seq).cloned();
+        let entry = self
+            .lock()
+            .entries
+            .iter()
+            .find(|e| e.exchange.seq == seq)
+            .cloned();
         let Some(e) = entry else {
             return json_response(
                 StatusCode::NOT_FOUND,
@@ -297,7 +290,7 @@ impl Monitor {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let mut diags: Vec<Value> = e.done.diagnoses.iter().map(diagnosis_json).collect();
+        let mut diags: Vec<Value> = e.diagnoses.iter().map(diagnosis_json).collect();
         for d in &mut diags {
             // Diagnoses are built from redacted captures; secret keys are scrubbed all the same.
             crate::redact::json(d, true);
@@ -313,22 +306,23 @@ impl Monitor {
 
     /// The summary the list shows, and the redacted record it was made from.
     fn summary(&self, e: &Entry) -> (Value, Record) {
-        let redacted = crate::redact::exchange(&e.done.exchange, self.keep_content);
+        let ex = e.exchange.unpack();
+        let redacted = crate::redact::exchange(&ex, self.keep_content);
         let record = Record::from_exchange(&redacted, &[]);
         let summary = json!({
-            "seq": e.seq,
+            "seq": e.exchange.seq,
             "time": record.time,
             "method": record.request.method,
             "path": crate::redact::path_and_query(&redacted.request.path, redacted.request.query.as_deref()),
             "upstream": record.request.upstream,
-            "status": e.done.exchange.status(),
+            "status": ex.status(),
             // The status of triage's own answer is not part of the exchange (yet).
             "triage_status": Value::Null,
-            "upstream_ms": e.done.exchange.timings.upstream_ms,
-            "total_ms": e.done.exchange.timings.total_ms,
+            "upstream_ms": ex.timings.upstream_ms,
+            "total_ms": ex.timings.total_ms,
             "correlation_id": redacted.correlation_id(),
-            "rules": e.done.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            "title": e.done.diagnoses.first().map(|d| &*d.title),
+            "rules": e.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
+            "title": e.diagnoses.first().map(|d| &*d.title),
         });
         (summary, record)
     }
@@ -397,15 +391,6 @@ fn diagnosis_json(d: &Diagnosis) -> Value {
         "evidence": evidence,
         "operation": d.operation,
     })
-}
-
-/// Cuts a kept body prefix to [`MAX_BODY`] bytes, copying so that the rest of a large buffer is
-/// not kept alive.
-fn cap_prefix(body: &mut crate::exchange::BodyPrefix) {
-    if body.bytes.len() > MAX_BODY {
-        body.bytes = Bytes::copy_from_slice(&body.bytes[..MAX_BODY]);
-        body.complete = false;
-    }
 }
 
 /// Whether the request is addressed to a loopback name (its `Host`, or its authority in

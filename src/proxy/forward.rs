@@ -237,7 +237,7 @@ pub async fn handle(
     headers.remove(header::HOST);
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
-    pending.headers = exchange::detached_headers(&headers);
+    pending.headers = headers.clone();
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
@@ -287,11 +287,7 @@ pub async fn handle(
         .wants_body(&method, uri.path(), rparts.status)
     {
         let ex = pending.exchange(
-            Some((
-                rparts.status,
-                exchange::detached_headers(&rparts.headers),
-                BodyPrefix::default(),
-            )),
+            Some((rparts.status, rparts.headers.clone(), BodyPrefix::default())),
             Inspection::NotWanted,
         );
         let guard = finish_guard(&shared, pending, ex);
@@ -392,11 +388,7 @@ pub async fn handle(
         complete: decoded.complete,
     };
     let ex = pending.exchange(
-        Some((
-            rparts.status,
-            exchange::detached_headers(&rparts.headers),
-            decoded,
-        )),
+        Some((rparts.status, rparts.headers.clone(), decoded)),
         inspection,
     );
     let verdict = if inspection == Inspection::Complete {
