@@ -25,7 +25,7 @@ use serde_json::{json, Map, Value};
 
 pub use metrics::Metrics;
 
-use crate::diagnose::{Diagnosis, Finished, Sink};
+use crate::diagnose::{Diagnoses, Diagnosis, Finished, Sink};
 use crate::record::Record;
 use compact::Compact;
 
@@ -51,7 +51,7 @@ struct Entry {
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
     exchange: Compact,
-    diagnoses: Vec<Diagnosis>,
+    diagnoses: Diagnoses,
 }
 
 struct Ring {

@@ -126,23 +126,23 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         "triage; received-status={status}; details=\"{}\"",
         sf_string(&sanitized(&best.rule, 200))
     );
-    // Filled in order of importance, so the budget, if it runs short, cuts the long texts.
-    let mut wanted: Vec<(HeaderName, &str)> = vec![
-        (PROXY_STATUS.clone(), &proxy_status),
-        (TRIAGE_RULE.clone(), &ids),
-    ];
+    // Filled in order of importance, so the budget, if it runs short, cuts the long texts;
+    // each carries its place in the response (rule, cause, fix, docs, operation, status).
+    let mut wanted: Vec<(u8, &HeaderName, &str)> = Vec::with_capacity(6);
+    wanted.push((5, &PROXY_STATUS, &proxy_status));
+    wanted.push((0, &TRIAGE_RULE, &ids));
     if let Some(op) = &best.operation {
-        wanted.push((TRIAGE_OPERATION.clone(), op));
+        wanted.push((4, &TRIAGE_OPERATION, op));
     }
     if let Some(d) = &best.docs {
-        wanted.push((TRIAGE_DOCS.clone(), d));
+        wanted.push((3, &TRIAGE_DOCS, d));
     }
-    wanted.push((TRIAGE_FIX.clone(), &best.fix));
-    wanted.push((TRIAGE_CAUSE.clone(), &best.cause));
+    wanted.push((2, &TRIAGE_FIX, &best.fix));
+    wanted.push((1, &TRIAGE_CAUSE, &best.cause));
 
     let mut budget = MAX_TOTAL;
     let mut out = Vec::with_capacity(wanted.len());
-    for (name, value) in wanted {
+    for (place, name, value) in wanted {
         let overhead = name.as_str().len() + 4;
         if budget <= overhead + CUT_MARKER.len() {
             break;
@@ -154,19 +154,11 @@ pub fn headers(status: u16, diagnoses: &[Diagnosis]) -> Vec<(HeaderName, HeaderV
         budget -= overhead + v.len();
         // The sanitised text becomes the value's bytes as they are, without another copy.
         if let Ok(hv) = HeaderValue::from_maybe_shared(bytes::Bytes::from(v)) {
-            out.push((name, hv));
+            out.push((place, name.clone(), hv));
         }
     }
-    let order = [
-        &TRIAGE_RULE,
-        &TRIAGE_CAUSE,
-        &TRIAGE_FIX,
-        &TRIAGE_DOCS,
-        &TRIAGE_OPERATION,
-        &PROXY_STATUS,
-    ];
-    out.sort_by_key(|(n, _)| order.iter().position(|o| *o == n));
-    out
+    out.sort_unstable_by_key(|(place, _, _)| *place);
+    out.into_iter().map(|(_, n, v)| (n, v)).collect()
 }
 
 // Statics, not consts: a `HeaderName` is `Bytes` inside, which clippy rightly will not have
@@ -256,6 +248,25 @@ mod tests {
         assert_eq!(
             h[3].1,
             "triage; received-status=403; details=\"missing-scope\""
+        );
+
+        let mut full = diag("cause");
+        full.docs = Some("https://developer.genesys.cloud/x".into());
+        full.operation = Some("getX".into());
+        let names: Vec<String> = headers(403, &[full])
+            .iter()
+            .map(|(n, _)| n.to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "triage-rule",
+                "triage-cause",
+                "triage-fix",
+                "triage-docs",
+                "triage-operation",
+                "proxy-status"
+            ]
         );
     }
 }
