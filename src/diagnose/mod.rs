@@ -7,7 +7,7 @@ pub mod pipeline;
 pub mod probe;
 
 pub use context::Context;
-pub use pipeline::{Diagnoses, Finished, Pipeline, PipelineOptions, Sink};
+pub use pipeline::{Finished, Pipeline, PipelineOptions, Sink};
 
 use std::sync::Arc;
 

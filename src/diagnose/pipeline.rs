@@ -22,26 +22,7 @@ use crate::region::Region;
 #[derive(Debug)]
 pub struct Finished {
     pub exchange: Exchange,
-    pub diagnoses: Diagnoses,
-}
-
-/// An exchange's diagnoses, best first, as a slice that a sink can keep (the dashboard does)
-/// for the cost of a reference count; none costs no allocation at all.
-#[derive(Debug, Clone, Default)]
-pub struct Diagnoses(Option<Arc<[Diagnosis]>>);
-
-impl From<Vec<Diagnosis>> for Diagnoses {
-    fn from(v: Vec<Diagnosis>) -> Self {
-        Diagnoses((!v.is_empty()).then(|| v.into()))
-    }
-}
-
-impl std::ops::Deref for Diagnoses {
-    type Target = [Diagnosis];
-
-    fn deref(&self) -> &[Diagnosis] {
-        self.0.as_deref().unwrap_or(&[])
-    }
+    pub diagnoses: Vec<Diagnosis>,
 }
 
 /// Where finished exchanges go: a recording, the dashboard, metrics.
@@ -170,7 +151,7 @@ impl Pipeline {
     pub fn finish(&self, exchange: Exchange, diagnoses: Vec<Diagnosis>) {
         let done = Arc::new(Finished {
             exchange,
-            diagnoses: diagnoses.into(),
+            diagnoses,
         });
         for s in &self.sinks {
             s.exchange(&done);

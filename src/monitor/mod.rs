@@ -1,6 +1,6 @@
 //! The live dashboard and metrics of a running proxy (`/__triage/...`), as a
 //! [`Sink`] of the pipeline: every finished exchange is counted in the
-//! [`Metrics`] and kept, redacted, in a bounded ring of recent exchanges that the page
+//! [`Metrics`] and kept, packed ([`compact`]), in a bounded ring of recent exchanges that the page
 //! (`page.html`, served from the binary) polls through a small JSON API.
 //!
 //! Routes (all `GET`; anything else is 405):
@@ -11,7 +11,8 @@
 //!   redacted JSON line) and `curl`; 404 JSON when it left the ring.
 //! - `/__triage/metrics` → Prometheus text format 0.0.4.
 //!
-//! Everything shown went through [`crate::redact`] first: nothing here ever holds a credential.
+//! Everything shown goes through [`crate::redact`] as it is shown: no answer of these routes
+//! ever holds a credential. The ring holds exchanges as the proxy saw them, in its memory only.
 
 mod compact;
 pub mod metrics;
@@ -25,7 +26,7 @@ use serde_json::{json, Map, Value};
 
 pub use metrics::Metrics;
 
-use crate::diagnose::{Diagnoses, Diagnosis, Finished, Sink};
+use crate::diagnose::{Diagnosis, Finished, Sink};
 use crate::record::Record;
 use compact::Compact;
 
@@ -44,14 +45,12 @@ pub const PREFIX: &str = "/__triage";
 
 const CSP: &str = "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'unsafe-inline'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// One exchange as the dashboard keeps it: packed ([`compact`]), with its diagnoses;
-/// redacted only when a page asks for it, so the proxy's hot path pays for neither redaction
-/// nor JSON.
+/// One exchange as the dashboard keeps it: packed with its diagnoses ([`compact`]), redacted
+/// only when a page asks for it, so the proxy's hot path pays for neither redaction nor JSON.
 struct Entry {
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
     exchange: Compact,
-    diagnoses: Diagnoses,
 }
 
 struct Ring {
@@ -140,14 +139,12 @@ impl Monitor {
         if let Some(best) = done.diagnoses.first() {
             self.metrics.diagnosis(&best.rule);
         }
-        let exchange = Compact::pack(ex, MAX_BODY);
-        let diagnoses = done.diagnoses.clone();
+        let exchange = Compact::pack(ex, &done.diagnoses, MAX_BODY);
         let mut ring = self.lock();
         ring.cursor += 1;
         let entry = Arc::new(Entry {
             cursor: ring.cursor,
             exchange,
-            diagnoses,
         });
         // The evicted entry is dropped after the lock is released.
         let evicted = (ring.entries.len() >= self.capacity)
@@ -258,7 +255,7 @@ impl Monitor {
         let exchanges: Vec<Value> = entries
             .iter()
             .filter(|e| e.exchange.seq > since && after.is_none_or(|a| e.cursor > a))
-            .map(|e| self.summary(e).0)
+            .map(|e| self.summary(e, &e.exchange.diagnoses()).0)
             .collect();
         json_response(
             StatusCode::OK,
@@ -285,12 +282,13 @@ impl Monitor {
                 &json!({"error": format!("exchange {seq} is not held (any more): the dashboard keeps the last {} exchanges", self.capacity)}),
             );
         };
-        let (summary, record) = self.summary(&e);
+        let diagnoses = e.exchange.diagnoses();
+        let (summary, record) = self.summary(&e, &diagnoses);
         let mut out = match summary {
             Value::Object(m) => m,
             _ => Map::new(),
         };
-        let mut diags: Vec<Value> = e.diagnoses.iter().map(diagnosis_json).collect();
+        let mut diags: Vec<Value> = diagnoses.iter().map(diagnosis_json).collect();
         for d in &mut diags {
             // Diagnoses are built from redacted captures; secret keys are scrubbed all the same.
             crate::redact::json(d, true);
@@ -305,7 +303,7 @@ impl Monitor {
     }
 
     /// The summary the list shows, and the redacted record it was made from.
-    fn summary(&self, e: &Entry) -> (Value, Record) {
+    fn summary(&self, e: &Entry, diagnoses: &[Diagnosis]) -> (Value, Record) {
         let ex = e.exchange.unpack();
         let redacted = crate::redact::exchange(&ex, self.keep_content);
         let record = Record::from_exchange(&redacted, &[]);
@@ -321,8 +319,8 @@ impl Monitor {
             "upstream_ms": ex.timings.upstream_ms,
             "total_ms": ex.timings.total_ms,
             "correlation_id": redacted.correlation_id(),
-            "rules": e.diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
-            "title": e.diagnoses.first().map(|d| &*d.title),
+            "rules": diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
+            "title": diagnoses.first().map(|d| &*d.title),
         });
         (summary, record)
     }
