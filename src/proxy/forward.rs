@@ -378,15 +378,6 @@ pub async fn handle(
         (prefix, Inspection::OverLimit)
     };
 
-    let decoded = BodyPrefix {
-        // An unencoded prefix is still a slice of hyper's read buffer.
-        bytes: if encoding.is_none() {
-            Bytes::copy_from_slice(&decoded.bytes)
-        } else {
-            decoded.bytes
-        },
-        complete: decoded.complete,
-    };
     let ex = pending.exchange(
         Some((rparts.status, rparts.headers.clone(), decoded)),
         inspection,
