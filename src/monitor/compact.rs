@@ -43,7 +43,8 @@ pub(super) struct Compact {
     /// Where each part ends in `block`: path, query, request head, response head, request
     /// body, response body; the diagnoses are the rest.
     ends: [u32; 6],
-    block: Box<[u8]>,
+    /// Kept with its spare capacity: shrinking it to fit would copy it.
+    block: Vec<u8>,
 }
 
 impl Compact {
@@ -57,8 +58,8 @@ impl Compact {
             resp.map_or((&[][..], false), |r| cut(&r.body, max_body));
         let len = req.path.len()
             + query.len()
-            + head_len(&req.headers)
-            + resp.map_or(0, |r| head_len(&r.headers))
+            + head_guess(&req.headers)
+            + resp.map_or(0, |r| head_guess(&r.headers))
             + req_body.len()
             + resp_body.len()
             + diagnoses.iter().map(diagnosis_len).sum::<usize>();
@@ -98,7 +99,7 @@ impl Compact {
             request_complete,
             response_complete,
             ends,
-            block: block.into_boxed_slice(),
+            block,
         }
     }
 
@@ -161,8 +162,10 @@ fn cut(b: &BodyPrefix, max: usize) -> (&[u8], bool) {
     (&b.bytes[..n], b.complete && n == b.bytes.len())
 }
 
-fn head_len(h: &HeaderMap) -> usize {
-    h.iter().map(|(n, v)| n.as_str().len() + v.len() + 2).sum()
+/// Room for a head's lines, guessed from its number of values: summing the real lengths
+/// would walk the map twice, and a guess short by a little costs one reallocation.
+fn head_guess(h: &HeaderMap) -> usize {
+    h.len() * 48
 }
 
 fn put_head(block: &mut Vec<u8>, h: &HeaderMap) {
