@@ -6,8 +6,9 @@
 //! each diagnosis's strings: a few dozen allocations written a thousand exchanges ago and long
 //! out of the CPU's caches (callgrind's cache model counted ~44 last-level misses per diagnosed
 //! 409 for the ring alone). The proxy also had to copy every header value out of hyper's read
-//! buffers, which the maps would otherwise have kept alive. Packed, an eviction frees one
-//! block without reading it, and the proxy's hot path copies nothing for the dashboard's sake.
+//! buffers, which the maps would otherwise have kept alive. Packed, an eviction frees the
+//! entry and its one block without walking what they hold, and the proxy's hot path copies
+//! nothing for the dashboard's sake.
 //!
 //! The block holds `path`, `query`, then each head as `name:value\n` lines (header names cannot
 //! hold `:` and values cannot hold `\n`, RFC 9110 §5.1, §5.5, and `http` enforces both, so the
