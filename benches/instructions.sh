@@ -8,6 +8,7 @@
 #   CACHE_SIM=1 SCENARIO=conflict benches/instructions.sh   # also cache misses per request
 #   UPSTREAM=1 benches/instructions.sh      # also the bench upstream's own count
 #   NODASH=1 benches/instructions.sh        # also triage without its dashboard
+#   TRIAGE_BIN=/tmp/old/triage benches/instructions.sh   # count another build of triage
 #
 # Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
 # are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
@@ -59,7 +60,10 @@ esac
 
 "$target/release/examples/bench-upstream" "127.0.0.1:$UP_PORT" 2>/dev/null & pids+=($!)
 up="http://127.0.0.1:$UP_PORT"
-triage=("$target/release/triage" proxy --listen "127.0.0.1:$PX_PORT" --api-upstream "$up" --login-upstream "$up")
+# TRIAGE_BIN: another build of triage to count in place of this tree's (an older commit's,
+# built with `git worktree add /tmp/old <commit> && cargo build --release` there), so that a
+# change is judged against its base in the same run of the same script.
+triage=("${TRIAGE_BIN:-$target/release/triage}" proxy --listen "127.0.0.1:$PX_PORT" --api-upstream "$up" --login-upstream "$up")
 
 vg=(valgrind --tool=callgrind)
 if [[ "$CACHE_SIM" == 1 ]]; then vg+=(--cache-sim=yes); fi
