@@ -93,6 +93,9 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
+/// A name known at compile time: looked up by a `&str`, it would be parsed on every response.
+const CORRELATION_ID: HeaderName = HeaderName::from_static("inin-correlation-id");
+
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: a scan of the names they have is cheaper than eight lookups.
     if !headers.keys().any(is_hop_by_hop) {
@@ -254,6 +257,10 @@ pub async fn handle(
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
     pending.headers = headers.clone();
+    // Added after the copy: the record holds no Host, whichever upstream it went to.
+    if let Some(host) = up.h1_host() {
+        headers.insert(header::HOST, host.clone());
+    }
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
@@ -296,7 +303,7 @@ pub async fn handle(
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers);
     pending.info.status = rparts.status.as_u16();
-    pending.info.correlation_id = rparts.headers.get("inin-correlation-id").cloned();
+    pending.info.correlation_id = rparts.headers.get(&CORRELATION_ID).cloned();
 
     if !shared
         .inspector
