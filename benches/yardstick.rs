@@ -1,8 +1,10 @@
 //! The yardstick for benches/compare.sh (`cargo run --release --example bench-yardstick --
-//! LISTEN UPSTREAM`): the least a hyper-based reverse proxy costs on this machine. hyper 1 +
-//! hyper-util, the same server (auto HTTP/1.1+HTTP/2) and pooled legacy client as triage, a
-//! multi-thread tokio runtime with default settings; it rewrites the URI to a fixed upstream,
-//! drops hop-by-hop headers and streams both bodies. No inspection, no logging, no timeouts.
+//! LISTEN UPSTREAM`): the least a hyper-based reverse proxy costs on this machine, built the
+//! straightforward way: hyper 1 + hyper-util, the same server as triage (auto HTTP/1.1+HTTP/2),
+//! hyper-util's pooled legacy client, a multi-thread tokio runtime with default settings; it
+//! rewrites the URI to a fixed upstream, drops hop-by-hop headers and streams both bodies. No
+//! inspection, no logging, no timeouts. (triage has had its own, cheaper pool since
+//! 2026-11-22; docs/benchmarks.md says what that is worth.)
 
 use std::convert::Infallible;
 use std::net::SocketAddr;

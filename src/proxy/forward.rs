@@ -257,10 +257,6 @@ pub async fn handle(
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
     pending.headers = headers.clone();
-    // Added after the copy: the record holds no Host, whichever upstream it went to.
-    if let Some(host) = up.h1_host() {
-        headers.insert(header::HOST, host.clone());
-    }
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));

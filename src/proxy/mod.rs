@@ -36,8 +36,6 @@ pub struct UpstreamUrl {
     pub prefix: String,
     /// The authority's host, shared by every exchange sent there.
     host: std::sync::Arc<str>,
-    /// The `Host` header an HTTP/1 request there carries, built once (see [`Self::h1_host`]).
-    h1_host: Option<http::HeaderValue>,
 }
 
 impl UpstreamUrl {
@@ -65,15 +63,11 @@ impl UpstreamUrl {
             )));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
-        let h1_host = (scheme == http::uri::Scheme::HTTP)
-            .then(|| host_header(&authority))
-            .flatten();
         Ok(UpstreamUrl {
             scheme,
             host: authority.host().into(),
             authority,
             prefix,
-            h1_host,
         })
     }
 
@@ -88,24 +82,6 @@ impl UpstreamUrl {
     pub fn shared_host(&self) -> &std::sync::Arc<str> {
         &self.host
     }
-
-    /// The `Host` value for a request to a plain-http upstream, which always speaks HTTP/1.1
-    /// here. Set by the proxy, it spares hyper-util formatting the same value for every request.
-    /// `None` for https: ALPN may choose HTTP/2 there, which names the authority in `:authority`
-    /// and sends no `Host`, so hyper-util keeps adding it on HTTP/1 connections only.
-    pub fn h1_host(&self) -> Option<&http::HeaderValue> {
-        self.h1_host.as_ref()
-    }
-}
-
-/// The `Host` value hyper-util writes for `authority`: the host, and the port as written
-/// unless it is the scheme's default (only plain http is asked here, so 80).
-fn host_header(authority: &http::uri::Authority) -> Option<http::HeaderValue> {
-    let value = match authority.port() {
-        Some(p) if p.as_u16() != 80 => format!("{}:{}", authority.host(), p.as_str()),
-        _ => authority.host().to_owned(),
-    };
-    http::HeaderValue::from_str(&value).ok()
 }
 
 impl std::fmt::Display for UpstreamUrl {
@@ -171,32 +147,5 @@ impl Config {
             crate::exchange::UpstreamKind::Api => &self.api,
             crate::exchange::UpstreamKind::Login => &self.login,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::UpstreamUrl;
-
-    fn h1_host(url: &str) -> Option<String> {
-        let up = UpstreamUrl::parse(url).expect("valid upstream URL");
-        up.h1_host().map(|v| v.to_str().expect("ascii").to_owned())
-    }
-
-    #[test]
-    fn the_host_header_is_what_hyper_util_would_write() {
-        assert_eq!(h1_host("http://mock.local").as_deref(), Some("mock.local"));
-        assert_eq!(
-            h1_host("http://mock.local:80/").as_deref(),
-            Some("mock.local")
-        );
-        assert_eq!(
-            h1_host("http://127.0.0.1:8080/gw").as_deref(),
-            Some("127.0.0.1:8080")
-        );
-        assert_eq!(h1_host("http://[::1]:9000").as_deref(), Some("[::1]:9000"));
-        // https may be HTTP/2, which sends `:authority` and no Host: hyper-util decides there.
-        assert_eq!(h1_host("https://api.mypurecloud.ie"), None);
-        assert_eq!(h1_host("https://gw.example:8443"), None);
     }
 }
