@@ -174,6 +174,10 @@ pub struct Exchange {
     pub inspection: Inspection,
 }
 
+/// Genesys Cloud's per-request id, which support asks for. A static name: looked up by a
+/// `&str`, it would be parsed again on every response.
+pub static CORRELATION_ID: http::HeaderName = http::HeaderName::from_static("inin-correlation-id");
+
 impl Exchange {
     /// Marks an exchange read from a file: its inspection is whatever body the file held.
     pub fn read_from_file(mut self) -> Self {
@@ -191,7 +195,7 @@ impl Exchange {
         let resp = self.response.as_ref()?;
         if let Some(v) = resp
             .headers
-            .get("inin-correlation-id")
+            .get(&CORRELATION_ID)
             .and_then(|v| v.to_str().ok())
         {
             return Some(v.to_owned());

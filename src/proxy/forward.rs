@@ -93,9 +93,6 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
     )
 }
 
-/// A name known at compile time: looked up by a `&str`, it would be parsed on every response.
-const CORRELATION_ID: HeaderName = HeaderName::from_static("inin-correlation-id");
-
 fn strip_hop_by_hop(headers: &mut HeaderMap) {
     // Most messages carry none: a scan of the names they have is cheaper than eight lookups.
     if !headers.keys().any(is_hop_by_hop) {
@@ -299,7 +296,10 @@ pub async fn handle(
     let (mut rparts, rbody) = resp.into_parts();
     strip_hop_by_hop(&mut rparts.headers);
     pending.info.status = rparts.status.as_u16();
-    pending.info.correlation_id = rparts.headers.get(&CORRELATION_ID).cloned();
+    pending.info.correlation_id = rparts
+        .headers
+        .get(&crate::exchange::CORRELATION_ID)
+        .cloned();
 
     if !shared
         .inspector
