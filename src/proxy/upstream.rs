@@ -238,11 +238,7 @@ impl UpstreamClient {
                 .handshake(io)
                 .await
                 .map_err(|e| ClientError::Connect(e.into()))?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "upstream HTTP/2 connection ended with an error");
-                }
-            });
+            drive(conn);
             self.inner.lock()[slot].h2 = Some(tx.clone());
             Ok(Conn::H2 { tx, reused: false })
         } else {
@@ -252,14 +248,22 @@ impl UpstreamClient {
                 .handshake(io)
                 .await
                 .map_err(|e| ClientError::Connect(e.into()))?;
-            tokio::spawn(async move {
-                if let Err(e) = conn.await {
-                    tracing::debug!(error = %e, "upstream connection ended with an error");
-                }
-            });
+            drive(conn);
             Ok(Conn::H1 { tx, reused: false })
         }
     }
+}
+
+/// Runs a connection's I/O in a task of its own until the connection ends.
+fn drive<F>(conn: F)
+where
+    F: std::future::Future<Output = hyper::Result<()>> + Send + 'static,
+{
+    tokio::spawn(async move {
+        if let Err(e) = conn.await {
+            tracing::debug!(error = %e, "upstream connection ended with an error");
+        }
+    });
 }
 
 impl Inner {
