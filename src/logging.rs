@@ -14,7 +14,6 @@
 //! The two lines of every exchange (`triage::exchange`, `triage::diagnosis`) skip even that:
 //! [`log_line!`](crate::log_line) writes them straight into the buffer, in the same bytes.
 
-use std::fmt::Write as _;
 use std::io::Write;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
 use std::thread::JoinHandle;
@@ -280,13 +279,13 @@ impl Direct {
     pub fn line(&self, level: Level, target: &str, message: &str, fields: &[(&str, Val<'_>)]) {
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut line) => self.render(&mut line, level, target, message, fields),
-            Err(_) => self.render(&mut String::new(), level, target, message, fields),
+            Err(_) => self.render(&mut Vec::new(), level, target, message, fields),
         })
     }
 
     fn render(
         &self,
-        line: &mut String,
+        line: &mut Vec<u8>,
         level: Level,
         target: &str,
         message: &str,
@@ -300,7 +299,7 @@ impl Direct {
                 line,
                 ansi: self.ansi,
             };
-            f.str("message", message);
+            f.message(message);
             for (name, v) in fields {
                 match *v {
                     Val::Str(s) => f.str(name, s),
@@ -308,14 +307,14 @@ impl Direct {
                     Val::I64(n) => f.int(name, n),
                 }
             }
-            line.push('\n');
+            line.push(b'\n');
         }
         let _ = LineWriter {
             shared: &self.shared,
         }
-        .write(line.as_bytes());
+        .write(line);
         if line.capacity() > KEEP_LINE_CAPACITY {
-            *line = String::new();
+            *line = Vec::new();
         }
     }
 }
@@ -323,43 +322,42 @@ impl Direct {
 /// The JSON line tracing-subscriber's `json().flatten_event(true)` writes: timestamp, level,
 /// message, the fields in order, target.
 fn json_line(
-    line: &mut String,
+    line: &mut Vec<u8>,
     level: Level,
     target: &str,
     message: &str,
     fields: &[(&str, Val<'_>)],
 ) {
     line.clear();
-    let mut stamp = [0u8; 27];
-    timestamp(SystemTime::now(), &mut stamp);
-    line.push_str("{\"timestamp\":\"");
-    line.push_str(std::str::from_utf8(&stamp).unwrap_or_default());
-    line.push_str("\",\"level\":\"");
-    line.push_str(level.as_str());
-    line.push_str("\",\"message\":");
+    line.extend_from_slice(b"{\"timestamp\":\"");
+    line.extend_from_slice(&timestamp(SystemTime::now()));
+    line.extend_from_slice(b"\",\"level\":\"");
+    line.extend_from_slice(level.as_str().as_bytes());
+    line.extend_from_slice(b"\",\"message\":");
     json_str(line, message);
     for (name, v) in fields {
-        line.push(',');
+        line.push(b',');
         json_str(line, name);
-        line.push(':');
+        line.push(b':');
         match *v {
             Val::Str(s) => json_str(line, s),
-            Val::U64(n) => line.push_str(itoa::Buffer::new().format(n)),
-            Val::I64(n) => line.push_str(itoa::Buffer::new().format(n)),
+            Val::U64(n) => line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            Val::I64(n) => line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
         }
     }
-    line.push_str(",\"target\":");
+    line.extend_from_slice(b",\"target\":");
     json_str(line, target);
-    line.push_str("}\n");
+    line.extend_from_slice(b"}\n");
 }
 
-fn json_str(line: &mut String, s: &str) {
+fn json_str(line: &mut Vec<u8>, s: &str) {
     if plain(s, false) {
-        line.push('"');
-        line.push_str(s);
-        line.push('"');
+        line.push(b'"');
+        line.extend_from_slice(s.as_bytes());
+        line.push(b'"');
     } else {
-        line.push_str(&serde_json::Value::from(s).to_string());
+        // Writing into a Vec cannot fail.
+        let _ = serde_json::to_writer(&mut *line, s);
     }
 }
 
@@ -428,31 +426,31 @@ where
         LINE.with(|cell| match cell.try_borrow_mut() {
             Ok(mut line) => render(&mut line, w, event),
             // A value's Debug that logs lands here again: it gets a buffer of its own.
-            Err(_) => render(&mut String::new(), w, event),
+            Err(_) => render(&mut Vec::new(), w, event),
         })
     }
 }
 
-fn render(line: &mut String, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
+fn render(line: &mut Vec<u8>, mut w: Writer<'_>, event: &Event<'_>) -> std::fmt::Result {
     let ansi = w.has_ansi_escapes();
     let meta = event.metadata();
     head(line, ansi, *meta.level(), meta.target());
     let mut fields = Fields { line, ansi };
     event.record(&mut fields);
-    line.push('\n');
-    let out = w.write_str(line);
+    line.push(b'\n');
+    // Every piece was a `&str` or ASCII, so this never fails; the check is off the hot path
+    // (the exchange lines go through `Direct`).
+    let out = w.write_str(&String::from_utf8_lossy(line));
     if line.capacity() > KEEP_LINE_CAPACITY {
-        *line = String::new();
+        *line = Vec::new();
     }
     out
 }
 
 /// Clears `line` and writes the timestamp, level and target of a pretty line.
-fn head(line: &mut String, ansi: bool, level: Level, target: &str) {
+fn head(line: &mut Vec<u8>, ansi: bool, level: Level, target: &str) {
     line.clear();
-    let mut stamp = [0u8; 27];
-    timestamp(SystemTime::now(), &mut stamp);
-    line.push_str(std::str::from_utf8(&stamp).unwrap_or_default());
+    line.extend_from_slice(&timestamp(SystemTime::now()));
     let (level, color) = match level {
         Level::TRACE => ("TRACE", "35"),
         Level::DEBUG => ("DEBUG", "34"),
@@ -460,7 +458,7 @@ fn head(line: &mut String, ansi: bool, level: Level, target: &str) {
         Level::WARN => (" WARN", "33"),
         Level::ERROR => ("ERROR", "31"),
     };
-    line.push(' ');
+    line.push(b' ');
     if ansi {
         for part in [
             "\x1b[",
@@ -471,68 +469,82 @@ fn head(line: &mut String, ansi: bool, level: Level, target: &str) {
             target,
             ":\x1b[0m",
         ] {
-            line.push_str(part);
+            line.extend_from_slice(part.as_bytes());
         }
     } else {
-        line.push_str(level);
-        line.push(' ');
-        line.push_str(target);
-        line.push(':');
+        line.extend_from_slice(level.as_bytes());
+        line.push(b' ');
+        line.extend_from_slice(target.as_bytes());
+        line.push(b':');
     }
 }
 
 thread_local! {
-    static LINE: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    static LINE: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// A line buffer that grew past this for one long line is not kept.
 const KEEP_LINE_CAPACITY: usize = 16 << 10;
 
 struct Fields<'a> {
-    line: &'a mut String,
+    line: &'a mut Vec<u8>,
     ansi: bool,
 }
 
 impl Fields<'_> {
+    /// The message goes bare, without a name or quotes.
+    fn message(&mut self, value: &str) {
+        self.line.push(b' ');
+        self.line.extend_from_slice(value.as_bytes());
+    }
+
     fn name(&mut self, name: &str) {
-        self.line.push(' ');
-        if name == "message" {
-            return;
-        }
+        self.line.push(b' ');
         if self.ansi {
-            self.line.push_str("\x1b[3m");
-            self.line.push_str(name);
-            self.line.push_str("\x1b[0m=");
+            self.line.extend_from_slice(b"\x1b[3m");
+            self.line.extend_from_slice(name.as_bytes());
+            self.line.extend_from_slice(b"\x1b[0m=");
         } else {
-            self.line.push_str(name);
-            self.line.push('=');
+            self.line.extend_from_slice(name.as_bytes());
+            self.line.push(b'=');
         }
     }
-}
 
-impl Fields<'_> {
     fn str(&mut self, name: &str, value: &str) {
         self.name(name);
-        if name == "message" {
-            self.line.push_str(value);
-        } else if plain(value, true) {
-            self.line.push('"');
-            self.line.push_str(value);
-            self.line.push('"');
+        if plain(value, true) {
+            self.line.push(b'"');
+            self.line.extend_from_slice(value.as_bytes());
+            self.line.push(b'"');
         } else {
+            // Writing into a Vec cannot fail.
             let _ = write!(self.line, "{value:?}");
         }
     }
 
     fn int(&mut self, name: &str, value: impl itoa::Integer) {
         self.name(name);
-        self.line.push_str(itoa::Buffer::new().format(value));
+        self.line
+            .extend_from_slice(itoa::Buffer::new().format(value).as_bytes());
+    }
+
+    /// A field through tracing: its message is named "message".
+    fn field(&mut self, field: &Field) {
+        if field.name() == "message" {
+            self.line.push(b' ');
+        } else {
+            self.name(field.name());
+        }
     }
 }
 
 impl Visit for Fields<'_> {
     fn record_str(&mut self, field: &Field, value: &str) {
-        self.str(field.name(), value);
+        if field.name() == "message" {
+            self.message(value);
+        } else {
+            self.str(field.name(), value);
+        }
     }
 
     fn record_u64(&mut self, field: &Field, value: u64) {
@@ -544,46 +556,61 @@ impl Visit for Fields<'_> {
     }
 
     fn record_bool(&mut self, field: &Field, value: bool) {
-        self.name(field.name());
-        self.line.push_str(if value { "true" } else { "false" });
+        self.field(field);
+        self.line
+            .extend_from_slice(if value { b"true" } else { b"false" });
     }
 
     fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
-        self.name(field.name());
+        self.field(field);
         let _ = write!(self.line, "{value:?}");
     }
 }
 
-/// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC) into `out`.
-fn timestamp(now: SystemTime, out: &mut [u8; 27]) {
+/// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC). The part up to the second changes once a second, so
+/// each thread keeps the last one it wrote rather than redo the calendar for every line.
+fn timestamp(now: SystemTime) -> [u8; 27] {
+    thread_local! {
+        static SECOND: std::cell::Cell<(u64, [u8; 20])> =
+            const { std::cell::Cell::new((u64::MAX, [0; 20])) };
+    }
     let d = now.duration_since(UNIX_EPOCH).unwrap_or_default();
     let secs = d.as_secs();
+    let prefix = SECOND.with(|last| {
+        let (at, prefix) = last.get();
+        if at == secs {
+            return prefix;
+        }
+        let prefix = to_the_second(secs);
+        last.set((secs, prefix));
+        prefix
+    });
+    let mut out = [0u8; 27];
+    out[..20].copy_from_slice(&prefix);
+    put_digits(&mut out[20..26], u64::from(d.subsec_micros()));
+    out[26] = b'Z';
+    out
+}
+
+/// `YYYY-MM-DDTHH:MM:SS.` for seconds since the epoch.
+fn to_the_second(secs: u64) -> [u8; 20] {
     let (y, m, day) = civil_from_days((secs / 86_400) as i64);
     let tod = secs % 86_400;
-    let mut put = |at: usize, v: u64, digits: usize| {
-        let mut v = v;
-        for i in (0..digits).rev() {
-            out[at + i] = b'0' + (v % 10) as u8;
-            v /= 10;
-        }
-    };
-    put(0, y.max(0) as u64, 4);
-    put(5, m as u64, 2);
-    put(8, day as u64, 2);
-    put(11, tod / 3600, 2);
-    put(14, tod / 60 % 60, 2);
-    put(17, tod % 60, 2);
-    put(20, u64::from(d.subsec_micros()), 6);
-    for (i, c) in [
-        (4, b'-'),
-        (7, b'-'),
-        (10, b'T'),
-        (13, b':'),
-        (16, b':'),
-        (19, b'.'),
-        (26, b'Z'),
-    ] {
-        out[i] = c;
+    let mut out = *b"0000-00-00T00:00:00.";
+    put_digits(&mut out[0..4], y.max(0) as u64);
+    put_digits(&mut out[5..7], m.into());
+    put_digits(&mut out[8..10], day.into());
+    put_digits(&mut out[11..13], tod / 3600);
+    put_digits(&mut out[14..16], tod / 60 % 60);
+    put_digits(&mut out[17..19], tod % 60);
+    out
+}
+
+/// `v` in decimal, zero-padded to fill `out`.
+fn put_digits(out: &mut [u8], mut v: u64) {
+    for digit in out.iter_mut().rev() {
+        *digit = b'0' + (v % 10) as u8;
+        v /= 10;
     }
 }
 
@@ -623,23 +650,20 @@ mod tests {
 
     #[test]
     fn timestamps_are_rfc3339_utc_with_micros() {
-        let mut out = [0u8; 27];
+        let at = |t: SystemTime| String::from_utf8(timestamp(t).to_vec()).unwrap();
         let t = UNIX_EPOCH + Duration::from_micros(1_795_305_969_368_602);
-        timestamp(t, &mut out);
+        assert_eq!(at(t), "2026-11-22T00:06:09.368602Z");
+        // The same second again (the kept prefix), then the next one.
         assert_eq!(
-            std::str::from_utf8(&out).unwrap(),
-            "2026-11-22T00:06:09.368602Z"
+            at(t + Duration::from_micros(17)),
+            "2026-11-22T00:06:09.368619Z"
         );
-        timestamp(UNIX_EPOCH + Duration::from_secs(951_782_400), &mut out);
+        assert_eq!(at(t + Duration::from_secs(1)), "2026-11-22T00:06:10.368602Z");
         assert_eq!(
-            std::str::from_utf8(&out).unwrap(),
+            at(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000000Z"
         );
-        timestamp(UNIX_EPOCH, &mut out);
-        assert_eq!(
-            std::str::from_utf8(&out).unwrap(),
-            "1970-01-01T00:00:00.000000Z"
-        );
+        assert_eq!(at(UNIX_EPOCH), "1970-01-01T00:00:00.000000Z");
     }
 
     #[test]
