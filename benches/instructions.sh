@@ -13,7 +13,9 @@
 # Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
 # are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
 # by the requests wrk counted. Contenders: the yardstick, triage with its features off ("core":
-# no rules, no dashboard, no catalog fetch) and triage as shipped.
+# no rules, no dashboard, no catalog fetch) and triage as shipped. Under each triage line, "of
+# which" splits out the work the yardstick has no counterpart for: decoding the inspected body,
+# diagnosing it, and the dashboard and metrics.
 set -euo pipefail
 
 SCENARIO="${SCENARIO:-small}"
@@ -84,9 +86,9 @@ count() { # label command...
         for _ in $(seq 100); do curl -s -o /dev/null "http://127.0.0.1:$PX_PORT/" && break; sleep 0.1; done
     fi
     wrk -t1 -c4 -d3s -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" >/dev/null
-    callgrind_control -z "$v" >/dev/null
+    callgrind_control -z "$v" >/dev/null 2>&1
     n="$(wrk -t1 -c4 -d"${SECONDS_RUN}s" -s "$work/s.lua" "http://127.0.0.1:$PX_PORT/api/v2/bench/$SCENARIO" | awk '/ requests in / { print $1 }')"
-    callgrind_control -d "$v" >/dev/null
+    callgrind_control -d "$v" >/dev/null 2>&1
     sleep 1
     kill "$v"; wait "$v" 2>/dev/null || true
     if [[ -n "$front" ]]; then kill "$front"; wait "$front" 2>/dev/null || true; fi
@@ -99,6 +101,21 @@ count() { # label command...
             'BEGIN { printf "  I1 misses %6.0f  D1 misses %6.0f  LL misses %5.1f", i1 / n, (d1r + d1w) / n, (l1 + l2 + l3) / n }'
     fi
     echo
+    if [[ "$label" != yardstick && "$label" != upstream ]]; then part_of "$label" "$n"; fi
+}
+
+# What triage spends per request in three parts that the yardstick has no counterpart for
+# (callgrind's inclusive count of the function that does each): decoding the body for
+# inspection, diagnosing (rules, evidence, headers, the diagnosis log line), and handing the
+# finished exchange to the dashboard and metrics.
+part_of() { # label requests
+    callgrind_annotate --inclusive=yes "$(ls "$work/$1".out.* | head -1)" 2>/dev/null | awk -v n="$2" '
+        function put(name, v) { printf "  %s %.0f", name, v / n }
+        { c = $1; gsub(",", "", c) }
+        / [^ ]*:triage::proxy::decode::decode_bytes \[/ { d = c }
+        / [^ ]*:<triage::diagnose::pipeline::Pipeline as triage::inspect::Inspector>::inspect \[/ { g = c }
+        / [^ ]*:<triage::diagnose::pipeline::Pipeline as triage::inspect::Inspector>::finished \[/ { f = c }
+        END { printf "%-10s of which", ""; put("decoding", d); put("diagnosing", g); put("dashboard+metrics", f); print "" }'
 }
 
 echo "== $SCENARIO: instructions per request (callgrind; ${SECONDS_RUN}s of wrk -c4 after a 3s warm-up)"
