@@ -45,13 +45,31 @@ pub trait Inspector: Send + Sync + 'static {
     fn inspect(&self, exchange: &Exchange) -> Verdict;
 
     /// Called once for every exchange when it is over (response body sent, or the client
-    /// left), with the final timings; the response body is there only when
+    /// left), with the final timings and how it ended; the response body is there only when
     /// [`wants_body`](Self::wants_body) asked for it. For recordings, the dashboard and
     /// metrics. Runs on the connection's task: keep it short.
     /// The exchange is handed over: keeping it costs no copy.
-    fn finished(&self, exchange: Exchange) {
-        drop(exchange);
+    fn finished(&self, exchange: Exchange, ending: Ending) {
+        drop((exchange, ending));
     }
+}
+
+/// How an exchange ended, beyond what its response says: triage answered it itself (the
+/// upstream failed, or the request was refused), or the client left before the end.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Ending {
+    /// triage's own answer: its status and `error=` type, with the details.
+    pub answered: Option<Answered>,
+    /// The client went away before the response was over.
+    pub client_gone: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Answered {
+    pub status: u16,
+    /// The RFC 9209 type in `Proxy-Status: triage; error=...`.
+    pub error: &'static str,
+    pub detail: String,
 }
 
 /// An inspector that never changes anything: plain transparent forwarding.

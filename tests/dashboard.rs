@@ -374,3 +374,60 @@ async fn pages_answer_only_loopback_hosts() {
     let (head, _) = split_response(&any);
     assert!(head.starts_with("HTTP/1.1 200"), "{head}");
 }
+
+#[tokio::test]
+async fn triage_answers_and_clients_that_left_say_so() {
+    // Nothing listens at the login upstream: /oauth/token gets triage's own 502.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("http://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let slow = upstream(|_| async {
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        Response::new(full("late"))
+    })
+    .await;
+    let p = proxy_with(
+        config(&slow.url(), &dead_url),
+        pipeline(Arc::new(Monitor::default())),
+    )
+    .await;
+    let base = format!("http://{}", p.addr);
+    let c = client();
+    let r = c
+        .post(format!("{base}/oauth/token"))
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    r.bytes().await.unwrap();
+    // A client that gives up before the (slow) upstream answers.
+    let gave_up = c
+        .get(format!("{base}/api/v2/slow"))
+        .timeout(Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gave_up.is_err());
+
+    let list = wait_for(&c, &base, 2).await;
+    let items = list["exchanges"].as_array().unwrap();
+    let by_path = |p: &str| {
+        items
+            .iter()
+            .find(|x| x["path"] == p)
+            .unwrap_or_else(|| panic!("{p} not listed: {list}"))
+            .clone()
+    };
+    let answered = by_path("/oauth/token");
+    assert_eq!(answered["status"], Value::Null, "{answered}");
+    assert_eq!(answered["triage_status"], 502, "{answered}");
+    assert_eq!(answered["triage_error"], "connection_refused", "{answered}");
+    assert!(
+        answered["triage_detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{answered}"
+    );
+    assert_eq!(answered["client_gone"], false, "{answered}");
+    let left = by_path("/api/v2/slow");
+    assert_eq!(left["triage_status"], Value::Null, "{left}");
+    assert_eq!(left["client_gone"], true, "{left}");
+}

@@ -257,7 +257,7 @@ impl Inspector for Recorder {
         (req.uri.path() == "/__triage/hello")
             .then(|| Response::new(Bytes::from_static(b"hello from triage")))
     }
-    fn finished(&self, ex: Exchange) {
+    fn finished(&self, ex: Exchange, _: triage::inspect::Ending) {
         self.finished
             .lock()
             .unwrap()

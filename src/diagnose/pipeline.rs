@@ -14,7 +14,7 @@ use super::{Context, Diagnosis, Engine};
 use crate::catalog;
 use crate::evidence::Store;
 use crate::exchange::Exchange;
-use crate::inspect::{Inspector, Verdict};
+use crate::inspect::{Ending, Inspector, Verdict};
 use crate::region::Region;
 
 /// An exchange that is over, with its diagnoses (empty when there was none). Shared by the
@@ -23,6 +23,8 @@ use crate::region::Region;
 pub struct Finished {
     pub exchange: Exchange,
     pub diagnoses: Vec<Diagnosis>,
+    /// Live only: triage's own answer, or the client leaving early.
+    pub ending: Ending,
 }
 
 /// Where finished exchanges go: a recording, the dashboard, metrics.
@@ -148,10 +150,11 @@ impl Pipeline {
     }
 
     /// Hands a finished exchange to the sinks.
-    pub fn finish(&self, exchange: Exchange, diagnoses: Vec<Diagnosis>) {
+    pub fn finish(&self, exchange: Exchange, diagnoses: Vec<Diagnosis>, ending: Ending) {
         let done = Arc::new(Finished {
             exchange,
             diagnoses,
+            ending,
         });
         for s in &self.sinks {
             s.exchange(&done);
@@ -188,7 +191,7 @@ impl Inspector for Pipeline {
         Verdict { headers, body }
     }
 
-    fn finished(&self, ex: Exchange) {
+    fn finished(&self, ex: Exchange, ending: Ending) {
         if let Some(p) = &self.prober {
             p.maybe_probe(&self.evidence, &ex);
         }
@@ -201,7 +204,7 @@ impl Inspector for Pipeline {
             .unwrap_or_else(|p| p.into_inner())
             .remove(&ex.seq)
             .unwrap_or_default();
-        self.finish(ex, diagnoses);
+        self.finish(ex, diagnoses, ending);
     }
 
     fn local(&self, req: &http::request::Parts) -> Option<http::Response<Bytes>> {

@@ -51,6 +51,7 @@ struct Entry {
     /// Order in which exchanges finished (they finish out of `seq` order).
     cursor: u64,
     exchange: Compact,
+    ending: crate::inspect::Ending,
 }
 
 struct Ring {
@@ -145,6 +146,7 @@ impl Monitor {
         let entry = Arc::new(Entry {
             cursor: ring.cursor,
             exchange,
+            ending: done.ending.clone(),
         });
         // The evicted entry is dropped after the lock is released.
         let evicted = (ring.entries.len() >= self.capacity)
@@ -314,8 +316,12 @@ impl Monitor {
             "path": crate::redact::path_and_query(&redacted.request.path, redacted.request.query.as_deref()),
             "upstream": record.request.upstream,
             "status": ex.status(),
-            // The status of triage's own answer is not part of the exchange (yet).
-            "triage_status": Value::Null,
+            // When triage answered itself (the upstream failed, or it refused the request):
+            // its status and RFC 9209 error type, so a 502 is told from a 504 and why.
+            "triage_status": e.ending.answered.as_ref().map(|a| a.status),
+            "triage_error": e.ending.answered.as_ref().map(|a| a.error),
+            "triage_detail": e.ending.answered.as_ref().map(|a| &a.detail),
+            "client_gone": e.ending.client_gone,
             "upstream_ms": ex.timings.upstream_ms,
             "total_ms": ex.timings.total_ms,
             "correlation_id": redacted.correlation_id(),

@@ -54,10 +54,12 @@ impl Idle {
     }
 }
 
-/// The bounded copy of a request body that the tee fills as the body passes.
+/// The bounded copy of a request body that the tee fills as the body passes; it also tells
+/// when the upload is over, which is when the wait for the response head starts to count.
 #[derive(Debug, Default)]
 pub struct Capture {
     state: Mutex<CaptureState>,
+    ended: tokio::sync::Notify,
 }
 
 #[derive(Debug, Default)]
@@ -66,6 +68,7 @@ struct CaptureState {
     limit: usize,
     complete: bool,
     client_error: bool,
+    ended: bool,
 }
 
 impl Capture {
@@ -75,7 +78,20 @@ impl Capture {
                 limit,
                 ..Default::default()
             }),
+            ended: tokio::sync::Notify::new(),
         }
+    }
+
+    /// Resolves once the request body has ended, whole or broken.
+    pub async fn ended(&self) {
+        let notified = self.ended.notified();
+        tokio::pin!(notified);
+        // Registered before the check, so an end between the two is not missed.
+        notified.as_mut().enable();
+        if self.state.lock().unwrap_or_else(|p| p.into_inner()).ended {
+            return;
+        }
+        notified.await;
     }
 
     /// The prefix captured so far and whether it is the whole body.
@@ -111,6 +127,9 @@ impl Capture {
         } else if s.limit > 0 || s.bytes.is_empty() {
             s.complete = true;
         }
+        s.ended = true;
+        drop(s);
+        self.ended.notify_waiters();
     }
 }
 
@@ -404,7 +423,14 @@ impl Body for ProxyBody {
     fn size_hint(&self) -> SizeHint {
         let pre = self.prefix.as_ref().map_or(0, |p| p.len() as u64);
         match &self.rest {
-            None => SizeHint::with_exact(pre),
+            None if self.trailers.is_none() => SizeHint::with_exact(pre),
+            // An exact size would have hyper frame the body by Content-Length, which has no
+            // room for trailers: left open, the body goes chunked with its trailers.
+            None => {
+                let mut out = SizeHint::new();
+                out.set_lower(pre);
+                out
+            }
             Some(r) => {
                 let h = r.size_hint();
                 let mut out = SizeHint::new();

@@ -65,14 +65,15 @@ impl Shared {
     }
 }
 
-/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones addressed to triage itself.
-static HOP_BY_HOP: [HeaderName; 8] = [
+/// Hop-by-hop headers (RFC 9110 §7.6.1) plus the ones addressed to triage itself. `Trailer` is
+/// not one: it is end-to-end (RFC 9110 §6.6.2), and hyper sends trailers on only for the fields
+/// it names. (RFC 2616's list had "Trailers", a typo for TE.)
+static HOP_BY_HOP: [HeaderName; 7] = [
     header::CONNECTION,
     HeaderName::from_static("keep-alive"),
     HeaderName::from_static("proxy-connection"),
     header::PROXY_AUTHORIZATION,
     header::TE,
-    header::TRAILER,
     header::TRANSFER_ENCODING,
     header::UPGRADE,
 ];
@@ -87,16 +88,27 @@ fn is_hop_by_hop(name: &HeaderName) -> bool {
             | "proxy-connection"
             | "proxy-authorization"
             | "te"
-            | "trailer"
             | "transfer-encoding"
             | "upgrade"
     )
 }
 
-fn strip_hop_by_hop(headers: &mut HeaderMap) {
-    // Most messages carry none: a scan of the names they have is cheaper than eight lookups.
+/// Drops the hop-by-hop headers; returns whether `TE` asked for trailers.
+fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
+    // Most messages carry none: a scan of the names they have is cheaper than seven lookups.
     if !headers.keys().any(is_hop_by_hop) {
-        return;
+        return false;
+    }
+    let trailers = headers
+        .get_all(header::TE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .any(|t| t.trim().eq_ignore_ascii_case("trailers"));
+    // Framed by Transfer-Encoding, a Content-Length beside it is stale: passed on alone it
+    // would frame the message wrong and hang the client (RFC 9112 §6.3: remove it).
+    if headers.contains_key(header::TRANSFER_ENCODING) {
+        headers.remove(header::CONTENT_LENGTH);
     }
     // Headers named by Connection are hop-by-hop too.
     let named: Vec<HeaderName> = headers
@@ -109,6 +121,7 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) {
     for n in named.iter().chain(HOP_BY_HOP.iter()) {
         headers.remove(n);
     }
+    trailers
 }
 
 fn upstream_uri(
@@ -125,6 +138,8 @@ fn upstream_uri(
     // the request, not a copy parsed again).
     let pq = match (pq, up.prefix.is_empty()) {
         (Some(pq), true) => pq.clone(),
+        // `OPTIONS *` asks about the server, not a path: no prefix applies.
+        (Some(pq), false) if pq.as_str() == "*" => pq.clone(),
         (None, true) => http::uri::PathAndQuery::from_static("/"),
         (pq, false) => {
             let full = format!("{}{}", up.prefix, pq.map_or("/", |p| p.as_str()));
@@ -148,7 +163,8 @@ struct LogInfo {
     upstream_ms: Option<u64>,
     correlation_id: Option<HeaderValue>,
     note: Option<&'static str>,
-    error: Option<String>,
+    /// triage's own answer, when it made one.
+    error: Option<crate::inspect::Answered>,
 }
 
 fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
@@ -166,10 +182,11 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
     };
     let method = info.method.as_str();
     let upstream = info.upstream.as_str();
-    if let Some(err) = &info.error {
+    if let Some(a) = &info.error {
+        let err = format!("{}: {}", a.error, a.detail);
         crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
             method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
-            total_ms = total_ms, correlation_id = cid, error = err);
+            total_ms = total_ms, correlation_id = cid, error = &err);
     } else {
         crate::log_line!(INFO, target: "triage::exchange", "exchange", seq = info.seq,
             method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
@@ -193,10 +210,17 @@ pub async fn handle(
 
     if is_triage_page(parts.uri.path()) {
         // triage's own pages are answered here and never forwarded.
-        let resp = shared
+        let mut resp = shared
             .inspector
             .local(&parts)
             .unwrap_or_else(|| problem::not_a_page(parts.uri.path()));
+        // Whatever answered (the dashboard, or nobody), triage's pages are never cached or
+        // sniffed (docs/dashboard.md).
+        let h = resp.headers_mut();
+        h.entry(header::CACHE_CONTROL)
+            .or_insert(HeaderValue::from_static("no-store"));
+        h.entry(header::X_CONTENT_TYPE_OPTIONS)
+            .or_insert(HeaderValue::from_static("nosniff"));
         return Ok(resp.map(|b| ProxyBody::full(b, None)));
     }
 
@@ -204,24 +228,27 @@ pub async fn handle(
     let uri = parts.uri.clone();
     let kind = UpstreamKind::for_path(uri.path());
     let up = shared.cfg.upstream(kind);
-    let mut pending = Pending {
-        info: LogInfo {
-            seq,
-            method: method.clone(),
-            uri: uri.clone(),
-            upstream: kind,
-            status: 0,
-            upstream_ms: None,
-            correlation_id: None,
-            note: None,
-            error: None,
+    let mut pending = Abandon::new(
+        &shared,
+        Pending {
+            info: LogInfo {
+                seq,
+                method: method.clone(),
+                uri: uri.clone(),
+                upstream: kind,
+                status: 0,
+                upstream_ms: None,
+                correlation_id: None,
+                note: None,
+                error: None,
+            },
+            started,
+            started_at,
+            host: up.shared_host().clone(),
+            headers: HeaderMap::new(),
+            capture: None,
         },
-        started,
-        started_at,
-        host: up.shared_host().clone(),
-        headers: HeaderMap::new(),
-        capture: None,
-    };
+    );
 
     let denied = if method == Method::CONNECT {
         Some("CONNECT is not supported: triage is a reverse proxy for the Genesys Cloud API, not an open proxy".to_owned())
@@ -239,17 +266,21 @@ pub async fn handle(
         return Ok(answer(
             &shared,
             ProxyError::new(ErrorKind::HttpRequestDenied, detail),
-            pending,
+            pending.take(),
         ));
     }
 
     let target = match upstream_uri(up, uri.path_and_query()) {
         Ok(t) => t,
-        Err(e) => return Ok(answer(&shared, e, pending)),
+        Err(e) => return Ok(answer(&shared, e, pending.take())),
     };
 
     let mut headers = parts.headers;
-    strip_hop_by_hop(&mut headers);
+    if strip_hop_by_hop(&mut headers) {
+        // triage relays trailers end to end, so it may ask the upstream for them on the
+        // client's behalf: without this some servers never send them.
+        headers.insert(header::TE, HeaderValue::from_static("trailers"));
+    }
     headers.remove(header::HOST);
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
@@ -264,8 +295,21 @@ pub async fn handle(
     *up_req.headers_mut() = headers;
 
     let up_started = Instant::now();
-    let result =
-        tokio::time::timeout(shared.cfg.response_timeout, shared.client.request(up_req)).await;
+    let request = shared.client.request(up_req);
+    let result = match &capture {
+        None => tokio::time::timeout(shared.cfg.response_timeout, request).await,
+        Some(c) => {
+            tokio::pin!(request);
+            // The response timeout counts from the end of the upload: a client that uploads
+            // slowly is not the upstream's fault. A stalled upload is bounded by the body's
+            // idle timeout instead.
+            tokio::select! {
+                biased;
+                r = &mut request => Ok(r),
+                () = c.ended() => tokio::time::timeout(shared.cfg.response_timeout, request).await,
+            }
+        }
+    };
     let upstream_ms = up_started.elapsed().as_millis() as u64;
     pending.info.upstream_ms = Some(upstream_ms);
 
@@ -278,7 +322,11 @@ pub async fn handle(
                 let kind = problem::classify(&e, e.is_connect());
                 ProxyError::new(kind, format!("{}: {}", up, problem::chain(&e)))
             };
-            return Ok(answer(&shared, err.with_upstream(up.to_string()), pending));
+            return Ok(answer(
+                &shared,
+                err.with_upstream(up.to_string()),
+                pending.take(),
+            ));
         }
         Err(_) => {
             let err = ProxyError::new(
@@ -289,7 +337,7 @@ pub async fn handle(
                 ),
             )
             .with_upstream(up.to_string());
-            return Ok(answer(&shared, err, pending));
+            return Ok(answer(&shared, err, pending.take()));
         }
     };
 
@@ -309,7 +357,7 @@ pub async fn handle(
             Some((rparts.status, rparts.headers.clone(), BodyPrefix::default())),
             Inspection::NotWanted,
         );
-        let guard = finish_guard(&shared, pending, ex);
+        let guard = finish_guard(&shared, pending.take(), ex);
         let body = ProxyBody::stream(rbody, shared.cfg.idle_timeout, guard);
         return Ok(Response::from_parts(rparts, body));
     }
@@ -331,7 +379,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                return Ok(answer(&shared, err, pending));
+                return Ok(answer(&shared, err, pending.take()));
             }
             Ok(None) => {
                 complete = true;
@@ -347,7 +395,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                return Ok(answer(&shared, err, pending));
+                return Ok(answer(&shared, err, pending.take()));
             }
             Ok(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
@@ -372,13 +420,25 @@ pub async fn handle(
         .and_then(|v| v.to_str().ok());
     let (decoded, inspection) = if complete {
         match super::decode::decode_bytes(encoding, &raw, limit) {
-            Some((bytes, whole)) => (
+            Some((bytes, true)) => (
                 BodyPrefix {
                     bytes,
-                    complete: whole,
+                    complete: true,
                 },
                 Inspection::Complete,
             ),
+            // Small on the wire, over the limit once decoded: skipped like a large body.
+            Some((bytes, false)) => {
+                pending.info.note = Some("skipped: decoded body over --inspect-limit");
+                tracing::info!(target: "triage::inspect", seq, limit, "response body over --inspect-limit once decoded; not inspected");
+                (
+                    BodyPrefix {
+                        bytes,
+                        complete: false,
+                    },
+                    Inspection::OverLimit,
+                )
+            }
             None => {
                 pending.info.note = Some("undecodable content-encoding");
                 (BodyPrefix::default(), Inspection::Undecodable)
@@ -419,9 +479,55 @@ pub async fn handle(
         }
         None => raw,
     };
-    let guard = finish_guard(&shared, pending, ex);
+    let guard = finish_guard(&shared, pending.take(), ex);
     let body = ProxyBody::prefixed(body_bytes, rest, trailers, shared.cfg.idle_timeout, guard);
     Ok(Response::from_parts(rparts, body))
+}
+
+/// A [`Pending`] exchange while triage waits on the upstream. When the client goes away then,
+/// hyper drops the request's future; the drop still logs the exchange (`body="client-gone"`)
+/// and hands it to the inspector, as a response body cut short does.
+struct Abandon<'a> {
+    shared: &'a Arc<Shared>,
+    pending: Option<Pending>,
+}
+
+impl<'a> Abandon<'a> {
+    fn new(shared: &'a Arc<Shared>, pending: Pending) -> Self {
+        Abandon {
+            shared,
+            pending: Some(pending),
+        }
+    }
+
+    /// The exchange, now in the hands of whoever answers.
+    fn take(mut self) -> Pending {
+        self.pending.take().expect("an exchange is taken once")
+    }
+}
+
+impl std::ops::Deref for Abandon<'_> {
+    type Target = Pending;
+
+    fn deref(&self) -> &Pending {
+        self.pending.as_ref().expect("present until taken")
+    }
+}
+
+impl std::ops::DerefMut for Abandon<'_> {
+    fn deref_mut(&mut self) -> &mut Pending {
+        self.pending.as_mut().expect("present until taken")
+    }
+}
+
+impl Drop for Abandon<'_> {
+    fn drop(&mut self) {
+        if let Some(mut p) = self.pending.take() {
+            let ex = p.exchange(None, Inspection::NotWanted);
+            // A guard dropped before its body ran reports the client as gone.
+            drop(finish_guard(self.shared, p, ex));
+        }
+    }
 }
 
 /// What an exchange has gathered before its response is known.
@@ -492,7 +598,11 @@ impl Finish {
         let total_ms = o.total.as_millis() as u64;
         emit(&info, o.body, total_ms);
         ex.timings.total_ms = Some(total_ms);
-        shared.inspector.finished(ex);
+        let ending = crate::inspect::Ending {
+            answered: info.error,
+            client_gone: o.body == BodyOutcome::Aborted,
+        };
+        shared.inspector.finished(ex, ending);
     }
 }
 
@@ -511,7 +621,11 @@ fn finish_guard(shared: &Arc<Shared>, pending: Pending, ex: Exchange) -> FinishG
 fn answer(shared: &Arc<Shared>, err: ProxyError, mut pending: Pending) -> Response<ProxyBody> {
     let resp: Response<Bytes> = err.into_response();
     pending.info.status = resp.status().as_u16();
-    pending.info.error = Some(format!("{}: {}", err.kind.token(), err.detail));
+    pending.info.error = Some(crate::inspect::Answered {
+        status: pending.info.status,
+        error: err.kind.token(),
+        detail: err.detail.clone(),
+    });
     let ex = pending.exchange(None, Inspection::NotWanted);
     let (parts, bytes) = resp.into_parts();
     Response::from_parts(

@@ -90,7 +90,7 @@ impl ErrorKind {
             ErrorKind::HttpResponseTimeout => "the upstream did not answer in time",
             ErrorKind::HttpResponseIncomplete => "the upstream's response was cut short",
             ErrorKind::HttpResponseHeaderSectionSize => {
-                "the upstream's response head was larger than triage accepts (64 KiB)"
+                "the upstream's response head was larger than triage accepts (64 KiB, or more than 100 header fields)"
             }
             ErrorKind::HttpProtocolError => "the upstream spoke broken HTTP",
             ErrorKind::HttpRequestDenied => "triage does not forward this request",
@@ -110,7 +110,7 @@ impl ErrorKind {
             ErrorKind::TlsProtocolError => "Check that the upstream URL uses the right scheme (`https://` for Genesys Cloud) and, behind TLS interception, pass its root with `--ca-file`.",
             ErrorKind::HttpResponseTimeout => "The API did not send a response head within `--response-timeout`. Retry later, or raise the timeout for slow operations.",
             ErrorKind::HttpResponseIncomplete => "Retry the request; the connection to the API broke before the response was complete.",
-            ErrorKind::HttpResponseHeaderSectionSize => "Genesys Cloud's heads are far smaller: check that the upstream URL points at the API (not a gateway or mock that sends huge headers).",
+            ErrorKind::HttpResponseHeaderSectionSize => "Genesys Cloud's heads are far smaller: check that the upstream URL points at the API (not a gateway or mock that sends huge or very many headers).",
             ErrorKind::HttpProtocolError => "Check that the upstream URL points at an HTTP server (Genesys Cloud, a mock, or a gateway).",
             ErrorKind::HttpRequestDenied => "Point the SDK at triage as its API host (`configuration.host = \"http://127.0.0.1:8787\"` in Python, `client.setGateway(...)` in JS), not as an HTTP proxy: triage forwards only to its configured upstreams.",
             ErrorKind::HttpRequestError => "The client stopped sending the request body before it was complete; check the client.",

@@ -86,6 +86,10 @@ pub struct UpstreamClient {
 
 struct Inner {
     connector: HttpsConnector<HttpConnector>,
+    /// For the whole connect: DNS, TCP and the TLS handshake. The connector's own timeout
+    /// covers TCP alone, and a TLS handshake that never completes would otherwise run into
+    /// the (longer) response timeout and be reported as a slow response.
+    connect_timeout: Duration,
     h1: http1::Builder,
     h2: http2::Builder<TokioExecutor>,
     hosts: Mutex<Vec<Host>>,
@@ -230,7 +234,18 @@ impl UpstreamClient {
         std::future::poll_fn(|cx| connector.poll_ready(cx))
             .await
             .map_err(ClientError::Connect)?;
-        let io = connector.call(dst).await.map_err(ClientError::Connect)?;
+        let io = match tokio::time::timeout(self.inner.connect_timeout, connector.call(dst)).await {
+            Ok(io) => io.map_err(ClientError::Connect)?,
+            Err(_) => {
+                return Err(ClientError::Connect(Box::new(std::io::Error::new(
+                    std::io::ErrorKind::TimedOut,
+                    format!(
+                        "connect (TCP and TLS handshake) timed out after {:?}",
+                        self.inner.connect_timeout
+                    ),
+                ))))
+            }
+        };
         if io.connected().is_negotiated_h2() {
             let (tx, conn) = self
                 .inner
@@ -469,6 +484,7 @@ pub fn build(cfg: &Config) -> Result<UpstreamClient, Error> {
     Ok(UpstreamClient {
         inner: Arc::new(Inner {
             connector: https,
+            connect_timeout: cfg.connect_timeout,
             h1,
             h2,
             hosts: Mutex::new(Vec::new()),
