@@ -423,7 +423,9 @@ async fn triage_answers_and_clients_that_left_say_so() {
     assert_eq!(answered["triage_status"], 502, "{answered}");
     assert_eq!(answered["triage_error"], "connection_refused", "{answered}");
     assert!(
-        answered["triage_detail"].as_str().is_some_and(|d| !d.is_empty()),
+        answered["triage_detail"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty()),
         "{answered}"
     );
     assert_eq!(answered["client_gone"], false, "{answered}");

@@ -296,19 +296,22 @@ pub async fn handle(
 
     let up_started = Instant::now();
     let request = shared.client.request(up_req);
-    let result = match &capture {
+    // One pinned request future whichever way it is awaited: this future is moved whole for
+    // every exchange, so two copies of it in its states would cost a copy each time.
+    tokio::pin!(request);
+    // The response timeout counts from the end of the upload: a client that uploads slowly is
+    // not the upstream's fault. A stalled upload is bounded by the body's idle timeout instead.
+    let early = match &capture {
+        Some(c) => tokio::select! {
+            biased;
+            r = &mut request => Some(r),
+            () = c.ended() => None,
+        },
+        None => None,
+    };
+    let result = match early {
+        Some(r) => Ok(r),
         None => tokio::time::timeout(shared.cfg.response_timeout, request).await,
-        Some(c) => {
-            tokio::pin!(request);
-            // The response timeout counts from the end of the upload: a client that uploads
-            // slowly is not the upstream's fault. A stalled upload is bounded by the body's
-            // idle timeout instead.
-            tokio::select! {
-                biased;
-                r = &mut request => Ok(r),
-                () = c.ended() => tokio::time::timeout(shared.cfg.response_timeout, request).await,
-            }
-        }
     };
     let upstream_ms = up_started.elapsed().as_millis() as u64;
     pending.info.upstream_ms = Some(upstream_ms);
