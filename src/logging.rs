@@ -658,7 +658,10 @@ mod tests {
             at(t + Duration::from_micros(17)),
             "2026-11-22T00:06:09.368619Z"
         );
-        assert_eq!(at(t + Duration::from_secs(1)), "2026-11-22T00:06:10.368602Z");
+        assert_eq!(
+            at(t + Duration::from_secs(1)),
+            "2026-11-22T00:06:10.368602Z"
+        );
         assert_eq!(
             at(UNIX_EPOCH + Duration::from_secs(951_782_400)),
             "2000-02-29T00:00:00.000000Z"
