@@ -20,6 +20,11 @@ const TOKEN: &str = "PLANTED-bearer-7f3a9c";
 const CLIENT_SECRET: &str = "PLANTED-client-secret-51d2";
 const CODE: &str = "PLANTED-auth-code-88e0";
 const ACCESS_TOKEN: &str = "PLANTED-access-token-c0ffee";
+/// Spellings a server reads as secret too: camelCase JSON, a percent-encoded name after a `;`,
+/// a multipart field.
+const CRED_SECRET: &str = "PLANTED-cred-secret-3e1a";
+const QUERY_SECRET: &str = "PLANTED-query-secret-9b7c";
+const MULTIPART_SECRET: &str = "PLANTED-multipart-secret-4d2f";
 
 fn pipeline(monitor: Arc<Monitor>) -> Arc<Pipeline> {
     let engine = Arc::new(Engine::new(RuleSet::builtin().expect("built-in rules")));
@@ -272,8 +277,31 @@ async fn planted_secrets_appear_in_no_triage_answer() {
         .unwrap();
     assert_eq!(r.status().as_u16(), 401);
     r.bytes().await.unwrap();
+    let r = c
+        .post(format!("{base}/api/v2/integrations/credentials"))
+        .header("content-type", "application/json")
+        .body(format!(
+            r#"{{"name":"crm","type":"userDefinedOAuth","credentialFields":{{"clientId":"abc","clientSecret":"{CRED_SECRET}"}}}}"#
+        ))
+        .send()
+        .await
+        .unwrap();
+    r.bytes().await.unwrap();
+    let r = c
+        .post(format!(
+            "{base}/api/v2/users/me?a=1;client%5Fsecret={QUERY_SECRET}"
+        ))
+        .header("content-type", "multipart/form-data; boundary=planted")
+        .body(format!(
+            "--planted\r\nContent-Disposition: form-data; name=\"client_secret\"\r\n\r\n\
+             {MULTIPART_SECRET}\r\n--planted--\r\n"
+        ))
+        .send()
+        .await
+        .unwrap();
+    r.bytes().await.unwrap();
 
-    let list = wait_for(&c, &base, 4).await;
+    let list = wait_for(&c, &base, 6).await;
     let mut answers = vec![list.to_string()];
     for x in list["exchanges"].as_array().unwrap() {
         let (s, _, t) = get(&c, format!("{base}/__triage/api/exchanges/{}", x["seq"])).await;
@@ -284,7 +312,15 @@ async fn planted_secrets_appear_in_no_triage_answer() {
         answers.push(get(&c, format!("{base}{path}")).await.2);
     }
     for a in &answers {
-        for planted in [TOKEN, CLIENT_SECRET, CODE, ACCESS_TOKEN] {
+        for planted in [
+            TOKEN,
+            CLIENT_SECRET,
+            CODE,
+            ACCESS_TOKEN,
+            CRED_SECRET,
+            QUERY_SECRET,
+            MULTIPART_SECRET,
+        ] {
             assert!(!a.contains(planted), "{planted} leaked into:\n{a}");
         }
     }
@@ -292,6 +328,7 @@ async fn planted_secrets_appear_in_no_triage_answer() {
     let all = answers.join("\n");
     assert!(all.contains("/api/v2/users/me?code=[redacted "), "{all}");
     assert!(all.contains("client_secret=[redacted "), "{all}");
+    assert!(all.contains("a=1;client%5Fsecret=[redacted "), "{all}");
 }
 
 #[tokio::test]

@@ -25,7 +25,7 @@ async fn one_log_line_per_exchange_and_no_secret_in_it() {
     let p = proxy(config(&up.url(), &up.url())).await;
     let c = client();
     c.get(format!(
-        "http://{}/api/v2/users/me?code=QUERYSECRET&pageSize=2",
+        "http://{}/api/v2/users/me?code=QUERYSECRET&client%5Fsecret=PCTSECRET;access_token=SEMISECRET&pageSize=2",
         p.addr
     ))
     .header("authorization", "Bearer BEARERSECRET")
@@ -53,6 +53,8 @@ async fn one_log_line_per_exchange_and_no_secret_in_it() {
         "COOKIESECRET",
         "SETCOOKIESECRET",
         "QUERYSECRET",
+        "PCTSECRET",
+        "SEMISECRET",
         "FORMSECRET",
         "QkFTSUNTRUNSRVQ6c2VjcmV0",
     ] {

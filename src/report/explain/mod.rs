@@ -444,13 +444,7 @@ impl Secrets {
             headers(&r.headers);
         }
         let mut params = |q: &str| {
-            for kv in q.split('&') {
-                if let Some((k, v)) = kv.split_once('=') {
-                    if redact::is_secret_param(k) {
-                        found.push(v.to_owned());
-                    }
-                }
-            }
+            found.extend(redact::secret_param_values(q).map(str::to_owned));
         };
         if let Some(q) = &ex.request.query {
             params(q);
