@@ -163,19 +163,31 @@ const LAST_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 impl Drop for FlushGuard {
     fn drop(&mut self) {
-        let mut st = self.shared.lock();
-        st.closed = true;
-        self.shared.wake.notify_one();
-        let (st, _) = self
-            .shared
-            .done
-            .wait_timeout_while(st, LAST_WRITE_WAIT, |st| !st.finished)
-            .unwrap_or_else(|p| p.into_inner());
-        let finished = st.finished;
-        drop(st);
+        let finished = close(&self.shared);
         if let Some(t) = self.thread.take().filter(|_| finished) {
             let _ = t.join();
         }
+    }
+}
+
+/// Stops the flusher after its last batch and waits (up to [`LAST_WRITE_WAIT`]) for that batch
+/// to be written; true if it was.
+fn close(shared: &Shared) -> bool {
+    let mut st = shared.lock();
+    st.closed = true;
+    shared.wake.notify_one();
+    let (st, _) = shared
+        .done
+        .wait_timeout_while(st, LAST_WRITE_WAIT, |st| !st.finished)
+        .unwrap_or_else(|p| p.into_inner());
+    st.finished
+}
+
+/// Writes out what [`install`]'s writer holds, for a process about to `std::process::exit`, which
+/// skips the [`FlushGuard`]'s drop. Lines logged after it are not written.
+pub fn flush() {
+    if let Some(d) = DIRECT.get() {
+        close(&d.shared);
     }
 }
 

@@ -27,8 +27,9 @@ fn main() -> ExitCode {
     match result {
         Ok(code) => code,
         Err(e) => {
-            let e = anyhow::Error::from(e);
-            eprintln!("triage: error: {e:#}");
+            // Not anyhow's `{:#}`: most messages already end with their source (`cannot listen
+            // on ADDR: {source}`), which the chain would then print a second time.
+            eprintln!("triage: error: {}", triage::proxy::problem::chain(&e));
             ExitCode::from(2)
         }
     }

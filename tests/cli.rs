@@ -145,3 +145,314 @@ fn ops_show_and_search_print_what_an_operation_needs() {
         "{out}"
     );
 }
+
+/// Runs the binary with extra environment variables: (exit code, stdout, stderr).
+fn triage_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .envs(env.iter().copied())
+        .args(args)
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn upstream_with_credentials_is_refused_without_echoing_them() {
+    let url = "http://user:PW@127.0.0.1:19101";
+    for (env, args) in [
+        (vec![], vec!["proxy", "--api-upstream", url]),
+        (vec![], vec!["proxy", "--login-upstream", url]),
+        (vec![("TRIAGE_API_UPSTREAM", url)], vec!["proxy"]),
+    ] {
+        let (code, out, err) = triage_env(&env, &args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("credentials in the URL") && err.contains("not supported"),
+            "{err}"
+        );
+        assert!(err.contains("own Authorization"), "{err}");
+        assert!(
+            !err.contains("PW") && !out.contains("PW"),
+            "password echoed: {err}"
+        );
+    }
+    // Nor does --help show it from the environment.
+    let (code, out, _) = triage_env(&[("TRIAGE_API_UPSTREAM", url)], &["proxy", "--help"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("PW"), "{out}");
+}
+
+#[test]
+fn upstream_port_that_is_no_tcp_port_is_an_argument_error() {
+    for url in ["http://127.0.0.1:99999", "http://127.0.0.1:http"] {
+        let (code, _, err) = triage(&["proxy", "--api-upstream", url]);
+        assert_eq!(code, 2, "{url}: {err}");
+        assert!(err.contains("is not a TCP port (1-65535)"), "{err}");
+    }
+}
+
+#[test]
+fn listen_refuses_host_names_other_than_localhost() {
+    let (code, _, err) = triage(&["proxy", "--listen", "example.com:8787"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("localhost:PORT"), "{err}");
+}
+
+#[test]
+fn port_in_use_names_the_os_error_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let os_error = std::net::TcpListener::bind(&addr).unwrap_err().to_string();
+    let (code, _, err) = triage(&[
+        "proxy",
+        "--listen",
+        &addr,
+        "--api-upstream",
+        "http://127.0.0.1:9",
+        "--no-spec-fetch",
+        "--cache-dir",
+        dir.path().to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
+    assert_eq!(err.matches(&os_error).count(), 1, "{err}");
+}
+
+#[test]
+fn on_off_environment_variables_take_1_0_yes_no_on_off() {
+    let vars = [
+        "TRIAGE_ALLOW_REMOTE",
+        "TRIAGE_TLS",
+        "TRIAGE_ANNOTATE_BODY",
+        "TRIAGE_KEEP_CONTENT",
+        "TRIAGE_NO_DASHBOARD",
+        "TRIAGE_PROBE_TOKEN",
+        "TRIAGE_NO_SPEC_FETCH",
+        "TRIAGE_NO_BUILTIN_RULES",
+    ];
+    // An unknown region fails after the arguments parsed: reaching it means the value was taken.
+    for var in vars {
+        for value in ["1", "0", "yes", "no", "on", "off", "true", "FALSE"] {
+            let (code, _, err) = triage_env(&[(var, value)], &["proxy", "--region", "nowhere"]);
+            assert_eq!(code, 2, "{var}={value}: {err}");
+            assert!(err.contains("unknown region"), "{var}={value}: {err}");
+        }
+        let (code, _, err) = triage_env(&[(var, "maybe")], &["proxy", "--region", "nowhere"]);
+        assert_eq!(code, 2, "{var}=maybe: {err}");
+        assert!(err.contains("invalid value 'maybe'"), "{var}=maybe: {err}");
+    }
+    // The flag alone still means on.
+    let (code, _, err) = triage(&["proxy", "--no-dashboard", "--region", "nowhere"]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown region"), "{err}");
+    // And the value is the one given: `0` leaves a non-loopback address refused.
+    let (code, _, err) = triage_env(
+        &[("TRIAGE_ALLOW_REMOTE", "0")],
+        &[
+            "proxy",
+            "--listen",
+            "0.0.0.0:0",
+            "--api-upstream",
+            "http://127.0.0.1:9",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--allow-remote"), "{err}");
+}
+
+/// A `triage` process running in the background, its stderr collected line by line.
+#[cfg(unix)]
+struct Running {
+    child: std::process::Child,
+    lines: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+    _cache: tempfile::TempDir,
+}
+
+#[cfg(unix)]
+impl Running {
+    /// `triage --log-format json proxy ARGS` with no catalog fetch and a throwaway cache.
+    fn proxy(env: &[(&str, &str)], args: &[&str]) -> Running {
+        use std::io::BufRead;
+        let cache = tempfile::tempdir().unwrap();
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+            .envs(env.iter().copied())
+            .args([
+                "--log-format",
+                "json",
+                "proxy",
+                "--no-spec-fetch",
+                "--cache-dir",
+            ])
+            .arg(cache.path())
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let stderr = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(line);
+            }
+        });
+        Running {
+            child,
+            lines,
+            _cache: cache,
+        }
+    }
+
+    fn lines(&self) -> Vec<String> {
+        self.lines.lock().unwrap().clone()
+    }
+
+    /// The first JSON log line whose message is `message`, waiting up to 20 s for it.
+    fn wait_for(&self, message: &str) -> serde_json::Value {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let found = self.lines().iter().find_map(|l| {
+                serde_json::from_str::<serde_json::Value>(l)
+                    .ok()
+                    .filter(|v| v["message"] == message)
+            });
+            if let Some(v) = found {
+                return v;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no {message:?} within 20 s:\n{}",
+                self.lines().join("\n")
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let ok = std::process::Command::new("kill")
+            .args(["-s", name, &self.child.id().to_string()])
+            .status()
+            .unwrap()
+            .success();
+        assert!(ok, "kill -s {name}");
+    }
+
+    /// The exit code, if the process ends within `within`.
+    fn exit_within(&mut self, within: std::time::Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + within;
+        while std::time::Instant::now() < deadline {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        None
+    }
+}
+
+#[cfg(unix)]
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn json_log_format_writes_only_json_lines_and_localhost_listens_on_loopback() {
+    let mut p = Running::proxy(
+        &[],
+        &[
+            "--listen",
+            "localhost:0",
+            "--api-upstream",
+            "http://127.0.0.1:9",
+        ],
+    );
+    let ready = p.wait_for("triage proxy ready: point your SDK at the listen address");
+    let listen = ready["listen"].as_str().unwrap().to_owned();
+    assert!(listen.starts_with("http://127.0.0.1:"), "{ready}");
+    let dashboard = p.wait_for("triage dashboard");
+    assert_eq!(dashboard["url"], format!("{listen}/__triage/"));
+    p.signal("INT");
+    assert_eq!(p.exit_within(std::time::Duration::from_secs(20)), Some(0));
+    for line in p.lines() {
+        assert!(
+            serde_json::from_str::<serde_json::Value>(&line).is_ok(),
+            "not JSON: {line}"
+        );
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn no_dashboard_from_the_environment_turns_the_dashboard_off() {
+    let mut p = Running::proxy(
+        &[("TRIAGE_NO_DASHBOARD", "1")],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--api-upstream",
+            "http://127.0.0.1:9",
+        ],
+    );
+    p.wait_for("triage proxy ready: point your SDK at the listen address");
+    p.signal("TERM");
+    assert_eq!(p.exit_within(std::time::Duration::from_secs(20)), Some(0));
+    assert!(
+        !p.lines().iter().any(|l| l.contains("triage dashboard")),
+        "{:?}",
+        p.lines()
+    );
+}
+
+#[cfg(unix)]
+#[test]
+fn second_signal_during_graceful_shutdown_exits_at_once() {
+    use std::io::Write;
+    use std::time::Duration;
+    // An upstream that takes the request and never answers keeps an exchange open.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+    let (accepted, on_accept) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let conn = upstream.accept().unwrap();
+        accepted.send(()).unwrap();
+        std::thread::sleep(Duration::from_secs(120));
+        drop(conn);
+    });
+    let mut p = Running::proxy(
+        &[],
+        &["--listen", "127.0.0.1:0", "--api-upstream", &upstream_url],
+    );
+    let ready = p.wait_for("triage proxy ready: point your SDK at the listen address");
+    let addr = ready["listen"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("http://");
+    let mut client = std::net::TcpStream::connect(addr).unwrap();
+    client
+        .write_all(b"GET /api/v2/users/me HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    on_accept.recv_timeout(Duration::from_secs(20)).unwrap();
+
+    p.signal("INT");
+    p.wait_for("shutdown requested");
+    // The first signal is graceful: the open exchange gets its grace period (30 s).
+    assert_eq!(p.exit_within(Duration::from_millis(500)), None);
+    p.signal("TERM");
+    assert_eq!(p.exit_within(Duration::from_secs(5)), Some(143));
+    let forced =
+        p.wait_for("second shutdown signal: exiting now, without waiting for open exchanges");
+    assert_eq!(forced["level"], "WARN");
+}

@@ -69,7 +69,7 @@ pub enum Command {
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
     match cli.command {
-        Command::Proxy(args) => proxy::run(args),
+        Command::Proxy(args) => proxy::run(args, cli.log_format),
         Command::Certs(args) => certs::run(args),
         Command::Rules(cmd) => rules::run(cmd),
         Command::Simulate(args) => simulate::run(args),
@@ -89,25 +89,87 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Io)
 }
 
-/// Resolves on Ctrl-C or SIGTERM.
+/// Resolves on Ctrl-C or SIGTERM; the server then shuts down gracefully. A second Ctrl-C or
+/// SIGTERM while it does exits the process at once: once tokio handles a signal its default
+/// action (terminate) is gone for good, so without this a hung exchange could only be ended
+/// with SIGKILL.
 pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
-    #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = term => {},
-    }
+    let mut signals = Signals::new();
+    signals.recv().await;
     tracing::info!("shutdown requested");
+    tokio::spawn(async move {
+        let code = signals.recv().await;
+        tracing::warn!("second shutdown signal: exiting now, without waiting for open exchanges");
+        crate::logging::flush();
+        std::process::exit(code);
+    });
+}
+
+/// Ctrl-C and SIGTERM, registered once so that no signal between the first and the second wait
+/// is lost.
+struct Signals {
+    waited: bool,
+    #[cfg(unix)]
+    int: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    term: Option<tokio::signal::unix::Signal>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            Signals {
+                waited: false,
+                int: signal(SignalKind::interrupt()).ok(),
+                term: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        Signals { waited: false }
+    }
+
+    /// Waits for the next signal; returns the status a shell reports for a process that signal
+    /// killed (128 + its number).
+    async fn recv(&mut self) -> i32 {
+        // The first wait keeps what `tokio::signal::ctrl_c()` did: a Ctrl-C handler that cannot
+        // be installed, or whose driver is gone, ends it at once. A later wait must not take
+        // that for a second signal.
+        let first = !std::mem::replace(&mut self.waited, true);
+        #[cfg(unix)]
+        {
+            let (int, term) = (&mut self.int, &mut self.term);
+            let int = async {
+                let ended = match int {
+                    Some(s) => s.recv().await.is_none(),
+                    None => true,
+                };
+                if ended && !first {
+                    std::future::pending::<()>().await;
+                }
+            };
+            let term = async {
+                match term {
+                    Some(s) => {
+                        if s.recv().await.is_none() && !first {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
+            tokio::select! {
+                _ = int => 130,
+                _ = term => 143,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            if tokio::signal::ctrl_c().await.is_err() && !first {
+                std::future::pending::<()>().await;
+            }
+            130
+        }
+    }
 }

@@ -1,14 +1,18 @@
 //! `triage proxy`: flags → [`proxy::Config`](crate::proxy::Config), then serve until Ctrl-C.
 
-use std::net::SocketAddr;
+use std::ffi::OsStr;
+use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
 
+use clap::builder::{BoolishValueParser, TypedValueParser};
+use clap::error::ErrorKind;
 use clap::Args;
 
 use crate::catalog::fetch;
+use crate::cli::LogFormat;
 use crate::diagnose::{Engine, Pipeline, PipelineOptions};
 use crate::error::Error;
 use crate::inspect::Inspector;
@@ -18,15 +22,19 @@ use crate::record::Recorder;
 use crate::region::Region;
 use crate::rules::RuleSet;
 
+// The on/off flags parse their TRIAGE_* variables with `BoolishValueParser`: environments (CI,
+// compose files, systemd units) say `1`, `yes` or `on` as often as `true`, and clap's default
+// accepts only `true`/`false`. A bare `--flag` still means true.
 #[derive(Debug, Args)]
 #[command(after_long_help = crate::cli::rules::builtin_rules_help())]
 pub struct ProxyArgs {
-    /// Address to listen on. A non-loopback address also needs --allow-remote.
-    #[arg(long, default_value = "127.0.0.1:8787", env = "TRIAGE_LISTEN")]
+    /// Address to listen on: IP:PORT, or localhost:PORT for 127.0.0.1:PORT (no other host
+    /// names). A non-loopback address also needs --allow-remote.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8787", value_parser = parse_listen, env = "TRIAGE_LISTEN")]
     pub listen: SocketAddr,
 
     /// Allow listening on a non-loopback address (anyone who reaches it can use your tokens).
-    #[arg(long, env = "TRIAGE_ALLOW_REMOTE")]
+    #[arg(long, env = "TRIAGE_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
 
     /// Genesys Cloud region, by domain (mypurecloud.ie) or region id (eu-west-1).
@@ -34,11 +42,11 @@ pub struct ProxyArgs {
     pub region: String,
 
     /// Override the API upstream (default https://api.<region domain>); http:// allowed.
-    #[arg(long, value_name = "URL", env = "TRIAGE_API_UPSTREAM")]
+    #[arg(long, value_name = "URL", value_parser = UpstreamArg, env = "TRIAGE_API_UPSTREAM", hide_env_values = true)]
     pub api_upstream: Option<String>,
 
     /// Override the login upstream for /oauth/* (default https://login.<region domain>).
-    #[arg(long, value_name = "URL", env = "TRIAGE_LOGIN_UPSTREAM")]
+    #[arg(long, value_name = "URL", value_parser = UpstreamArg, env = "TRIAGE_LOGIN_UPSTREAM", hide_env_values = true)]
     pub login_upstream: Option<String>,
 
     /// Extra trusted root certificates (PEM) for the upstream, e.g. a corporate TLS proxy's.
@@ -46,7 +54,7 @@ pub struct ProxyArgs {
     pub ca_file: Option<PathBuf>,
 
     /// Serve https to clients (HTTP/1.1 and HTTP/2 by ALPN) with the certificate of `triage certs`.
-    #[arg(long, env = "TRIAGE_TLS")]
+    #[arg(long, env = "TRIAGE_TLS", value_parser = BoolishValueParser::new())]
     pub tls: bool,
 
     /// Server certificate for --tls.
@@ -82,7 +90,7 @@ pub struct ProxyArgs {
 
     /// Also append the fix to the JSON error body's `message` and add a `triage` member, so the
     /// SDK's exception text carries it (the JS SDK shows the body, not the headers).
-    #[arg(long, env = "TRIAGE_ANNOTATE_BODY")]
+    #[arg(long, env = "TRIAGE_ANNOTATE_BODY", value_parser = BoolishValueParser::new())]
     pub annotate_body: bool,
 
     /// Append every exchange (redacted) with its diagnoses to FILE as JSON Lines, as it happens.
@@ -91,11 +99,11 @@ pub struct ProxyArgs {
 
     /// Keep the text customers wrote (`textBody`, `text`, `content`) in recordings and the
     /// dashboard; by default it is replaced by its length.
-    #[arg(long, env = "TRIAGE_KEEP_CONTENT")]
+    #[arg(long, env = "TRIAGE_KEEP_CONTENT", value_parser = BoolishValueParser::new())]
     pub keep_content: bool,
 
     /// Do not serve the live dashboard and metrics (`/__triage/`); those paths then get 404.
-    #[arg(long, env = "TRIAGE_NO_DASHBOARD")]
+    #[arg(long, env = "TRIAGE_NO_DASHBOARD", value_parser = BoolishValueParser::new())]
     pub no_dashboard: bool,
 
     /// The API catalog to use: a Swagger 2.0 document or operations catalog. By default triage
@@ -105,11 +113,11 @@ pub struct ProxyArgs {
 
     /// Ask `GET /api/v2/tokens/me` (read-only) once about each new bearer token, so diagnoses
     /// can cite its organization, OAuth client and scopes. Off by default; logged when done.
-    #[arg(long, env = "TRIAGE_PROBE_TOKEN")]
+    #[arg(long, env = "TRIAGE_PROBE_TOKEN", value_parser = BoolishValueParser::new())]
     pub probe_token: bool,
 
     /// Do not fetch the upstream's catalog; use `--spec`, the cache, or the built-in one.
-    #[arg(long, env = "TRIAGE_NO_SPEC_FETCH")]
+    #[arg(long, env = "TRIAGE_NO_SPEC_FETCH", value_parser = BoolishValueParser::new())]
     pub no_spec_fetch: bool,
 
     /// Where the fetched catalog is cached [default: $XDG_CACHE_HOME/triage or ~/.cache/triage].
@@ -131,7 +139,7 @@ pub struct RulesArgs {
     pub rules: Vec<PathBuf>,
 
     /// Do not load the built-in Genesys rule pack.
-    #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES")]
+    #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES", value_parser = BoolishValueParser::new())]
     pub no_builtin_rules: bool,
 }
 
@@ -171,7 +179,7 @@ impl ProxyArgs {
 /// How long a fetched catalog is used before it is fetched again.
 const CATALOG_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 
-pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
+pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
     let cfg = args.config()?;
     let region = Region::lookup(&args.region)?;
     let rules = args.rules.load()?;
@@ -246,11 +254,96 @@ pub fn run(args: ProxyArgs) -> Result<ExitCode, Error> {
                 addr.to_string()
             };
             let url = format!("{scheme}://{host}/__triage/");
-            eprintln!("triage dashboard: {url}");
+            match log_format {
+                // A person wants a line to copy; a log collector wants nothing but JSON lines.
+                LogFormat::Pretty => eprintln!("triage dashboard: {url}"),
+                LogFormat::Json => tracing::info!(url = %url, "triage dashboard"),
+            }
         }
         proxy.serve(crate::cli::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// `IP:PORT` or `localhost:PORT`. Only the literal `localhost` is taken, as 127.0.0.1: resolving
+/// names would make the listen address (and whether it is loopback) depend on DNS or /etc/hosts.
+pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
+    let t = s.trim();
+    if let Ok(addr) = t.parse::<SocketAddr>() {
+        return Ok(addr);
+    }
+    match t.rsplit_once(':') {
+        Some((host, port)) if host.eq_ignore_ascii_case("localhost") => port
+            .parse::<u16>()
+            .map(|p| SocketAddr::from((Ipv4Addr::LOCALHOST, p)))
+            .map_err(|_| format!("{port:?} is not a port (0-65535)")),
+        _ => Err(
+            "expected IP:PORT or localhost:PORT (e.g. 127.0.0.1:8787, [::1]:8787, \
+             localhost:8787); host names other than localhost are not resolved"
+                .to_owned(),
+        ),
+    }
+}
+
+/// The value parser of `--api-upstream` and `--login-upstream`. Hand-written rather than a
+/// `fn(&str)` because clap's error for those quotes the whole value, and a rejected value may
+/// hold a password.
+#[derive(Debug, Clone, Copy)]
+pub struct UpstreamArg;
+
+impl TypedValueParser for UpstreamArg {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map_or_else(|| "the upstream URL".to_owned(), |l| format!("--{l}"));
+        let fail = |msg: String| {
+            cmd.clone()
+                .error(ErrorKind::ValueValidation, format!("{flag}: {msg}"))
+        };
+        let s = value
+            .to_str()
+            .ok_or_else(|| fail("the URL is not valid UTF-8".to_owned()))?;
+        check_upstream(s).map_err(fail)?;
+        Ok(s.to_owned())
+    }
+}
+
+/// What `UpstreamUrl::parse` lets through but an upstream cannot be: credentials in the URL, and
+/// a port that is not a TCP port (`http::Uri` takes any digits or none, so `:99999` would only
+/// fail at the first call). Errors never quote a URL that holds user info.
+pub fn check_upstream(s: &str) -> Result<(), String> {
+    // Any `@` counts, not only one the URI parser puts in the authority: a password with a `/`
+    // in it moves the `@` into the path, and the value must not be echoed either way.
+    if s.contains('@') {
+        return Err(
+            "credentials in the URL (user:password@host) are not supported: triage \
+             forwards each client's own Authorization header to the upstream; give the URL \
+             without them"
+                .to_owned(),
+        );
+    }
+    let url = UpstreamUrl::parse(s).map_err(|e| e.to_string())?;
+    let authority = url.authority.as_str();
+    let port = match authority.strip_prefix('[') {
+        // An IPv6 literal: the port, if any, follows the closing bracket.
+        Some(rest) => rest
+            .split_once(']')
+            .and_then(|(_, after)| after.strip_prefix(':')),
+        None => authority.split_once(':').map(|(_, p)| p),
+    };
+    match port {
+        Some(p) if !matches!(p.parse::<u16>(), Ok(1..)) => Err(format!(
+            "upstream URL {s:?}: port {p:?} is not a TCP port (1-65535)"
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// `1MiB`, `512KiB`, `64k`, `1048576`.
@@ -286,4 +379,74 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => Duration::from_secs(n * 60),
         _ => return Err(format!("{s:?}: unknown unit (use ms, s, m)")),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn listen_takes_ip_port_and_localhost_port_only() {
+        assert_eq!(
+            parse_listen("localhost:8787").unwrap(),
+            "127.0.0.1:8787".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen("LocalHost:0").unwrap(),
+            "127.0.0.1:0".parse::<SocketAddr>().unwrap()
+        );
+        assert_eq!(
+            parse_listen("[::1]:9").unwrap(),
+            "[::1]:9".parse::<SocketAddr>().unwrap()
+        );
+        assert!(parse_listen("localhost:99999")
+            .unwrap_err()
+            .contains("not a port"));
+        for bad in [
+            "example.com:80",
+            "localhost",
+            "localhost.evil.example:80",
+            "8787",
+        ] {
+            let e = parse_listen(bad).unwrap_err();
+            assert!(e.contains("not resolved"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn upstream_ports_must_be_tcp_ports() {
+        for ok in [
+            "https://api.mypurecloud.ie",
+            "http://127.0.0.1:19101",
+            "http://127.0.0.1:65535/gateway/",
+            "http://[::1]",
+            "http://[::1]:8080",
+        ] {
+            assert_eq!(check_upstream(ok), Ok(()), "{ok}");
+        }
+        for bad in [
+            "http://127.0.0.1:99999",
+            "http://127.0.0.1:0",
+            "http://127.0.0.1:abc",
+            "http://127.0.0.1:",
+            "http://[::1]:65536",
+        ] {
+            let e = check_upstream(bad).unwrap_err();
+            assert!(e.contains("is not a TCP port (1-65535)"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn upstream_credentials_are_refused_without_quoting_them() {
+        for bad in [
+            "http://user:PW@127.0.0.1:19101",
+            "https://PW@api.example",
+            // A `/` in the password puts the `@` in the URI's path.
+            "http://user:P/W@host",
+        ] {
+            let e = check_upstream(bad).unwrap_err();
+            assert!(e.contains("Authorization"), "{e}");
+            assert!(!e.contains("PW") && !e.contains("P/W"), "{e}");
+        }
+    }
 }

@@ -12,8 +12,9 @@ use crate::simulate::{Scenario, Simulator};
 
 #[derive(Debug, Args)]
 pub struct SimulateArgs {
-    /// Address to serve both faces on (`/oauth/token` and `/api/v2/...`).
-    #[arg(long, default_value = "127.0.0.1:8790", env = "TRIAGE_SIMULATE_LISTEN")]
+    /// Address to serve both faces on (`/oauth/token` and `/api/v2/...`): IP:PORT, or
+    /// localhost:PORT for 127.0.0.1:PORT.
+    #[arg(long, value_name = "ADDR", default_value = "127.0.0.1:8790", value_parser = crate::cli::proxy::parse_listen, env = "TRIAGE_SIMULATE_LISTEN")]
     pub listen: SocketAddr,
 
     /// Scenario file (TOML) describing the world; the built-in default when absent.
