@@ -311,3 +311,18 @@ async fn every_triage_page_answer_is_no_store_and_nosniff() {
     assert_header(r.headers(), "x-content-type-options", "nosniff");
     assert!(up.seen().is_empty(), "a triage page was forwarded");
 }
+
+#[tokio::test]
+async fn https_to_a_plain_http_upstream_is_a_tls_protocol_error() {
+    let up = upstream(|_| async { Response::new(full("plain")) }).await;
+    let url = format!("https://{}", up.addr);
+    let p = proxy(config(&url, &url)).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/x", p.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    let ps = r.headers()["proxy-status"].to_str().unwrap().to_owned();
+    assert!(ps.starts_with("triage; error=tls_protocol_error"), "{ps}");
+}

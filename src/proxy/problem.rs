@@ -231,9 +231,6 @@ pub fn classify(err: &(dyn std::error::Error + 'static), connecting: bool) -> Er
             return classify_tls(tls);
         }
         if let Some(io) = e.downcast_ref::<std::io::Error>() {
-            if let Some(tls) = io.get_ref().and_then(|i| i.downcast_ref::<rustls::Error>()) {
-                return classify_tls(tls);
-            }
             match io.kind() {
                 std::io::ErrorKind::ConnectionRefused => return ErrorKind::ConnectionRefused,
                 std::io::ErrorKind::TimedOut => return ErrorKind::ConnectionTimeout,
@@ -260,7 +257,16 @@ pub fn classify(err: &(dyn std::error::Error + 'static), connecting: bool) -> Er
         }
         text.push_str(&e.to_string());
         text.push(' ');
-        cur = e.source();
+        // An io::Error's `source()` is the source *of* the error it wraps, skipping that error
+        // itself, and connectors wrap io::Errors in io::Errors: a TLS handshake's rustls error
+        // sits two levels down. Step into the wrapped error instead.
+        cur = match e
+            .downcast_ref::<std::io::Error>()
+            .and_then(|io| io.get_ref())
+        {
+            Some(inner) => Some(inner),
+            None => e.source(),
+        };
     }
     let lower = text.to_ascii_lowercase();
     if lower.contains("certificate") {
