@@ -118,20 +118,35 @@ fn hex_byte(h: &[u8]) -> Option<u8> {
     Some((d(h[0])? * 16 + d(h[1])?) as u8)
 }
 
-fn name_in(name: &[u8], decode: bool, list: &[&str]) -> bool {
+fn name_in(name: &[u8], decode: bool, list: &[Vec<u8>]) -> bool {
     let mut buf = [0; MAX_NAME];
     let Some(len) = normalize(name, decode, &mut buf) else {
         return false;
     };
     let norm = &buf[..len];
-    list.iter()
-        .any(|k| k.bytes().filter(|&b| b != b'_').eq(norm.iter().copied()))
+    // Compared whole with names normalised once: the rules ask this of every captured field
+    // of every diagnosed response.
+    list.iter().any(|k| k.as_slice() == norm)
 }
+
+/// A list of names as [`normalize`] writes them.
+fn normalized(list: &[&str]) -> Vec<Vec<u8>> {
+    list.iter()
+        .map(|k| {
+            let mut buf = [0; MAX_NAME];
+            let len = normalize(k.as_bytes(), false, &mut buf).expect("MAX_NAME fits every name");
+            buf[..len].to_vec()
+        })
+        .collect()
+}
+
+static SECRET_JSON_NAMES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| normalized(SECRET_JSON_KEYS));
+static SECRET_PARAM_NAMES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| normalized(SECRET_PARAMS));
 
 /// Whether a JSON key holds a credential: `client_secret`, `clientSecret`, `Client-Secret` and
 /// `CLIENTSECRET` alike.
 pub fn is_secret_json_key(name: &str) -> bool {
-    name_in(name.as_bytes(), false, SECRET_JSON_KEYS)
+    name_in(name.as_bytes(), false, &SECRET_JSON_NAMES)
 }
 
 pub fn is_content_json_key(name: &str) -> bool {
@@ -145,7 +160,7 @@ pub fn is_secret_header(name: &str) -> bool {
 /// Whether a query, form or multipart field name (as written, possibly percent-encoded) holds a
 /// credential: servers decode `client%5Fsecret` to `client_secret` before reading it.
 pub fn is_secret_param(name: &str) -> bool {
-    name_in(name.as_bytes(), true, SECRET_PARAMS)
+    name_in(name.as_bytes(), true, &SECRET_PARAM_NAMES)
 }
 
 /// Whether a value is already a redaction placeholder (`[redacted 1a2b3c4d]`, possibly after a

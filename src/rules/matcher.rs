@@ -101,6 +101,9 @@ pub struct Field {
     pub key: Vec<String>,
     pub test: Test,
     pub capture: Option<Arc<str>>,
+    /// Whether the field holds a credential ([`is_secret`]): known from its name when the rule
+    /// is compiled, not asked again for every response.
+    pub secret: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -627,7 +630,7 @@ impl<'a> View<'a> {
 
     fn field(&self, f: &Field) -> Option<Captures> {
         let value = self.value(f.source, &f.key);
-        let secret = is_secret(f.source, &f.key);
+        let secret = f.secret;
         let mut caps = Captures::default();
         match (&f.test, &value) {
             (Test::Missing, None) => return Some(caps),
@@ -756,7 +759,7 @@ fn lookup_pairs<'p>(pairs: &'p [(String, String)], key: &str) -> Option<Cow<'p, 
 }
 
 /// Whether a field holds a credential, by the one policy of [`crate::redact`].
-fn is_secret(source: Source, key: &[String]) -> bool {
+pub fn is_secret(source: Source, key: &[String]) -> bool {
     let last = key.last().map(String::as_str).unwrap_or("");
     match source {
         Source::RequestHeader | Source::ResponseHeader => crate::redact::is_secret_header(last),

@@ -1025,6 +1025,7 @@ fn compile_field(source: Source, f: &FieldDef, m: &mut Matchers) -> Result<Field
         }
     }
     Ok(Field {
+        secret: matcher::is_secret(source, &key),
         source,
         key,
         test,
