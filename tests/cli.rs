@@ -3,6 +3,7 @@
 mod common;
 
 use common::run_triage as triage;
+use common::run_triage_env as triage_env;
 
 #[test]
 fn unknown_region_is_an_error_listing_the_valid_ones() {
@@ -144,20 +145,6 @@ fn ops_show_and_search_print_what_an_operation_needs() {
         out.contains("postConversationsMessagesAgentless") && out.contains("1 operation(s)"),
         "{out}"
     );
-}
-
-/// Runs the binary with extra environment variables: (exit code, stdout, stderr).
-fn triage_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
-        .envs(env.iter().copied())
-        .args(args)
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
 }
 
 #[test]

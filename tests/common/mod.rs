@@ -287,7 +287,13 @@ pub fn tls_acceptor(paths: &triage::certs::CertPaths, alpn: &[&[u8]]) -> tokio_r
 
 /// Runs the `triage` binary: (exit code, stdout, stderr).
 pub fn run_triage(args: &[&str]) -> (i32, String, String) {
+    run_triage_env(&[], args)
+}
+
+/// Runs the `triage` binary with extra environment variables: (exit code, stdout, stderr).
+pub fn run_triage_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .envs(env.iter().copied())
         .args(args)
         .output()
         .unwrap();
