@@ -315,35 +315,9 @@ impl TypedValueParser for UpstreamArg {
     }
 }
 
-/// What `UpstreamUrl::parse` lets through but an upstream cannot be: credentials in the URL, and
-/// a port that is not a TCP port (`http::Uri` takes any digits or none, so `:99999` would only
-/// fail at the first call). Errors never quote a URL that holds user info.
+/// Whether `s` can be an upstream, by [`UpstreamUrl::parse`]'s rules, at argument parsing.
 pub fn check_upstream(s: &str) -> Result<(), String> {
-    // Any `@` counts, not only one the URI parser puts in the authority: a password with a `/`
-    // in it moves the `@` into the path, and the value must not be echoed either way.
-    if s.contains('@') {
-        return Err(
-            "credentials in the URL (user:password@host) are not supported: triage \
-             forwards each client's own Authorization header to the upstream; give the URL \
-             without them"
-                .to_owned(),
-        );
-    }
-    let url = UpstreamUrl::parse(s).map_err(|e| e.to_string())?;
-    let authority = url.authority.as_str();
-    let port = match authority.strip_prefix('[') {
-        // An IPv6 literal: the port, if any, follows the closing bracket.
-        Some(rest) => rest
-            .split_once(']')
-            .and_then(|(_, after)| after.strip_prefix(':')),
-        None => authority.split_once(':').map(|(_, p)| p),
-    };
-    match port {
-        Some(p) if !matches!(p.parse::<u16>(), Ok(1..)) => Err(format!(
-            "upstream URL {s:?}: port {p:?} is not a TCP port (1-65535)"
-        )),
-        _ => Ok(()),
-    }
+    UpstreamUrl::parse(s).map(|_| ()).map_err(|e| e.to_string())
 }
 
 /// `1MiB`, `512KiB`, `64k`, `1048576`.

@@ -39,7 +39,20 @@ pub struct UpstreamUrl {
 }
 
 impl UpstreamUrl {
+    /// Refuses what an upstream cannot be: no http(s) scheme, no host, a query, credentials in
+    /// the URL, or a port that is not a TCP port (`http::Uri` takes any digits or none, so
+    /// `:99999` would only fail at the first call). Errors never quote a URL with user info.
     pub fn parse(s: &str) -> Result<Self, Error> {
+        // Any `@` counts, not only one the URI parser puts in the authority: a password with a
+        // `/` in it moves the `@` into the path, and the value must not be echoed either way.
+        if s.contains('@') {
+            return Err(Error::Config(
+                "credentials in the URL (user:password@host) are not supported: triage \
+                 forwards each client's own Authorization header to the upstream; give the URL \
+                 without them"
+                    .to_owned(),
+            ));
+        }
         let uri: Uri = s
             .parse()
             .map_err(|e| Error::Config(format!("invalid upstream URL {s:?}: {e}")))?;
@@ -60,6 +73,18 @@ impl UpstreamUrl {
         if uri.query().is_some() {
             return Err(Error::Config(format!(
                 "upstream URL {s:?} must not have a query"
+            )));
+        }
+        let port = match authority.as_str().strip_prefix('[') {
+            // An IPv6 literal: the port, if any, follows the closing bracket.
+            Some(rest) => rest
+                .split_once(']')
+                .and_then(|(_, after)| after.strip_prefix(':')),
+            None => authority.as_str().split_once(':').map(|(_, p)| p),
+        };
+        if let Some(p) = port.filter(|p| !matches!(p.parse::<u16>(), Ok(1..))) {
+            return Err(Error::Config(format!(
+                "upstream URL {s:?}: port {p:?} is not a TCP port (1-65535)"
             )));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
