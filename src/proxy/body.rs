@@ -287,6 +287,8 @@ pin_project_lite::pin_project! {
         trailers: Option<Box<HeaderMap>>,
         idle: Idle,
         guard: Option<FinishGuard>,
+        // Marks the exchange as in flight on its connection until the body is done.
+        busy: Option<super::conns::Busy>,
     }
 }
 
@@ -299,6 +301,7 @@ impl ProxyBody {
             trailers: None,
             idle: Idle::new(idle),
             guard: Some(guard),
+            busy: None,
         }
         .noting_empty()
     }
@@ -329,6 +332,7 @@ impl ProxyBody {
             trailers: trailers.map(Box::new),
             idle: Idle::new(idle),
             guard: Some(guard),
+            busy: None,
         }
         .noting_empty()
     }
@@ -342,8 +346,17 @@ impl ProxyBody {
             trailers: None,
             idle: Idle::new(Duration::from_secs(60)),
             guard,
+            busy: None,
         }
         .noting_empty()
+    }
+}
+
+impl ProxyBody {
+    /// Keeps the connection's in-flight mark until this body is done or dropped.
+    pub(crate) fn holding(mut self, busy: super::conns::Busy) -> Self {
+        self.busy = Some(busy);
+        self
     }
 }
 
@@ -449,12 +462,13 @@ mod size {
     /// hyper moves a response body several times per exchange; it once carried the whole
     /// exchange inline (920 bytes), which cost more in copies than the rest of its bookkeeping.
     /// The upstream body's 40 bytes beyond hyper's are its pooled connection, handed back when
-    /// the body ends: cheaper carried inline than boxed per exchange.
+    /// the body ends: cheaper carried inline than boxed per exchange. The connection's in-flight
+    /// mark (`Busy`) is one pointer.
     #[test]
     fn a_response_body_stays_small() {
         let size = std::mem::size_of::<super::ProxyBody>();
         assert!(
-            size <= 176,
+            size <= 184,
             "ProxyBody is {size} bytes; box what makes it grow"
         );
     }

@@ -11,6 +11,7 @@
 //! - [`decode`]: content-decoding of inspected bodies.
 
 pub mod body;
+mod conns;
 pub mod decode;
 pub mod forward;
 pub mod problem;
@@ -143,6 +144,10 @@ pub struct Config {
     /// Longest silence allowed while a body streams.
     pub idle_timeout: Duration,
     pub max_connections: usize,
+    /// How long a client connection may go without a complete request head while no exchange
+    /// is in flight on it (a client trickling a head, or one holding a connection idle). It is
+    /// closed between one and one and a third of this after its last sign of life.
+    pub head_timeout: Duration,
     /// How long in-flight exchanges get to finish on shutdown.
     pub shutdown_grace: Duration,
 }
@@ -163,6 +168,7 @@ impl Config {
             response_timeout: Duration::from_secs(60),
             idle_timeout: Duration::from_secs(60),
             max_connections: 1024,
+            head_timeout: Duration::from_secs(30),
             shutdown_grace: Duration::from_secs(30),
         }
     }
