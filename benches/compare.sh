@@ -2,8 +2,8 @@
 # A/B benchmark: triage against a minimal hyper pass-through proxy (the yardstick), both in front
 # of the same local upstream, driven by wrk. See docs/benchmarks.md for a recorded run.
 #
-#   benches/compare.sh                 # build --release, run, print the table (about 3 minutes)
-#   ROUNDS=5 DURATION=10 benches/compare.sh
+#   benches/compare.sh                 # build --release, run, print the table (about 8 minutes)
+#   ROUNDS=30 DURATION=2 CORE=0 benches/compare.sh
 #
 # Scenarios: small 200 JSON GET; 409 JSON POST (triage reads and decodes it: the inspected path);
 # the same 409 gzip-encoded; 32 concurrent 20 MiB streamed GETs with each proxy's peak RSS
@@ -15,8 +15,12 @@
 # per request during the measured run: less sensitive than req/s to other load on the machine.
 set -euo pipefail
 
-ROUNDS="${ROUNDS:-5}"
-DURATION="${DURATION:-4}"   # seconds per measured run
+# Many short rounds rather than a few long ones: on a shared host the machine's own speed drifts
+# over seconds to minutes (one proxy's req/s moved by ±20% between rounds with no steal
+# reported), and a ratio of two runs taken seconds apart, medianed over many rounds, cancels
+# that drift far better than five rounds of four seconds did.
+ROUNDS="${ROUNDS:-15}"
+DURATION="${DURATION:-2}"   # seconds per measured run
 WARMUP="${WARMUP:-1}"       # seconds of warm-up before each measured run
 CONNS="${CONNS:-32}"        # wrk connections
 STREAMS="${STREAMS:-32}"    # concurrent 20 MiB downloads
