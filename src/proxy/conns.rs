@@ -22,8 +22,9 @@ use std::time::Duration;
 use http::Version;
 use tokio::sync::Notify;
 
-/// Quiet steps in a row that end a connection. Steps are a third of the head timeout apart, so
-/// the fourth quiet step comes at least one whole timeout after the last sign of life.
+/// Steps that end a connection, counted from the step before its last sign of life (its
+/// opening, or the end of its last exchange). Steps are a third of the head timeout apart, so
+/// the close comes between one and one and a third timeouts after that sign of life.
 const QUIET_STEPS: u32 = 4;
 
 const RUNNING: u8 = 0;
@@ -268,13 +269,20 @@ impl<C: Graceful> Future for Served<C> {
             RUNNING => {
                 let step = this.conns.step.load(Ordering::Relaxed);
                 if step != *this.seen_step {
+                    let steps = u32::try_from(step - *this.seen_step).unwrap_or(u32::MAX);
                     *this.seen_step = step;
                     let heads = this.activity.heads.load(Ordering::Relaxed);
-                    if heads == *this.seen_heads && this.activity.idle() {
-                        *this.quiet += 1;
+                    // `quiet` counts the whole steps the connection has surely been idle, so
+                    // that the close comes between three and four steps after its last sign
+                    // of life: an exchange still in flight resets it; one that began and
+                    // ended since the last step ended within that step, which counts as one.
+                    *this.quiet = if !this.activity.idle() {
+                        0
+                    } else if heads != *this.seen_heads {
+                        1
                     } else {
-                        *this.quiet = 0;
-                    }
+                        this.quiet.saturating_add(steps)
+                    };
                     *this.seen_heads = heads;
                     if *this.quiet >= QUIET_STEPS {
                         if !this.activity.http2.load(Ordering::Relaxed) {
