@@ -127,6 +127,37 @@ impl Region {
             })
     }
 
+    /// Whether `host` (port ignored) can carry Genesys Cloud traffic: a host under a region's
+    /// domain (`api.`, `login.`, `apps.`, ...), or a local one (`localhost`, a name without a dot,
+    /// a loopback or private address), which is where triage, a mock or a gateway would sit.
+    /// A HAR from a browser also holds other sites' calls (fonts, analytics, another identity
+    /// provider); rules written for the Platform API must not explain those.
+    pub fn is_genesys_or_local(host: &str) -> bool {
+        let h = match host.strip_prefix('[') {
+            // [::1]:8787
+            Some(rest) => rest.split(']').next().unwrap_or(rest),
+            None if host.matches(':').count() > 1 => host, // a bare IPv6 address
+            None => host.split(':').next().unwrap_or(host),
+        };
+        let h = h.trim_end_matches('.').to_ascii_lowercase();
+        if let Ok(ip) = h.parse::<std::net::IpAddr>() {
+            return match ip {
+                std::net::IpAddr::V4(v4) => v4.is_loopback() || v4.is_private(),
+                std::net::IpAddr::V6(v6) => {
+                    v6.is_loopback() || (v6.segments()[0] & 0xfe00) == 0xfc00
+                }
+            };
+        }
+        if h == "localhost" || h.ends_with(".localhost") || !h.contains('.') {
+            return true;
+        }
+        REGIONS.iter().any(|r| {
+            h == r.domain
+                || h.strip_suffix(r.domain)
+                    .is_some_and(|sub| sub.ends_with('.'))
+        })
+    }
+
     /// The region whose api or login host is `host` (port ignored).
     pub fn for_host(host: &str) -> Option<&'static Region> {
         let h = host.split(':').next().unwrap_or(host).to_ascii_lowercase();
@@ -182,6 +213,38 @@ mod tests {
             e.contains("mypurecloud.fr") && e.contains("mypurecloud.ie (eu-west-1)"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn genesys_and_local_hosts_are_told_from_others() {
+        for h in [
+            "api.mypurecloud.com",
+            "login.mypurecloud.ie:443",
+            "apps.apne3.pure.cloud",
+            "localhost:8787",
+            "127.0.0.1:8787",
+            "[::1]:8787",
+            "10.1.2.3",
+            "192.168.0.10:80",
+            "triage",
+        ] {
+            assert!(
+                Region::is_genesys_or_local(h),
+                "{h} should count as Genesys or local"
+            );
+        }
+        for h in [
+            "fonts.googleapis.com",
+            "mytenant.eu.auth0.com",
+            "evilmypurecloud.com",
+            "mypurecloud.com.example.org",
+            "8.8.8.8",
+        ] {
+            assert!(
+                !Region::is_genesys_or_local(h),
+                "{h} should not count as Genesys"
+            );
+        }
     }
 
     #[test]

@@ -597,3 +597,40 @@ fn the_report_is_never_written_over_an_input() {
         std::fs::read_to_string(closed()).unwrap()
     );
 }
+
+#[test]
+fn other_sites_calls_in_a_browser_har_are_left_out_and_counted() {
+    // Three 409s from the Genesys API, and a 401 from another identity provider, a 429 from a
+    // font server, a 409 from GitHub and a 403 from an unknown API: rules written for the
+    // Platform API must not explain those.
+    let f = fixture("explain/other-hosts.har");
+    let r = triage(&[f.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "the Genesys 409s failed: {} {}", r.out, r.err);
+    let first = r.out.lines().next().unwrap_or_default();
+    assert!(
+        first.contains("3 exchanges read")
+            && first.contains("4 exchanges with other hosts left out (mytenant.eu.auth0.com, fonts.googleapis.com, api.github.com, api.example.com; --any-host explains them too)"),
+        "expected the totals to count and name the other hosts, got: {first}"
+    );
+    for other in [
+        "auth0",
+        "googleapis",
+        "github",
+        "example.com/api",
+        "oauth-client-error",
+        "rate-limit",
+    ] {
+        assert!(
+            !r.out.lines().skip(1).any(|l| l.contains(other)),
+            "{other} should not be explained; got:\n{}",
+            r.out
+        );
+    }
+    let all = triage(&["--any-host", f.to_str().unwrap()]);
+    assert!(
+        all.out
+            .starts_with("triage explain: 7 exchanges read, 7 failed"),
+        "--any-host explains every exchange; got: {}",
+        all.out.lines().next().unwrap_or_default()
+    );
+}

@@ -203,6 +203,16 @@ pub fn replay(
     for item in it.by_ref() {
         match item {
             Ok(ex) => {
+                if let Some(host) =
+                    ex.request.host.as_deref().filter(|h| {
+                        !opts.any_host && !crate::region::Region::is_genesys_or_local(h)
+                    })
+                {
+                    // Not fed to the pipeline either: another site's calls are no evidence.
+                    report.other_host(host);
+                    entry += 1;
+                    continue;
+                }
                 let diagnoses = pipeline.diagnose(&ex);
                 if let Some(rec) = report.observe(&name, entry, &ex, &diagnoses) {
                     each(&rec)?;

@@ -71,6 +71,9 @@ pub struct ReadOptions {
     pub path: Option<String>,
     /// Most (decoded) bytes of each body kept, like the proxy's inspection limit.
     pub body_limit: usize,
+    /// Diagnose exchanges with every host, not only Genesys Cloud's and local ones
+    /// ([`crate::region::Region::is_genesys_or_local`]): for a gateway in front of the API.
+    pub any_host: bool,
 }
 
 impl Default for ReadOptions {
@@ -81,6 +84,7 @@ impl Default for ReadOptions {
             method: None,
             path: None,
             body_limit: 1024 * 1024,
+            any_host: false,
         }
     }
 }
@@ -104,6 +108,13 @@ pub struct InputArgs {
     /// Request path (with an optional `?query`), when the input does not say.
     #[arg(long, value_name = "PATH")]
     pub path: Option<String>,
+
+    /// Explain exchanges with every host. By default those with hosts other than Genesys
+    /// Cloud's (`*.mypurecloud.com`, `*.pure.cloud`, ...) and local ones (localhost, private
+    /// addresses) are left out and counted: a browser's HAR holds other sites' calls too. Use
+    /// this when a gateway with its own name stands in front of the API.
+    #[arg(long)]
+    pub any_host: bool,
 }
 
 impl InputArgs {
@@ -113,6 +124,7 @@ impl InputArgs {
             status: self.status,
             method: self.method.clone(),
             path: self.path.clone(),
+            any_host: self.any_host,
             ..ReadOptions::default()
         }
     }

@@ -111,6 +111,14 @@ pub struct Totals {
     pub undiagnosed: usize,
     /// Failing or diagnosed exchanges not stored as records (over the cap).
     pub records_dropped: usize,
+    /// Exchanges with hosts other than Genesys Cloud's and local ones, left out.
+    pub other_hosts: usize,
+    /// The first few of those hosts, for the totals line.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub other_host_names: Vec<String>,
+    /// More other hosts were seen than are named.
+    #[serde(skip)]
+    pub other_hosts_unnamed: bool,
 }
 
 /// Where an input broke.
@@ -223,6 +231,20 @@ impl Report {
         let mut err = InputError::from_ingest(e);
         err.exchanges_before = exchanges_before;
         self.errors.push(err);
+    }
+
+    /// An exchange with another site's host, left out of the report.
+    pub fn other_host(&mut self, host: &str) {
+        const NAMED: usize = 5;
+        self.totals.other_hosts += 1;
+        let names = &mut self.totals.other_host_names;
+        if !names.iter().any(|n| n == host) {
+            if names.len() < NAMED {
+                names.push(host.to_owned());
+            } else {
+                self.totals.other_hosts_unnamed = true;
+            }
+        }
     }
 
     pub fn skipped(&mut self, n: usize) {
@@ -519,6 +541,15 @@ pub fn totals_line(t: &Totals) -> String {
             "; {} entr{} skipped (not HTTP)",
             t.skipped,
             if t.skipped == 1 { "y" } else { "ies" }
+        ));
+    }
+    if t.other_hosts > 0 {
+        let more = if t.other_hosts_unnamed { ", ..." } else { "" };
+        s.push_str(&format!(
+            "; {} exchange{} with other hosts left out ({}{more}; --any-host explains them too)",
+            t.other_hosts,
+            plural(t.other_hosts),
+            t.other_host_names.join(", ")
         ));
     }
     if t.records_dropped > 0 {
