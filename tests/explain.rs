@@ -350,6 +350,12 @@ fn a_missing_file_is_an_input_error() {
     let r = triage(&["/nonexistent/x.har"]);
     assert_eq!(r.code, 2);
     assert!(r.err.contains("/nonexistent/x.har"), "{}", r.err);
+    // Not a clean bill of health: nothing was read at all.
+    assert!(
+        r.out.contains("Nothing was read (see the errors).") && !r.out.contains("Nothing failed"),
+        "expected the report to say nothing was read, got: {}",
+        r.out
+    );
 }
 
 #[test]

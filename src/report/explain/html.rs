@@ -120,7 +120,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     let failures: Vec<_> = report.failures().collect();
     if failures.is_empty() {
         if report.totals.failed == 0 {
-            writeln!(w, "<p>Nothing failed.</p>")?;
+            writeln!(w, "<p>{}</p>", report.nothing_failed())?;
         }
     } else {
         writeln!(w, "<h2>Failing exchanges</h2>")?;

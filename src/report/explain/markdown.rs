@@ -138,7 +138,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         }
         writeln!(w)?;
     } else if report.totals.failed == 0 {
-        writeln!(w, "Nothing failed.")?;
+        writeln!(w, "{}", report.nothing_failed())?;
         writeln!(w)?;
     }
     if !report.errors.is_empty() {

@@ -233,6 +233,16 @@ impl Report {
         self.errors.push(err);
     }
 
+    /// What a report without failures says: an input that could not be read is not a clean
+    /// bill of health.
+    pub fn nothing_failed(&self) -> &'static str {
+        match (self.errors.is_empty(), self.totals.exchanges) {
+            (true, _) => "Nothing failed.",
+            (false, 0) => "Nothing was read (see the errors).",
+            (false, _) => "Nothing failed in what was read (see the errors).",
+        }
+    }
+
     /// An exchange with another site's host, left out of the report.
     pub fn other_host(&mut self, host: &str) {
         const NAMED: usize = 5;

@@ -53,7 +53,7 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
         totals_line(&report.totals)
     )?;
     if report.totals.failed == 0 && report.rules.is_empty() {
-        writeln!(w, "Nothing failed.")?;
+        writeln!(w, "{}", report.nothing_failed())?;
         return Ok(());
     }
     if !report.rules.is_empty() {
