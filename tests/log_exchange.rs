@@ -91,3 +91,38 @@ async fn one_log_line_per_exchange_and_no_secret_in_it() {
     assert_eq!(lines[1]["fields"]["path"], "/oauth/token");
     assert_eq!(lines[1]["fields"]["upstream"], "login");
 }
+
+/// An exchange that outlasts the shutdown grace is cut by triage, and its line says so rather
+/// than blaming the client.
+#[tokio::test]
+async fn an_exchange_cut_at_shutdown_is_logged_as_such() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|_| async {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Response::new(full("too late"))
+    })
+    .await;
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = std::time::Duration::from_millis(200);
+    let p = proxy(cfg).await;
+    let addr = p.addr;
+    let call = tokio::spawn(async move {
+        client()
+            .get(format!("http://{addr}/api/v2/slow"))
+            .send()
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    p.shutdown().await.unwrap();
+    assert!(call.await.unwrap().is_err(), "the cut call got no answer");
+
+    let lines = logs.lines("triage::exchange");
+    let bodies: Vec<_> = lines.iter().map(|l| l["fields"]["body"].clone()).collect();
+    assert_eq!(
+        bodies,
+        vec![serde_json::json!("cut-at-shutdown")],
+        "expected one exchange line saying triage cut it; got {lines:#?}"
+    );
+}

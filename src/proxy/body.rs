@@ -242,6 +242,8 @@ pub enum BodyOutcome {
     Aborted,
     /// The upstream's body failed or went idle mid-stream.
     UpstreamError,
+    /// triage closed the connection when the shutdown grace ran out.
+    Cut,
 }
 
 /// What the guard reports.

@@ -29,6 +29,9 @@ pub struct Shared {
     pub inspector: Arc<dyn Inspector>,
     pub local_addr: SocketAddr,
     seq: AtomicU64,
+    /// Set when the shutdown grace ran out: exchanges dropped from then on were cut by triage,
+    /// not left by their clients, and are logged so.
+    pub(super) cut: std::sync::atomic::AtomicBool,
 }
 
 impl Shared {
@@ -44,6 +47,7 @@ impl Shared {
             inspector,
             local_addr,
             seq: AtomicU64::new(0),
+            cut: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -179,6 +183,7 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
         BodyOutcome::Complete => "complete",
         BodyOutcome::Aborted => "client-gone",
         BodyOutcome::UpstreamError => "upstream-error",
+        BodyOutcome::Cut => "cut-at-shutdown",
     };
     let method = info.method.as_str();
     let upstream = info.upstream.as_str();
@@ -599,6 +604,10 @@ impl Finish {
             mut ex,
         } = *self;
         let total_ms = o.total.as_millis() as u64;
+        let mut o = o;
+        if o.body == BodyOutcome::Aborted && shared.cut.load(Ordering::Relaxed) {
+            o.body = BodyOutcome::Cut;
+        }
         emit(&info, o.body, total_ms);
         ex.timings.total_ms = Some(total_ms);
         let ending = crate::inspect::Ending {

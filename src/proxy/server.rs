@@ -185,6 +185,7 @@ impl Proxy {
             .is_err()
         {
             tracing::warn!(grace = ?cfg.shutdown_grace, "shutdown grace period over; dropping open connections");
+            shared.cut.store(true, std::sync::atomic::Ordering::Relaxed);
             conns.force();
             // Each connection's task closes it on its next poll, which the force just woke.
             let _ = tokio::time::timeout(Duration::from_secs(1), conns.all_closed()).await;
