@@ -28,6 +28,10 @@ pub enum Error {
         path: PathBuf,
         source: std::io::Error,
     },
+    /// The output of a command names its input under another name (a hard link, a symlink,
+    /// standard input redirected from it); writing would destroy the input.
+    #[error("the output {} and the input {input} are the same file; write to another file", output.display())]
+    SameFile { input: String, output: PathBuf },
     #[error("cannot listen on {addr}: {source}")]
     Listen {
         addr: String,

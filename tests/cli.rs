@@ -139,6 +139,23 @@ fn ops_show_and_search_print_what_an_operation_needs() {
         "{out}"
     );
 
+    // Method and path quoted as one argument, as copied from a log line.
+    let (code, one, err) = triage(&[
+        "ops",
+        "--cache-dir",
+        d,
+        "show",
+        "POST /api/v2/conversations/messages/c-1/communications/m-1/messages",
+    ]);
+    assert_eq!(
+        code, 0,
+        "exit code\n  expected: 0\n       got: {code}\n{one}{err}"
+    );
+    assert_eq!(
+        one, out2,
+        "one argument\n  expected: as two arguments\n       got: {one}"
+    );
+
     let (code, out, _) = triage(&["ops", "--cache-dir", d, "search", "agentless"]);
     assert_eq!(code, 0);
     assert!(

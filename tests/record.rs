@@ -408,7 +408,7 @@ fn redact_refuses_to_overwrite_its_input() {
     std::fs::copy(fixture("har/chrome.har"), &p).unwrap();
     let (code, err) = triage(&["redact", p.to_str().unwrap(), "-o", p.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("is the input file"), "{err}");
+    assert!(err.contains("are the same file"), "{err}");
     assert_eq!(
         std::fs::read(&p).unwrap(),
         std::fs::read(fixture("har/chrome.har")).unwrap()

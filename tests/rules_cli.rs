@@ -154,3 +154,37 @@ fn proxy_help_lists_the_builtin_rules_and_rule_flags() {
         assert!(out.contains(s), "--help lacks {s}:\n{out}");
     }
 }
+
+#[cfg(unix)]
+#[test]
+fn check_does_not_follow_a_symlinked_directory_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("a.toml"), USER_RULE).unwrap();
+    // Followed, it read self/a.toml, self/self/a.toml… until ELOOP: each a duplicate id. (Two
+    // such links made the walk exponential, a hang rather than a failure, so one it is.)
+    std::os::unix::fs::symlink(".", dir.path().join("self")).unwrap();
+    // A symlink to a file is still read.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::write(
+        other.path().join("b.toml"),
+        USER_RULE.replace("rate-limited", "rate-limited-too"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(other.path().join("b.toml"), dir.path().join("b.toml")).unwrap();
+    let (code, out, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(
+        code, 0,
+        "exit code\n  expected: 0\n       got: {code}\nstderr: {err}"
+    );
+    assert!(
+        !err.contains("duplicate"),
+        "stderr\n  expected: no duplicate ids\n       got: {err}"
+    );
+    assert!(out.starts_with("ok: "), "stdout: {out}");
+    let (code, out, err) = triage(&["rules", "list", "--rules", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rate-limited-too"),
+        "the rule behind a file symlink\n  expected in: {out}"
+    );
+}

@@ -2,14 +2,14 @@
 //! bodies, in order, through one diagnosis [`Pipeline`] (evidence builds up as it would have
 //! live, across files in the order given), and reports what failed and why.
 
-use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, IntoInnerError, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::{Args, ValueEnum};
 
+use super::output::{refuse_same_file, Output};
 use crate::catalog;
 use crate::cli::proxy::RulesArgs;
 use crate::diagnose::{Engine, Pipeline, PipelineOptions};
@@ -81,7 +81,7 @@ pub enum FailOn {
 pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
     if let Some(out) = &args.output {
         for f in &args.files {
-            super::redact::refuse_same_file(f, out)?;
+            refuse_same_file(f, out)?;
         }
     }
     let rules = args.rules.load()?;
@@ -101,15 +101,11 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         .as_deref()
         .is_none_or(|o| o.as_os_str() == STDIN);
     let colour = to_stdout && args.format == Format::Text && explain::text::use_colour();
-    let out: Box<dyn Write> = match &args.output {
-        Some(p) if p.as_os_str() != STDIN => {
-            Box::new(File::create(p).map_err(|source| Error::Write {
-                path: p.clone(),
-                source,
-            })?)
-        }
-        _ => Box::new(io::stdout().lock()),
-    };
+    let out_path = args.output.as_deref().unwrap_or(Path::new(STDIN));
+    let out = Output::create(out_path).map_err(|source| Error::Write {
+        path: out_path.to_path_buf(),
+        source,
+    })?;
     let mut out = BufWriter::new(out);
     let out_err = |source| Error::Write {
         path: args
@@ -148,9 +144,10 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
             Format::Markdown => explain::markdown::render(&report, &mut out),
             Format::Html => explain::html::render(&report, &mut out),
         }
-        .and_then(|()| out.flush())
+        .and_then(|()| out.into_inner().map_err(IntoInnerError::into_error))
+        // Input errors still commit: the report covers what was read before the break.
+        .and_then(Output::commit)
     });
-    drop(out);
     match written {
         // The reader went away (`| head`): not an error of the input.
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {

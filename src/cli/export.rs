@@ -1,13 +1,13 @@
 //! `triage export --har OUT.har RECORDING`: a recording → HAR 1.2 that browsers and HAR viewers
 //! open, diagnoses in each entry's `_triage` field, redacted.
 
-use std::fs::File;
 use std::io::BufWriter;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::output::{refuse_same_file, Output};
 use crate::error::Error;
 use crate::har::HarWriter;
 use crate::ingest::recording;
@@ -29,14 +29,14 @@ pub struct ExportArgs {
 }
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
-    super::redact::refuse_same_file(&args.recording, &args.har)?;
+    refuse_same_file(&args.recording, &args.har)?;
     let reader = recording::open(&args.recording, usize::MAX / 2)
         .map_err(|e| Error::Input(e.to_string()))?;
     let write_err = |source| Error::Write {
         path: args.har.clone(),
         source,
     };
-    let file = File::create(&args.har).map_err(write_err)?;
+    let file = Output::create(&args.har).map_err(write_err)?;
     let mut har = HarWriter::new(BufWriter::new(file), args.keep_content).map_err(write_err)?;
     let mut broken = None;
     for item in reader {
@@ -48,7 +48,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         }
     }
     let n = har.entries();
-    har.finish().map_err(write_err)?;
+    har.finish()
+        .and_then(|w| w.into_inner().map_err(std::io::IntoInnerError::into_error))
+        .and_then(Output::commit)
+        .map_err(write_err)?;
     match broken {
         None => {
             eprintln!("triage: wrote {n} entries to {}", args.har.display());

@@ -6,6 +6,7 @@ pub mod demo;
 pub mod explain;
 pub mod export;
 pub mod ops;
+mod output;
 pub mod proxy;
 pub mod redact;
 pub mod rules;

@@ -91,6 +91,19 @@ pub fn run(args: OpsArgs) -> Result<ExitCode, Error> {
     Ok(code)
 }
 
+/// `METHOD PATH` quoted as one argument, as it is copied from a log line, split in two. Only a
+/// standard HTTP method counts as the first word, so an operationId is never split.
+fn split_method_path(what: &[String]) -> Option<Vec<String>> {
+    const METHODS: [&str; 9] = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "TRACE", "CONNECT",
+    ];
+    let [one] = what else { return None };
+    let (m, p) = one.trim().split_once(char::is_whitespace)?;
+    let p = p.trim_start();
+    (METHODS.iter().any(|k| k.eq_ignore_ascii_case(m)) && !p.is_empty())
+        .then(|| vec![m.to_owned(), p.to_owned()])
+}
+
 fn show(c: &Catalog, what: &[String], out: &mut String) -> ExitCode {
     let describe = |op: &Operation, out: &mut String| {
         out.push_str(&format!("{}  {}\n", op.id, op.signature()));
@@ -109,6 +122,8 @@ fn show(c: &Catalog, what: &[String], out: &mut String) -> ExitCode {
             }
         }
     };
+    let split = split_method_path(what);
+    let what = split.as_deref().unwrap_or(what);
     let found = match what {
         [id] => c.get(id).map(|op| vec![op]),
         [m, p] => {

@@ -3,12 +3,13 @@
 //! is shared further. Streams: a HAR of any size in bounded memory.
 
 use std::fs::File;
-use std::io::{BufWriter, Write};
-use std::path::{Path, PathBuf};
+use std::io::{BufWriter, IntoInnerError};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Args;
 
+use super::output::{refuse_same_file, Output};
 use crate::error::Error;
 use crate::ingest::STDIN;
 
@@ -28,21 +29,6 @@ pub struct RedactArgs {
     pub keep_content: bool,
 }
 
-/// Refuses to write over the input (it would be truncated before it is read).
-pub(crate) fn refuse_same_file(input: &Path, output: &Path) -> Result<(), Error> {
-    let same = match (input.canonicalize(), output.canonicalize()) {
-        (Ok(a), Ok(b)) => a == b,
-        _ => false,
-    };
-    if same {
-        return Err(Error::Config(format!(
-            "the output {} is the input file; write to another file",
-            output.display()
-        )));
-    }
-    Ok(())
-}
-
 pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     refuse_same_file(&args.input, &args.output)?;
     if args.input.as_os_str() != STDIN {
@@ -57,14 +43,14 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         path: args.output.clone(),
         source,
     };
-    let out: Box<dyn Write> = if args.output.as_os_str() == STDIN {
-        Box::new(std::io::stdout().lock())
-    } else {
-        Box::new(File::create(&args.output).map_err(write_err)?)
-    };
-    let mut out = BufWriter::new(out);
+    let mut out = BufWriter::new(Output::create(&args.output).map_err(write_err)?);
     let outcome =
         crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
+    // A broken input still commits: the entries before the break are the output.
+    out.into_inner()
+        .map_err(IntoInnerError::into_error)
+        .and_then(Output::commit)
+        .map_err(write_err)?;
     match outcome.error {
         None => {
             eprintln!(

@@ -74,7 +74,9 @@ pub fn builtin_sources() -> Vec<RuleSource> {
         .collect()
 }
 
-/// Every `*.toml` under `dir` (recursively, in name order).
+/// Every `*.toml` under `dir` (recursively, in name order). Symlinked directories below `dir`
+/// are not descended into: a link to `.` or a parent would read the same files again and again
+/// (each a duplicate id), without end. A symlink to a file is read.
 pub fn dir_sources(dir: &Path) -> Result<Vec<RuleSource>, LoadErrors> {
     let mut files = Vec::new();
     collect_toml(dir, &mut files).map_err(|e| {
@@ -107,9 +109,13 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<RuleSource>, LoadErrors> {
 
 fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
-        let p = entry?.path();
-        if p.is_dir() {
+        let entry = entry?;
+        let p = entry.path();
+        // The entry's own type: a symlink is not a directory here, whatever it points to.
+        if entry.file_type()?.is_dir() {
             collect_toml(&p, out)?;
+        } else if p.is_dir() {
+            continue;
         } else if p.extension().is_some_and(|e| e == "toml") {
             out.push(p);
         }
