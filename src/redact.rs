@@ -6,6 +6,12 @@
 //!   fields, secret JSON keys at any depth) are replaced by `[redacted <fingerprint>]`: 8 hex
 //!   digits of SHA-256, so two uses of the same token can still be told apart while the token
 //!   itself is gone.
+//! - URLs are redacted in their query and in their fragment, where the implicit grant puts the
+//!   token (`#access_token=…`).
+//! - Copies of an exchange's credentials anywhere else in it (an upstream message quoting the
+//!   token it refused, a Basic password or a form's `client_secret` in an error description)
+//!   get the same placeholder, wherever an exchange is recorded, shown or reported: see
+//!   [`Secrets`]. Values shorter than [`Secrets::MIN_LEN`] bytes are not looked for.
 //! - Names are matched the way a server may read them, not only as this file spells them:
 //!   case and `_`/`-` are ignored (`clientSecret`, `Client-Secret`), and parameter names are
 //!   percent-decoded first (`client%5Fsecret`). `;` separates parameters as `&` does.
@@ -214,8 +220,17 @@ pub fn fingerprint(secret: &[u8]) -> String {
 /// A secret header value as it may be shown: the scheme kept (`Bearer`, `Basic`), the
 /// credential replaced by its fingerprint.
 pub fn header_value(name: &str, value: &[u8]) -> Cow<'static, str> {
+    header_value_in(name, value, &mut None)
+}
+
+/// [`header_value`], adding the credentials it replaces to `found` (see [`Secrets`]).
+pub fn header_value_found(name: &str, value: &[u8], found: &mut Vec<String>) -> Cow<'static, str> {
+    header_value_in(name, value, &mut Some(found))
+}
+
+fn header_value_in(name: &str, value: &[u8], found: &mut Found<'_>) -> Cow<'static, str> {
     if URL_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
-        return Cow::Owned(url(&String::from_utf8_lossy(value)).into_owned());
+        return Cow::Owned(url_in(&String::from_utf8_lossy(value), found).into_owned());
     }
     if !is_secret_header(name) {
         return Cow::Owned(String::from_utf8_lossy(value).into_owned());
@@ -224,20 +239,53 @@ pub fn header_value(name: &str, value: &[u8]) -> Cow<'static, str> {
     if is_redacted(&text) {
         return Cow::Owned(text.into_owned());
     }
+    let is_auth = name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("proxy-authorization");
     let (scheme, cred) = match text.split_once(' ') {
-        Some((s, c))
-            if name.eq_ignore_ascii_case("authorization")
-                || name.eq_ignore_ascii_case("proxy-authorization") =>
-        {
-            (Some(s.to_owned()), c.trim().to_owned())
-        }
-        _ => (None, text.into_owned()),
+        Some((s, c)) if is_auth => (Some(s.to_owned()), c.trim().to_owned()),
+        _ => (None, text.to_string()),
     };
+    if found.is_some() {
+        note_header_credentials(name, scheme.as_deref(), &cred, found);
+    }
     let fp = fingerprint(cred.as_bytes());
     Cow::Owned(match scheme {
         Some(s) => format!("{s} [redacted {fp}]"),
         None => format!("[redacted {fp}]"),
     })
+}
+
+/// The pieces of a secret header that an upstream may quote on their own: the credential after
+/// the scheme, what a Basic credential decodes to (`client:secret`, and the secret alone; the
+/// client id is no secret), cookie values (of a `Set-Cookie`, the first pair only: its
+/// attributes, `Path=/` or a date, are not secret).
+fn note_header_credentials(name: &str, scheme: Option<&str>, cred: &str, found: &mut Found<'_>) {
+    note(found, cred);
+    if scheme.is_some_and(|s| s.eq_ignore_ascii_case("basic")) {
+        use base64::Engine as _;
+        let decoded = base64::engine::general_purpose::STANDARD
+            .decode(cred)
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok());
+        if let Some(pair) = decoded {
+            note(found, &pair);
+            if let Some((_, password)) = pair.split_once(':') {
+                note(found, password);
+            }
+        }
+    }
+    let cookies = if name.eq_ignore_ascii_case("cookie") {
+        usize::MAX
+    } else if name.eq_ignore_ascii_case("set-cookie") {
+        1
+    } else {
+        0
+    };
+    for pair in cred.split(';').take(cookies) {
+        if let Some((_, v)) = pair.split_once('=') {
+            note(found, v.trim().trim_matches('"'));
+        }
+    }
 }
 
 /// One `name=value` of a query or form string: where its value is, and whether it is secret.
@@ -296,15 +344,8 @@ pub fn secret_param_values(q: &str) -> impl Iterator<Item = &str> + '_ {
     params(q).filter(|p| p.secret).map(move |p| &q[p.value])
 }
 
-/// Whether a parameter value is already a placeholder, possibly percent-encoded by whatever
-/// rebuilt the URL since (`[redacted%201a2b3c4d]`).
-fn param_is_redacted(v: &str) -> bool {
-    if is_redacted(v) {
-        return true;
-    }
-    if !v.contains(['%', '+']) {
-        return false;
-    }
+/// `%XX` decoded and `+` read as a space, as a server reads a parameter value.
+fn form_decode(v: &str) -> Vec<u8> {
     let b = v.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -319,18 +360,41 @@ fn param_is_redacted(v: &str) -> bool {
         }
         i += 1;
     }
-    std::str::from_utf8(&out).is_ok_and(is_redacted)
+    out
+}
+
+/// Whether a parameter value is already a placeholder, possibly percent-encoded by whatever
+/// rebuilt the URL since (`[redacted%201a2b3c4d]`).
+fn param_is_redacted(v: &str) -> bool {
+    if is_redacted(v) {
+        return true;
+    }
+    if !v.contains(['%', '+']) {
+        return false;
+    }
+    std::str::from_utf8(&form_decode(v)).is_ok_and(is_redacted)
 }
 
 /// A query or form string with secret parameters' values replaced; names, separators and every
 /// other byte untouched. Borrowed when nothing is secret.
 pub fn query(q: &str) -> Cow<'_, str> {
+    query_in(q, &mut None)
+}
+
+fn query_in<'a>(q: &'a str, found: &mut Found<'_>) -> Cow<'a, str> {
     let mut out: Option<String> = None;
     let mut copied = 0;
     for p in params(q) {
         let v = &q[p.value.clone()];
         if !p.secret || param_is_redacted(v) {
             continue;
+        }
+        if found.is_some() {
+            note(found, v);
+            // An upstream quotes the value it read, not the one that was sent.
+            if v.contains(['%', '+']) {
+                note(found, &String::from_utf8_lossy(&form_decode(v)));
+            }
         }
         let o = out.get_or_insert_with(|| String::with_capacity(q.len() + 24));
         o.push_str(&q[copied..p.value.start]);
@@ -354,29 +418,68 @@ pub fn path_and_query<'a>(path: &'a str, query: Option<&str>) -> Cow<'a, str> {
     }
 }
 
-/// A URL (absolute, or `path?query`) with secret query parameters redacted; the rest untouched.
+/// A URL (absolute, or `path?query`) with secret parameters redacted in its query and in its
+/// fragment, where the implicit grant puts the token (`#access_token=…`); the rest untouched.
 pub fn url(u: &str) -> Cow<'_, str> {
-    let Some((head, rest)) = u.split_once('?') else {
+    url_in(u, &mut None)
+}
+
+/// [`url`], adding the credentials it replaces to `found` (see [`Secrets`]).
+pub fn url_found<'a>(u: &'a str, found: &mut Vec<String>) -> Cow<'a, str> {
+    url_in(u, &mut Some(found))
+}
+
+fn url_in<'a>(u: &'a str, found: &mut Found<'_>) -> Cow<'a, str> {
+    // The fragment begins at the first `#`; a `?` after it belongs to the fragment.
+    let (before, frag) = match u.split_once('#') {
+        Some((b, f)) => (b, Some(f)),
+        None => (u, None),
+    };
+    let (head, q) = match before.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (before, None),
+    };
+    let q_red = q.map(|q| query_in(q, found));
+    let frag_red = frag.map(|f| fragment(f, found));
+    let changed = |c: &Option<Cow<'_, str>>| matches!(c, Some(Cow::Owned(_)));
+    if !changed(&q_red) && !changed(&frag_red) {
         return Cow::Borrowed(u);
-    };
-    let (q, frag) = match rest.split_once('#') {
-        Some((q, f)) => (q, Some(f)),
-        None => (rest, None),
-    };
-    match query(q) {
-        Cow::Borrowed(_) => Cow::Borrowed(u),
-        Cow::Owned(q) => Cow::Owned(match frag {
-            Some(f) => format!("{head}?{q}#{f}"),
-            None => format!("{head}?{q}"),
-        }),
+    }
+    let mut out = String::with_capacity(u.len() + 24);
+    out.push_str(head);
+    if let Some(q) = q_red {
+        out.push('?');
+        out.push_str(&q);
+    }
+    if let Some(f) = frag_red {
+        out.push('#');
+        out.push_str(&f);
+    }
+    Cow::Owned(out)
+}
+
+/// A URL fragment with secret parameters redacted: `access_token=…&expires_in=…` as the
+/// implicit grant writes it, or a single-page app's route with a query of its own
+/// (`/callback?access_token=…`).
+fn fragment<'a>(f: &'a str, found: &mut Found<'_>) -> Cow<'a, str> {
+    match f.split_once('?') {
+        Some((route, q)) if !route.contains(['=', '&']) => match query_in(q, found) {
+            Cow::Owned(q) => Cow::Owned(format!("{route}?{q}")),
+            Cow::Borrowed(_) => Cow::Borrowed(f),
+        },
+        _ => query_in(f, found),
     }
 }
 
 /// A header map with secret and URL-carrying header values redacted.
 pub fn headers(map: &HeaderMap) -> HeaderMap {
+    headers_in(map, &mut None)
+}
+
+fn headers_in(map: &HeaderMap, found: &mut Found<'_>) -> HeaderMap {
     let mut out = HeaderMap::with_capacity(map.len());
     for (name, value) in map {
-        let redacted = header_value(name.as_str(), value.as_bytes());
+        let redacted = header_value_in(name.as_str(), value.as_bytes(), found);
         let value = if redacted.as_bytes() == value.as_bytes() {
             value.clone()
         } else {
@@ -392,6 +495,10 @@ pub fn headers(map: &HeaderMap) -> HeaderMap {
 /// A JSON value with secret keys (at any depth) replaced by placeholders and, unless
 /// `keep_content`, customer-written text replaced by its length. Returns whether it changed.
 pub fn json(value: &mut Value, keep_content: bool) -> bool {
+    json_in(value, keep_content, &mut None)
+}
+
+fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool {
     let mut changed = false;
     match value {
         Value::Object(map) => {
@@ -401,6 +508,9 @@ pub fn json(value: &mut Value, keep_content: bool) -> bool {
                         Value::String(s) => s.clone(),
                         other => other.to_string(),
                     };
+                    if !is_redacted(&text) {
+                        note(found, &text);
+                    }
                     let red = secret(&text);
                     if red != text || !v.is_string() {
                         *v = Value::String(red);
@@ -414,13 +524,13 @@ pub fn json(value: &mut Value, keep_content: bool) -> bool {
                         changed = true;
                     }
                 } else {
-                    changed |= json(v, keep_content);
+                    changed |= json_in(v, keep_content, found);
                 }
             }
         }
         Value::Array(items) => {
             for v in items {
-                changed |= json(v, keep_content);
+                changed |= json_in(v, keep_content, found);
             }
         }
         _ => {}
@@ -433,7 +543,17 @@ pub fn json(value: &mut Value, keep_content: bool) -> bool {
 /// is neither (a cut-off JSON prefix, say) by a textual pass over `"key": "value"` pairs.
 /// Unchanged bodies are borrowed.
 pub fn body<'a>(bytes: &'a [u8], content_type: Option<&str>, keep_content: bool) -> Cow<'a, [u8]> {
-    body_at(bytes, content_type, keep_content, 0)
+    body_at(bytes, content_type, keep_content, 0, &mut None)
+}
+
+/// [`body`], adding the credentials it replaces to `found` (see [`Secrets`]).
+pub fn body_found<'a>(
+    bytes: &'a [u8],
+    content_type: Option<&str>,
+    keep_content: bool,
+    found: &mut Vec<String>,
+) -> Cow<'a, [u8]> {
+    body_at(bytes, content_type, keep_content, 0, &mut Some(found))
 }
 
 /// Multipart parts are bodies of their own, and may be multipart again; deeper than this they
@@ -445,6 +565,7 @@ fn body_at<'a>(
     content_type: Option<&str>,
     keep_content: bool,
     depth: usize,
+    found: &mut Found<'_>,
 ) -> Cow<'a, [u8]> {
     if bytes.is_empty() {
         return Cow::Borrowed(bytes);
@@ -455,19 +576,19 @@ fn body_at<'a>(
         .get(..10)
         .is_some_and(|m| m.eq_ignore_ascii_case("multipart/"))
     {
-        return multipart(bytes, ct, keep_content, depth);
+        return multipart(bytes, ct, keep_content, depth, found);
     }
     // A multipart body whose type was lost (a HAR without mimeType, a pasted request) still
     // names its fields: read it as such when it parses as such.
     if content_type.is_none() && bytes.starts_with(b"--") && depth < MAX_MULTIPART_DEPTH {
-        if let Some((out, true)) =
-            sniffed_boundary(bytes).and_then(|b| multipart_parts(bytes, b, keep_content, depth))
+        if let Some((out, true)) = sniffed_boundary(bytes)
+            .and_then(|b| multipart_parts(bytes, b, keep_content, depth, found))
         {
             return out;
         }
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(bytes) {
-        if json(&mut v, keep_content) {
+        if json_in(&mut v, keep_content, found) {
             return Cow::Owned(serde_json::to_vec(&v).unwrap_or_default());
         }
         return Cow::Borrowed(bytes);
@@ -485,12 +606,12 @@ fn body_at<'a>(
     let mut out: Cow<'_, str> = Cow::Borrowed(text);
     if looks_form {
         let form = text.trim_end_matches(['\r', '\n']);
-        if let Cow::Owned(mut q) = query(form) {
+        if let Cow::Owned(mut q) = query_in(form, found) {
             q.push_str(&text[form.len()..]);
             out = Cow::Owned(q);
         }
     }
-    if let Cow::Owned(t) = json_text(&out, keep_content) {
+    if let Cow::Owned(t) = json_text(&out, keep_content, found) {
         out = Cow::Owned(t);
     }
     match out {
@@ -514,7 +635,13 @@ fn is_multipart_placeholder(bytes: &[u8]) -> bool {
 
 /// A multipart body: by the boundary its type declares or, failing that, the one its first line
 /// shows; replaced whole when neither reads.
-fn multipart<'a>(bytes: &'a [u8], ct: &str, keep_content: bool, depth: usize) -> Cow<'a, [u8]> {
+fn multipart<'a>(
+    bytes: &'a [u8],
+    ct: &str,
+    keep_content: bool,
+    depth: usize,
+    found: &mut Found<'_>,
+) -> Cow<'a, [u8]> {
     if is_multipart_placeholder(bytes) {
         return Cow::Borrowed(bytes);
     }
@@ -527,9 +654,10 @@ fn multipart<'a>(bytes: &'a [u8], ct: &str, keep_content: bool, depth: usize) ->
         .map(|(_, v)| v)
         .filter(|b| !b.is_empty());
     declared
-        .and_then(|b| multipart_parts(bytes, b.as_bytes(), keep_content, depth))
+        .and_then(|b| multipart_parts(bytes, b.as_bytes(), keep_content, depth, found))
         .or_else(|| {
-            sniffed_boundary(bytes).and_then(|b| multipart_parts(bytes, b, keep_content, depth))
+            sniffed_boundary(bytes)
+                .and_then(|b| multipart_parts(bytes, b, keep_content, depth, found))
         })
         .map_or_else(
             || Cow::Owned(multipart_placeholder(bytes.len())),
@@ -606,6 +734,7 @@ fn multipart_parts<'a>(
     boundary: &[u8],
     keep_content: bool,
     depth: usize,
+    found: &mut Found<'_>,
 ) -> Option<(Cow<'a, [u8]>, bool)> {
     let dash_boundary = [b"--", boundary].concat();
     let (_, mut cur) = find_delimiter(bytes, 0, &dash_boundary)?;
@@ -638,9 +767,13 @@ fn multipart_parts<'a>(
         named |= name;
         let content = &part[content_start..];
         let red = if secret {
-            secret_bytes(content).map(Cow::Owned)
+            let red = secret_bytes(content);
+            if red.is_some() && found.is_some() {
+                note(found, &String::from_utf8_lossy(content));
+            }
+            red.map(Cow::Owned)
         } else {
-            match body_at(content, ct.as_deref(), keep_content, depth + 1) {
+            match body_at(content, ct.as_deref(), keep_content, depth + 1, found) {
                 Cow::Owned(b) => Some(Cow::Owned(b)),
                 Cow::Borrowed(_) => None,
             }
@@ -750,7 +883,7 @@ fn header_params(v: &str) -> Vec<(&str, Cow<'_, str>)> {
 
 /// Textual redaction of `"key": "value"` pairs, for JSON that does not parse (cut off by the
 /// inspection limit or by a truncated file). An unterminated value is redacted to the end.
-fn json_text(text: &str, keep_content: bool) -> Cow<'_, str> {
+fn json_text<'a>(text: &'a str, keep_content: bool, found: &mut Found<'_>) -> Cow<'a, str> {
     static PAIR: LazyLock<Regex> = LazyLock::new(|| {
         Regex::new(r#""([A-Za-z0-9_-]+)"(\s*:\s*)"((?:[^"\\]|\\.)*)("?)"#).expect("valid regex")
     });
@@ -758,6 +891,9 @@ fn json_text(text: &str, keep_content: bool) -> Cow<'_, str> {
         let key = &c[1];
         let value = &c[3];
         let red = if is_secret_json_key(key) {
+            if !is_redacted(value) {
+                note(found, value);
+            }
             secret(value)
         } else if !keep_content && is_content_json_key(key) {
             content(value)
@@ -768,8 +904,13 @@ fn json_text(text: &str, keep_content: bool) -> Cow<'_, str> {
     })
 }
 
-fn redact_prefix(body: &BodyPrefix, content_type: Option<&str>, keep_content: bool) -> BodyPrefix {
-    match self::body(&body.bytes, content_type, keep_content) {
+fn redact_prefix(
+    body: &BodyPrefix,
+    content_type: Option<&str>,
+    keep_content: bool,
+    found: &mut Found<'_>,
+) -> BodyPrefix {
+    match body_at(&body.bytes, content_type, keep_content, 0, found) {
         Cow::Borrowed(_) => body.clone(),
         Cow::Owned(b) => BodyPrefix {
             bytes: b.into(),
@@ -779,9 +920,18 @@ fn redact_prefix(body: &BodyPrefix, content_type: Option<&str>, keep_content: bo
 }
 
 /// An exchange as every writer may show it: secret headers, query parameters, form fields and
-/// JSON keys redacted (fingerprints kept), customer text replaced by its length unless
-/// `keep_content`. Paths, statuses and all other data are untouched.
+/// JSON keys redacted (fingerprints kept), then every other copy of those credentials in it
+/// (see [`Secrets`]); customer text replaced by its length unless `keep_content`. Paths,
+/// statuses and all other data are untouched.
 pub fn exchange(ex: &Exchange, keep_content: bool) -> Exchange {
+    exchange_and_secrets(ex, keep_content).0
+}
+
+/// [`exchange`], and the credentials it found, for text made from the exchange elsewhere (a
+/// diagnosis quoting the upstream's message).
+pub fn exchange_and_secrets(ex: &Exchange, keep_content: bool) -> (Exchange, Secrets) {
+    let mut found = Vec::new();
+    let f = &mut Some(&mut found);
     let mut out = ex.clone();
     let ct = |h: &HeaderMap| {
         h.get(http::header::CONTENT_TYPE)
@@ -789,14 +939,236 @@ pub fn exchange(ex: &Exchange, keep_content: bool) -> Exchange {
             .map(str::to_owned)
     };
     let req = &mut out.request;
-    req.query = req.query.as_deref().map(|q| query(q).into_owned());
-    req.body = redact_prefix(&req.body, ct(&req.headers).as_deref(), keep_content);
-    req.headers = headers(&req.headers);
+    req.query = req.query.as_deref().map(|q| query_in(q, f).into_owned());
+    req.body = redact_prefix(&req.body, ct(&req.headers).as_deref(), keep_content, f);
+    req.headers = headers_in(&req.headers, f);
     if let Some(resp) = out.response.as_mut() {
-        resp.body = redact_prefix(&resp.body, ct(&resp.headers).as_deref(), keep_content);
-        resp.headers = headers(&resp.headers);
+        resp.body = redact_prefix(&resp.body, ct(&resp.headers).as_deref(), keep_content, f);
+        resp.headers = headers_in(&resp.headers, f);
     }
-    out
+    let secrets = Secrets::new(found);
+    if !secrets.is_empty() {
+        let req = &mut out.request;
+        if let Some(Cow::Owned(q)) = req.query.as_deref().map(|q| secrets.scrub(q)) {
+            req.query = Some(q);
+        }
+        if let Cow::Owned(p) = secrets.scrub(&req.path) {
+            req.path = p;
+        }
+        secrets.scrub_prefix(&mut req.body);
+        secrets.scrub_headers(&mut req.headers);
+        if let Some(resp) = out.response.as_mut() {
+            secrets.scrub_prefix(&mut resp.body);
+            secrets.scrub_headers(&mut resp.headers);
+        }
+    }
+    (out, secrets)
+}
+
+/// Where the redacting functions put each credential they replace when the caller wants to
+/// find its other copies ([`Secrets`]); `None` when it does not (a log line), so that nothing
+/// is copied on the proxy's path.
+type Found<'a> = Option<&'a mut Vec<String>>;
+
+fn note(found: &mut Found<'_>, value: &str) {
+    if let Some(f) = found {
+        f.push(value.to_owned());
+    }
+}
+
+/// The credentials of one exchange, as redacting its named fields found them, so that their
+/// copies anywhere else in it are replaced too: an upstream message quoting the token it
+/// refused (`Invalid token Bearer …`), the password of a Basic credential or a form's
+/// `client_secret` echoed in an error description, a token in a non-secret header. Each copy
+/// becomes the same `[redacted <fingerprint>]` as the field it came from.
+///
+/// Values shorter than [`Secrets::MIN_LEN`] bytes are not looked for: they are too likely to
+/// be ordinary words or numbers of the exchange (`Basic eDp5` is `x:y`). Values that are part
+/// of a placeholder's own text are not looked for either, so that redacting stays idempotent.
+/// One pass over each text whatever the number of credentials.
+#[derive(Default)]
+pub struct Secrets {
+    matcher: Option<aho_corasick::AhoCorasick>,
+    /// The credentials, as the matcher's patterns are numbered.
+    values: Vec<String>,
+    /// What replaces each.
+    placeholders: Vec<String>,
+}
+
+impl std::fmt::Debug for Secrets {
+    // Never the values themselves, even in a debug print.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Secrets")
+            .field("placeholders", &self.placeholders)
+            .finish()
+    }
+}
+
+impl Secrets {
+    /// The shortest credential looked for, in bytes. Real tokens and client secrets are far
+    /// longer; a password of six bytes is still replaced.
+    pub const MIN_LEN: usize = 6;
+
+    /// The words of every placeholder; a "credential" inside them would be found in every
+    /// redacted text.
+    const PLACEHOLDER_WORDS: &'static str = "[redacted multipart body: chars bytes]";
+
+    /// The secrets among `values`, as the redacting functions reported them.
+    pub fn new(mut values: Vec<String>) -> Self {
+        for v in &mut values {
+            // As an upstream quotes it: `Bearer  tok ` says `tok`.
+            let t = v.trim();
+            if t.len() != v.len() {
+                *v = t.to_owned();
+            }
+        }
+        values.retain(|v| {
+            v.len() >= Self::MIN_LEN
+                && !param_is_redacted(v)
+                && !Self::PLACEHOLDER_WORDS.contains(v.as_str())
+        });
+        values.sort_unstable();
+        values.dedup();
+        if values.is_empty() {
+            return Secrets::default();
+        }
+        // Longest first where two start at the same byte: `client:secret` over `secret`. The
+        // build fails only past size limits far beyond any exchange's credentials.
+        let matcher = aho_corasick::AhoCorasick::builder()
+            .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .build(&values)
+            .ok();
+        let placeholders = values.iter().map(|v| secret(v)).collect();
+        Secrets {
+            matcher,
+            values,
+            placeholders,
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.matcher.is_none()
+    }
+
+    /// `bytes` with every copy of a credential replaced; borrowed when there is none.
+    pub fn scrub_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let Some(m) = &self.matcher else {
+            return Cow::Borrowed(bytes);
+        };
+        let mut out: Option<Vec<u8>> = None;
+        let mut copied = 0;
+        for hit in m.find_iter(bytes) {
+            let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + 24));
+            o.extend_from_slice(&bytes[copied..hit.start()]);
+            o.extend_from_slice(self.placeholders[hit.pattern().as_usize()].as_bytes());
+            copied = hit.end();
+        }
+        match out {
+            Some(mut o) => {
+                o.extend_from_slice(&bytes[copied..]);
+                Cow::Owned(o)
+            }
+            None => Cow::Borrowed(bytes),
+        }
+    }
+
+    /// `text` with every copy of a credential replaced; borrowed when there is none.
+    pub fn scrub<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        match self.scrub_bytes(text.as_bytes()) {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            // Whole UTF-8 patterns replaced by ASCII in UTF-8 text: still UTF-8.
+            Cow::Owned(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+        }
+    }
+
+    /// Every string of a JSON value (a diagnosis, a HAR entry) scrubbed; whether one changed.
+    pub fn scrub_json(&self, v: &mut Value) -> bool {
+        if self.is_empty() {
+            return false;
+        }
+        match v {
+            Value::String(s) => match self.scrub(s) {
+                Cow::Owned(new) => {
+                    *s = new;
+                    true
+                }
+                Cow::Borrowed(_) => false,
+            },
+            Value::Array(items) => items
+                .iter_mut()
+                .fold(false, |changed, v| self.scrub_json(v) | changed),
+            Value::Object(map) => map
+                .values_mut()
+                .fold(false, |changed, v| self.scrub_json(v) | changed),
+            _ => false,
+        }
+    }
+
+    /// A body prefix scrubbed; when it was cut off (the inspection limit) inside a copy of a
+    /// credential, the piece of it at the end goes too.
+    fn scrub_prefix(&self, body: &mut BodyPrefix) {
+        let mut bytes = self.scrub_bytes(&body.bytes);
+        if !body.complete {
+            if let Some((cut, i)) = self.cut_copy(&bytes) {
+                let mut b = bytes.into_owned();
+                b.truncate(b.len() - cut);
+                b.extend_from_slice(self.placeholders[i].as_bytes());
+                bytes = Cow::Owned(b);
+            }
+        }
+        if let Cow::Owned(b) = bytes {
+            body.bytes = b.into();
+        }
+    }
+
+    /// The longest end of `bytes` (at least [`Secrets::MIN_LEN`] long) that begins a
+    /// credential, and which credential: linear in the credential's length (the prefix function
+    /// of Knuth, Morris and Pratt), however the text repeats itself.
+    fn cut_copy(&self, bytes: &[u8]) -> Option<(usize, usize)> {
+        let mut best: Option<(usize, usize)> = None;
+        for (i, v) in self.values.iter().enumerate() {
+            let pat = v.as_bytes();
+            let tail = &bytes[bytes.len().saturating_sub(pat.len() - 1)..];
+            if tail.len() < Self::MIN_LEN {
+                continue;
+            }
+            let mut fail = vec![0usize; pat.len()];
+            let mut k = 0;
+            for j in 1..pat.len() {
+                while k > 0 && pat[j] != pat[k] {
+                    k = fail[k - 1];
+                }
+                if pat[j] == pat[k] {
+                    k += 1;
+                }
+                fail[j] = k;
+            }
+            let mut k = 0;
+            for &c in tail {
+                // `tail` is shorter than `pat`: `k` never reaches a whole match.
+                while k > 0 && c != pat[k] {
+                    k = fail[k - 1];
+                }
+                if c == pat[k] {
+                    k += 1;
+                }
+            }
+            if k >= Self::MIN_LEN && best.is_none_or(|(n, _)| k > n) {
+                best = Some((k, i));
+            }
+        }
+        best
+    }
+
+    /// Header values scrubbed (a token quoted in `WWW-Authenticate` or a custom error header).
+    fn scrub_headers(&self, map: &mut HeaderMap) {
+        for value in map.values_mut() {
+            if let Cow::Owned(b) = self.scrub_bytes(value.as_bytes()) {
+                *value = HeaderValue::from_bytes(&b)
+                    .unwrap_or_else(|_| HeaderValue::from_static("[redacted]"));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -1115,6 +1487,277 @@ mod tests {
             assert!(SECRET_PARAMS.contains(k), "{k}");
         }
         assert!(!is_secret_json_key("x_client_assertion_name_that_is_long"));
+    }
+
+    #[test]
+    fn url_fragments_are_redacted_like_queries() {
+        let fp = fingerprint(b"IMPLICITTOKEN1");
+        for (input, expected) in [
+            (
+                "https://app/cb#access_token=IMPLICITTOKEN1&expires_in=86399&token_type=bearer",
+                format!("https://app/cb#access_token=[redacted {fp}]&expires_in=86399&token_type=bearer"),
+            ),
+            (
+                "https://app/cb?state=1#access_token=IMPLICITTOKEN1",
+                format!("https://app/cb?state=1#access_token=[redacted {fp}]"),
+            ),
+            // A single-page app's route with a query of its own.
+            (
+                "https://app/#/callback?access_token=IMPLICITTOKEN1&state=1",
+                format!("https://app/#/callback?access_token=[redacted {fp}]&state=1"),
+            ),
+            // A `?` after the `#` is the fragment's.
+            (
+                "/cb#id_token=IMPLICITTOKEN1?x",
+                format!("/cb#id_token=[redacted {}]", fingerprint(b"IMPLICITTOKEN1?x")),
+            ),
+        ] {
+            let got = url(input);
+            assert_eq!(got, expected, "{input}");
+            assert_eq!(url(&got), got, "idempotent: {input}");
+        }
+        for plain in ["https://app/cb#section", "https://x/a?b=1#c=2", "/p#"] {
+            assert!(matches!(url(plain), Cow::Borrowed(_)), "{plain}");
+        }
+        for name in ["Location", "Referer", "Content-Location"] {
+            let got = header_value(name, b"https://app/cb#access_token=IMPLICITTOKEN1&state=x");
+            assert_eq!(
+                got,
+                format!("https://app/cb#access_token=[redacted {fp}]&state=x"),
+                "{name}"
+            );
+        }
+    }
+
+    fn basic(user_password: &str) -> String {
+        use base64::Engine as _;
+        let cred = base64::engine::general_purpose::STANDARD.encode(user_password);
+        format!("Basic {cred}")
+    }
+
+    fn exchange_of(
+        req_headers: &[(&str, &str)],
+        req_body: &str,
+        status: u16,
+        resp_headers: &[(&str, &str)],
+        resp_body: &str,
+    ) -> Exchange {
+        let map = |h: &[(&str, &str)]| {
+            let mut m = HeaderMap::new();
+            for (n, v) in h {
+                m.append(
+                    http::HeaderName::from_bytes(n.as_bytes()).unwrap(),
+                    HeaderValue::from_str(v).unwrap(),
+                );
+            }
+            m
+        };
+        Exchange {
+            seq: 1,
+            origin: crate::exchange::Origin::Live,
+            started_at: std::time::UNIX_EPOCH,
+            request: crate::exchange::Request {
+                method: http::Method::POST,
+                path: "/oauth/token".into(),
+                query: None,
+                headers: map(req_headers),
+                body: BodyPrefix::complete(req_body.to_owned()),
+                upstream: crate::exchange::UpstreamKind::Login,
+                host: None,
+            },
+            response: Some(crate::exchange::Response {
+                status: http::StatusCode::from_u16(status).unwrap(),
+                headers: map(resp_headers),
+                body: BodyPrefix::complete(resp_body.to_owned()),
+            }),
+            timings: Default::default(),
+            inspection: Default::default(),
+        }
+    }
+
+    fn response_text(ex: &Exchange) -> String {
+        String::from_utf8_lossy(&ex.response.as_ref().unwrap().body.bytes).into_owned()
+    }
+
+    #[test]
+    fn an_echoed_bearer_token_is_replaced_in_bodies_and_headers() {
+        let ex = exchange_of(
+            &[("authorization", "Bearer UPACCESSTOKEN1")],
+            "",
+            401,
+            &[
+                ("content-type", "text/plain"),
+                (
+                    "www-authenticate",
+                    r#"Bearer error="invalid_token", token="UPACCESSTOKEN1""#,
+                ),
+            ],
+            "Invalid token Bearer UPACCESSTOKEN1",
+        );
+        let fp = fingerprint(b"UPACCESSTOKEN1");
+        let shown = exchange(&ex, false);
+        assert_eq!(
+            response_text(&shown),
+            format!("Invalid token Bearer [redacted {fp}]")
+        );
+        let resp = shown.response.as_ref().unwrap();
+        assert_eq!(
+            resp.headers["www-authenticate"],
+            format!(r#"Bearer error="invalid_token", token="[redacted {fp}]""#)
+        );
+        assert_eq!(
+            shown.request.headers["authorization"],
+            format!("Bearer [redacted {fp}]")
+        );
+        // Redacting what was redacted changes nothing.
+        let twice = exchange(&shown, false);
+        assert_eq!(response_text(&twice), response_text(&shown));
+        assert_eq!(twice.response.unwrap().headers, resp.headers);
+    }
+
+    #[test]
+    fn basic_credentials_are_looked_for_decoded_but_not_the_client_id() {
+        let auth = basic("myclient:BASICPW9");
+        let ex = exchange_of(
+            &[("authorization", &auth)],
+            "grant_type=client_credentials",
+            400,
+            &[],
+            r#"{"error":"unauthorized_client","error_description":"client myclient with secret BASICPW9 may not use it, nor myclient:BASICPW9"}"#,
+        );
+        let (shown, secrets) = exchange_and_secrets(&ex, false);
+        let expected = format!(
+            r#"{{"error":"unauthorized_client","error_description":"client myclient with secret [redacted {}] may not use it, nor [redacted {}]"}}"#,
+            fingerprint(b"BASICPW9"),
+            fingerprint(b"myclient:BASICPW9"),
+        );
+        assert_eq!(response_text(&shown), expected);
+        let cred = auth.strip_prefix("Basic ").unwrap();
+        assert_eq!(
+            secrets.scrub(&format!("bad header {auth}")),
+            format!(
+                "bad header Basic [redacted {}]",
+                fingerprint(cred.as_bytes())
+            )
+        );
+    }
+
+    #[test]
+    fn body_credentials_of_secret_names_are_looked_for_everywhere_in_the_exchange() {
+        let ex = exchange_of(
+            &[("content-type", "application/x-www-form-urlencoded")],
+            "grant_type=refresh_token&client_id=myclient&client_secret=FORMPW9&refresh_token=REFRESH%2BPW9",
+            400,
+            &[("x-error", "secret FORMPW9 rejected")],
+            "unauthorized_client: refresh token REFRESH+PW9 is revoked (FORMPW9)",
+        );
+        let (shown, secrets) = exchange_and_secrets(&ex, false);
+        let (form, refresh) = (fingerprint(b"FORMPW9"), fingerprint(b"REFRESH+PW9"));
+        assert_eq!(
+            response_text(&shown),
+            format!("unauthorized_client: refresh token [redacted {refresh}] is revoked ([redacted {form}])")
+        );
+        assert_eq!(
+            shown.response.unwrap().headers["x-error"],
+            format!("secret [redacted {form}] rejected")
+        );
+        // The client id is no secret.
+        assert_eq!(secrets.scrub("client myclient"), "client myclient");
+
+        let json = exchange_of(
+            &[("content-type", "application/json")],
+            r#"{"grant_type":"password","clientSecret":"JSONSECRET1","password":"PASSWORD9"}"#,
+            401,
+            &[],
+            r#"{"error_description":"bad secret JSONSECRET1 or password PASSWORD9"}"#,
+        );
+        assert_eq!(
+            response_text(&exchange(&json, false)),
+            format!(
+                r#"{{"error_description":"bad secret [redacted {}] or password [redacted {}]"}}"#,
+                fingerprint(b"JSONSECRET1"),
+                fingerprint(b"PASSWORD9")
+            )
+        );
+    }
+
+    #[test]
+    fn short_values_and_cookie_attributes_are_not_looked_for() {
+        let ex = exchange_of(
+            &[
+                ("authorization", &basic("x:short")),
+                ("cookie", "a=1; session=COOKIEVAL9"),
+            ],
+            "password=12345",
+            401,
+            &[(
+                "set-cookie",
+                "sid=SETCOOKIE9; Path=/api/v2; Domain=example.com; HttpOnly",
+            )],
+            "user x, password 12345, short, path /api/v2 at example.com; COOKIEVAL9 SETCOOKIE9",
+        );
+        let got = response_text(&exchange(&ex, false));
+        let expected = format!(
+            "user x, password 12345, short, path /api/v2 at example.com; [redacted {}] [redacted {}]",
+            fingerprint(b"COOKIEVAL9"),
+            fingerprint(b"SETCOOKIE9")
+        );
+        assert_eq!(got, expected);
+        // Nor is a credential that a placeholder's own words contain.
+        let s = Secrets::new(vec!["redacted".into(), "[redacted".into()]);
+        assert!(s.is_empty(), "{s:?}");
+    }
+
+    #[test]
+    fn a_body_cut_inside_an_echoed_credential_loses_the_piece() {
+        let mut ex = exchange_of(
+            &[("authorization", "Bearer UPACCESSTOKEN1")],
+            "",
+            401,
+            &[],
+            "Invalid token Bearer UPACCESSTOK",
+        );
+        let fp = fingerprint(b"UPACCESSTOKEN1");
+        ex.response.as_mut().unwrap().body.complete = false;
+        assert_eq!(
+            response_text(&exchange(&ex, false)),
+            format!("Invalid token Bearer [redacted {fp}]")
+        );
+        // Fewer than MIN_LEN bytes of it at the end stay: as likely any other word.
+        ex.response.as_mut().unwrap().body.bytes = "Invalid token Bearer UPAC".into();
+        assert_eq!(
+            response_text(&exchange(&ex, false)),
+            "Invalid token Bearer UPAC"
+        );
+        // A whole body keeps its end.
+        ex.response.as_mut().unwrap().body = BodyPrefix::complete("token UPACCESSTOK");
+        assert_eq!(response_text(&exchange(&ex, false)), "token UPACCESSTOK");
+    }
+
+    #[test]
+    fn scrub_replaces_every_credential_in_one_pass() {
+        let s = Secrets::new(vec![
+            "client:secret-value".into(),
+            "secret-value".into(),
+            " padded-token ".into(),
+        ]);
+        let got = s.scrub("a client:secret-value, b secret-value, c padded-token.");
+        let expected = format!(
+            "a [redacted {}], b [redacted {}], c [redacted {}].",
+            fingerprint(b"client:secret-value"),
+            fingerprint(b"secret-value"),
+            fingerprint(b"padded-token")
+        );
+        assert_eq!(got, expected);
+        assert!(matches!(s.scrub("nothing here"), Cow::Borrowed(_)));
+        let mut v =
+            serde_json::json!({"cause": "secret-value expired", "n": 1, "l": ["secret-value"]});
+        assert!(s.scrub_json(&mut v));
+        let fp = fingerprint(b"secret-value");
+        assert_eq!(
+            v,
+            serde_json::json!({"cause": format!("[redacted {fp}] expired"), "n": 1, "l": [format!("[redacted {fp}]")]})
+        );
     }
 
     fn body_text_ct(b: &[u8], ct: Option<&str>) -> String {

@@ -331,6 +331,84 @@ async fn planted_secrets_appear_in_no_triage_answer() {
     assert!(all.contains("a=1;client%5Fsecret=[redacted "), "{all}");
 }
 
+/// An upstream quoting the credentials it refused, in its body and in a header: none of them
+/// reaches a `/__triage` answer, and the text around them does.
+#[tokio::test]
+async fn credentials_an_upstream_echoes_appear_in_no_triage_answer() {
+    const ECHOED_TOKEN: &str = "UPACCESSTOKEN1";
+    const BASIC_PASSWORD: &str = "BASICPW9";
+    let up = upstream(|seen: Seen| async move {
+        let auth = seen.headers["authorization"].to_str().unwrap().to_owned();
+        let (status, message) = if auth.starts_with("Basic ") {
+            (
+                400,
+                format!("client myclient with secret {BASIC_PASSWORD} may not use it"),
+            )
+        } else {
+            (401, format!("Invalid token {auth}"))
+        };
+        Response::builder()
+            .status(status)
+            .header("content-type", "application/json")
+            .header("x-refused", auth)
+            .body(full(format!(
+                r#"{{"message":"{message}","code":"bad.credentials","status":{status}}}"#
+            )))
+            .unwrap()
+    })
+    .await;
+    let monitor = Arc::new(Monitor::default());
+    let p = proxy_with(config(&up.url(), &up.url()), pipeline(monitor)).await;
+    let base = format!("http://{}", p.addr);
+    let c = client();
+    let r = c
+        .get(format!("{base}/api/v2/users/me"))
+        .header("authorization", format!("Bearer {ECHOED_TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    r.bytes().await.unwrap();
+    use base64::Engine as _;
+    let basic =
+        base64::engine::general_purpose::STANDARD.encode(format!("myclient:{BASIC_PASSWORD}"));
+    let r = c
+        .post(format!("{base}/oauth/token"))
+        .header("authorization", format!("Basic {basic}"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    r.bytes().await.unwrap();
+
+    let list = wait_for(&c, &base, 2).await;
+    let mut answers = vec![list.to_string()];
+    for x in list["exchanges"].as_array().unwrap() {
+        let (s, _, t) = get(&c, format!("{base}/__triage/api/exchanges/{}", x["seq"])).await;
+        assert_eq!(s, 200);
+        answers.push(t);
+    }
+    for a in &answers {
+        for planted in [ECHOED_TOKEN, BASIC_PASSWORD, basic.as_str()] {
+            assert!(!a.contains(planted), "{planted} leaked into:\n{a}");
+        }
+    }
+    let all = answers.join("\n");
+    let fp = |s: &str| triage::redact::fingerprint(s.as_bytes());
+    for expected in [
+        format!("Invalid token Bearer [redacted {}]", fp(ECHOED_TOKEN)),
+        format!(
+            "client myclient with secret [redacted {}] may not use it",
+            fp(BASIC_PASSWORD)
+        ),
+        format!("Basic [redacted {}]", fp(&basic)),
+    ] {
+        assert!(all.contains(&expected), "expected {expected} in:\n{all}");
+    }
+}
+
 #[tokio::test]
 async fn ring_stays_bounded_and_oldest_moves() {
     let up = fake_upstream().await;

@@ -639,4 +639,97 @@ fn other_sites_calls_in_a_browser_har_are_left_out_and_counted() {
         "--any-host explains every exchange; got: {}",
         all.out.lines().next().unwrap_or_default()
     );
+
+/// A token request (HAR entry) whose error description quotes what the client sent.
+fn token_error_entry(
+    headers: Value,
+    post: Value,
+    status: u16,
+    error: &str,
+    description: &str,
+) -> Value {
+    let body = serde_json::json!({"error": error, "error_description": description}).to_string();
+    serde_json::json!({"startedDateTime": "2026-03-01T10:20:41.500Z", "time": 10,
+        "request": {"method": "POST", "url": "https://login.mypurecloud.com/oauth/token",
+            "httpVersion": "HTTP/1.1", "headers": headers, "queryString": [], "cookies": [],
+            "headersSize": -1, "bodySize": -1, "postData": post},
+        "response": {"status": status, "statusText": "X", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Content-Type", "value": "application/json"}], "cookies": [],
+            "content": {"size": body.len(), "mimeType": "application/json", "text": body},
+            "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}})
+}
+
+#[test]
+fn credentials_echoed_in_error_text_appear_in_no_format() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("myclient:BASICPW9");
+    let form = |text: &str| serde_json::json!({"mimeType": "application/x-www-form-urlencoded", "text": text});
+    let form_type =
+        serde_json::json!([{"name": "Content-Type", "value": "application/x-www-form-urlencoded"}]);
+    let entries = vec![
+        token_error_entry(
+            serde_json::json!([{"name": "Authorization", "value": format!("Basic {basic}")}]),
+            form("grant_type=client_credentials"),
+            400,
+            "unauthorized_client",
+            "client myclient with secret BASICPW9 may not use it",
+        ),
+        token_error_entry(
+            serde_json::json!([{"name": "Authorization", "value": format!("Basic {basic}")}]),
+            form("grant_type=client_credentials"),
+            400,
+            "unauthorized_client",
+            &format!("bad header Basic {basic}"),
+        ),
+        token_error_entry(
+            form_type.clone(),
+            form("grant_type=client_credentials&client_id=myclient&client_secret=FORMPW9"),
+            400,
+            "unauthorized_client",
+            "secret FORMPW9 rejected",
+        ),
+        token_error_entry(
+            form_type,
+            form("grant_type=refresh_token&client_id=myclient&refresh_token=REFRESHPW9"),
+            400,
+            "unauthorized_client",
+            "refresh token REFRESHPW9 is revoked",
+        ),
+    ];
+    let har = serde_json::json!({"log": {"version": "1.2",
+        "creator": {"name": "x", "version": "1"}, "entries": entries}});
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("echo.har");
+    std::fs::write(&input, har.to_string()).unwrap();
+    let red = |s: &str| format!("[redacted {}]", triage::redact::fingerprint(s.as_bytes()));
+    for format in ["text", "json", "markdown", "html"] {
+        let r = triage(&["--format", format, input.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{format}: {}", r.err);
+        for planted in ["BASICPW9", "FORMPW9", "REFRESHPW9", basic.as_str()] {
+            assert!(
+                !r.out.contains(planted) && !r.err.contains(planted),
+                "{planted} in {format}:\n{}",
+                r.out
+            );
+        }
+        // The message around each credential is kept, and the client id is no secret
+        // (Markdown escapes the placeholder's brackets).
+        let shown = r.out.replace("\\[", "[").replace("\\]", "]");
+        for expected in [
+            format!(
+                "client myclient with secret {} may not use it",
+                red("BASICPW9")
+            ),
+            format!("bad header Basic {}", red(&basic)),
+            format!("secret {} rejected", red("FORMPW9")),
+            format!("refresh token {} is revoked", red("REFRESHPW9")),
+        ] {
+            assert!(
+                shown.contains(&expected),
+                "{format}: expected {expected} in:\n{}",
+                r.out
+            );
+        }
+    }
 }

@@ -465,3 +465,208 @@ fn recording_is_readable_while_it_grows() {
         exs.len() + 1
     );
 }
+
+/// A HAR entry as browsers write it, with a response `content` of its own.
+fn har_entry(
+    url: &str,
+    req_headers: Value,
+    post: Option<Value>,
+    status: u16,
+    resp_headers: Value,
+    content: Value,
+    redirect: &str,
+) -> Value {
+    let mut request = json!({"method": "GET", "url": url, "httpVersion": "HTTP/1.1",
+        "headers": req_headers, "queryString": [], "cookies": [], "headersSize": -1, "bodySize": -1});
+    if let Some(p) = post {
+        request["method"] = json!("POST");
+        request["postData"] = p;
+    }
+    json!({"startedDateTime": "2026-03-01T10:20:41.500Z", "time": 10, "request": request,
+        "response": {"status": status, "statusText": "X", "httpVersion": "HTTP/1.1",
+            "headers": resp_headers, "cookies": [], "content": content, "redirectURL": redirect,
+            "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}})
+}
+
+#[test]
+fn redact_removes_fragment_tokens_and_every_echo_of_a_credential() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let echo_401 = r#"{"message":"Invalid token Bearer UPACCESSTOKEN1","code":"bad.credentials"}"#;
+    let entries = vec![
+        // The implicit grant: the token in the redirect's fragment.
+        har_entry(
+            "https://login.mypurecloud.com/oauth/authorize?client_id=c&response_type=token",
+            json!([]),
+            None,
+            302,
+            json!([{"name": "Location", "value": "https://app/cb#access_token=IMPLICITTOKEN1&expires_in=86399"}]),
+            json!({"size": 0, "mimeType": "text/html", "text": ""}),
+            "https://app/cb#access_token=IMPLICITTOKEN1&expires_in=86399",
+        ),
+        har_entry(
+            "https://api.mypurecloud.com/api/v2/users/me#access_token=IMPLICITTOKEN1",
+            json!([{"name": "Referer", "value": "https://app/cb#access_token=IMPLICITTOKEN1&state=s1"},
+                   {"name": "Authorization", "value": "Bearer UPACCESSTOKEN1"}]),
+            None,
+            401,
+            json!([{"name": "Content-Type", "value": "application/json"},
+                   {"name": "X-Refused", "value": "token UPACCESSTOKEN1"}]),
+            json!({"size": 70, "mimeType": "application/json", "text": echo_401}),
+            "",
+        ),
+        // The same echo, base64 as some tools store it.
+        har_entry(
+            "https://api.mypurecloud.com/api/v2/users/me",
+            json!([{"name": "Authorization", "value": "Bearer UPACCESSTOKEN1"}]),
+            None,
+            401,
+            json!([{"name": "Content-Type", "value": "application/json"}]),
+            json!({"size": 70, "mimeType": "application/json", "encoding": "base64", "text": b64(echo_401)}),
+            "",
+        ),
+        // A Basic password, a JSON and a form secret quoted back.
+        har_entry(
+            "https://login.mypurecloud.com/oauth/token",
+            json!([{"name": "Authorization", "value": format!("Basic {}", b64("myclient:BASICPW9"))},
+                   {"name": "Content-Type", "value": "application/json"}]),
+            Some(json!({"mimeType": "application/json",
+                "text": r#"{"grant_type":"client_credentials","clientSecret":"JSONSECRET1"}"#})),
+            401,
+            json!([]),
+            json!({"size": 80, "mimeType": "application/json",
+                "text": r#"{"error":"invalid_client","error_description":"bad secret JSONSECRET1 for myclient (BASICPW9)"}"#}),
+            "",
+        ),
+        har_entry(
+            "https://login.mypurecloud.com/oauth/token",
+            json!([{"name": "Content-Type", "value": "application/x-www-form-urlencoded"}]),
+            Some(json!({"mimeType": "application/x-www-form-urlencoded",
+                "text": "grant_type=refresh_token&refresh_token=REFRESHPW9",
+                "params": [{"name": "refresh_token", "value": "REFRESHPW9"}]})),
+            400,
+            json!([]),
+            json!({"size": 60, "mimeType": "application/json",
+                "text": r#"{"error":"unauthorized_client","error_description":"refresh token REFRESHPW9 is revoked"}"#}),
+            "",
+        ),
+    ];
+    let har = json!({"log": {"version": "1.2", "creator": {"name": "x", "version": "1"}, "entries": entries}});
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("echo.har");
+    std::fs::write(&input, har.to_string()).unwrap();
+    let out = dir.path().join("clean.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    for planted in [
+        "IMPLICITTOKEN1",
+        "UPACCESSTOKEN1",
+        "BASICPW9",
+        "JSONSECRET1",
+        "REFRESHPW9",
+    ] {
+        assert!(!text.contains(planted), "{planted} kept in:\n{text}");
+    }
+    let red = |s: &str| format!("[redacted {}]", redact::fingerprint(s.as_bytes()));
+    let got: Value = serde_json::from_str(&text).unwrap();
+    let e = &got["log"]["entries"];
+    let implicit = format!(
+        "https://app/cb#access_token={}&expires_in=86399",
+        red("IMPLICITTOKEN1")
+    );
+    assert_eq!(e[0]["response"]["headers"][0]["value"], implicit.as_str());
+    assert_eq!(e[0]["response"]["redirectURL"], implicit.as_str());
+    assert_eq!(
+        e[1]["request"]["url"],
+        format!(
+            "https://api.mypurecloud.com/api/v2/users/me#access_token={}",
+            red("IMPLICITTOKEN1")
+        )
+    );
+    assert_eq!(
+        e[1]["request"]["headers"][0]["value"],
+        format!(
+            "https://app/cb#access_token={}&state=s1",
+            red("IMPLICITTOKEN1")
+        )
+    );
+    let echo = format!(
+        r#"{{"message":"Invalid token Bearer {}","code":"bad.credentials"}}"#,
+        red("UPACCESSTOKEN1")
+    );
+    assert_eq!(e[1]["response"]["content"]["text"], echo.as_str());
+    assert_eq!(
+        e[1]["response"]["headers"][1]["value"],
+        format!("token {}", red("UPACCESSTOKEN1"))
+    );
+    assert_eq!(e[2]["response"]["content"]["text"], echo.as_str());
+    assert_eq!(e[2]["response"]["content"].get("encoding"), None);
+    assert_eq!(
+        e[3]["response"]["content"]["text"],
+        format!(
+            r#"{{"error":"invalid_client","error_description":"bad secret {} for myclient ({})"}}"#,
+            red("JSONSECRET1"),
+            red("BASICPW9")
+        )
+    );
+    assert_eq!(
+        e[4]["response"]["content"]["text"],
+        format!(
+            r#"{{"error":"unauthorized_client","error_description":"refresh token {} is revoked"}}"#,
+            red("REFRESHPW9")
+        )
+    );
+}
+
+#[test]
+fn a_recording_and_its_export_replace_an_echoed_token() {
+    let mut ex = synthetic().remove(0);
+    let mut auth = HeaderMap::new();
+    auth.insert(
+        "authorization",
+        HeaderValue::from_static("Bearer UPACCESSTOKEN1"),
+    );
+    ex.request.headers = auth;
+    let resp = ex.response.as_mut().unwrap();
+    resp.status = StatusCode::UNAUTHORIZED;
+    resp.headers
+        .insert("content-type", HeaderValue::from_static("text/plain"));
+    resp.body = BodyPrefix::complete(Bytes::from_static(b"Invalid token Bearer UPACCESSTOKEN1"));
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    Recorder::open(&rec)
+        .unwrap()
+        .append(
+            &ex,
+            &[json!({"cause": "The upstream said: Invalid token Bearer UPACCESSTOKEN1"})],
+        )
+        .unwrap();
+    let har = dir.path().join("out.har");
+    let (code, err) = triage(&[
+        "export",
+        "--har",
+        har.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let expected = format!(
+        "Invalid token Bearer [redacted {}]",
+        redact::fingerprint(b"UPACCESSTOKEN1")
+    );
+    for file in [&rec, &har] {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains("UPACCESSTOKEN1"), "token kept in:\n{text}");
+        assert_eq!(
+            text.matches(&expected).count(),
+            2,
+            "the body and the cause keep their words in:\n{text}"
+        );
+    }
+}

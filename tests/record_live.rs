@@ -114,3 +114,89 @@ async fn a_recording_explains_offline_as_it_was_diagnosed_live() {
         .collect();
     assert_eq!(offline, live, "offline diagnoses differ from live ones");
 }
+
+/// An upstream that quotes the credentials it refused: the bearer token in a 401 body and a
+/// header, a form's `client_secret` in an `error_description`.
+#[tokio::test]
+async fn credentials_an_upstream_echoes_never_reach_the_recording() {
+    const TOKEN: &str = "UPACCESSTOKEN1";
+    const SECRET: &str = "FORMSECRET9";
+    let up = upstream(|seen| async move {
+        if seen.uri.starts_with("/oauth/token") {
+            let body = String::from_utf8_lossy(&seen.body).into_owned();
+            let secret = body.rsplit_once("client_secret=").map_or("", |(_, s)| s);
+            return Response::builder()
+                .status(400)
+                .header("content-type", "application/json")
+                .body(full(format!(
+                    r#"{{"error":"invalid_client","error_description":"secret {secret} rejected"}}"#
+                )))
+                .unwrap();
+        }
+        let auth = seen.headers["authorization"].to_str().unwrap().to_owned();
+        Response::builder()
+            .status(401)
+            .header("content-type", "application/json")
+            .header("x-refused", auth.clone())
+            .body(full(format!(
+                r#"{{"message":"Invalid token {auth}","code":"bad.credentials","status":401}}"#
+            )))
+            .unwrap()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("echo.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(pipeline)).await;
+    let c = client();
+    let r = c
+        .get(format!("http://{}/api/v2/users/me", p.addr))
+        .header("authorization", format!("Bearer {TOKEN}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 401);
+    r.bytes().await.unwrap();
+    let r = c
+        .post(format!("http://{}/oauth/token", p.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=client_credentials&client_id=myclient&client_secret={SECRET}"
+        ))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    let recording = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(recording.lines().count(), 2, "{recording}");
+    for planted in [TOKEN, SECRET] {
+        assert!(
+            !recording.contains(planted),
+            "{planted} reached the recording:\n{recording}"
+        );
+    }
+    let token = format!(
+        "[redacted {}]",
+        triage::redact::fingerprint(TOKEN.as_bytes())
+    );
+    let secret = format!(
+        "[redacted {}]",
+        triage::redact::fingerprint(SECRET.as_bytes())
+    );
+    for expected in [
+        format!("Invalid token Bearer {token}"),
+        format!(r#"["x-refused","Bearer {token}"]"#),
+        format!("secret {secret} rejected"),
+        "client_id=myclient".to_owned(),
+    ] {
+        assert!(
+            recording.contains(&expected),
+            "expected {expected} in the recording:\n{recording}"
+        );
+    }
+}

@@ -47,10 +47,11 @@ impl<W: Write> HarWriter<W> {
 
     /// Appends one exchange, redacted, with its diagnoses under `_triage.diagnoses`.
     pub fn write_entry(&mut self, exchange: &Exchange, diagnoses: &[Value]) -> io::Result<()> {
-        let redacted = redact::exchange(exchange, self.keep_content);
+        let (redacted, secrets) = redact::exchange_and_secrets(exchange, self.keep_content);
         let mut diagnoses = diagnoses.to_vec();
         for d in &mut diagnoses {
             redact::json(d, true);
+            secrets.scrub_json(d);
         }
         let e = entry(&redacted, &diagnoses);
         self.w
@@ -239,19 +240,44 @@ fn redact_name_values(list: Option<&mut Value>, mut f: impl FnMut(&str, &str) ->
     }
 }
 
-fn redact_headers(list: Option<&mut Value>) {
+fn redact_headers(list: Option<&mut Value>, found: &mut Vec<String>) {
     redact_name_values(list, |n, v| {
-        let r = redact::header_value(n, v.as_bytes());
+        let r = redact::header_value_found(n, v.as_bytes(), found);
         (r != v).then(|| r.into_owned())
     });
 }
 
-fn redact_cookies(list: Option<&mut Value>) {
-    redact_name_values(list, |_, v| Some(redact::secret(v)));
+fn redact_cookies(list: Option<&mut Value>, found: &mut Vec<String>) {
+    redact_name_values(list, |_, v| {
+        found.push(v.to_owned());
+        Some(redact::secret(v))
+    });
 }
 
-fn redact_text(text: &str, content_type: Option<&str>, keep_content: bool) -> Option<String> {
-    match redact::body(text.as_bytes(), content_type, keep_content) {
+/// Values of secret parameters (`queryString`, `postData.params`).
+fn redact_params(list: Option<&mut Value>, found: &mut Vec<String>) {
+    redact_name_values(list, |n, v| {
+        redact::is_secret_param(n).then(|| {
+            found.push(v.to_owned());
+            redact::secret(v)
+        })
+    });
+}
+
+fn redact_url(v: &mut Value, key: &str, found: &mut Vec<String>) {
+    set_str(v, key, |u| match redact::url_found(u, found) {
+        std::borrow::Cow::Owned(s) => Some(s),
+        _ => None,
+    });
+}
+
+fn redact_text(
+    text: &str,
+    content_type: Option<&str>,
+    keep_content: bool,
+    found: &mut Vec<String>,
+) -> Option<String> {
+    match redact::body_found(text.as_bytes(), content_type, keep_content, found) {
         std::borrow::Cow::Borrowed(_) => None,
         std::borrow::Cow::Owned(b) => Some(String::from_utf8_lossy(&b).into_owned()),
     }
@@ -259,18 +285,18 @@ fn redact_text(text: &str, content_type: Option<&str>, keep_content: bool) -> Op
 
 /// Removes secrets from one HAR entry as any tool wrote it: URLs, headers, cookies, query
 /// strings, post data (text and params), response content (plain or base64, compressed or
-/// not) and WebSocket messages. Everything else is left as it was.
+/// not) and WebSocket messages; then every other copy of the credentials found there, in any
+/// string of the entry (an error message quoting the token it refused). Everything else is
+/// left as it was.
 pub fn redact_entry(entry: &mut Value, keep_content: bool) {
+    let mut found = Vec::new();
+    let found = &mut found;
+    let mut response_encoding = None;
     if let Some(req) = entry.get_mut("request") {
-        set_str(req, "url", |u| match redact::url(u) {
-            std::borrow::Cow::Owned(s) => Some(s),
-            _ => None,
-        });
-        redact_headers(req.get_mut("headers"));
-        redact_cookies(req.get_mut("cookies"));
-        redact_name_values(req.get_mut("queryString"), |n, v| {
-            redact::is_secret_param(n).then(|| redact::secret(v))
-        });
+        redact_url(req, "url", found);
+        redact_headers(req.get_mut("headers"), found);
+        redact_cookies(req.get_mut("cookies"), found);
+        redact_params(req.get_mut("queryString"), found);
         let ct = header_of(req.get("headers"), "content-type").map(str::to_owned);
         if let Some(pd) = req.get_mut("postData") {
             let mime = pd
@@ -278,19 +304,14 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .or(ct);
-            redact_content(pd, mime.as_deref(), None, keep_content);
-            redact_name_values(pd.get_mut("params"), |n, v| {
-                redact::is_secret_param(n).then(|| redact::secret(v))
-            });
+            redact_content(pd, mime.as_deref(), None, keep_content, found);
+            redact_params(pd.get_mut("params"), found);
         }
     }
     if let Some(resp) = entry.get_mut("response") {
-        redact_headers(resp.get_mut("headers"));
-        redact_cookies(resp.get_mut("cookies"));
-        set_str(resp, "redirectURL", |u| match redact::url(u) {
-            std::borrow::Cow::Owned(s) => Some(s),
-            _ => None,
-        });
+        redact_headers(resp.get_mut("headers"), found);
+        redact_cookies(resp.get_mut("cookies"), found);
+        redact_url(resp, "redirectURL", found);
         let ct = header_of(resp.get("headers"), "content-type").map(str::to_owned);
         let ce = header_of(resp.get("headers"), "content-encoding").map(str::to_owned);
         if let Some(content) = resp.get_mut("content") {
@@ -299,39 +320,81 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
                 .and_then(Value::as_str)
                 .map(str::to_owned)
                 .or(ct);
-            redact_content(content, mime.as_deref(), ce.as_deref(), keep_content);
+            redact_content(content, mime.as_deref(), ce.as_deref(), keep_content, found);
         }
+        response_encoding = ce;
     }
-    redact_urls(entry);
+    redact_urls(entry, found);
     for msg in entry
         .get_mut("_webSocketMessages")
         .and_then(Value::as_array_mut)
         .into_iter()
         .flatten()
     {
-        set_str(msg, "data", |d| redact_text(d, None, keep_content));
+        set_str(msg, "data", |d| redact_text(d, None, keep_content, found));
     }
+    let secrets = redact::Secrets::new(std::mem::take(found));
+    if secrets.is_empty() {
+        return;
+    }
+    // Base64 text hides its copies from a scan of the strings: they are looked for decoded.
+    if let Some(pd) = entry.pointer_mut("/request/postData") {
+        scrub_base64_content(pd, None, &secrets);
+    }
+    if let Some(content) = entry.pointer_mut("/response/content") {
+        scrub_base64_content(content, response_encoding.as_deref(), &secrets);
+    }
+    secrets.scrub_json(entry);
 }
 
 /// Every string that is a URL (`_initiator.url`, stack frames, tool-specific fields) gets its
-/// secret query parameters redacted too.
-fn redact_urls(v: &mut Value) {
+/// secret query and fragment parameters redacted too.
+fn redact_urls(v: &mut Value, found: &mut Vec<String>) {
     match v {
         Value::String(s) => {
             let url_like = ["http://", "https://", "ws://", "wss://", "/"]
                 .iter()
                 .any(|p| s.starts_with(p))
-                && s.contains('?')
+                && s.contains(['?', '#'])
                 && !s.contains(char::is_whitespace);
             if url_like {
-                if let std::borrow::Cow::Owned(new) = redact::url(s) {
+                if let std::borrow::Cow::Owned(new) = redact::url_found(s, found) {
                     *s = new;
                 }
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(redact_urls),
-        Value::Object(map) => map.values_mut().for_each(redact_urls),
+        Value::Array(items) => items.iter_mut().for_each(|v| redact_urls(v, found)),
+        Value::Object(map) => map.values_mut().for_each(|v| redact_urls(v, found)),
         _ => {}
+    }
+}
+
+/// The text of a base64 postData or content object, decoded (and decompressed): `None` when it
+/// is not base64, or not text.
+fn decoded_text(obj: &Value, content_encoding: Option<&str>) -> Option<String> {
+    if obj.get("encoding").and_then(Value::as_str) != Some("base64") {
+        return None;
+    }
+    let text = obj.get("text").and_then(Value::as_str)?;
+    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let raw = base64::engine::general_purpose::STANDARD
+        .decode(cleaned.as_bytes())
+        .ok()?;
+    let mut headers = HeaderMap::new();
+    if let Some(ce) = content_encoding {
+        crate::ingest::push_header(&mut headers, "content-encoding", ce);
+    }
+    let decoded = crate::ingest::body_from_file(raw, &headers, usize::MAX / 2);
+    // Binary (an image, say): nothing textual to redact.
+    String::from_utf8(decoded.bytes.to_vec()).ok()
+}
+
+/// Stores redacted text in place of base64 text.
+fn set_plain_text(obj: &mut Value, text: String) {
+    obj["text"] = Value::String(text);
+    if let Some(o) = obj.as_object_mut() {
+        o.remove("encoding");
+        o.insert("comment".into(), json!("redacted by triage"));
     }
 }
 
@@ -342,35 +405,36 @@ fn redact_content(
     mime: Option<&str>,
     content_encoding: Option<&str>,
     keep_content: bool,
+    found: &mut Vec<String>,
 ) {
     let Some(text) = obj.get("text").and_then(Value::as_str) else {
         return;
     };
-    let base64 = obj.get("encoding").and_then(Value::as_str) == Some("base64");
-    if !base64 {
-        if let Some(new) = redact_text(text, mime, keep_content) {
+    if obj.get("encoding").and_then(Value::as_str) != Some("base64") {
+        if let Some(new) = redact_text(text, mime, keep_content, found) {
             obj["text"] = Value::String(new);
         }
         return;
     }
-    let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) else {
+    let Some(s) = decoded_text(obj, content_encoding) else {
         return;
     };
-    let mut headers = HeaderMap::new();
-    if let Some(ce) = content_encoding {
-        crate::ingest::push_header(&mut headers, "content-encoding", ce);
+    if let Some(new) = redact_text(&s, mime, keep_content, found) {
+        set_plain_text(obj, new);
     }
-    let decoded = crate::ingest::body_from_file(raw, &headers, usize::MAX / 2);
-    let Ok(s) = std::str::from_utf8(&decoded.bytes) else {
-        return; // binary (an image, say): nothing textual to redact
+}
+
+/// Copies of credentials inside base64 text, replaced as in plain text.
+fn scrub_base64_content(
+    obj: &mut Value,
+    content_encoding: Option<&str>,
+    secrets: &redact::Secrets,
+) {
+    let Some(s) = decoded_text(obj, content_encoding) else {
+        return;
     };
-    if let Some(new) = redact_text(s, mime, keep_content) {
-        obj["text"] = Value::String(new);
-        if let Some(o) = obj.as_object_mut() {
-            o.remove("encoding");
-            o.insert("comment".into(), json!("redacted by triage"));
-        }
+    if let std::borrow::Cow::Owned(new) = secrets.scrub(&s) {
+        set_plain_text(obj, new);
     }
 }
 

@@ -285,15 +285,17 @@ impl Monitor {
             );
         };
         let diagnoses = e.exchange.diagnoses();
-        let (summary, record) = self.summary(&e, &diagnoses);
+        let (summary, record, secrets) = self.summary(&e, &diagnoses);
         let mut out = match summary {
             Value::Object(m) => m,
             _ => Map::new(),
         };
         let mut diags: Vec<Value> = diagnoses.iter().map(diagnosis_json).collect();
         for d in &mut diags {
-            // Diagnoses are built from redacted captures; secret keys are scrubbed all the same.
+            // Secret keys are scrubbed, and a cause quoting the upstream's message may quote a
+            // credential of the exchange.
             crate::redact::json(d, true);
+            secrets.scrub_json(d);
         }
         out.insert("diagnoses".into(), Value::Array(diags));
         out.insert("curl".into(), Value::String(self.curl(&record)));
@@ -304,12 +306,17 @@ impl Monitor {
         json_response(StatusCode::OK, &Value::Object(out))
     }
 
-    /// The summary the list shows, and the redacted record it was made from.
-    fn summary(&self, e: &Entry, diagnoses: &[Diagnosis]) -> (Value, Record) {
+    /// The summary the list shows, the redacted record it was made from, and the credentials
+    /// of the exchange for text quoted from it.
+    fn summary(
+        &self,
+        e: &Entry,
+        diagnoses: &[Diagnosis],
+    ) -> (Value, Record, crate::redact::Secrets) {
         let ex = e.exchange.unpack();
-        let redacted = crate::redact::exchange(&ex, self.keep_content);
+        let (redacted, secrets) = crate::redact::exchange_and_secrets(&ex, self.keep_content);
         let record = Record::from_exchange(&redacted, &[]);
-        let summary = json!({
+        let mut summary = json!({
             "seq": e.exchange.seq,
             "time": record.time,
             "method": record.request.method,
@@ -328,7 +335,8 @@ impl Monitor {
             "rules": diagnoses.iter().map(|d| d.rule.as_str()).collect::<Vec<_>>(),
             "title": diagnoses.first().map(|d| &*d.title),
         });
-        (summary, record)
+        secrets.scrub_json(&mut summary);
+        (summary, record, secrets)
     }
 
     /// "Copy as curl" of a redacted record: credentials stay placeholders (`$TOKEN`), every

@@ -294,11 +294,13 @@ impl Recorder {
     /// Appends one exchange, redacted, with its diagnoses: one line, one `write_all` on a file
     /// opened with `O_APPEND`, no user-space buffer, so it is in the file when this returns.
     pub fn append(&self, exchange: &Exchange, diagnoses: &[Value]) -> Result<(), Error> {
-        let redacted = crate::redact::exchange(exchange, self.keep_content);
+        let (redacted, secrets) = crate::redact::exchange_and_secrets(exchange, self.keep_content);
         let mut record = Record::from_exchange(&redacted, diagnoses);
         for d in &mut record.diagnoses {
-            // Diagnoses are built from redacted data; secret keys are scrubbed all the same.
+            // Secret keys are scrubbed, and a cause quoting the upstream's message may quote a
+            // credential of the exchange.
             crate::redact::json(d, true);
+            secrets.scrub_json(d);
         }
         let mut line = serde_json::to_vec(&record).map_err(|e| Error::Write {
             path: self.path.clone(),

@@ -399,7 +399,10 @@ fn record(
     diagnoses: &[Diagnosis],
     keep_content: bool,
 ) -> ExchangeRecord {
-    let secrets = Secrets::of(ex);
+    // What is shown of the exchange goes through the one redaction policy, and so does every
+    // text quoted from it into a diagnosis (a cause quoting the upstream's message, say).
+    let (shown, secrets) = redact::exchange_and_secrets(ex, keep_content);
+    let scrub = |t: &str| secrets.scrub(t).into_owned();
     let diagnoses = diagnoses
         .iter()
         .map(|d| DiagnosisRecord {
@@ -407,8 +410,8 @@ fn record(
             title: d.title.to_string(),
             severity: d.severity,
             confidence: d.confidence,
-            cause: secrets.scrub(&d.cause),
-            fix: secrets.scrub(&d.fix),
+            cause: scrub(&d.cause),
+            fix: scrub(&d.fix),
             docs: d.docs.as_deref().map(str::to_owned),
             evidence: d
                 .evidence
@@ -419,7 +422,7 @@ fn record(
                     } else if !keep_content && redact::is_content_json_key(k) {
                         redact::content(v)
                     } else {
-                        secrets.scrub(v)
+                        scrub(v)
                     };
                     (k.to_string(), serde_json::Value::String(v))
                 })
@@ -427,111 +430,16 @@ fn record(
             operation: d.operation.clone(),
         })
         .collect();
-    // What is shown of the exchange itself goes through the one redaction policy.
-    let shown = redact::exchange(ex, keep_content);
     ExchangeRecord {
         index,
         file: file.to_owned(),
         entry,
         time: time_of(&shown),
         method: shown.request.method.as_str().to_owned(),
-        url: secrets.scrub(&url_of(&shown)),
+        url: scrub(&url_of(&shown)),
         status: shown.status(),
-        correlation_id: shown.correlation_id().map(|c| secrets.scrub(&c)),
+        correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
-    }
-}
-
-/// The credentials an exchange carries, so that no text quoted from it into a report (a cause
-/// quoting the upstream's message, say) can carry one: each is replaced by the placeholder of
-/// [`redact::secret`].
-struct Secrets(Vec<String>);
-
-impl Secrets {
-    /// Shorter values are too likely to be ordinary words ("Bearer expired") to replace in
-    /// prose; real credentials are longer.
-    const MIN_LEN: usize = 12;
-
-    fn of(ex: &Exchange) -> Self {
-        let mut found = Vec::new();
-        let mut headers = |h: &http::HeaderMap| {
-            for (name, value) in h {
-                if !redact::is_secret_header(name.as_str()) {
-                    continue;
-                }
-                let v = String::from_utf8_lossy(value.as_bytes());
-                found.push(v.to_string());
-                if let Some((_, cred)) = v.split_once(' ') {
-                    found.push(cred.trim().to_owned());
-                }
-                for part in v.split(';') {
-                    if let Some((_, c)) = part.split_once('=') {
-                        found.push(c.trim().to_owned());
-                    }
-                }
-            }
-        };
-        headers(&ex.request.headers);
-        if let Some(r) = &ex.response {
-            headers(&r.headers);
-        }
-        let mut params = |q: &str| {
-            found.extend(redact::secret_param_values(q).map(str::to_owned));
-        };
-        if let Some(q) = &ex.request.query {
-            params(q);
-        }
-        let body = ex.request.body.text();
-        if !body.trim_start().starts_with(['{', '[']) {
-            params(body.trim());
-        }
-        let mut json = |b: &crate::exchange::BodyPrefix| {
-            if let Some(v) = b.json() {
-                json_secrets(&v, &mut found);
-            }
-        };
-        json(&ex.request.body);
-        if let Some(r) = &ex.response {
-            json(&r.body);
-        }
-        found.retain(|s| s.len() >= Self::MIN_LEN && !redact::is_redacted(s));
-        found.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        found.dedup();
-        Secrets(found)
-    }
-
-    fn scrub(&self, text: &str) -> String {
-        let mut out = text.to_owned();
-        for s in &self.0 {
-            if out.contains(s.as_str()) {
-                out = out.replace(s.as_str(), &redact::secret(s));
-            }
-        }
-        out
-    }
-}
-
-fn json_secrets(v: &serde_json::Value, out: &mut Vec<String>) {
-    match v {
-        serde_json::Value::Object(m) => {
-            for (k, v) in m {
-                if redact::is_secret_json_key(k) {
-                    match v {
-                        serde_json::Value::String(s) => out.push(s.clone()),
-                        serde_json::Value::Null => {}
-                        other => out.push(other.to_string()),
-                    }
-                } else {
-                    json_secrets(v, out);
-                }
-            }
-        }
-        serde_json::Value::Array(a) => {
-            for v in a {
-                json_secrets(v, out);
-            }
-        }
-        _ => {}
     }
 }
 
