@@ -639,6 +639,7 @@ fn other_sites_calls_in_a_browser_har_are_left_out_and_counted() {
         "--any-host explains every exchange; got: {}",
         all.out.lines().next().unwrap_or_default()
     );
+}
 
 /// A token request (HAR entry) whose error description quotes what the client sent.
 fn token_error_entry(
