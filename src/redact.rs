@@ -970,6 +970,76 @@ pub fn exchange_and_secrets(ex: &Exchange, keep_content: bool) -> (Exchange, Sec
 /// is copied on the proxy's path.
 type Found<'a> = Option<&'a mut Vec<String>>;
 
+/// The credentials a request carries in the places a client puts them (its `Authorization`
+/// header, secret query parameters and, for a token request, its form body), without
+/// redacting anything: a cheap pass for the proxy, which must keep an upstream message that
+/// echoes one of them (an `error_description` quoting the refresh token it refused) out of a
+/// diagnosis it logs. Values shorter than [`Secrets::MIN_LEN`] are left out, as there.
+pub fn request_credentials(ex: &Exchange) -> Vec<String> {
+    let mut found = Vec::new();
+    let req = &ex.request;
+    for name in [
+        http::header::AUTHORIZATION,
+        http::header::PROXY_AUTHORIZATION,
+    ] {
+        if let Some(v) = req.headers.get(&name) {
+            let text = String::from_utf8_lossy(v.as_bytes());
+            let (scheme, cred) = match text.split_once(' ') {
+                Some((s, c)) => (Some(s), c.trim()),
+                None => (None, text.as_ref()),
+            };
+            note_header_credentials(name.as_str(), scheme, cred, &mut Some(&mut found));
+        }
+    }
+    if let Some(q) = req.query.as_deref() {
+        found.extend(secret_param_values(q).map(str::to_owned));
+    }
+    let form = req
+        .headers
+        .get(http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
+    if form {
+        let body = String::from_utf8_lossy(&req.body.bytes);
+        for v in secret_param_values(&body) {
+            found.push(v.to_owned());
+            let decoded = String::from_utf8_lossy(&form_decode(v)).into_owned();
+            if decoded != v {
+                found.push(decoded);
+            }
+        }
+    }
+    found.retain(|v| v.len() >= Secrets::MIN_LEN);
+    found
+}
+
+/// Replaces, in what a diagnosis says, every copy of a credential of its exchange
+/// ([`request_credentials`]) by the placeholder redaction gives it elsewhere.
+pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosis]) {
+    let creds = request_credentials(ex);
+    if creds.is_empty() {
+        return;
+    }
+    let scrub = |text: &mut String| {
+        for c in &creds {
+            if text.contains(c.as_str()) {
+                *text = text.replace(c.as_str(), &secret(c));
+            }
+        }
+    };
+    for d in diagnoses {
+        scrub(&mut d.cause);
+        scrub(&mut d.fix);
+        for (_, v) in &mut d.evidence {
+            if creds.iter().any(|c| v.contains(c.as_str())) {
+                let mut s = v.to_string();
+                scrub(&mut s);
+                *v = s.into();
+            }
+        }
+    }
+}
+
 fn note(found: &mut Found<'_>, value: &str) {
     if let Some(f) = found {
         f.push(value.to_owned());

@@ -78,3 +78,47 @@ async fn one_diagnosis_log_line_without_secrets() {
         "{f}"
     );
 }
+
+/// An upstream that quotes back the credentials it refused (a refresh token, a Basic
+/// password) in a message a rule quotes: the cause triage logs and puts in its headers must
+/// not carry them.
+#[tokio::test]
+async fn echoed_credentials_stay_out_of_the_diagnosis() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|_| async {
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(full(
+                r#"{"error":"unauthorized_client","error_description":"refresh token REFRESHPW9 of client c1:BASICPW9 is revoked"}"#,
+            ))
+            .unwrap()
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
+    // Basic base64("c1:BASICPW9")
+    let r = client()
+        .post(format!("http://{}/oauth/token", p.addr))
+        .header("authorization", "Basic YzE6QkFTSUNQVzk=")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=refresh_token&refresh_token=REFRESHPW9")
+        .send()
+        .await
+        .unwrap();
+    let cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    assert!(
+        cause.starts_with("The OAuth client is not allowed the grant type it asked for (unauthorized_client: refresh token [redacted ")
+            && !cause.contains("REFRESHPW9")
+            && !cause.contains("BASICPW9"),
+        "expected the quoted credentials replaced, got: {cause}"
+    );
+    let log = logs.text();
+    for secret in ["REFRESHPW9", "BASICPW9"] {
+        assert!(!log.contains(secret), "{secret} reached the log:\n{log}");
+    }
+}

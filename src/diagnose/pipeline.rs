@@ -135,7 +135,11 @@ impl Pipeline {
         };
         let operation = self.operations.get(ex, &self.catalog.get());
         let ctx = Context::with_operation(ex, Some(&facts), operation, region);
-        self.engine.diagnose_in(ex, &ctx)
+        let mut diagnoses = self.engine.diagnose_in(ex, &ctx);
+        // A cause may quote the upstream's message, and the upstream may have quoted the
+        // request's credentials back; what is logged, put in headers or shown must not.
+        crate::redact::scrub_diagnoses(ex, &mut diagnoses);
+        diagnoses
     }
 
     /// The instant an exchange happened at: now, live; its own time shifted onto the clock of
