@@ -39,6 +39,11 @@ pub const SECRET_HEADERS: &[&str] = &[
     "proxy-authorization",
     "cookie",
     "set-cookie",
+    // Not Genesys's, but a HAR from a browser or a gateway carries other services' keys too.
+    "x-api-key",
+    "api-key",
+    "x-auth-token",
+    "x-access-token",
 ];
 
 /// Query, form and multipart field names whose values are credentials: every JSON key of
@@ -1252,6 +1257,17 @@ mod tests {
         assert!(!v.contains("s3cr3t"));
         assert_eq!(v, header_value("authorization", b"Bearer s3cr3t-token"));
         assert_ne!(v, header_value("authorization", b"Bearer other"));
+    }
+
+    #[test]
+    fn other_services_api_keys_are_secret() {
+        for name in ["X-Api-Key", "api-key", "X-Auth-Token", "x-access-token"] {
+            let v = header_value(name, b"APIKEYSECRET");
+            assert!(
+                v.starts_with("[redacted ") && !v.contains("APIKEYSECRET"),
+                "{name}: expected a placeholder, got {v}"
+            );
+        }
     }
 
     #[test]
