@@ -82,9 +82,7 @@ fn pipeline() -> Pipeline {
 fn report_of(files: &[PathBuf], opts: &ReadOptions, keep_content: bool) -> Report {
     let p = pipeline();
     let mut report = Report::new(keep_content);
-    for f in files {
-        triage::cli::explain::replay(&p, f, opts, &mut report, |_| Ok(())).unwrap();
-    }
+    triage::cli::explain::replay(&p, files, opts, &mut report, |_| Ok(())).unwrap();
     report
 }
 
@@ -271,22 +269,24 @@ fn a_recording_explains_as_live() {
     let recorder = triage::record::Recorder::open(&rec_path).unwrap();
     let live = pipeline();
     let mut live_rules: Vec<(usize, Vec<String>)> = Vec::new();
-    let mut n = 0;
-    for f in [
+    // Live traffic comes in time order, as the replay puts it.
+    let mut traffic: Vec<_> = [
         "explain/closed-conversation.har",
         "har/chrome.har",
         "explain/secrets.har",
         "har/firefox.har",
-    ] {
-        for ex in ingest::read(&fixture(f), &ReadOptions::default()).unwrap() {
-            let ex = ex.unwrap();
-            n += 1;
-            let d = live.diagnose(&ex);
-            let values: Vec<Value> = d.iter().map(|d| serde_json::to_value(d).unwrap()).collect();
-            recorder.append(&ex, &values).unwrap();
-            if !d.is_empty() {
-                live_rules.push((n, d.iter().map(|d| d.rule.clone()).collect()));
-            }
+    ]
+    .iter()
+    .flat_map(|f| ingest::read(&fixture(f), &ReadOptions::default()).unwrap())
+    .map(Result::unwrap)
+    .collect();
+    traffic.sort_by_key(|ex| ex.started_at);
+    for (i, ex) in traffic.iter().enumerate() {
+        let d = live.diagnose(ex);
+        let values: Vec<Value> = d.iter().map(|d| serde_json::to_value(d).unwrap()).collect();
+        recorder.append(ex, &values).unwrap();
+        if !d.is_empty() {
+            live_rules.push((i + 1, d.iter().map(|d| d.rule.clone()).collect()));
         }
     }
     assert!(
@@ -733,4 +733,108 @@ fn credentials_echoed_in_error_text_appear_in_no_format() {
             );
         }
     }
+}
+
+/// The failed send of a `--format json` run, and whether any of its diagnoses cites what
+/// triage saw of the conversation.
+fn send_and_cited_evidence(r: &Run) -> (Value, bool) {
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "one failed send: {}", r.out);
+    let send = lines[0].clone();
+    let cited = send["diagnoses"].as_array().unwrap().iter().any(|d| {
+        d["confidence"] == "certain"
+            || d["evidence"].get("seen_ago").is_some()
+            || d["cause"].as_str().unwrap().contains("triage saw")
+    });
+    (send, cited)
+}
+
+#[test]
+fn evidence_from_a_later_file_is_not_cited_for_an_earlier_failure() {
+    // The GET showing the conversation disconnected (09:00) is in the file given first; the
+    // send that failed (08:00), an hour before it, in the second.
+    let get = fixture("explain/later-get.har");
+    let send = fixture("explain/earlier-send.har");
+    for files in [[&get, &send], [&send, &get]] {
+        let args: Vec<&str> = files.iter().map(|f| f.to_str().unwrap()).collect();
+        let r = triage(&[&["--format", "json"], &args[..]].concat());
+        assert_eq!(r.code, 1, "stderr: {}", r.err);
+        let (line, cited) = send_and_cited_evidence(&r);
+        assert!(!cited, "evidence seen an hour later cited: {line}");
+        assert_eq!(line["index"], 1, "the send happened first: {line}");
+        assert!(line["file"].as_str().unwrap().ends_with("earlier-send.har"));
+        assert_eq!(line["entry"], 0);
+    }
+}
+
+#[test]
+fn an_unsorted_har_is_replayed_in_time_order() {
+    // The GET at 09:00 is the first entry, the failed send at 08:00 the second.
+    let f = fixture("explain/unsorted.har");
+    let r = triage(&["--format", "json", f.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let (line, cited) = send_and_cited_evidence(&r);
+    assert!(!cited, "evidence seen an hour later cited: {line}");
+    assert_eq!(
+        (line["index"].as_u64(), line["entry"].as_u64()),
+        (Some(1), Some(1))
+    );
+
+    // The same file with the send 40 minutes after the GET: now it is evidence, and its age is
+    // the files' time, not the replay's.
+    let dir = tempfile::tempdir().unwrap();
+    let later = dir.path().join("sorted.har");
+    let text = std::fs::read_to_string(&f).unwrap();
+    std::fs::write(&later, text.replace("T08:00:00", "T09:40:00")).unwrap();
+    let r = triage(&["--format", "json", later.to_str().unwrap()]);
+    let (line, cited) = send_and_cited_evidence(&r);
+    assert!(cited, "{line}");
+    let best = &line["diagnoses"][0];
+    assert_eq!(best["rule"], "conversation-closed");
+    assert_eq!(best["confidence"], "certain");
+    assert_eq!(best["evidence"]["seen_ago"], "40 min", "{line}");
+}
+
+#[test]
+fn a_recording_with_a_broken_line_is_explained_and_the_line_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec_path = dir.path().join("rec.jsonl");
+    let recorder = triage::record::Recorder::open(&rec_path).unwrap();
+    let exs: Vec<_> = ingest::read(
+        &fixture("explain/closed-conversation.har"),
+        &ReadOptions::default(),
+    )
+    .unwrap()
+    .map(Result::unwrap)
+    .collect();
+    recorder.append(&exs[0], &[]).unwrap();
+    drop(recorder);
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&rec_path)
+        .unwrap();
+    f.write_all(b"{\"v\":1,\"seq\":\"garbage\"}\n").unwrap();
+    let recorder = triage::record::Recorder::open(&rec_path).unwrap();
+    for ex in &exs[1..] {
+        recorder.append(ex, &[]).unwrap();
+    }
+    let p = rec_path.to_str().unwrap();
+    let r = triage(&[p]);
+    assert_eq!(r.code, 1, "failures found, the input read: {}", r.err);
+    assert!(
+        r.out.contains("conversation-closed"),
+        "the record after it: {}",
+        r.out
+    );
+    assert!(r.out.contains("1 entry skipped"), "{}", r.out);
+    assert!(
+        r.out.contains("rec.jsonl: 1 skipped (broken line): line 2"),
+        "{}",
+        r.out
+    );
+    let j = triage(&["--format", "json", p]);
+    assert_eq!(j.code, 1);
+    assert!(j.err.contains("(broken line): line 2"), "{}", j.err);
+    let md = triage(&["--format", "markdown", p]);
+    assert!(md.out.contains("## Skipped input"), "{}", md.out);
 }

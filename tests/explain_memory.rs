@@ -99,7 +99,7 @@ fn explain_generated(entries: usize) -> (u64, u64, Report) {
     let mut report = Report::new(false);
     triage::cli::explain::replay(
         &pipeline,
-        &path,
+        std::slice::from_ref(&path),
         &ReadOptions::default(),
         &mut report,
         |_| Ok(()),

@@ -69,11 +69,12 @@ fn chrome_har_pseudo_headers_gzip_base64_and_websocket() {
     assert_eq!(exs.len(), 3, "exchanges (the WebSocket entry is skipped)");
     assert_eq!(summary.exchanges, 3);
     assert_eq!(
-        summary.skipped.get("WebSocket"),
-        Some(&1),
+        summary.skipped.get("WebSocket").map(|s| s.count),
+        Some(1),
         "skipped: {:?}",
         summary.skipped
     );
+    assert_eq!(summary.skipped["WebSocket"].places, ["log.entries[2]"]);
 
     let a = &exs[0];
     assert_eq!(a.request.method, Method::POST);

@@ -165,37 +165,159 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
     assert_eq!(n, originals.len());
 }
 
-#[test]
-fn recording_cut_mid_line_yields_records_then_the_break() {
-    let dir = tempfile::tempdir().unwrap();
-    let rec = dir.path().join("rec.jsonl");
+/// A recording of the Firefox fixture's exchanges with `damage` written after the first `at`
+/// records (each `damage` line as given, so without a line break it is a cut-off last line).
+fn damaged_recording(dir: &Path, at: usize, damage: &[u8]) -> (PathBuf, usize) {
+    let rec = dir.join("rec.jsonl");
+    let exs = exchanges("har/firefox.har");
     let recorder = Recorder::open(&rec).unwrap();
-    for ex in exchanges("har/firefox.har").iter().take(2) {
+    for ex in &exs[..at] {
         recorder.append(ex, &[]).unwrap();
     }
-    let len = std::fs::metadata(&rec).unwrap().len();
+    drop(recorder);
     std::fs::OpenOptions::new()
         .append(true)
         .open(&rec)
         .unwrap()
-        .write_all(
-            br#"{"v":1,"seq":3,"time":"2026-03-01T10:00:00Z","origin":"live","request":{"meth"#,
-        )
+        .write_all(damage)
         .unwrap();
-    let items: Vec<_> = ingest::read(&rec, &ReadOptions::default())
-        .unwrap()
-        .collect();
-    assert_eq!(items.len(), 3, "two records and the error");
-    assert!(items[0].is_ok() && items[1].is_ok());
-    match &items[2] {
-        Err(e @ IngestError::Broken { at, entry, .. }) => {
-            assert_eq!(*entry, Some(2), "{e}");
-            assert_eq!(at.line, 3, "{e}");
-            assert!(at.offset > len, "{e}");
-            assert!(e.to_string().contains("incomplete last line"), "{e}");
+    if damage.ends_with(b"\n") {
+        let recorder = Recorder::open(&rec).unwrap();
+        for ex in &exs[at..] {
+            recorder.append(ex, &[]).unwrap();
         }
-        other => panic!("expected a Broken error, got {other:?}"),
     }
+    (rec, exs.len())
+}
+
+/// Every item of a recording: the paths read, and the error if one ended it.
+fn read_recording(rec: &Path) -> (Vec<String>, Option<IngestError>, ingest::Summary) {
+    let mut it = ingest::read(rec, &ReadOptions::default()).unwrap();
+    let mut paths = Vec::new();
+    let mut err = None;
+    for item in it.by_ref() {
+        match item {
+            Ok(ex) => paths.push(ex.request.path),
+            Err(e) => err = Some(e),
+        }
+    }
+    (paths, err, it.summary())
+}
+
+#[test]
+fn a_broken_line_in_the_middle_is_skipped_and_the_rest_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, n) = damaged_recording(dir.path(), 1, b"{\"v\":1,\"seq\":\"garbage\"}\n");
+    let (paths, err, summary) = read_recording(&rec);
+    assert!(err.is_none(), "a broken line is no error: {err:?}");
+    let all: Vec<String> = exchanges("har/firefox.har")
+        .into_iter()
+        .map(|e| e.request.path)
+        .collect();
+    assert_eq!(paths, all, "every record around the broken line");
+    assert_eq!(summary.exchanges, n);
+    assert_eq!(summary.skipped_total(), 1, "{:?}", summary.skipped);
+    let broken = &summary.skipped["broken line"];
+    assert_eq!(broken.places, ["line 2"], "{:?}", summary.skipped);
+}
+
+#[test]
+fn a_truncated_last_line_is_skipped_with_its_line_number() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, _) = damaged_recording(
+        dir.path(),
+        2,
+        br#"{"v":1,"seq":3,"time":"2026-03-01T10:00:00Z","origin":"live","request":{"meth"#,
+    );
+    let (paths, err, summary) = read_recording(&rec);
+    assert!(err.is_none(), "a cut-off last line is no error: {err:?}");
+    assert_eq!(paths.len(), 2, "the two records before it");
+    let cut = &summary.skipped["line cut off mid-write"];
+    assert_eq!(
+        (cut.count, cut.places.as_slice()),
+        (1, &["line 3".to_owned()][..])
+    );
+}
+
+#[test]
+fn a_record_appended_to_a_cut_off_line_is_still_read() {
+    // What a triage that did not start a new line after a crash left behind: the cut-off
+    // record and the next whole one on one line.
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let exs = exchanges("har/firefox.har");
+    let recorder = Recorder::open(&rec).unwrap();
+    recorder.append(&exs[0], &[]).unwrap();
+    recorder.append(&exs[1], &[]).unwrap();
+    drop(recorder);
+    let text = std::fs::read(&rec).unwrap();
+    let first_end = text.iter().position(|&b| b == b'\n').unwrap() + 1;
+    let mut glued = text[..first_end].to_vec();
+    glued.extend_from_slice(&text[first_end..first_end + 100]);
+    glued.extend_from_slice(&text[first_end..]);
+    std::fs::write(&rec, glued).unwrap();
+    let (paths, err, summary) = read_recording(&rec);
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        paths,
+        [exs[0].request.path.clone(), exs[1].request.path.clone()]
+    );
+    assert_eq!(
+        summary.skipped["line cut off mid-write"].places,
+        ["line 2"],
+        "{:?}",
+        summary.skipped
+    );
+}
+
+#[test]
+fn a_recording_with_no_readable_line_is_an_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    std::fs::write(
+        &rec,
+        "{\"v\":1,\"seq\n{\"v\":1,\"x\":2}\n{\"v\":2,\"seq\":1}\n",
+    )
+    .unwrap();
+    let (paths, err, _) = read_recording(&rec);
+    assert!(paths.is_empty());
+    let e = err
+        .expect("an error when nothing could be read")
+        .to_string();
+    for want in [
+        "no line could be read",
+        "line cut off mid-write: line 1",
+        "broken line: line 2",
+        "record of format version 2 (this triage reads version 1): line 3",
+    ] {
+        assert!(e.contains(want), "{want} not in: {e}");
+    }
+    let (code, stderr) = triage(&[
+        "export",
+        "--har",
+        dir.path().join("out.har").to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "no success with 0 entries: {stderr}");
+    assert!(stderr.contains("no line could be read"), "{stderr}");
+}
+
+#[test]
+fn export_skips_a_broken_line_names_it_and_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, n) = damaged_recording(dir.path(), 1, b"{\"v\":1,\"seq\":\"garbage\"}\n");
+    let out = dir.path().join("out.har");
+    let (code, stderr) = triage(&[
+        "export",
+        "--har",
+        out.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    assert!(stderr.contains("skipped 1 line"), "{stderr}");
+    assert!(stderr.contains("broken line: line 2"), "{stderr}");
+    let har: Value = serde_json::from_str(&std::fs::read_to_string(&out).unwrap()).unwrap();
+    assert_eq!(har["log"]["entries"].as_array().map(Vec::len), Some(n));
 }
 
 #[test]

@@ -200,3 +200,64 @@ async fn credentials_an_upstream_echoes_never_reach_the_recording() {
         );
     }
 }
+
+/// A recording a crash cut off mid-line, recorded to again: the new records start on a line of
+/// their own, so every one is read, and only the cut-off line is skipped (and named).
+#[tokio::test]
+async fn recording_after_a_crash_starts_a_new_line_and_every_record_reads() {
+    let up = upstream(|_| async move {
+        Response::builder()
+            .status(409)
+            .body(full(r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#))
+            .unwrap()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("crash.jsonl");
+    // One whole record, then the start of one the crash cut off: no line break at the end.
+    let whole = r#"{"v":1,"seq":1,"time":"2026-03-01T10:00:00.000Z","origin":"live","request":{"method":"GET","path":"/api/v2/users/me","upstream":"api"},"response":{"status":200}}"#;
+    std::fs::write(&file, format!("{whole}\n{}", &whole[..60])).unwrap();
+
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(pipeline)).await;
+    let c = client();
+    for _ in 0..3 {
+        let r = c
+            .post(format!("http://{}/api/v2/users/u1/presence", p.addr))
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 409);
+        r.bytes().await.unwrap();
+    }
+    p.shutdown().await.unwrap();
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains(&format!("\n{}\n{{\"v\":1,", &whole[..60])),
+        "the first new record starts a line of its own:\n{text}"
+    );
+    let mut it = triage::ingest::read(&file, &Default::default()).unwrap();
+    let read: Vec<_> = it
+        .by_ref()
+        .collect::<Result<_, _>>()
+        .unwrap_or_else(|e| panic!("{e}\n{text}"));
+    assert_eq!(read.len(), 4, "the record before the crash and the 3 after");
+    assert_eq!(read[1].status(), Some(409));
+    let skipped = it.summary().skipped;
+    assert_eq!(
+        skipped["line cut off mid-write"].places,
+        ["line 2"],
+        "{skipped:?}"
+    );
+    let (code, out, err) = run_triage(&["explain", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "failures, no input error: {err}");
+    assert!(out.contains("4 exchanges read"), "{out}");
+    assert!(
+        out.contains("crash.jsonl: 1 skipped (line cut off mid-write): line 2"),
+        "{out}"
+    );
+}

@@ -111,3 +111,68 @@ fn seen_ago_is_the_files_time() {
         d[0].cause
     );
 }
+
+const DISCONNECTED: &str =
+    r#"{"participants":[{"id":"m1","purpose":"agent","state":"disconnected"}]}"#;
+
+#[test]
+fn evidence_from_a_later_time_is_not_known_to_an_earlier_exchange() {
+    // Fed out of order (as from an input unsorted beyond the replay's window): the GET at 10:00
+    // first, then the send at 09:00. What the GET showed was not known at 09:00.
+    let p = replay();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let get = "/api/v2/conversations/messages/c1";
+    p.diagnose(&at(
+        t0 + Duration::from_secs(3600),
+        Method::GET,
+        get,
+        200,
+        DISCONNECTED,
+    ));
+    let d = p.diagnose(&at(t0, Method::POST, SEND, 409, CONFLICT));
+    assert!(
+        d.iter().all(|d| !d.cause.contains("triage saw")),
+        "evidence from an hour later cited: {:?}",
+        d.iter().map(|d| &d.cause).collect::<Vec<_>>()
+    );
+    // Two hours on, the GET is in the past: it is evidence.
+    let d = p.diagnose(&at(
+        t0 + Duration::from_secs(7200),
+        Method::POST,
+        SEND,
+        409,
+        CONFLICT,
+    ));
+    assert!(
+        d[0].cause.contains("disconnected 60 min ago"),
+        "{}",
+        d[0].cause
+    );
+}
+
+#[test]
+fn an_exchange_without_a_time_comes_after_the_latest_one() {
+    let p = replay();
+    let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+    let get = "/api/v2/conversations/messages/c1";
+    p.diagnose(&at(t0, Method::GET, get, 200, DISCONNECTED));
+    p.diagnose(&at(
+        t0 + Duration::from_secs(30),
+        Method::GET,
+        "/api/v2/users/me",
+        200,
+        "{}",
+    ));
+    let d = p.diagnose(&at(
+        SystemTime::UNIX_EPOCH,
+        Method::POST,
+        SEND,
+        409,
+        CONFLICT,
+    ));
+    assert!(
+        d[0].cause.contains("disconnected 30 s ago"),
+        "{}",
+        d[0].cause
+    );
+}

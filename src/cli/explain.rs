@@ -1,6 +1,6 @@
 //! `triage explain FILE…`: replays HAR files, recordings, `curl -i` output or bare JSON error
-//! bodies, in order, through one diagnosis [`Pipeline`] (evidence builds up as it would have
-//! live, across files in the order given), and reports what failed and why.
+//! bodies through one diagnosis [`Pipeline`], all their exchanges in the order they happened
+//! (evidence builds up as it would have live, across files), and reports what failed and why.
 
 use std::io::{self, BufWriter, IntoInnerError, Write};
 use std::path::{Path, PathBuf};
@@ -14,6 +14,7 @@ use crate::catalog;
 use crate::cli::proxy::RulesArgs;
 use crate::diagnose::{Engine, Pipeline, PipelineOptions};
 use crate::error::Error;
+use crate::ingest::timeline::Event;
 use crate::ingest::{self, InputArgs, STDIN};
 use crate::report::explain::{self, Format, Report};
 
@@ -23,7 +24,13 @@ Exit status:
   1  failures found (with --fail-on undiagnosed: at least one failure has no diagnosis)
   2  input error: a file is missing, of unknown kind, truncated or malformed (the report of
      what was read before the break is still written; the error names the file, byte, line,
-     column and entry), or bad flags or rules
+     column and entry), a recording with no readable line, or bad flags or rules
+
+A line of a recording that is not a record (cut off by a crash) is skipped, and the report
+names it; the other lines are read.
+
+The exchanges of all inputs are replayed in the order they happened (by start time; those
+without a time last), so that evidence comes only from exchanges before the one diagnosed.
 
 An exchange failed when it has a status of 400 or more, or no response at all (a request the
 browser blocked or the connection lost). It is diagnosed when at least one rule matched it.
@@ -34,8 +41,9 @@ a fingerprint, and text customers wrote by its length unless --keep-content.";
 #[derive(Debug, Args)]
 #[command(after_long_help = AFTER_HELP)]
 pub struct ExplainArgs {
-    /// Inputs, replayed in the order given through one pipeline (`-` for standard input): HAR
-    /// 1.2, a triage recording, `curl -i` output, or a bare JSON error body.
+    /// Inputs, replayed through one pipeline in the order their exchanges happened (`-` for
+    /// standard input): HAR 1.2, a triage recording, `curl -i` output, or a bare JSON error
+    /// body.
     #[arg(value_name = "FILE", required = true)]
     pub files: Vec<PathBuf>,
 
@@ -121,22 +129,16 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         report = report.streaming();
     }
     let opts = args.input.options();
-    let mut written = Ok(());
-    for path in &args.files {
-        written = replay(&pipeline, path, &opts, &mut report, |rec| {
-            if args.format == Format::Json {
-                explain::json::write_record(&mut out, rec)?;
-                // Lines reach a reader of the pipe as they are diagnosed.
-                if to_stdout && !rec.diagnoses.is_empty() {
-                    out.flush()?;
-                }
+    let written = replay(&pipeline, &args.files, &opts, &mut report, |rec| {
+        if args.format == Format::Json {
+            explain::json::write_record(&mut out, rec)?;
+            // Lines reach a reader of the pipe as they are diagnosed.
+            if to_stdout && !rec.diagnoses.is_empty() {
+                out.flush()?;
             }
-            Ok(())
-        });
-        if written.is_err() {
-            break;
         }
-    }
+        Ok(())
+    });
     let written = written.and_then(|()| {
         match args.format {
             Format::Text => explain::text::render(&report, &mut out, colour),
@@ -170,6 +172,9 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
     }
     if args.format == Format::Json || !to_stdout {
         eprintln!("triage: {}", explain::totals_line(&report.totals));
+        for line in explain::skipped_lines(&report) {
+            eprintln!("triage: {line}");
+        }
         if let Some(p) = args.output.as_ref().filter(|_| !to_stdout) {
             eprintln!("triage: report written to {}", p.display());
         }
@@ -177,49 +182,56 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
     Ok(exit_code(&report, args.fail_on))
 }
 
-/// Replays one input through the pipeline into the report; `each` sees every record as it is
-/// made (JSON Lines streams them). An input error is recorded in the report; the caller
-/// reads on with the next input.
+/// Replays the inputs through the pipeline into the report, all of them as one timeline (in the
+/// order the exchanges happened, see [`ingest::timeline`]), so that evidence only ever comes
+/// from earlier exchanges; `each` sees every record as it is made (JSON Lines streams them).
+/// Input errors and skipped entries are recorded in the report; the other inputs are read on.
 pub fn replay(
     pipeline: &Pipeline,
-    path: &Path,
+    paths: &[impl AsRef<Path>],
     opts: &ingest::ReadOptions,
     report: &mut Report,
     mut each: impl FnMut(&explain::ExchangeRecord) -> io::Result<()>,
 ) -> io::Result<()> {
-    let name = path.display().to_string();
-    report.input(&name);
-    let mut it = match ingest::read(path, opts) {
-        Ok(it) => it,
-        Err(e) => {
-            report.error(&e, 0);
-            return Ok(());
-        }
-    };
-    let mut entry = 0usize;
-    for item in it.by_ref() {
-        match item {
-            Ok(ex) => {
+    let names: Vec<String> = paths
+        .iter()
+        .map(|p| p.as_ref().display().to_string())
+        .collect();
+    for name in &names {
+        report.input(name);
+    }
+    let mut timeline = ingest::timeline::Timeline::new(paths, opts);
+    for event in timeline.by_ref() {
+        match event {
+            Event::Exchange {
+                input,
+                entry,
+                exchange,
+            } => {
                 if let Some(host) =
-                    ex.request.host.as_deref().filter(|h| {
+                    exchange.request.host.as_deref().filter(|h| {
                         !opts.any_host && !crate::region::Region::is_genesys_or_local(h)
                     })
                 {
                     // Not fed to the pipeline either: another site's calls are no evidence.
                     report.other_host(host);
-                    entry += 1;
                     continue;
                 }
-                let diagnoses = pipeline.diagnose(&ex);
-                if let Some(rec) = report.observe(&name, entry, &ex, &diagnoses) {
+                let diagnoses = pipeline.diagnose(&exchange);
+                if let Some(rec) = report.observe(&names[input], entry, &exchange, &diagnoses) {
                     each(&rec)?;
                 }
-                entry += 1;
             }
-            Err(e) => report.error(&e, entry),
+            Event::Error {
+                error,
+                exchanges_before,
+                ..
+            } => report.error(&error, exchanges_before),
         }
     }
-    report.skipped(it.summary().skipped_total());
+    for (name, summary) in names.iter().zip(timeline.summaries()) {
+        report.skipped(name, &summary.skipped);
+    }
     Ok(())
 }
 

@@ -1,5 +1,6 @@
 //! `triage export --har OUT.har RECORDING`: a recording → HAR 1.2 that browsers and HAR viewers
-//! open, diagnoses in each entry's `_triage` field, redacted.
+//! open, diagnoses in each entry's `_triage` field, redacted. Lines that are not records (cut
+//! off by a crash) are skipped and named; a recording with none that is, is an error.
 
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -10,7 +11,7 @@ use clap::Args;
 use super::output::{refuse_same_file, Output};
 use crate::error::Error;
 use crate::har::HarWriter;
-use crate::ingest::recording;
+use crate::ingest::{self, recording};
 
 #[derive(Debug, Args)]
 pub struct ExportArgs {
@@ -30,7 +31,7 @@ pub struct ExportArgs {
 
 pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
     refuse_same_file(&args.recording, &args.har)?;
-    let reader = recording::open(&args.recording, usize::MAX / 2)
+    let mut reader = recording::open(&args.recording, usize::MAX / 2)
         .map_err(|e| Error::Input(e.to_string()))?;
     let write_err = |source| Error::Write {
         path: args.har.clone(),
@@ -39,7 +40,7 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
     let file = Output::create(&args.har).map_err(write_err)?;
     let mut har = HarWriter::new(BufWriter::new(file), args.keep_content).map_err(write_err)?;
     let mut broken = None;
-    for item in reader {
+    for item in reader.by_ref() {
         match item {
             Ok(rec) => har
                 .write_entry(&rec.exchange, &rec.diagnoses)
@@ -52,6 +53,17 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         .and_then(|w| w.into_inner().map_err(std::io::IntoInnerError::into_error))
         .and_then(Output::commit)
         .map_err(write_err)?;
+    let skipped: usize = reader.skipped.values().map(|s| s.count).sum();
+    // With nothing written, the error says what was skipped.
+    if skipped > 0 && n > 0 {
+        eprintln!(
+            "triage: skipped {skipped} line{} of {} that {} not a record ({})",
+            if skipped == 1 { "" } else { "s" },
+            args.recording.display(),
+            if skipped == 1 { "is" } else { "are" },
+            ingest::skipped_text(&reader.skipped)
+        );
+    }
     match broken {
         None => {
             eprintln!("triage: wrote {n} entries to {}", args.har.display());
@@ -59,10 +71,14 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         }
         Some(e) => {
             eprintln!("triage: error: {e}");
-            eprintln!(
-                "triage: wrote the {n} entries before the break to {}",
-                args.har.display()
-            );
+            if n > 0 {
+                eprintln!(
+                    "triage: wrote the {n} entries before the break to {}",
+                    args.har.display()
+                );
+            } else {
+                eprintln!("triage: {} has no entries", args.har.display());
+            }
             Ok(ExitCode::from(2))
         }
     }

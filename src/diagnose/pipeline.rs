@@ -5,7 +5,7 @@
 //! it would have live.
 
 use std::sync::{Arc, Mutex};
-use std::time::{Instant, SystemTime};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
 use http::{Method, StatusCode};
@@ -49,6 +49,15 @@ pub struct PipelineOptions {
     pub region: Option<&'static Region>,
 }
 
+/// A replay's time: the exchanges' own, laid onto this process's clock.
+#[derive(Debug, Clone, Copy)]
+struct ReplayClock {
+    /// The instant that stands for the Unix epoch.
+    epoch: Instant,
+    /// The latest time replayed.
+    latest: SystemTime,
+}
+
 pub struct Pipeline {
     engine: Arc<Engine>,
     evidence: Arc<Store>,
@@ -57,8 +66,8 @@ pub struct Pipeline {
     sinks: Vec<Arc<dyn Sink>>,
     prober: Option<Arc<super::probe::Prober>>,
     operations: super::context::Operations,
-    /// For replays: the first exchange's time and the instant that stands for it.
-    replay_base: Mutex<Option<(SystemTime, Instant)>>,
+    /// For replays: the exchanges' time.
+    replay_clock: Mutex<Option<ReplayClock>>,
     /// Diagnoses made at `inspect`, waiting for the exchange's `finished` (bounded by the
     /// exchanges in flight).
     pending: Mutex<foldhash::HashMap<u64, Vec<Diagnosis>>>,
@@ -75,7 +84,7 @@ impl Pipeline {
             sinks: Vec::new(),
             prober: None,
             operations: Default::default(),
-            replay_base: Mutex::new(None),
+            replay_clock: Mutex::new(None),
             pending: Mutex::new(Default::default()),
         }
     }
@@ -142,15 +151,27 @@ impl Pipeline {
         diagnoses
     }
 
-    /// The instant an exchange happened at: now, live; its own time shifted onto the clock of
-    /// this process, in a replay (an exchange older than the first one counts as the first).
+    /// The instant an exchange happened at: now, live; in a replay its own time, laid onto the
+    /// clock of this process, so that ages are the file's and an exchange replayed after a
+    /// later one still comes before it. One without a time counts as the latest one replayed
+    /// (the replay puts those last).
     fn now(&self, ex: &Exchange) -> Instant {
         if !self.options.replay {
             return Instant::now();
         }
-        let mut base = self.replay_base.lock().unwrap_or_else(|p| p.into_inner());
-        let (t0, i0) = *base.get_or_insert_with(|| (ex.started_at, Instant::now()));
-        i0 + ex.started_at.duration_since(t0).unwrap_or_default()
+        let mut clock = self.replay_clock.lock().unwrap_or_else(|p| p.into_inner());
+        let c = clock.get_or_insert_with(|| ReplayClock {
+            epoch: Instant::now(),
+            latest: UNIX_EPOCH,
+        });
+        let t = if ex.started_at == UNIX_EPOCH {
+            c.latest
+        } else {
+            ex.started_at
+        };
+        c.latest = c.latest.max(t);
+        let since_epoch = t.duration_since(UNIX_EPOCH).unwrap_or_default();
+        c.epoch.checked_add(since_epoch).unwrap_or(c.epoch)
     }
 
     /// Hands a finished exchange to the sinks.

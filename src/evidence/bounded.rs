@@ -36,10 +36,12 @@ impl<K: Hash + Eq + Clone, V> Bounded<K, V> {
         self.map.is_empty()
     }
 
-    /// The value and when it was last written, if not expired.
+    /// The value and when it was last written, if written by `now` and not expired since.
     pub fn get(&self, k: &K, now: Instant) -> Option<(&V, Instant)> {
         let (v, at, _) = self.map.get(k)?;
-        (now.saturating_duration_since(*at) <= self.max_age).then_some((v, *at))
+        // A replay can ask about a moment before the value was written (an exchange replayed
+        // after a later one): what was not seen yet at that moment is not known.
+        (*at <= now && now.saturating_duration_since(*at) <= self.max_age).then_some((v, *at))
     }
 
     /// Writes a value (now), evicting the oldest entries beyond the cap and expired ones.
@@ -118,6 +120,18 @@ mod tests {
         );
         b.put("d", 4, t0 + Duration::from_secs(20));
         assert_eq!(b.len(), 1, "expired entries are dropped on the next write");
+    }
+
+    #[test]
+    fn a_value_is_not_known_before_it_was_written() {
+        let t0 = Instant::now();
+        let mut b = Bounded::new(2, Duration::from_secs(10));
+        b.put("a", 1, t0 + Duration::from_secs(5));
+        assert!(b.get(&"a", t0).is_none(), "asked about an earlier moment");
+        assert_eq!(
+            b.get(&"a", t0 + Duration::from_secs(5)).map(|(v, _)| *v),
+            Some(1)
+        );
     }
 
     #[test]

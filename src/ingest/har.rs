@@ -10,7 +10,6 @@
 //! mitmproxy, binary bodies), compressed or not. WebSocket and non-HTTP entries are skipped and
 //! counted. Broken JSON is an error naming the byte, line, column and entry.
 
-use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 use std::time::UNIX_EPOCH;
@@ -406,7 +405,7 @@ pub struct HarReader<R> {
     opts: ReadOptions,
     seq: u64,
     /// Entries not turned into exchanges, by reason.
-    pub skipped: BTreeMap<String, usize>,
+    pub skipped: super::SkippedByReason,
 }
 
 impl<R: BufRead> HarReader<R> {
@@ -415,7 +414,7 @@ impl<R: BufRead> HarReader<R> {
             scanner: HarScanner::new(r, path),
             opts: opts.clone(),
             seq: 0,
-            skipped: BTreeMap::new(),
+            skipped: super::SkippedByReason::new(),
         }
     }
 }
@@ -443,7 +442,10 @@ impl<R: BufRead> Iterator for HarReader<R> {
                             return Some(Ok(ex));
                         }
                         Err(reason) => {
-                            *self.skipped.entry(reason).or_default() += 1;
+                            self.skipped
+                                .entry(reason)
+                                .or_default()
+                                .add(|| format!("log.entries[{index}]"));
                         }
                     }
                 }

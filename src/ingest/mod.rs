@@ -10,7 +10,9 @@
 //!
 //! Readers are lenient on what they do not need (unknown fields, odd shapes of a tool) and
 //! strict on broken syntax: a truncated or malformed file yields every exchange read before the
-//! break, then one [`IngestError`] naming the file and where it broke, then nothing.
+//! break, then one [`IngestError`] naming the file and where it broke, then nothing. Recordings
+//! are the exception: each line stands alone, so a broken line (a crash cut it off) is skipped
+//! and counted in the [`Summary`] like a HAR's WebSocket entries, and reading goes on.
 //!
 //! What a file does not say is represented honestly: an unknown method is
 //! [`Request::unknown_method`](crate::exchange::Request::unknown_method), an unknown path is `""`,
@@ -20,6 +22,7 @@ pub mod curl;
 pub mod har;
 pub mod json;
 pub mod recording;
+pub mod timeline;
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -165,7 +168,7 @@ pub enum IngestError {
         source: std::io::Error,
     },
     /// Broken syntax or a truncated file. `entry` is the index (from 0) of the exchange being read
-    /// when it broke, `context` says where in the structure (`log.entries[3]`, `record 3`).
+    /// when it broke, `context` says where in the structure (`log.entries[3]`).
     #[error("{}: broken at {at}{}: {message}", path.display(), context.as_deref().map(|c| format!(", in {c}")).unwrap_or_default())]
     Broken {
         path: PathBuf,
@@ -203,18 +206,63 @@ impl IngestError {
     }
 }
 
+/// Entries of an input passed over for one reason: how many, and where the first ones are.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Skipped {
+    pub count: usize,
+    /// The first [`Skipped::MAX_PLACES`], in the input's own terms (`log.entries[3]`,
+    /// `line 7`), so that the reader of a report can go and look.
+    pub places: Vec<String>,
+}
+
+impl Skipped {
+    /// Places kept per reason: enough to find the damage, bounded however much there is.
+    pub const MAX_PLACES: usize = 10;
+
+    /// Counts one more, at `place`.
+    pub fn add(&mut self, place: impl FnOnce() -> String) {
+        self.count += 1;
+        if self.places.len() < Self::MAX_PLACES {
+            self.places.push(place());
+        }
+    }
+
+    /// "line 2, line 9 and 3 more": the places as one phrase.
+    pub fn places_text(&self) -> String {
+        let mut s = self.places.join(", ");
+        let more = self.count - self.places.len();
+        if more > 0 {
+            s.push_str(&format!(" and {more} more"));
+        }
+        s
+    }
+}
+
+/// Skipped entries by reason, as every reader keeps them.
+pub type SkippedByReason = BTreeMap<String, Skipped>;
+
+/// "broken line: line 2, line 9; WebSocket: log.entries[4]": skipped entries as one phrase.
+pub fn skipped_text(skipped: &SkippedByReason) -> String {
+    skipped
+        .iter()
+        .map(|(reason, s)| format!("{reason}: {}", s.places_text()))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// What a reader did besides yielding exchanges.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Summary {
     /// Exchanges yielded.
     pub exchanges: usize,
-    /// Entries read but not turned into exchanges (WebSocket, `data:` URLs, …), by reason.
-    pub skipped: BTreeMap<String, usize>,
+    /// Entries read but not turned into exchanges, by reason: WebSocket entries and `data:`
+    /// URLs of a HAR, lines of a recording that are not a record (cut off by a crash, broken).
+    pub skipped: SkippedByReason,
 }
 
 impl Summary {
     pub fn skipped_total(&self) -> usize {
-        self.skipped.values().sum()
+        self.skipped.values().map(|s| s.count).sum()
     }
 }
 
@@ -240,11 +288,11 @@ impl Exchanges {
     /// Counts so far (complete once the iterator has ended).
     pub fn summary(&self) -> Summary {
         let mut s = self.summary.clone();
-        if let Inner::Har(h) = &self.inner {
-            for (k, v) in &h.skipped {
-                *s.skipped.entry(k.clone()).or_default() += v;
-            }
-        }
+        s.skipped = match &self.inner {
+            Inner::Har(h) => h.skipped.clone(),
+            Inner::Recording(r) => r.skipped.clone(),
+            Inner::Single(_) => SkippedByReason::new(),
+        };
         s
     }
 }

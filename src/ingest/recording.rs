@@ -1,18 +1,30 @@
-//! Reads triage recordings ([`crate::record`]) back, line by line, in bounded memory. A partial
-//! last line (the proxy crashed mid-write) or a broken line is the break point: every record
-//! before it is yielded, then an error naming the line and byte offset.
+//! Reads triage recordings ([`crate::record`]) back, line by line, in bounded memory. Every line
+//! stands alone, so a line that is not a record does not cost the others: it is skipped and
+//! counted with its line number ([`RecordingReader::skipped`]), and reading goes on. Such lines
+//! are what crashes leave: a last line cut off mid-write, or (from a triage that did not start
+//! its first record on a new line) a cut-off record with a whole one appended to it, of which
+//! the whole one is still read. A recording of which no line at all is a record is an error.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use super::{index_of, IngestError, Position};
+use super::{IngestError, SkippedByReason};
 use crate::exchange::{Exchange, Origin};
-use crate::record::Record;
+use crate::record::{Record, VERSION};
 
 /// Longest line accepted: a 1 MiB body base64-encoded, twice over, and headers.
 const MAX_LINE: usize = 64 * 1024 * 1024;
+
+/// Why a line was skipped.
+const CUT_OFF: &str = "line cut off mid-write";
+const BROKEN: &str = "broken line";
+const TOO_LONG: &str = "line longer than 64 MiB";
+const UNREADABLE: &str = "unreadable record";
+
+/// How every record starts: `Recorder` writes `v` first, without spaces.
+const RECORD_START: &[u8] = b"{\"v\":";
 
 /// One recorded exchange with the diagnoses recorded with it.
 #[derive(Debug, Clone)]
@@ -26,11 +38,12 @@ pub struct RecordingReader<R> {
     r: R,
     path: PathBuf,
     body_limit: usize,
-    offset: u64,
     line: u64,
     index: usize,
     done: bool,
     buf: Vec<u8>,
+    /// Lines that are not records, by reason, with their line numbers.
+    pub skipped: SkippedByReason,
 }
 
 impl<R: BufRead> RecordingReader<R> {
@@ -39,103 +52,142 @@ impl<R: BufRead> RecordingReader<R> {
             r,
             path: path.to_owned(),
             body_limit,
-            offset: 0,
             line: 0,
             index: 0,
             done: false,
             buf: Vec::new(),
+            skipped: SkippedByReason::new(),
         }
     }
 
-    fn broken(&self, at: Position, message: String) -> IngestError {
-        IngestError::Broken {
-            path: self.path.clone(),
-            at,
-            entry: Some(self.index),
-            context: Some(format!("record {} (line {})", self.index, self.line)),
-            message,
-        }
+    fn skip(&mut self, reason: impl Into<String>) {
+        let line = self.line;
+        self.skipped
+            .entry(reason.into())
+            .or_default()
+            .add(|| format!("line {line}"));
     }
 
     fn next_record(&mut self) -> Option<Result<Recorded, IngestError>> {
         loop {
             self.buf.clear();
-            let start = self.offset;
             let mut limited = <&mut R as std::io::Read>::take(&mut self.r, MAX_LINE as u64 + 1);
             let n = match limited.read_until(b'\n', &mut self.buf) {
                 Ok(n) => n,
                 Err(e) => return Some(Err(IngestError::io(&self.path, e))),
             };
             if n == 0 {
-                return None;
+                return self.end();
             }
-            self.offset += n as u64;
             self.line += 1;
-            let at_line_start = Position {
-                offset: start,
-                line: self.line,
-                column: 1,
-            };
             if self.buf.len() > MAX_LINE {
-                return Some(Err(self.broken(
-                    at_line_start,
-                    format!("line longer than {MAX_LINE} bytes"),
-                )));
+                if let Err(e) = self.r.skip_until(b'\n') {
+                    return Some(Err(IngestError::io(&self.path, e)));
+                }
+                self.skip(TOO_LONG);
+                continue;
             }
-            let complete_line = self.buf.last() == Some(&b'\n');
             let text = self.buf.trim_ascii();
             if text.is_empty() {
                 continue;
             }
             let record: Record = match serde_json::from_slice(text) {
                 Ok(r) => r,
-                Err(e) => {
-                    let lead = self.buf.len() - self.buf.trim_ascii_start().len();
-                    let idx = lead + index_of(text, e.line(), e.column());
-                    let at = Position {
-                        offset: start + idx as u64,
-                        line: self.line,
-                        column: idx as u64 + 1,
-                    };
-                    let msg = e.to_string();
-                    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_owned();
-                    let message = if !complete_line && e.is_eof() {
-                        format!("incomplete last line (the recording was cut off mid-write): {msg}")
-                    } else {
-                        format!("broken record: {msg}")
-                    };
-                    return Some(Err(self.broken(at, message)));
-                }
+                Err(e) => match appended_record(text) {
+                    Some(r) => {
+                        self.skip(CUT_OFF);
+                        r
+                    }
+                    None => {
+                        let reason = match version_of(text) {
+                            Some(v) if v != u64::from(VERSION) => other_version(v),
+                            _ if e.is_eof() => CUT_OFF.to_owned(),
+                            _ => BROKEN.to_owned(),
+                        };
+                        self.skip(reason);
+                        continue;
+                    }
+                },
             };
             let origin = Origin::File {
                 path: self.path.display().to_string(),
                 index: self.index,
             };
-            let result = match record.to_exchange(origin, self.index as u64 + 1) {
-                Ok(mut exchange) => {
-                    for body in [
-                        Some(&mut exchange.request.body),
-                        exchange.response.as_mut().map(|r| &mut r.body),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    {
-                        if body.bytes.len() > self.body_limit {
-                            body.bytes.truncate(self.body_limit);
-                            body.complete = false;
-                        }
-                    }
-                    Ok(Recorded {
-                        exchange,
-                        diagnoses: record.diagnoses,
-                    })
+            let mut exchange = match record.to_exchange(origin, self.index as u64 + 1) {
+                Ok(ex) => ex,
+                Err(_) if record.v != VERSION => {
+                    self.skip(other_version(record.v));
+                    continue;
                 }
-                Err(m) => Err(self.broken(at_line_start, m)),
+                Err(_) => {
+                    self.skip(UNREADABLE);
+                    continue;
+                }
             };
+            for body in [
+                Some(&mut exchange.request.body),
+                exchange.response.as_mut().map(|r| &mut r.body),
+            ]
+            .into_iter()
+            .flatten()
+            {
+                if body.bytes.len() > self.body_limit {
+                    body.bytes.truncate(self.body_limit);
+                    body.complete = false;
+                }
+            }
             self.index += 1;
-            return Some(result);
+            return Some(Ok(Recorded {
+                exchange,
+                diagnoses: record.diagnoses,
+            }));
         }
     }
+
+    /// The end of the input: an error when lines were read and none of them was a record (not
+    /// a recording, or nothing but damage), so that no one takes it for an empty recording.
+    fn end(&mut self) -> Option<Result<Recorded, IngestError>> {
+        if self.index > 0 || self.skipped.is_empty() {
+            return None;
+        }
+        Some(Err(IngestError::invalid(
+            &self.path,
+            format!(
+                "no line could be read as a triage record ({})",
+                super::skipped_text(&self.skipped)
+            ),
+        )))
+    }
+}
+
+/// The format version of a line that is an object with a numeric `v`, whatever else it holds.
+fn version_of(line: &[u8]) -> Option<u64> {
+    #[derive(serde::Deserialize)]
+    struct Versioned {
+        v: u64,
+    }
+    serde_json::from_slice::<Versioned>(line).ok().map(|r| r.v)
+}
+
+fn other_version(v: impl std::fmt::Display) -> String {
+    format!("record of format version {v} (this triage reads version {VERSION})")
+}
+
+/// The whole record at the end of a line that holds a cut-off one before it, if there is one.
+fn appended_record(line: &[u8]) -> Option<Record> {
+    let mut from = 1;
+    while let Some(i) = line
+        .get(from..)?
+        .windows(RECORD_START.len())
+        .position(|w| w == RECORD_START)
+    {
+        let start = from + i;
+        if let Ok(r) = serde_json::from_slice(&line[start..]) {
+            return Some(r);
+        }
+        from = start + 1;
+    }
+    None
 }
 
 impl<R: BufRead> Iterator for RecordingReader<R> {

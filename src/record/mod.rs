@@ -1,8 +1,9 @@
 //! Recordings (`triage proxy --record FILE`): every exchange, redacted, with its diagnoses, one
 //! JSON object per line, appended as it happens. Nothing is held in memory; each line goes to
 //! the file in one `write` on a file opened for appending, so the file is readable while it
-//! grows and a crash loses at most the line in flight. [`crate::ingest::recording`] reads them
-//! back.
+//! grows and a crash loses at most the line in flight: recording to the file again starts on a
+//! new line, and [`crate::ingest::recording`], which reads recordings back, skips the cut-off
+//! one.
 //!
 //! One line (format version 1):
 //! ```json
@@ -17,7 +18,7 @@
 //! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque here.
 
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::UNIX_EPOCH;
@@ -263,17 +264,24 @@ pub struct Recorder {
 }
 
 impl Recorder {
-    /// Opens (creating it if needed) a recording for appending.
+    /// Opens (creating it if needed) a recording for appending. When the file does not end
+    /// with a line break (a proxy crashed mid-write), one is written first, so that the first
+    /// new record starts on a line of its own instead of completing the broken one.
     pub fn open(path: impl AsRef<Path>) -> Result<Recorder, Error> {
         let path = path.as_ref().to_owned();
-        let file = OpenOptions::new()
+        let write_err = |source| Error::Write {
+            path: path.clone(),
+            source,
+        };
+        let mut file = OpenOptions::new()
             .create(true)
+            .read(true)
             .append(true)
             .open(&path)
-            .map_err(|source| Error::Write {
-                path: path.clone(),
-                source,
-            })?;
+            .map_err(write_err)?;
+        if ends_mid_line(&mut file).map_err(write_err)? {
+            file.write_all(b"\n").map_err(write_err)?;
+        }
         Ok(Recorder {
             path,
             file: Mutex::new(file),
@@ -315,6 +323,19 @@ impl Recorder {
                 source,
             })
     }
+}
+
+/// True when `file` is a regular file whose last byte is not a line break. Pipes and devices
+/// (`/dev/stdout`) cannot be read back and are left alone.
+fn ends_mid_line(file: &mut File) -> std::io::Result<bool> {
+    let meta = file.metadata()?;
+    if !meta.is_file() || meta.len() == 0 {
+        return Ok(false);
+    }
+    let mut last = [0u8];
+    file.seek(SeekFrom::End(-1))?;
+    file.read_exact(&mut last)?;
+    Ok(last[0] != b'\n')
 }
 
 /// A recording is where the pipeline puts every finished exchange.

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{correlation_list, status_text, totals_line, Report};
+use super::{correlation_list, skipped_lines, status_text, totals_line, Report};
 
 /// Text safe in HTML element content and attribute values.
 pub fn escape(s: &str) -> String {
@@ -83,6 +83,14 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
             w,
             "</ul><p>The report covers what was read before the break.</p></div>"
         )?;
+    }
+    let skipped = skipped_lines(report);
+    if !skipped.is_empty() {
+        writeln!(w, "<div class=\"muted\"><strong>Skipped input</strong><ul>")?;
+        for line in skipped {
+            writeln!(w, "<li>{}</li>", escape(&line))?;
+        }
+        writeln!(w, "</ul></div>")?;
     }
     if !report.rules.is_empty() {
         writeln!(w, "<h2>Summary by rule</h2>")?;

@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{correlation_list, status_text, totals_line, Report};
+use super::{correlation_list, skipped_lines, status_text, totals_line, Report};
 
 /// Text safe in Markdown, inline and in table cells: Markdown punctuation backslash-escaped,
 /// `<`, `>` and `&` as entities, line breaks as spaces.
@@ -146,6 +146,15 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w)?;
         for e in &report.errors {
             writeln!(w, "- {}", escape(&e.message))?;
+        }
+        writeln!(w)?;
+    }
+    let skipped = skipped_lines(report);
+    if !skipped.is_empty() {
+        writeln!(w, "## Skipped input")?;
+        writeln!(w)?;
+        for line in skipped {
+            writeln!(w, "- {}", escape(&line))?;
         }
         writeln!(w)?;
     }

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::diagnose::Diagnosis;
 use crate::exchange::Exchange;
-use crate::ingest::IngestError;
+use crate::ingest::{IngestError, Skipped, SkippedByReason};
 use crate::redact;
 use crate::rules::{Confidence, Severity};
 
@@ -161,6 +161,16 @@ impl InputError {
     }
 }
 
+/// Entries of one input passed over for one reason (a WebSocket entry, a recording line cut
+/// off by a crash), with where the first ones are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SkippedInput {
+    pub file: String,
+    pub reason: String,
+    #[serde(flatten)]
+    pub skipped: Skipped,
+}
+
 /// Everything a renderer needs.
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
@@ -172,6 +182,8 @@ pub struct Report {
     /// Failing or diagnosed exchanges in run order, at most `max_records`.
     pub records: Vec<ExchangeRecord>,
     pub errors: Vec<InputError>,
+    /// What inputs held that was not read as exchanges, by input and reason.
+    pub skipped: Vec<SkippedInput>,
     #[serde(skip)]
     max_records: usize,
     #[serde(skip)]
@@ -195,6 +207,7 @@ impl Report {
             rules: Vec::new(),
             records: Vec::new(),
             errors: Vec::new(),
+            skipped: Vec::new(),
             max_records: Self::DEFAULT_MAX_RECORDS,
             streaming: false,
             keep_content,
@@ -257,8 +270,16 @@ impl Report {
         }
     }
 
-    pub fn skipped(&mut self, n: usize) {
-        self.totals.skipped += n;
+    /// What an input's reader passed over ([`crate::ingest::Summary::skipped`]).
+    pub fn skipped(&mut self, file: &str, skipped: &SkippedByReason) {
+        for (reason, s) in skipped {
+            self.totals.skipped += s.count;
+            self.skipped.push(SkippedInput {
+                file: file.to_owned(),
+                reason: reason.clone(),
+                skipped: s.clone(),
+            });
+        }
     }
 
     /// Counts an exchange and its diagnoses; returns the (redacted) record when the exchange
@@ -456,7 +477,7 @@ pub fn totals_line(t: &Totals) -> String {
     );
     if t.skipped > 0 {
         s.push_str(&format!(
-            "; {} entr{} skipped (not HTTP)",
+            "; {} entr{} skipped",
             t.skipped,
             if t.skipped == 1 { "y" } else { "ies" }
         ));
@@ -479,6 +500,24 @@ pub fn totals_line(t: &Totals) -> String {
         ));
     }
     s
+}
+
+/// "r.jsonl: 1 skipped (line cut off mid-write): line 3": what was skipped and where, one line
+/// per input and reason.
+pub fn skipped_lines(report: &Report) -> Vec<String> {
+    report
+        .skipped
+        .iter()
+        .map(|s| {
+            format!(
+                "{}: {} skipped ({}): {}",
+                s.file,
+                s.skipped.count,
+                s.reason,
+                s.skipped.places_text()
+            )
+        })
+        .collect()
 }
 
 fn plural(n: usize) -> &'static str {

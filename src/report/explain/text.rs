@@ -4,7 +4,7 @@
 
 use std::io::{self, Write};
 
-use super::{correlation_list, status_text, totals_line, Report};
+use super::{correlation_list, skipped_lines, status_text, totals_line, Report};
 
 /// Colour for standard output: a terminal, and `NO_COLOR` unset or empty.
 pub fn use_colour() -> bool {
@@ -52,6 +52,9 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
         st.bold("triage explain:"),
         totals_line(&report.totals)
     )?;
+    for line in skipped_lines(report) {
+        writeln!(w, "  {}", st.dim(&clean(&line)))?;
+    }
     if report.totals.failed == 0 && report.rules.is_empty() {
         writeln!(w, "{}", report.nothing_failed())?;
         return Ok(());
