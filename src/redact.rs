@@ -63,6 +63,7 @@ pub const SECRET_PARAMS: &[&str] = &[
     "secret",
     "api_key",
     "private_key",
+    "authorization",
 ];
 
 /// JSON keys (at any depth of a request or response body) whose values are credentials. Unlike
@@ -83,6 +84,8 @@ pub const SECRET_JSON_KEYS: &[&str] = &[
     "secret",
     "api_key",
     "private_key",
+    // A body that carries headers as data (a webhook's or an integration's configuration).
+    "authorization",
 ];
 
 /// JSON keys whose string values are text that customers wrote.
@@ -1257,6 +1260,17 @@ mod tests {
         assert!(!v.contains("s3cr3t"));
         assert_eq!(v, header_value("authorization", b"Bearer s3cr3t-token"));
         assert_ne!(v, header_value("authorization", b"Bearer other"));
+    }
+
+    #[test]
+    fn an_authorization_field_in_json_is_secret() {
+        let mut v = serde_json::json!({"headers": {"Authorization": "Bearer JSONBEARER1"}});
+        json(&mut v, true);
+        let text = v.to_string();
+        assert!(
+            !text.contains("JSONBEARER1") && text.contains("[redacted "),
+            "expected the value redacted, got {text}"
+        );
     }
 
     #[test]
