@@ -247,12 +247,8 @@ fn header_value_in(name: &str, value: &[u8], found: &mut Found<'_>) -> Cow<'stat
     if is_redacted(&text) {
         return Cow::Owned(text.into_owned());
     }
-    let is_auth = name.eq_ignore_ascii_case("authorization")
-        || name.eq_ignore_ascii_case("proxy-authorization");
-    let (scheme, cred) = match text.split_once(' ') {
-        Some((s, c)) if is_auth => (Some(s.to_owned()), c.trim().to_owned()),
-        _ => (None, text.to_string()),
-    };
+    let (scheme, cred) = split_credential(name, &text);
+    let (scheme, cred) = (scheme.map(str::to_owned), cred.to_owned());
     if found.is_some() {
         note_header_credentials(name, scheme.as_deref(), &cred, found);
     }
@@ -261,6 +257,17 @@ fn header_value_in(name: &str, value: &[u8], found: &mut Found<'_>) -> Cow<'stat
         Some(s) => format!("{s} [redacted {fp}]"),
         None => format!("[redacted {fp}]"),
     })
+}
+
+/// A secret header's value as scheme and credential: `Bearer tok` is (`Bearer`, `tok`) for the
+/// authorization headers; any other is all credential.
+fn split_credential<'a>(name: &str, text: &'a str) -> (Option<&'a str>, &'a str) {
+    let is_auth = name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("proxy-authorization");
+    match text.split_once(' ') {
+        Some((s, c)) if is_auth => (Some(s), c.trim()),
+        _ => (None, text),
+    }
 }
 
 /// The pieces of a secret header that an upstream may quote on their own: the credential after
@@ -992,15 +999,13 @@ pub fn request_credentials(ex: &Exchange) -> Vec<String> {
     ] {
         if let Some(v) = req.headers.get(&name) {
             let text = String::from_utf8_lossy(v.as_bytes());
-            let (scheme, cred) = match text.split_once(' ') {
-                Some((s, c)) => (Some(s), c.trim()),
-                None => (None, text.as_ref()),
-            };
+            let (scheme, cred) = split_credential(name.as_str(), &text);
             note_header_credentials(name.as_str(), scheme, cred, &mut Some(&mut found));
         }
     }
+    // Query and form parameters are read as redacting them reads them: raw and as decoded.
     if let Some(q) = req.query.as_deref() {
-        found.extend(secret_param_values(q).map(str::to_owned));
+        query_in(q, &mut Some(&mut found));
     }
     let form = req
         .headers
@@ -1008,14 +1013,10 @@ pub fn request_credentials(ex: &Exchange) -> Vec<String> {
         .and_then(|v| v.to_str().ok())
         .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     if form {
-        let body = String::from_utf8_lossy(&req.body.bytes);
-        for v in secret_param_values(&body) {
-            found.push(v.to_owned());
-            let decoded = String::from_utf8_lossy(&form_decode(v)).into_owned();
-            if decoded != v {
-                found.push(decoded);
-            }
-        }
+        query_in(
+            &String::from_utf8_lossy(&req.body.bytes),
+            &mut Some(&mut found),
+        );
     }
     found.retain(|v| v.len() >= Secrets::MIN_LEN);
     found
@@ -1040,21 +1041,17 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
     {
         return;
     }
-    let scrub = |text: &mut String| {
-        for c in &creds {
-            if text.contains(c.as_str()) {
-                *text = text.replace(c.as_str(), &secret(c));
+    // From here on the rare case: the shared mechanism, whatever it costs.
+    let secrets = Secrets::new(creds);
+    for d in diagnoses {
+        for text in [&mut d.cause, &mut d.fix] {
+            if let Cow::Owned(t) = secrets.scrub(text) {
+                *text = t;
             }
         }
-    };
-    for d in diagnoses {
-        scrub(&mut d.cause);
-        scrub(&mut d.fix);
         for (_, v) in &mut d.evidence {
-            if creds.iter().any(|c| v.contains(c.as_str())) {
-                let mut s = v.to_string();
-                scrub(&mut s);
-                *v = s.into();
+            if let Cow::Owned(t) = secrets.scrub(v) {
+                *v = t.into();
             }
         }
     }
