@@ -67,6 +67,17 @@ fn sdk_dir() -> Option<PathBuf> {
 
 /// Runs one step of `tests/sdk/js_client.js` with triage at `gateway` and returns its report.
 async fn run_sdk(sdk: &Path, gateway: &str, step: &str, args: &[&str]) -> Value {
+    run_sdk_env(sdk, gateway, step, args, &[]).await
+}
+
+/// As [`run_sdk`], with more environment for node.
+async fn run_sdk_env(
+    sdk: &Path,
+    gateway: &str,
+    step: &str,
+    args: &[&str],
+    env: &[(&str, &Path)],
+) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/js_client.js");
     let child = tokio::process::Command::new("node")
         .arg(&script)
@@ -78,6 +89,7 @@ async fn run_sdk(sdk: &Path, gateway: &str, step: &str, args: &[&str]) -> Value 
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env("NO_PROXY", "*")
+        .envs(env.iter().copied())
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -117,6 +129,17 @@ async fn proxy_before_simulator(
     triage::proxy::server::ProxyHandle,
     triage::simulate::server::SimHandle,
 ) {
+    proxy_before_simulator_tls(annotate_body, None).await
+}
+
+/// As [`proxy_before_simulator`], serving https with `tls` when given (`--tls`).
+async fn proxy_before_simulator_tls(
+    annotate_body: bool,
+    tls: Option<triage::proxy::ServerTls>,
+) -> (
+    triage::proxy::server::ProxyHandle,
+    triage::simulate::server::SimHandle,
+) {
     let scenario = triage::simulate::Scenario::builtin();
     let sim = triage::simulate::Simulator::bind("127.0.0.1:0".parse().unwrap(), &scenario)
         .await
@@ -124,7 +147,9 @@ async fn proxy_before_simulator(
         .spawn();
     let url = sim.url();
     let inspector: Arc<dyn triage::inspect::Inspector> = diagnosing(annotate_body);
-    let proxy = proxy_with(config(&url, &url), inspector).await;
+    let mut cfg = config(&url, &url);
+    cfg.tls = tls;
+    let proxy = proxy_with(cfg, inspector).await;
     (proxy, sim)
 }
 
@@ -334,4 +359,46 @@ async fn js_sdk_sees_a_refused_login_and_triage_own_error() {
         "SDK report: {r:#}"
     );
     proxy.shutdown().await.unwrap();
+}
+
+/// certs/README.md's set-up for Node: `triage proxy --tls`, the CA of `triage certs` trusted by
+/// `NODE_EXTRA_CA_CERTS`, and an https gateway. The login and a call succeed, and a failure
+/// still carries the diagnosis.
+#[tokio::test]
+async fn js_sdk_over_tls_trusting_the_triage_ca() {
+    let Some(sdk) = sdk_dir() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let tls = triage::proxy::ServerTls {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+    };
+    let (proxy, sim) = proxy_before_simulator_tls(false, Some(tls)).await;
+    let gateway = format!("https://127.0.0.1:{}", proxy.addr.port());
+    let env = [("NODE_EXTRA_CA_CERTS", paths.ca_cert.as_path())];
+
+    let r = run_sdk_env(&sdk, &gateway, "login-and-get", &SIM_CLIENT, &env).await;
+    assert_eq!(r["ok"], true, "SDK report: {r:#}");
+    assert!(r["result"]["organization"].is_object(), "SDK report: {r:#}");
+
+    let mut args = SIM_CLIENT.to_vec();
+    args.extend(SIM_CLOSED);
+    args.push("--extended");
+    let r = run_sdk_env(&sdk, &gateway, "send-closed", &args, &env).await;
+    assert_eq!(r["status"], 409, "SDK report: {r:#}");
+    assert_eq!(
+        r["headers"]["triage-rule"], "conversation-closed",
+        "SDK report: {r:#}"
+    );
+
+    // Without the CA, node refuses triage's certificate: the trust step is needed.
+    let r = run_sdk(&sdk, &gateway, "login-and-get", &SIM_CLIENT).await;
+    assert_eq!(r["ok"], false, "SDK report: {r:#}");
+    let err = r["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("certificate"),
+        "expected a certificate error without NODE_EXTRA_CA_CERTS, got {err:?}"
+    );
+    proxy.shutdown().await.unwrap();
+    sim.shutdown().await.unwrap();
 }

@@ -317,3 +317,52 @@ async fn python_sdk_through_triage_in_front_of_the_simulator() {
     proxy.shutdown().await.unwrap();
     sim.shutdown().await.unwrap();
 }
+
+/// certs/README.md's set-up for Python: `triage proxy --tls`, an https host and the CA of
+/// `triage certs` as `configuration.ssl_ca_cert`. The login and a call succeed; without the CA
+/// the SDK refuses the certificate.
+#[tokio::test]
+async fn python_sdk_over_tls_trusting_the_triage_ca() {
+    let Some(python) = venv_python() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let scenario = triage::simulate::Scenario::builtin();
+    let sim = triage::simulate::Simulator::bind("127.0.0.1:0".parse().unwrap(), &scenario)
+        .await
+        .unwrap()
+        .spawn();
+    let url = sim.url();
+    let mut cfg = config(&url, &url);
+    cfg.tls = Some(triage::proxy::ServerTls {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+    });
+    let proxy = proxy_with(cfg, triage::cli::demo::default_inspector().unwrap()).await;
+    let host = format!("https://127.0.0.1:{}", proxy.addr.port());
+    let ca = paths.ca_cert.to_str().unwrap();
+    let creds = [
+        "--client-id",
+        "a1f3c9d2-5b7e-4e21-8f0a-6c2d9b4e7a11",
+        "--client-secret",
+        "demo-secret",
+    ];
+
+    let mut args = creds.to_vec();
+    args.extend(["--ca-cert", ca]);
+    let r = run_sdk_with(&python, &host, "login-and-get", &args).await;
+    assert_eq!(r["ok"], true, "SDK report: {r:#}");
+    assert!(
+        r["result"]["organization"].is_object(),
+        "tokens/me result: {r:#}"
+    );
+
+    let r = run_sdk_with(&python, &host, "login-and-get", &creds).await;
+    assert_eq!(r["ok"], false, "SDK report: {r:#}");
+    let err = r["error"].as_str().unwrap_or_default();
+    assert!(
+        err.contains("CERTIFICATE_VERIFY_FAILED"),
+        "expected a certificate error without ssl_ca_cert, got {err:?}"
+    );
+    proxy.shutdown().await.unwrap();
+    sim.shutdown().await.unwrap();
+}

@@ -43,6 +43,7 @@ def main():
     p.add_argument("--conversation-id", default="c0ffee00-0000-4000-8000-000000000001")
     p.add_argument("--communication-id", default="c0ffee00-0000-4000-8000-000000000002")
     p.add_argument("--text", default="hello from triage's SDK test")
+    p.add_argument("--ca-cert", help="a CA bundle to trust (certs/README.md: configuration.ssl_ca_cert)")
     args = p.parse_args()
 
     import PureCloudPlatformClientV2 as gc
@@ -50,6 +51,8 @@ def main():
 
     # The host must be set before the ApiClient is created: ApiClient copies it (FACTS §8.1).
     gc.configuration.host = args.host
+    if args.ca_cert:
+        gc.configuration.ssl_ca_cert = args.ca_cert
     out = {"ok": False, "status": None, "headers": {}, "body": None, "result": None, "error": None}
     try:
         api_client = gc.ApiClient().get_client_credentials_token(args.client_id, args.client_secret)
