@@ -302,6 +302,92 @@ fn a_recording_with_no_readable_line_is_an_error() {
     assert!(stderr.contains("no line could be read"), "{stderr}");
 }
 
+/// `triage export` with a recording that yields nothing: what `triage explain` does with input
+/// that yields nothing (an error naming the file, exit 2), and no output file: neither a new
+/// empty HAR nor one written over a good file of the same name.
+#[test]
+fn export_of_a_recording_that_yields_nothing_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("empty.jsonl", b"", "the recording is empty"),
+        ("blank.jsonl", b"\n\n  \n", "the recording is empty"),
+        (
+            "junk.jsonl",
+            b"{\"a\":1}\n",
+            "no line could be read as a triage record",
+        ),
+    ];
+    for (name, content, why) in cases {
+        let rec = dir.path().join(name);
+        std::fs::write(&rec, content).unwrap();
+
+        let new = dir.path().join(format!("{name}.new.har"));
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            new.to_str().unwrap(),
+            rec.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            code, 2,
+            "{name}: exit code\n  expected: 2 (input error)\n       got: {code}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("triage: error: {}", rec.display())) && stderr.contains(why),
+            "{name}: stderr\n  expected: an error naming the file: {why}\n       got: {stderr}"
+        );
+        assert!(
+            stderr.contains("nothing was read") && stderr.contains("was not written"),
+            "{name}: stderr\n  expected: nothing was read; ... was not written\n       got: {stderr}"
+        );
+        assert!(
+            !new.exists(),
+            "{name}: an output file was created: {}",
+            new.display()
+        );
+
+        let old = dir.path().join(format!("{name}.old.har"));
+        std::fs::write(&old, "GOOD HAR FROM BEFORE").unwrap();
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            old.to_str().unwrap(),
+            rec.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{name} over a file: exit code; {stderr}");
+        assert!(
+            stderr.contains("is left as it was"),
+            "{name}: stderr\n  expected: ... is left as it was\n       got: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&old).unwrap(),
+            "GOOD HAR FROM BEFORE",
+            "{name}: the existing output was replaced"
+        );
+
+        let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args(["export", "--har", "-", rec.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} to standard output: exit code"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "{name}: standard output\n  expected: nothing\n       got: the text above"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
 #[test]
 fn export_skips_a_broken_line_names_it_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
