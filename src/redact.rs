@@ -1673,9 +1673,11 @@ mod tests {
                 body: BodyPrefix::complete(req_body.to_owned()),
                 upstream: crate::exchange::UpstreamKind::Login,
                 host: None,
+                base_url: None,
             },
             response: Some(crate::exchange::Response {
                 status: http::StatusCode::from_u16(status).unwrap(),
+                version: None,
                 headers: map(resp_headers),
                 body: BodyPrefix::complete(resp_body.to_owned()),
             }),

@@ -79,9 +79,11 @@ fn synthetic() -> Vec<Exchange> {
             body: BodyPrefix::default(),
             upstream: UpstreamKind::Api,
             host: Some("api.mypurecloud.ie".into()),
+            base_url: None,
         },
         response: Some(Response {
             status: StatusCode::NOT_FOUND,
+            version: None,
             headers: h,
             body: BodyPrefix {
                 bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
@@ -142,6 +144,15 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
                 .as_ref()
                 .map(|r| (&r.body.bytes, r.body.complete)),
             "response body of #{i}"
+        );
+        assert_eq!(
+            a.request.base_url, b_ex.request.base_url,
+            "scheme and authority of #{i}"
+        );
+        assert_eq!(
+            a.response.as_ref().map(|r| r.version),
+            b_ex.response.as_ref().map(|r| r.version),
+            "HTTP version of #{i}"
         );
         assert_eq!(a.started_at, b_ex.started_at, "time of #{i}");
         assert_eq!(a.timings.total_ms, b_ex.timings.total_ms, "timings of #{i}");
@@ -877,4 +888,68 @@ fn a_recording_and_its_export_replace_an_echoed_token() {
             "the body and the cause keep their words in:\n{text}"
         );
     }
+}
+
+/// One recording line, as `Recorder` writes them.
+fn record_line(v: Value) -> String {
+    let mut s = serde_json::to_string(&v).unwrap();
+    assert!(s.starts_with("{\"v\":"), "v first, as recordings have it");
+    s.push('\n');
+    s
+}
+
+/// `triage export --har` of `rec` to `out`, parsed.
+fn export_har(rec: &Path, out: &Path) -> Value {
+    let (code, err) = triage(&[
+        "export",
+        "--har",
+        out.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "export exit code; stderr: {err}");
+    serde_json::from_slice(&std::fs::read(out).unwrap()).expect("the export is JSON")
+}
+
+/// A recording of an older triage, which did not record the scheme, port or HTTP version:
+/// the export keeps `https://` and the host (what Genesys Cloud is reached by), writes
+/// HTTP/1.1 (HAR requires a version) and says it is assumed.
+#[test]
+fn export_of_a_recording_without_url_or_version_keeps_https_and_says_http_1_1_is_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("old.jsonl");
+    std::fs::write(
+        &rec,
+        record_line(json!({"v":1,"seq":1,"time":"2026-03-01T10:00:00.000Z","origin":"live",
+            "request":{"method":"GET","path":"/api/v2/users/me","query":"expand=x","host":"api.mypurecloud.ie","upstream":"api","headers":[]},
+            "response":{"status":401,"headers":[["content-type","application/json"]],
+                "body":"{\"message\":\"No authentication bearer token specified in authorization header.\",\"code\":\"authentication.required\",\"status\":401}"}})),
+    )
+    .unwrap();
+    let har = export_har(&rec, &dir.path().join("old.har"));
+    let e = &har["log"]["entries"][0];
+    assert_eq!(
+        e["request"]["url"], "https://api.mypurecloud.ie/api/v2/users/me?expand=x",
+        "request.url of a recording that does not say the scheme"
+    );
+    for side in ["request", "response"] {
+        assert_eq!(
+            e[side]["httpVersion"], "HTTP/1.1",
+            "{side}.httpVersion\n  expected: HTTP/1.1 (assumed)\n       got: {}",
+            e[side]["httpVersion"]
+        );
+        assert!(
+            e[side]["comment"]
+                .as_str()
+                .is_some_and(|c| c.contains("not recorded")),
+            "{side}.comment\n  expected: that the version was not recorded\n       got: {}",
+            e[side]["comment"]
+        );
+    }
+    assert_eq!(e["_triage"]["http_version"], Value::Null);
+    // Read back, the version is still not known: our own assumption is not taken for a fact.
+    let back: Vec<Exchange> = ingest::read(&dir.path().join("old.har"), &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(back[0].response.as_ref().unwrap().version, None);
 }

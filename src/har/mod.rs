@@ -12,7 +12,7 @@ use base64::Engine as _;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use crate::exchange::{BodyPrefix, Exchange, Origin};
+use crate::exchange::{version_text, BodyPrefix, Exchange, Origin};
 use crate::ingest::har::{HarEvent, HarScanner};
 use crate::ingest::IngestError;
 use crate::redact;
@@ -94,17 +94,31 @@ fn body_text(b: &BodyPrefix) -> (String, Option<&'static str>) {
     }
 }
 
+/// The HTTP version when it is not known: HAR requires one, and HTTP/1.1 is what the
+/// SDKs speak; the entry's `comment` and `_triage.http_version` (null) say it is assumed.
+const ASSUMED_VERSION: &str = "HTTP/1.1";
+
 /// The HAR entry of an exchange, as is (callers redact first; [`HarWriter`] does).
+///
+/// The URL is the one the request went to, scheme and port included, when the exchange knows
+/// it ([`crate::exchange::Request::base_url`]); otherwise (a recording made before triage
+/// recorded it) `https://` and the host, which is what Genesys Cloud is reached by.
 pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
     let req = &ex.request;
-    let host = req.host.clone().unwrap_or_else(|| match req.upstream {
-        crate::exchange::UpstreamKind::Api => "api.unknown.invalid".into(),
-        crate::exchange::UpstreamKind::Login => "login.unknown.invalid".into(),
-    });
     let path = if req.path.is_empty() { "/" } else { &req.path };
+    let base = match &req.base_url {
+        Some(b) => b.to_string(),
+        None => {
+            let host = req.host.as_deref().unwrap_or(match req.upstream {
+                crate::exchange::UpstreamKind::Api => "api.unknown.invalid",
+                crate::exchange::UpstreamKind::Login => "login.unknown.invalid",
+            });
+            format!("https://{host}")
+        }
+    };
     let url = match &req.query {
-        Some(q) => format!("https://{host}{path}?{q}"),
-        None => format!("https://{host}{path}"),
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
     };
     let query_string: Vec<Value> = req
         .query
@@ -117,17 +131,25 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
             json!({"name": n, "value": v})
         })
         .collect();
+    // Request and response went over one connection: the response's version is the request's.
+    let version = ex.response.as_ref().and_then(|r| r.version);
+    let http_version = version.map_or(ASSUMED_VERSION, version_text);
+    let version_comment = |v: &mut Value| {
+        if version.is_none() {
+            v["comment"] = json!("the HTTP version was not recorded; HTTP/1.1 is assumed");
+        }
+    };
     let mut request = json!({
         "method": req.method.as_str(),
         "url": url,
-        // Not known to an exchange; HAR tools write "" when they do not know either.
-        "httpVersion": "",
+        "httpVersion": http_version,
         "cookies": [],
         "headers": name_values(&req.headers),
         "queryString": query_string,
         "headersSize": -1,
         "bodySize": if req.body.complete { req.body.bytes.len() as i64 } else { -1 },
     });
+    version_comment(&mut request);
     if !req.body.is_empty() {
         let (text, encoding) = body_text(&req.body);
         let mut pd = json!({
@@ -151,26 +173,25 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
             if let Some(enc) = encoding {
                 content["encoding"] = json!(enc);
             }
-            (
-                json!({
-                    "status": r.status.as_u16(),
-                    "statusText": r.status.canonical_reason().unwrap_or(""),
-                    "httpVersion": "",
-                    "cookies": [],
-                    "headers": name_values(&r.headers),
-                    "content": content,
-                    "redirectURL": header(&r.headers, "location").unwrap_or(""),
-                    "headersSize": -1,
-                    "bodySize": if r.body.complete { r.body.bytes.len() as i64 } else { -1 },
-                }),
-                0,
-            )
+            let mut response = json!({
+                "status": r.status.as_u16(),
+                "statusText": r.status.canonical_reason().unwrap_or(""),
+                "httpVersion": http_version,
+                "cookies": [],
+                "headers": name_values(&r.headers),
+                "content": content,
+                "redirectURL": header(&r.headers, "location").unwrap_or(""),
+                "headersSize": -1,
+                "bodySize": if r.body.complete { r.body.bytes.len() as i64 } else { -1 },
+            });
+            version_comment(&mut response);
+            (response, 0)
         }
-        None => (
-            json!({
+        None => {
+            let mut response = json!({
                 "status": 0,
                 "statusText": "",
-                "httpVersion": "",
+                "httpVersion": http_version,
                 "cookies": [],
                 "headers": [],
                 "content": {"size": 0, "mimeType": ""},
@@ -178,9 +199,10 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
                 "headersSize": -1,
                 "bodySize": -1,
                 "_error": "no response received",
-            }),
-            0,
-        ),
+            });
+            version_comment(&mut response);
+            (response, 0)
+        }
     };
     let wait = ex
         .timings
@@ -203,6 +225,7 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
             "seq": ex.seq,
             "origin": origin,
             "upstream": req.upstream.as_str(),
+            "http_version": version.map(version_text),
             "request_body_complete": req.body.complete,
             "response_body_complete": ex.response.as_ref().map(|r| r.body.complete),
             "diagnoses": diagnoses,

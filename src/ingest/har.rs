@@ -22,7 +22,7 @@ use super::{
     advance, body_from_file, index_of, limit_body, parse_time, push_header, split_url,
     upstream_for, IngestError, Position, ReadOptions,
 };
-use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
+use crate::exchange::{parse_version, BodyPrefix, Exchange, Origin, Request, Response, Timings};
 
 /// One structural event of a HAR document, in document order.
 #[derive(Debug)]
@@ -540,6 +540,9 @@ pub fn entry_to_exchange(
         None => BodyPrefix::complete(bytes::Bytes::new()),
     };
     let upstream = upstream_for(parts.host.as_deref(), &parts.path);
+    let base_url = parts.base_url();
+    // A HAR triage wrote says whether it knew the HTTP version; other tools' HARs do not.
+    let ours = e.get("_triage").filter(|t| t.is_object());
     let request = Request {
         method,
         path: parts.path,
@@ -548,6 +551,13 @@ pub fn entry_to_exchange(
         body: req_body,
         upstream,
         host: parts.host.map(Into::into),
+        base_url: base_url.map(Into::into),
+    };
+    let version = match ours.and_then(|t| t.get("http_version")) {
+        Some(v) => v.as_str().and_then(parse_version),
+        None => str_at(e, &["response", "httpVersion"])
+            .and_then(parse_version)
+            .or_else(|| str_at(req, &["httpVersion"]).and_then(parse_version)),
     };
 
     let response = e.get("response").and_then(|r| {
@@ -570,6 +580,7 @@ pub fn entry_to_exchange(
         };
         Some(Response {
             status,
+            version,
             headers,
             body,
         })

@@ -471,6 +471,16 @@ pub(crate) struct UrlParts {
     pub query: Option<String>,
 }
 
+impl UrlParts {
+    /// `scheme://host[:port]` of an http(s) URL, credentials left out; `None` for a path.
+    pub fn base_url(&self) -> Option<String> {
+        match (self.scheme.as_str(), &self.host) {
+            (scheme @ ("http" | "https"), Some(host)) => Some(format!("{scheme}://{host}")),
+            _ => None,
+        }
+    }
+}
+
 /// Splits an absolute URL (or an origin-form `path?query`) byte-exactly, without normalising.
 pub(crate) fn split_url(url: &str) -> UrlParts {
     let (scheme, rest) = match url.split_once("://") {

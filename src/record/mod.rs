@@ -9,13 +9,18 @@
 //! ```json
 //! {"v":1,"seq":1,"time":"2026-03-01T10:20:30.123Z","origin":"live",
 //!  "request":{"method":"POST","path":"/api/v2/x","query":null,"host":"api.mypurecloud.ie",
+//!             "base_url":"https://api.mypurecloud.ie",
 //!             "upstream":"api","headers":[["authorization","Bearer [redacted 1a2b3c4d]"]],
 //!             "body":"{…}","body_complete":true},
-//!  "response":{"status":409,"headers":[…],"body":"…","body_encoding":"base64","body_complete":true},
+//!  "response":{"status":409,"http_version":"HTTP/2","headers":[…],"body":"…",
+//!              "body_encoding":"base64","body_complete":true},
 //!  "timings":{"upstream_ms":12,"total_ms":15},"diagnoses":[…]}
 //! ```
 //! Bodies are UTF-8 text as a string, otherwise base64 with `"body_encoding":"base64"`;
-//! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque here.
+//! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque
+//! here. `base_url` (scheme and authority the request went to) and `http_version` (of the
+//! connection to the upstream) came after the first recordings; a reader of one without them
+//! knows less, and an older triage reading a newer recording ignores them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -65,6 +70,8 @@ pub struct RecordRequest {
     pub query: Option<String>,
     #[serde(default)]
     pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     pub upstream: String,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
@@ -79,6 +86,8 @@ pub struct RecordRequest {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordResponse {
     pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
     #[serde(default)]
@@ -161,6 +170,9 @@ impl Record {
             let (body, body_encoding) = body_out(&r.body);
             RecordResponse {
                 status: r.status.as_u16(),
+                http_version: r
+                    .version
+                    .map(|v| crate::exchange::version_text(v).to_owned()),
                 headers: headers_out(&r.headers),
                 body,
                 body_encoding,
@@ -183,6 +195,7 @@ impl Record {
                 path: ex.request.path.clone(),
                 query: ex.request.query.clone(),
                 host: ex.request.host.as_deref().map(str::to_owned),
+                base_url: ex.request.base_url.as_deref().map(str::to_owned),
                 upstream: ex.request.upstream.as_str().to_owned(),
                 headers: headers_out(&ex.request.headers),
                 body,
@@ -219,6 +232,10 @@ impl Record {
             Some(resp) => Some(Response {
                 status: StatusCode::from_u16(resp.status)
                     .map_err(|_| format!("invalid status {}", resp.status))?,
+                version: resp
+                    .http_version
+                    .as_deref()
+                    .and_then(crate::exchange::parse_version),
                 headers: headers_in(&resp.headers),
                 body: body_in(
                     resp.body.as_deref(),
@@ -243,6 +260,7 @@ impl Record {
                 )?,
                 upstream,
                 host: r.host.as_deref().map(Into::into),
+                base_url: r.base_url.as_deref().map(Into::into),
             },
             response,
             timings: Timings {
