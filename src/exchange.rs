@@ -53,6 +53,10 @@ pub struct BodyPrefix {
     pub bytes: Bytes,
     /// True when `bytes` is the whole (decoded) body.
     pub complete: bool,
+    /// The size in bytes of the whole (decoded) body as it went over the wire, when that is
+    /// known and `bytes` no longer says it: redaction changed them, or a limit cut them after
+    /// the whole body was seen. `None` otherwise; [`BodyPrefix::size`] is the size either way.
+    pub original_size: Option<u64>,
 }
 
 impl BodyPrefix {
@@ -60,7 +64,15 @@ impl BodyPrefix {
         BodyPrefix {
             bytes: bytes.into(),
             complete: true,
+            original_size: None,
         }
+    }
+
+    /// The size in bytes of the whole (decoded) body as sent or received, when known: a HAR's
+    /// `bodySize` must not be the length of a redacted copy or of a prefix.
+    pub fn size(&self) -> Option<u64> {
+        self.original_size
+            .or_else(|| self.complete.then_some(self.bytes.len() as u64))
     }
 
     /// The body parsed as JSON, when it is complete and is JSON.
@@ -272,5 +284,22 @@ mod tests {
             assert_eq!(parse_version(version_text(v)), Some(v));
         }
         assert_eq!(version_text(http::Version::HTTP_2), "HTTP/2");
+    }
+
+    #[test]
+    fn the_size_of_a_body_is_the_one_sent_not_of_what_is_kept() {
+        let whole = BodyPrefix::complete(&b"12345"[..]);
+        assert_eq!(whole.size(), Some(5));
+        let cut = BodyPrefix {
+            bytes: Bytes::from_static(b"12"),
+            complete: false,
+            original_size: None,
+        };
+        assert_eq!(cut.size(), None, "a prefix of a body of unknown size");
+        let redacted = BodyPrefix {
+            original_size: Some(5),
+            ..BodyPrefix::complete(&b"[redacted]"[..])
+        };
+        assert_eq!(redacted.size(), Some(5));
     }
 }

@@ -88,6 +88,7 @@ fn synthetic() -> Vec<Exchange> {
             body: BodyPrefix {
                 bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
                 complete: false,
+                original_size: None,
             },
         }),
         timings: Timings {
@@ -153,6 +154,17 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
             a.response.as_ref().map(|r| r.version),
             b_ex.response.as_ref().map(|r| r.version),
             "HTTP version of #{i}"
+        );
+        // Sizes are of the bodies sent, whatever redaction did to the copies recorded.
+        assert_eq!(
+            a.request.body.size(),
+            b_ex.request.body.size(),
+            "request body size of #{i}"
+        );
+        assert_eq!(
+            a.response.as_ref().map(|r| r.body.size()),
+            b_ex.response.as_ref().map(|r| r.body.size()),
+            "response body size of #{i}"
         );
         assert_eq!(a.started_at, b_ex.started_at, "time of #{i}");
         assert_eq!(a.timings.total_ms, b_ex.timings.total_ms, "timings of #{i}");
@@ -533,6 +545,14 @@ fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
         all[4].response.as_ref().unwrap().body.bytes
     );
     assert!(back[all.len() - 1].response.is_none());
+    // The synthetic binary body is a prefix in the recording, and still one read back.
+    let prefix = &back[all.len() - 2];
+    assert_eq!(
+        prefix.response.as_ref().map(|r| r.body.complete),
+        Some(false),
+        "a prefix read back from the export"
+    );
+    assert_eq!(prefix.inspection, triage::exchange::Inspection::OverLimit);
 }
 
 #[test]
@@ -910,6 +930,28 @@ fn export_har(rec: &Path, out: &Path) -> Value {
     serde_json::from_slice(&std::fs::read(out).unwrap()).expect("the export is JSON")
 }
 
+/// The diagnoses of every diagnosed exchange, as `triage explain --format json` gives them
+/// (the file and entry they came from left out).
+fn explain_json(file: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", "--format", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "explain {}: no input error\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["diagnoses"].clone())
+        .collect()
+}
+
 /// A recording of an older triage, which did not record the scheme, port or HTTP version:
 /// the export keeps `https://` and the host (what Genesys Cloud is reached by), writes
 /// HTTP/1.1 (HAR requires a version) and says it is assumed.
@@ -952,4 +994,115 @@ fn export_of_a_recording_without_url_or_version_keeps_https_and_says_http_1_1_is
         .map(|r| r.unwrap())
         .collect();
     assert_eq!(back[0].response.as_ref().unwrap().version, None);
+}
+
+/// Bodies the recording holds only a prefix of (a capture or inspection limit): the export
+/// gives their size as sent where the head says it (`Content-Length`), `-1` where nothing does,
+/// and says in a `comment` that the text is a prefix; read back, they are prefixes again, so
+/// `triage explain` of the export diagnoses what it did of the recording.
+#[test]
+fn an_export_is_honest_about_bodies_it_holds_a_prefix_of_and_explains_as_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("prefix.jsonl");
+    let send = "/api/v2/conversations/messages/c1/communications/m1/messages";
+    let conflict = "{\"message\":\"The request conflicts with the current state of the target resource.\",\"code\":\"request.conflict\",\"status\":409,\"details\":[{\"errorCode\":\"x\"";
+    let request_prefix =
+        "{\"textBody\":\"[redacted: 20 chars]\",\"padding\":\"aaaaaaaaaaaaaaaaaaaa";
+    let mut text = String::new();
+    for (seq, headers) in [
+        (
+            1,
+            json!([
+                ["content-type", "application/json"],
+                ["content-length", "70000"]
+            ]),
+        ),
+        (
+            2,
+            json!([
+                ["content-type", "application/json"],
+                ["transfer-encoding", "chunked"]
+            ]),
+        ),
+    ] {
+        text.push_str(&record_line(json!({"v":1,"seq":seq,"time":format!("2026-03-01T10:00:0{seq}.000Z"),"origin":"live",
+            "request":{"method":"POST","path":send,"host":"api.mypurecloud.ie","upstream":"api","headers":headers,
+                "body":request_prefix,"body_complete":false},
+            "response":{"status":409,"headers":[["content-type","application/json"],["content-length","2000000"]],
+                "body":conflict,"body_complete":false}})));
+    }
+    std::fs::write(&rec, text).unwrap();
+    let out = dir.path().join("prefix.har");
+    let har = export_har(&rec, &out);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let n = request_prefix.len();
+
+    let with_length = &entries[0]["request"];
+    assert_eq!(
+        with_length["bodySize"], 70000,
+        "request.bodySize\n  expected: 70000 (its Content-Length)\n       got: {}",
+        with_length["bodySize"]
+    );
+    let comment = with_length["postData"]["comment"].as_str().unwrap_or("");
+    assert!(
+        comment.contains(&format!("first {n} bytes")) && comment.contains("70000"),
+        "postData.comment\n  expected: that the text is the first {n} bytes of 70000\n       got: {comment:?}"
+    );
+    let chunked = &entries[1]["request"];
+    assert_eq!(
+        chunked["bodySize"], -1,
+        "request.bodySize of a chunked body recorded in part\n  expected: -1 (not known)\n       got: {}",
+        chunked["bodySize"]
+    );
+    let comment = chunked["postData"]["comment"].as_str().unwrap_or("");
+    assert!(
+        comment.contains(&format!("first {n} bytes")) && comment.contains("not known"),
+        "postData.comment\n  expected: the first {n} bytes, whole size not known\n       got: {comment:?}"
+    );
+    let response = &entries[0]["response"];
+    assert_eq!(
+        response["bodySize"], 2_000_000,
+        "response.bodySize: its Content-Length"
+    );
+    assert_eq!(
+        response["content"]["size"], 2_000_000,
+        "content.size: not content-coded, so its Content-Length"
+    );
+    assert!(
+        response["content"]["comment"].as_str().is_some_and(|c| c
+            .contains(&format!("first {} bytes", conflict.len()))
+            && c.contains("2000000")),
+        "content.comment\n  expected: that the text is the first {} bytes of 2000000\n       got: {}",
+        conflict.len(),
+        response["content"]
+    );
+
+    // Read back, the export's bodies are prefixes, as the recording's are.
+    let from_rec: Vec<Exchange> = ingest::read(&rec, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let from_har: Vec<Exchange> = ingest::read(&out, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for (i, (a, b)) in from_rec.iter().zip(&from_har).enumerate() {
+        let whole = |ex: &Exchange| {
+            (
+                ex.request.body.complete,
+                ex.response.as_ref().map(|r| r.body.complete),
+                ex.inspection,
+            )
+        };
+        assert_eq!(
+            whole(b),
+            whole(a),
+            "exchange {i}: (request body whole, response body whole, inspection)\n  expected: as from the recording\n       got: from the export"
+        );
+    }
+    assert_eq!(
+        explain_json(&out),
+        explain_json(&rec),
+        "diagnoses of the export\n  expected: those of the recording"
+    );
 }

@@ -306,6 +306,12 @@ fn export(rec: &std::path::Path, dir: &std::path::Path) -> (std::path::PathBuf, 
     (har, v)
 }
 
+fn header_of<'a>(headers: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    headers.as_array()?.iter().find_map(|h| {
+        (h["name"].as_str()?.eq_ignore_ascii_case(name)).then(|| h["value"].as_str())?
+    })
+}
+
 /// Recorded against an `http://` mock (as `--api-upstream http://127.0.0.1:9000` would be), the
 /// export names the URLs the calls went to (scheme, host and port), the HTTP version spoken,
 /// and sizes that agree with the headers sent, though the bodies it holds are redacted; and it
@@ -400,6 +406,40 @@ async fn an_export_names_the_upstream_the_calls_went_to_and_explains_as_the_reco
             );
         }
     }
+    // A body with a Content-Length: bodySize is what was sent, as the header says, though the
+    // text is redacted (the customer's words replaced by their length), which a comment says.
+    let sent = &entries[1]["request"];
+    assert_eq!(
+        header_of(&sent["headers"], "content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(
+        sent["bodySize"],
+        body.len(),
+        "entry 1: request.bodySize\n  expected: {} (Content-Length, the body sent)\n       got: {}",
+        body.len(),
+        sent["bodySize"]
+    );
+    let text = sent["postData"]["text"].as_str().unwrap_or("");
+    assert!(!text.contains("Hello from the customer"), "{text}");
+    assert!(
+        sent["postData"]["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains("redacted")),
+        "entry 1: postData.comment\n  expected: a note that the text is redacted\n       got: {}",
+        sent["postData"]
+    );
+    // Chunked: no header to go by; bodySize is still the size sent, not the redacted copy's.
+    let chunked = &entries[3]["request"];
+    assert_eq!(header_of(&chunked["headers"], "content-length"), None);
+    assert_eq!(
+        chunked["bodySize"],
+        chunked_body.len(),
+        "entry 3: request.bodySize of a chunked body\n  expected: {} (the body sent)\n       got: {}",
+        chunked_body.len(),
+        chunked["bodySize"]
+    );
+
     let from_recording = explained(&file);
     assert_eq!(
         from_recording, live,

@@ -541,8 +541,15 @@ pub fn entry_to_exchange(
     };
     let upstream = upstream_for(parts.host.as_deref(), &parts.path);
     let base_url = parts.base_url();
-    // A HAR triage wrote says whether it knew the HTTP version; other tools' HARs do not.
+    // A HAR triage wrote says which bodies it holds only a prefix of (`triage export`), and
+    // whether it knew the HTTP version; other tools' HARs do not.
     let ours = e.get("_triage").filter(|t| t.is_object());
+    let whole = |key: &str| ours.and_then(|t| t.get(key)).and_then(Value::as_bool);
+    let mut req_body = req_body;
+    if whole("request_body_complete") == Some(false) {
+        req_body.complete = false;
+        req_body.original_size = None;
+    }
     let request = Request {
         method,
         path: parts.path,
@@ -568,16 +575,21 @@ pub fn entry_to_exchange(
         let status = StatusCode::from_u16(status as u16).ok()?;
         let headers = headers_of(r.get("headers"));
         let content = r.get("content");
-        let body = match content.and_then(text_bytes) {
+        let mut body = match content.and_then(text_bytes) {
             Some(raw) => body_from_file(raw, &headers, body_limit),
             None => {
                 let size = num(content.and_then(|c| c.get("size"))).unwrap_or(0.0);
                 BodyPrefix {
                     bytes: bytes::Bytes::new(),
                     complete: size <= 0.0,
+                    original_size: None,
                 }
             }
         };
+        if whole("response_body_complete") == Some(false) {
+            body.complete = false;
+            body.original_size = None;
+        }
         Some(Response {
             status,
             version,

@@ -556,6 +556,7 @@ pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) ->
                 return BodyPrefix {
                     bytes: bytes.into(),
                     complete,
+                    original_size: None,
                 };
             }
         }
@@ -564,11 +565,14 @@ pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) ->
 }
 
 pub(crate) fn limit_body(mut raw: Vec<u8>, limit: usize) -> BodyPrefix {
-    let complete = raw.len() <= limit;
+    let size = raw.len();
+    let complete = size <= limit;
     raw.truncate(limit);
     BodyPrefix {
         bytes: Bytes::from(raw),
         complete,
+        // Cut here, but the file held it whole.
+        original_size: (!complete).then_some(size as u64),
     }
 }
 

@@ -129,6 +129,7 @@ impl Compact {
                 body: BodyPrefix {
                     bytes: Bytes::copy_from_slice(self.part(4)),
                     complete: self.request_complete,
+                    original_size: None,
                 },
                 upstream: self.upstream,
                 host: self.host.clone(),
@@ -141,6 +142,7 @@ impl Compact {
                 body: BodyPrefix {
                     bytes: Bytes::copy_from_slice(self.part(5)),
                     complete: self.response_complete,
+                    original_size: None,
                 },
             }),
             timings: self.timings,

@@ -438,6 +438,7 @@ pub async fn handle(
                 BodyPrefix {
                     bytes,
                     complete: true,
+                    original_size: None,
                 },
                 Inspection::Complete,
             ),
@@ -449,6 +450,7 @@ pub async fn handle(
                     BodyPrefix {
                         bytes,
                         complete: false,
+                        original_size: None,
                     },
                     Inspection::OverLimit,
                 )
@@ -465,6 +467,7 @@ pub async fn handle(
             None => BodyPrefix {
                 bytes: raw.slice(..limit.min(raw.len())),
                 complete: false,
+                original_size: None,
             },
             Some(_) => BodyPrefix::default(),
         };
@@ -570,7 +573,11 @@ impl Pending {
             None => BodyPrefix::complete(Bytes::new()),
             Some(c) => {
                 let (bytes, complete) = c.snapshot();
-                BodyPrefix { bytes, complete }
+                BodyPrefix {
+                    bytes,
+                    complete,
+                    original_size: None,
+                }
             }
         };
         Exchange {

@@ -11,16 +11,18 @@
 //!  "request":{"method":"POST","path":"/api/v2/x","query":null,"host":"api.mypurecloud.ie",
 //!             "base_url":"https://api.mypurecloud.ie",
 //!             "upstream":"api","headers":[["authorization","Bearer [redacted 1a2b3c4d]"]],
-//!             "body":"{…}","body_complete":true},
+//!             "body":"{…}","body_complete":true,"body_size":52},
 //!  "response":{"status":409,"http_version":"HTTP/2","headers":[…],"body":"…",
 //!              "body_encoding":"base64","body_complete":true},
 //!  "timings":{"upstream_ms":12,"total_ms":15},"diagnoses":[…]}
 //! ```
 //! Bodies are UTF-8 text as a string, otherwise base64 with `"body_encoding":"base64"`;
-//! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque
-//! here. `base_url` (scheme and authority the request went to) and `http_version` (of the
-//! connection to the upstream) came after the first recordings; a reader of one without them
-//! knows less, and an older triage reading a newer recording ignores them.
+//! `body_size` is the size of the whole (decoded) body as sent or received, written only when
+//! `body` does not say it (redaction changed it, or it is cut); `response` is `null` when no
+//! response was received; `diagnoses` are the engine's, opaque here. `base_url` (scheme and
+//! authority the request went to), `http_version` (of the connection to the upstream) and
+//! `body_size` came after the first recordings; a reader of one without them knows less, and
+//! an older triage reading a newer recording ignores them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -81,6 +83,8 @@ pub struct RecordRequest {
     pub body_encoding: Option<String>,
     #[serde(default = "yes")]
     pub body_complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -96,6 +100,8 @@ pub struct RecordResponse {
     pub body_encoding: Option<String>,
     #[serde(default = "yes")]
     pub body_complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -135,10 +141,17 @@ fn body_out(b: &BodyPrefix) -> (Option<String>, Option<String>) {
     }
 }
 
+/// `body_size` of a body: only what `body` and `body_complete` do not say already.
+fn size_out(b: &BodyPrefix) -> Option<u64> {
+    b.original_size
+        .filter(|&s| !(b.complete && s == b.bytes.len() as u64))
+}
+
 fn body_in(
     body: Option<&str>,
     encoding: Option<&str>,
     complete: bool,
+    size: Option<u64>,
 ) -> Result<BodyPrefix, String> {
     let bytes = match (body, encoding) {
         (None, _) => Vec::new(),
@@ -151,6 +164,7 @@ fn body_in(
     Ok(BodyPrefix {
         bytes: bytes.into(),
         complete,
+        original_size: size,
     })
 }
 
@@ -177,6 +191,7 @@ impl Record {
                 body,
                 body_encoding,
                 body_complete: r.body.complete,
+                body_size: size_out(&r.body),
             }
         });
         Record {
@@ -201,6 +216,7 @@ impl Record {
                 body,
                 body_encoding,
                 body_complete: ex.request.body.complete,
+                body_size: size_out(&ex.request.body),
             },
             response,
             timings: RecordTimings {
@@ -241,6 +257,7 @@ impl Record {
                     resp.body.as_deref(),
                     resp.body_encoding.as_deref(),
                     resp.body_complete,
+                    resp.body_size,
                 )?,
             }),
         };
@@ -257,6 +274,7 @@ impl Record {
                     r.body.as_deref(),
                     r.body_encoding.as_deref(),
                     r.body_complete,
+                    r.body_size,
                 )?,
                 upstream,
                 host: r.host.as_deref().map(Into::into),
