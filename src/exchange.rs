@@ -53,6 +53,10 @@ pub struct BodyPrefix {
     pub bytes: Bytes,
     /// True when `bytes` is the whole (decoded) body.
     pub complete: bool,
+    /// The size in bytes of the whole (decoded) body as it went over the wire, when that is
+    /// known and `bytes` no longer says it: redaction changed them, or a limit cut them after
+    /// the whole body was seen. `None` otherwise; [`BodyPrefix::size`] is the size either way.
+    pub original_size: Option<u64>,
 }
 
 impl BodyPrefix {
@@ -60,7 +64,15 @@ impl BodyPrefix {
         BodyPrefix {
             bytes: bytes.into(),
             complete: true,
+            original_size: None,
         }
+    }
+
+    /// The size in bytes of the whole (decoded) body as sent or received, when known: a HAR's
+    /// `bodySize` must not be the length of a redacted copy or of a prefix.
+    pub fn size(&self) -> Option<u64> {
+        self.original_size
+            .or_else(|| self.complete.then_some(self.bytes.len() as u64))
     }
 
     /// The body parsed as JSON, when it is complete and is JSON.
@@ -96,6 +108,10 @@ pub struct Request {
     /// The host the request was sent to, when known (`api.mypurecloud.ie`); offline readers fill
     /// it from the URL, the proxy from its configured upstream.
     pub host: Option<std::sync::Arc<str>>,
+    /// Scheme and authority the request was sent to (`https://api.mypurecloud.ie`,
+    /// `http://127.0.0.1:9000`), when known: the proxy's upstream, a file's URL. Never a path
+    /// (a gateway's path prefix is not part of the API path the rules read).
+    pub base_url: Option<std::sync::Arc<str>>,
 }
 
 impl Request {
@@ -121,9 +137,39 @@ impl Request {
 #[derive(Debug, Clone)]
 pub struct Response {
     pub status: StatusCode,
+    /// The HTTP version the response came in, when known: the proxy's, of its connection to the
+    /// upstream (the request went out on the same one); a file's, as the file says.
+    pub version: Option<http::Version>,
     pub headers: HeaderMap,
     /// Decoded prefix of the body; empty when the body was not inspected.
     pub body: BodyPrefix,
+}
+
+/// An HTTP version as HAR files and recordings write it (`HTTP/1.1`, `HTTP/2`).
+pub fn version_text(v: http::Version) -> &'static str {
+    match v {
+        http::Version::HTTP_09 => "HTTP/0.9",
+        http::Version::HTTP_10 => "HTTP/1.0",
+        http::Version::HTTP_2 => "HTTP/2",
+        http::Version::HTTP_3 => "HTTP/3",
+        _ => "HTTP/1.1",
+    }
+}
+
+/// An HTTP version as tools write it: `HTTP/1.1`, `HTTP/2`, Chrome's `http/2.0` and `h2`,
+/// `h3`, `http/2+quic/46` (any case). `None` for anything else, `""` included.
+pub fn parse_version(s: &str) -> Option<http::Version> {
+    let s = s.trim().to_ascii_lowercase();
+    let v = s.strip_prefix("http/").unwrap_or(&s);
+    Some(match v {
+        "0.9" => http::Version::HTTP_09,
+        "1.0" => http::Version::HTTP_10,
+        "1.1" => http::Version::HTTP_11,
+        "2" | "2.0" | "h2" | "h2c" => http::Version::HTTP_2,
+        "3" | "3.0" | "h3" => http::Version::HTTP_3,
+        v if v.starts_with("2+quic") || v.starts_with("h3-") => http::Version::HTTP_3,
+        _ => return None,
+    })
 }
 
 /// Timings in milliseconds, when known.
@@ -205,5 +251,55 @@ impl Exchange {
                 .and_then(|c| c.as_str())
                 .map(str::to_owned)
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_read_as_tools_write_them_and_are_written_as_har_examples_do() {
+        for (text, v) in [
+            ("HTTP/1.1", http::Version::HTTP_11),
+            ("http/1.0", http::Version::HTTP_10),
+            ("HTTP/2", http::Version::HTTP_2),
+            ("http/2.0", http::Version::HTTP_2),
+            ("h2", http::Version::HTTP_2),
+            ("HTTP/3", http::Version::HTTP_3),
+            ("h3", http::Version::HTTP_3),
+            ("http/2+quic/46", http::Version::HTTP_3),
+        ] {
+            assert_eq!(parse_version(text), Some(v), "{text}");
+        }
+        for unknown in ["", "unknown", "SPDY/3"] {
+            assert_eq!(parse_version(unknown), None, "{unknown:?}");
+        }
+        for v in [
+            http::Version::HTTP_10,
+            http::Version::HTTP_11,
+            http::Version::HTTP_2,
+            http::Version::HTTP_3,
+        ] {
+            assert_eq!(parse_version(version_text(v)), Some(v));
+        }
+        assert_eq!(version_text(http::Version::HTTP_2), "HTTP/2");
+    }
+
+    #[test]
+    fn the_size_of_a_body_is_the_one_sent_not_of_what_is_kept() {
+        let whole = BodyPrefix::complete(&b"12345"[..]);
+        assert_eq!(whole.size(), Some(5));
+        let cut = BodyPrefix {
+            bytes: Bytes::from_static(b"12"),
+            complete: false,
+            original_size: None,
+        };
+        assert_eq!(cut.size(), None, "a prefix of a body of unknown size");
+        let redacted = BodyPrefix {
+            original_size: Some(5),
+            ..BodyPrefix::complete(&b"[redacted]"[..])
+        };
+        assert_eq!(redacted.size(), Some(5));
     }
 }

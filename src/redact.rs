@@ -928,6 +928,8 @@ fn redact_prefix(
     match body_at(&body.bytes, content_type, keep_content, 0, found) {
         Cow::Borrowed(_) => body.clone(),
         Cow::Owned(b) => BodyPrefix {
+            // The size sent stays what it was: a HAR's bodySize is not the redacted copy's.
+            original_size: body.size(),
             bytes: b.into(),
             complete: body.complete,
         },
@@ -1204,6 +1206,7 @@ impl Secrets {
             }
         }
         if let Cow::Owned(b) = bytes {
+            body.original_size = body.size();
             body.bytes = b.into();
         }
     }
@@ -1673,9 +1676,11 @@ mod tests {
                 body: BodyPrefix::complete(req_body.to_owned()),
                 upstream: crate::exchange::UpstreamKind::Login,
                 host: None,
+                base_url: None,
             },
             response: Some(crate::exchange::Response {
                 status: http::StatusCode::from_u16(status).unwrap(),
+                version: None,
                 headers: map(resp_headers),
                 body: BodyPrefix::complete(resp_body.to_owned()),
             }),

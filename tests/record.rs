@@ -79,13 +79,16 @@ fn synthetic() -> Vec<Exchange> {
             body: BodyPrefix::default(),
             upstream: UpstreamKind::Api,
             host: Some("api.mypurecloud.ie".into()),
+            base_url: None,
         },
         response: Some(Response {
             status: StatusCode::NOT_FOUND,
+            version: None,
             headers: h,
             body: BodyPrefix {
                 bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
                 complete: false,
+                original_size: None,
             },
         }),
         timings: Timings {
@@ -142,6 +145,26 @@ fn recording_round_trip_keeps_method_path_status_and_bodies() {
                 .as_ref()
                 .map(|r| (&r.body.bytes, r.body.complete)),
             "response body of #{i}"
+        );
+        assert_eq!(
+            a.request.base_url, b_ex.request.base_url,
+            "scheme and authority of #{i}"
+        );
+        assert_eq!(
+            a.response.as_ref().map(|r| r.version),
+            b_ex.response.as_ref().map(|r| r.version),
+            "HTTP version of #{i}"
+        );
+        // Sizes are of the bodies sent, whatever redaction did to the copies recorded.
+        assert_eq!(
+            a.request.body.size(),
+            b_ex.request.body.size(),
+            "request body size of #{i}"
+        );
+        assert_eq!(
+            a.response.as_ref().map(|r| r.body.size()),
+            b_ex.response.as_ref().map(|r| r.body.size()),
+            "response body size of #{i}"
         );
         assert_eq!(a.started_at, b_ex.started_at, "time of #{i}");
         assert_eq!(a.timings.total_ms, b_ex.timings.total_ms, "timings of #{i}");
@@ -302,6 +325,92 @@ fn a_recording_with_no_readable_line_is_an_error() {
     assert!(stderr.contains("no line could be read"), "{stderr}");
 }
 
+/// `triage export` with a recording that yields nothing: what `triage explain` does with input
+/// that yields nothing (an error naming the file, exit 2), and no output file: neither a new
+/// empty HAR nor one written over a good file of the same name.
+#[test]
+fn export_of_a_recording_that_yields_nothing_fails_and_writes_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases: [(&str, &[u8], &str); 3] = [
+        ("empty.jsonl", b"", "the recording is empty"),
+        ("blank.jsonl", b"\n\n  \n", "the recording is empty"),
+        (
+            "junk.jsonl",
+            b"{\"a\":1}\n",
+            "no line could be read as a triage record",
+        ),
+    ];
+    for (name, content, why) in cases {
+        let rec = dir.path().join(name);
+        std::fs::write(&rec, content).unwrap();
+
+        let new = dir.path().join(format!("{name}.new.har"));
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            new.to_str().unwrap(),
+            rec.to_str().unwrap(),
+        ]);
+        assert_eq!(
+            code, 2,
+            "{name}: exit code\n  expected: 2 (input error)\n       got: {code}\n{stderr}"
+        );
+        assert!(
+            stderr.contains(&format!("triage: error: {}", rec.display())) && stderr.contains(why),
+            "{name}: stderr\n  expected: an error naming the file: {why}\n       got: {stderr}"
+        );
+        assert!(
+            stderr.contains("nothing was read") && stderr.contains("was not written"),
+            "{name}: stderr\n  expected: nothing was read; ... was not written\n       got: {stderr}"
+        );
+        assert!(
+            !new.exists(),
+            "{name}: an output file was created: {}",
+            new.display()
+        );
+
+        let old = dir.path().join(format!("{name}.old.har"));
+        std::fs::write(&old, "GOOD HAR FROM BEFORE").unwrap();
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            old.to_str().unwrap(),
+            rec.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{name} over a file: exit code; {stderr}");
+        assert!(
+            stderr.contains("is left as it was"),
+            "{name}: stderr\n  expected: ... is left as it was\n       got: {stderr}"
+        );
+        assert_eq!(
+            std::fs::read_to_string(&old).unwrap(),
+            "GOOD HAR FROM BEFORE",
+            "{name}: the existing output was replaced"
+        );
+
+        let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args(["export", "--har", "-", rec.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{name} to standard output: exit code"
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&out.stdout),
+            "",
+            "{name}: standard output\n  expected: nothing\n       got: the text above"
+        );
+    }
+    let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.ends_with(".tmp"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
 #[test]
 fn export_skips_a_broken_line_names_it_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
@@ -436,6 +545,14 @@ fn export_writes_har_1_2_with_triage_fields_and_no_secrets() {
         all[4].response.as_ref().unwrap().body.bytes
     );
     assert!(back[all.len() - 1].response.is_none());
+    // The synthetic binary body is a prefix in the recording, and still one read back.
+    let prefix = &back[all.len() - 2];
+    assert_eq!(
+        prefix.response.as_ref().map(|r| r.body.complete),
+        Some(false),
+        "a prefix read back from the export"
+    );
+    assert_eq!(prefix.inspection, triage::exchange::Inspection::OverLimit);
 }
 
 #[test]
@@ -791,4 +908,201 @@ fn a_recording_and_its_export_replace_an_echoed_token() {
             "the body and the cause keep their words in:\n{text}"
         );
     }
+}
+
+/// One recording line, as `Recorder` writes them.
+fn record_line(v: Value) -> String {
+    let mut s = serde_json::to_string(&v).unwrap();
+    assert!(s.starts_with("{\"v\":"), "v first, as recordings have it");
+    s.push('\n');
+    s
+}
+
+/// `triage export --har` of `rec` to `out`, parsed.
+fn export_har(rec: &Path, out: &Path) -> Value {
+    let (code, err) = triage(&[
+        "export",
+        "--har",
+        out.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "export exit code; stderr: {err}");
+    serde_json::from_slice(&std::fs::read(out).unwrap()).expect("the export is JSON")
+}
+
+/// The diagnoses of every diagnosed exchange, as `triage explain --format json` gives them
+/// (the file and entry they came from left out).
+fn explain_json(file: &Path) -> Vec<Value> {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", "--format", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_ne!(
+        out.status.code(),
+        Some(2),
+        "explain {}: no input error\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap()["diagnoses"].clone())
+        .collect()
+}
+
+/// A recording of an older triage, which did not record the scheme, port or HTTP version:
+/// the export keeps `https://` and the host (what Genesys Cloud is reached by), writes
+/// HTTP/1.1 (HAR requires a version) and says it is assumed.
+#[test]
+fn export_of_a_recording_without_url_or_version_keeps_https_and_says_http_1_1_is_assumed() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("old.jsonl");
+    std::fs::write(
+        &rec,
+        record_line(json!({"v":1,"seq":1,"time":"2026-03-01T10:00:00.000Z","origin":"live",
+            "request":{"method":"GET","path":"/api/v2/users/me","query":"expand=x","host":"api.mypurecloud.ie","upstream":"api","headers":[]},
+            "response":{"status":401,"headers":[["content-type","application/json"]],
+                "body":"{\"message\":\"No authentication bearer token specified in authorization header.\",\"code\":\"authentication.required\",\"status\":401}"}})),
+    )
+    .unwrap();
+    let har = export_har(&rec, &dir.path().join("old.har"));
+    let e = &har["log"]["entries"][0];
+    assert_eq!(
+        e["request"]["url"], "https://api.mypurecloud.ie/api/v2/users/me?expand=x",
+        "request.url of a recording that does not say the scheme"
+    );
+    for side in ["request", "response"] {
+        assert_eq!(
+            e[side]["httpVersion"], "HTTP/1.1",
+            "{side}.httpVersion\n  expected: HTTP/1.1 (assumed)\n       got: {}",
+            e[side]["httpVersion"]
+        );
+        assert!(
+            e[side]["comment"]
+                .as_str()
+                .is_some_and(|c| c.contains("not recorded")),
+            "{side}.comment\n  expected: that the version was not recorded\n       got: {}",
+            e[side]["comment"]
+        );
+    }
+    assert_eq!(e["_triage"]["http_version"], Value::Null);
+    // Read back, the version is still not known: our own assumption is not taken for a fact.
+    let back: Vec<Exchange> = ingest::read(&dir.path().join("old.har"), &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    assert_eq!(back[0].response.as_ref().unwrap().version, None);
+}
+
+/// Bodies the recording holds only a prefix of (a capture or inspection limit): the export
+/// gives their size as sent where the head says it (`Content-Length`), `-1` where nothing does,
+/// and says in a `comment` that the text is a prefix; read back, they are prefixes again, so
+/// `triage explain` of the export diagnoses what it did of the recording.
+#[test]
+fn an_export_is_honest_about_bodies_it_holds_a_prefix_of_and_explains_as_the_recording() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("prefix.jsonl");
+    let send = "/api/v2/conversations/messages/c1/communications/m1/messages";
+    let conflict = "{\"message\":\"The request conflicts with the current state of the target resource.\",\"code\":\"request.conflict\",\"status\":409,\"details\":[{\"errorCode\":\"x\"";
+    let request_prefix =
+        "{\"textBody\":\"[redacted: 20 chars]\",\"padding\":\"aaaaaaaaaaaaaaaaaaaa";
+    let mut text = String::new();
+    for (seq, headers) in [
+        (
+            1,
+            json!([
+                ["content-type", "application/json"],
+                ["content-length", "70000"]
+            ]),
+        ),
+        (
+            2,
+            json!([
+                ["content-type", "application/json"],
+                ["transfer-encoding", "chunked"]
+            ]),
+        ),
+    ] {
+        text.push_str(&record_line(json!({"v":1,"seq":seq,"time":format!("2026-03-01T10:00:0{seq}.000Z"),"origin":"live",
+            "request":{"method":"POST","path":send,"host":"api.mypurecloud.ie","upstream":"api","headers":headers,
+                "body":request_prefix,"body_complete":false},
+            "response":{"status":409,"headers":[["content-type","application/json"],["content-length","2000000"]],
+                "body":conflict,"body_complete":false}})));
+    }
+    std::fs::write(&rec, text).unwrap();
+    let out = dir.path().join("prefix.har");
+    let har = export_har(&rec, &out);
+    let entries = har["log"]["entries"].as_array().unwrap();
+    let n = request_prefix.len();
+
+    let with_length = &entries[0]["request"];
+    assert_eq!(
+        with_length["bodySize"], 70000,
+        "request.bodySize\n  expected: 70000 (its Content-Length)\n       got: {}",
+        with_length["bodySize"]
+    );
+    let comment = with_length["postData"]["comment"].as_str().unwrap_or("");
+    assert!(
+        comment.contains(&format!("first {n} bytes")) && comment.contains("70000"),
+        "postData.comment\n  expected: that the text is the first {n} bytes of 70000\n       got: {comment:?}"
+    );
+    let chunked = &entries[1]["request"];
+    assert_eq!(
+        chunked["bodySize"], -1,
+        "request.bodySize of a chunked body recorded in part\n  expected: -1 (not known)\n       got: {}",
+        chunked["bodySize"]
+    );
+    let comment = chunked["postData"]["comment"].as_str().unwrap_or("");
+    assert!(
+        comment.contains(&format!("first {n} bytes")) && comment.contains("not known"),
+        "postData.comment\n  expected: the first {n} bytes, whole size not known\n       got: {comment:?}"
+    );
+    let response = &entries[0]["response"];
+    assert_eq!(
+        response["bodySize"], 2_000_000,
+        "response.bodySize: its Content-Length"
+    );
+    assert_eq!(
+        response["content"]["size"], 2_000_000,
+        "content.size: not content-coded, so its Content-Length"
+    );
+    assert!(
+        response["content"]["comment"].as_str().is_some_and(|c| c
+            .contains(&format!("first {} bytes", conflict.len()))
+            && c.contains("2000000")),
+        "content.comment\n  expected: that the text is the first {} bytes of 2000000\n       got: {}",
+        conflict.len(),
+        response["content"]
+    );
+
+    // Read back, the export's bodies are prefixes, as the recording's are.
+    let from_rec: Vec<Exchange> = ingest::read(&rec, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let from_har: Vec<Exchange> = ingest::read(&out, &ReadOptions::default())
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    for (i, (a, b)) in from_rec.iter().zip(&from_har).enumerate() {
+        let whole = |ex: &Exchange| {
+            (
+                ex.request.body.complete,
+                ex.response.as_ref().map(|r| r.body.complete),
+                ex.inspection,
+            )
+        };
+        assert_eq!(
+            whole(b),
+            whole(a),
+            "exchange {i}: (request body whole, response body whole, inspection)\n  expected: as from the recording\n       got: from the export"
+        );
+    }
+    assert_eq!(
+        explain_json(&out),
+        explain_json(&rec),
+        "diagnoses of the export\n  expected: those of the recording"
+    );
 }

@@ -261,3 +261,266 @@ async fn recording_after_a_crash_starts_a_new_line_and_every_record_reads() {
         "{out}"
     );
 }
+
+/// The rules of each diagnosed exchange, as `triage explain --format json` gives them.
+fn explained(file: &std::path::Path) -> Vec<String> {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", "--format", "json"])
+        .arg(file)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "explain {}: failures found, no input error\n{}",
+        file.display(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let j: serde_json::Value = serde_json::from_str(l).unwrap();
+            j["diagnoses"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|d| d["rule"].as_str().unwrap().to_owned())
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect()
+}
+
+/// `triage export --har` of `rec` into `dir`, parsed.
+fn export(rec: &std::path::Path, dir: &std::path::Path) -> (std::path::PathBuf, serde_json::Value) {
+    let har = dir.join("export.har");
+    let (code, _, err) = run_triage(&[
+        "export",
+        "--har",
+        har.to_str().unwrap(),
+        rec.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "export: {err}");
+    let v = serde_json::from_slice(&std::fs::read(&har).unwrap()).expect("the export is JSON");
+    (har, v)
+}
+
+fn header_of<'a>(headers: &'a serde_json::Value, name: &str) -> Option<&'a str> {
+    headers.as_array()?.iter().find_map(|h| {
+        (h["name"].as_str()?.eq_ignore_ascii_case(name)).then(|| h["value"].as_str())?
+    })
+}
+
+/// Recorded against an `http://` mock (as `--api-upstream http://127.0.0.1:9000` would be), the
+/// export names the URLs the calls went to (scheme, host and port), the HTTP version spoken,
+/// and sizes that agree with the headers sent, though the bodies it holds are redacted; and it
+/// explains as the recording does, which explains as the proxy did live.
+#[tokio::test]
+async fn an_export_names_the_upstream_the_calls_went_to_and_explains_as_the_recording() {
+    let up = upstream(|seen| async move {
+        if seen.method == http::Method::GET {
+            return Response::new(full(r#"{"id":"c1","participants":[{"id":"p1","purpose":"customer","state":"disconnected"},{"id":"m1","purpose":"agent","state":"disconnected"}]}"#));
+        }
+        if seen.uri.ends_with("/message") {
+            return Response::builder().status(404).body(full(r#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#)).unwrap();
+        }
+        Response::builder()
+            .status(409)
+            .body(full(r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#))
+            .unwrap()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("session.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(pipeline)).await;
+    let c = client();
+    let send = "/api/v2/conversations/messages/c1/communications/m1/messages";
+    let body = r#"{"textBody":"Hello from the customer"}"#;
+    let mut live = Vec::new();
+    for (m, path) in [
+        ("GET", "/api/v2/conversations/messages/c1"),
+        ("POST", send),
+        (
+            "POST",
+            "/api/v2/conversations/messages/c1/communications/m1/message",
+        ),
+    ] {
+        let r = c
+            .request(m.parse().unwrap(), format!("http://{}{path}", p.addr))
+            .header("authorization", "Bearer PLANTED-SECRET-TOKEN")
+            .header("content-type", "application/json")
+            .body(if m == "GET" { "" } else { body })
+            .send()
+            .await
+            .unwrap();
+        if let Some(v) = r.headers().get("triage-rule") {
+            live.push(v.to_str().unwrap().to_owned());
+        }
+        r.bytes().await.unwrap();
+    }
+    // A body sent chunked: no Content-Length says its size, only what triage saw of it.
+    let chunked_body = r#"{"textBody":"Another message from the customer"}"#;
+    let answer = raw(
+        p.addr,
+        format!(
+            "POST {send} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n\
+             Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n{:x}\r\n{chunked_body}\r\n0\r\n\r\n",
+            chunked_body.len()
+        )
+        .as_bytes(),
+    )
+    .await;
+    let (head, _) = split_response(&answer);
+    if let Some(l) = head.lines().find_map(|l| l.strip_prefix("triage-rule: ")) {
+        live.push(l.to_owned());
+    }
+    p.shutdown().await.unwrap();
+    assert_eq!(
+        live,
+        [
+            "conversation-closed",
+            "unknown-endpoint",
+            "conversation-closed"
+        ],
+        "diagnosed live"
+    );
+
+    let (har_file, har) = export(&file, dir.path());
+    let entries = har["log"]["entries"].as_array().expect("entries");
+    assert_eq!(entries.len(), 4, "one entry per exchange");
+    let base = format!("http://{}/", up.addr);
+    for (i, e) in entries.iter().enumerate() {
+        let url = e["request"]["url"].as_str().unwrap_or("");
+        assert!(
+            url.starts_with(&base),
+            "entry {i}: request.url\n  expected: {base}...\n       got: {url}"
+        );
+        for side in ["request", "response"] {
+            assert_eq!(
+                e[side]["httpVersion"], "HTTP/1.1",
+                "entry {i}: {side}.httpVersion (the mock speaks HTTP/1.1)"
+            );
+        }
+    }
+    // A body with a Content-Length: bodySize is what was sent, as the header says, though the
+    // text is redacted (the customer's words replaced by their length), which a comment says.
+    let sent = &entries[1]["request"];
+    assert_eq!(
+        header_of(&sent["headers"], "content-length"),
+        Some(body.len().to_string().as_str())
+    );
+    assert_eq!(
+        sent["bodySize"],
+        body.len(),
+        "entry 1: request.bodySize\n  expected: {} (Content-Length, the body sent)\n       got: {}",
+        body.len(),
+        sent["bodySize"]
+    );
+    let text = sent["postData"]["text"].as_str().unwrap_or("");
+    assert!(!text.contains("Hello from the customer"), "{text}");
+    assert!(
+        sent["postData"]["comment"]
+            .as_str()
+            .is_some_and(|c| c.contains("redacted")),
+        "entry 1: postData.comment\n  expected: a note that the text is redacted\n       got: {}",
+        sent["postData"]
+    );
+    // Chunked: no header to go by; bodySize is still the size sent, not the redacted copy's.
+    let chunked = &entries[3]["request"];
+    assert_eq!(header_of(&chunked["headers"], "content-length"), None);
+    assert_eq!(
+        chunked["bodySize"],
+        chunked_body.len(),
+        "entry 3: request.bodySize of a chunked body\n  expected: {} (the body sent)\n       got: {}",
+        chunked_body.len(),
+        chunked["bodySize"]
+    );
+
+    let from_recording = explained(&file);
+    assert_eq!(
+        from_recording, live,
+        "the recording explains as the proxy diagnosed live"
+    );
+    assert_eq!(
+        explained(&har_file),
+        from_recording,
+        "the export explains as the recording"
+    );
+}
+
+/// Through an `https://` upstream that speaks HTTP/2, the export says so: `https`, the port the
+/// upstream listens on, `HTTP/2`.
+#[tokio::test]
+async fn an_export_of_calls_to_an_h2_upstream_says_https_its_port_and_http2() {
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let tls = tls_acceptor(&paths, &[b"h2"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        loop {
+            let Ok((s, _)) = listener.accept().await else {
+                return;
+            };
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(s) = tls.accept(s).await else { return };
+                let svc = hyper::service::service_fn(
+                    |_req: http::Request<hyper::body::Incoming>| async move {
+                        Ok::<_, std::convert::Infallible>(
+                        Response::builder()
+                            .status(404)
+                            .body(full(r#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#))
+                            .unwrap(),
+                    )
+                    },
+                );
+                let _ =
+                    hyper::server::conn::http2::Builder::new(hyper_util::rt::TokioExecutor::new())
+                        .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                        .await;
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}");
+    let mut cfg = config(&url, &url);
+    cfg.ca_file = Some(paths.ca_cert.clone());
+    let file = dir.path().join("h2.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(cfg, Arc::new(pipeline)).await;
+    let r = client()
+        .post(format!(
+            "http://{}/api/v2/conversations/messages/c1/communications/m1/message",
+            p.addr
+        ))
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    let (_, har) = export(&file, dir.path());
+    let e = &har["log"]["entries"][0];
+    let want = format!(
+        "https://localhost:{port}/api/v2/conversations/messages/c1/communications/m1/message"
+    );
+    assert_eq!(
+        e["request"]["url"], want,
+        "request.url\n  expected: {want}\n       got: {}",
+        e["request"]["url"]
+    );
+    for side in ["request", "response"] {
+        assert_eq!(
+            e[side]["httpVersion"], "HTTP/2",
+            "{side}.httpVersion: the upstream spoke HTTP/2"
+        );
+    }
+}

@@ -28,9 +28,11 @@ fn at(t: SystemTime, method: Method, path: &str, status: u16, body: &'static str
             body: BodyPrefix::complete(Bytes::new()),
             upstream: UpstreamKind::Api,
             host: None,
+            base_url: None,
         },
         response: Some(Response {
             status: StatusCode::from_u16(status).unwrap(),
+            version: None,
             headers: HeaderMap::new(),
             body: BodyPrefix::complete(body),
         }),

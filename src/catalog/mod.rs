@@ -221,28 +221,31 @@ impl Catalog {
     }
 
     /// Real operations nearest to a path that is not one: by shared segments (literal matches
-    /// weigh most, near-spellings count), the method as a tie-breaker. Best first.
+    /// weigh most, near-spellings count), the method as a tie-breaker, then how closely the
+    /// segments that differ are spelt, position by position. Best first.
     pub fn nearest(&self, method: &Method, path: &str, n: usize) -> Vec<&Operation> {
         let path = path.split('?').next().unwrap_or(path);
         let want: Vec<&str> = segments(path).collect();
-        let mut scored: Vec<(f64, &Operation)> = self
+        let mut scored: Vec<(f64, f64, &Operation)> = self
             .ops
             .iter()
             .filter(|o| !o.deprecated)
             .map(|o| {
                 (
                     similarity(&want, &o.path) + if o.method == *method { 0.05 } else { 0.0 },
+                    misspelling(&want, &o.path),
                     o,
                 )
             })
-            .filter(|(s, _)| *s >= 0.5)
+            .filter(|(s, _, _)| *s >= 0.5)
             .collect();
         scored.sort_by(|a, b| {
             b.0.partial_cmp(&a.0)
                 .unwrap_or(std::cmp::Ordering::Equal)
-                .then_with(|| a.1.path.len().cmp(&b.1.path.len()))
+                .then_with(|| a.1.partial_cmp(&b.1).unwrap_or(std::cmp::Ordering::Equal))
+                .then_with(|| a.2.path.len().cmp(&b.2.path.len()))
         });
-        scored.into_iter().take(n).map(|(_, o)| o).collect()
+        scored.into_iter().take(n).map(|(_, _, o)| o).collect()
     }
 
     /// Operations whose id, path or summary contain every word of `text` (case-insensitive).
@@ -339,6 +342,29 @@ fn similarity(want: &[&str], template: &str) -> f64 {
     let denom = want_words.len().max(have_words.len()).max(1) as f64;
     let shape = if want.len() == have.len() { 0.05 } else { 0.0 };
     matched / denom + shape
+}
+
+/// How far a concrete path is from a template where they differ, segment by segment in place:
+/// 0 for none, up to 1 per literal segment spelt otherwise, 1 per segment only one of them has.
+/// [`similarity`] compares words wherever they stand, so `.../m1/message` matches the
+/// `messages` of `/conversations/messages/...` as well in every template of that area, and
+/// `.../typing` tied with `.../messages`; in place, `message` is next to `messages` and far
+/// from `typing`. Parameters take any value, so they never differ.
+fn misspelling(want: &[&str], template: &str) -> f64 {
+    let have: Vec<&str> = segments(template).collect();
+    let aligned: f64 = want
+        .iter()
+        .zip(&have)
+        .filter(|(_, h)| param_name(h).is_none())
+        .map(|(w, h)| {
+            if w.eq_ignore_ascii_case(h) {
+                0.0
+            } else {
+                1.0 - word_similarity(&w.to_ascii_lowercase(), &h.to_ascii_lowercase())
+            }
+        })
+        .sum();
+    aligned + want.len().abs_diff(have.len()) as f64
 }
 
 fn word_similarity(a: &str, b: &str) -> f64 {

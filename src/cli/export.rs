@@ -1,6 +1,7 @@
 //! `triage export --har OUT.har RECORDING`: a recording → HAR 1.2 that browsers and HAR viewers
 //! open, diagnoses in each entry's `_triage` field, redacted. Lines that are not records (cut
-//! off by a crash) are skipped and named; a recording with none that is, is an error.
+//! off by a crash) are skipped and named; a recording with none that is, or with no line at
+//! all, is an input error (exit 2), and then nothing is written.
 
 use std::io::BufWriter;
 use std::path::PathBuf;
@@ -37,25 +38,61 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         path: args.har.clone(),
         source,
     };
-    let file = Output::create(&args.har).map_err(write_err)?;
-    let mut har = HarWriter::new(BufWriter::new(file), args.keep_content).map_err(write_err)?;
+    // Opened before reading, so that an output that cannot be written is said at once; staged,
+    // so that nothing replaces an existing file before the end.
+    let mut file = Some(Output::create(&args.har).map_err(write_err)?);
+    // Begun at the first record: with none, not a byte reaches the output, not even into a
+    // pipe or onto standard output, which cannot be taken back.
+    let mut har = None;
     let mut broken = None;
     for item in reader.by_ref() {
         match item {
-            Ok(rec) => har
-                .write_entry(&rec.exchange, &rec.diagnoses)
-                .map_err(write_err)?,
+            Ok(rec) => {
+                let w = match &mut har {
+                    Some(w) => w,
+                    None => har.insert(
+                        HarWriter::new(
+                            BufWriter::new(file.take().expect("the output, once")),
+                            args.keep_content,
+                        )
+                        .map_err(write_err)?,
+                    ),
+                };
+                w.write_entry(&rec.exchange, &rec.diagnoses)
+                    .map_err(write_err)?;
+            }
             Err(e) => broken = Some(e),
         }
     }
+    let Some(har) = har else {
+        // As `triage explain` has it, input that yields nothing is an input error: an empty
+        // HAR would read as a session in which nothing happened, and would have replaced a
+        // good file of the same name.
+        match broken {
+            Some(e) => eprintln!("triage: error: {e}"),
+            None => eprintln!(
+                "triage: error: {}: the recording is empty: no record to export",
+                args.recording.display()
+            ),
+        }
+        drop(file);
+        let out = args.har.display();
+        if args.har.as_os_str() == ingest::STDIN {
+            eprintln!("triage: nothing was read; nothing was written to standard output");
+        } else if args.har.exists() {
+            eprintln!("triage: nothing was read; {out} is left as it was");
+        } else {
+            eprintln!("triage: nothing was read; {out} was not written");
+        }
+        return Ok(ExitCode::from(2));
+    };
     let n = har.entries();
     har.finish()
         .and_then(|w| w.into_inner().map_err(std::io::IntoInnerError::into_error))
         .and_then(Output::commit)
         .map_err(write_err)?;
     let skipped: usize = reader.skipped.values().map(|s| s.count).sum();
-    // With nothing written, the error says what was skipped.
-    if skipped > 0 && n > 0 {
+    if skipped > 0 {
         eprintln!(
             "triage: skipped {skipped} line{} of {} that {} not a record ({})",
             if skipped == 1 { "" } else { "s" },
@@ -71,14 +108,10 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         }
         Some(e) => {
             eprintln!("triage: error: {e}");
-            if n > 0 {
-                eprintln!(
-                    "triage: wrote the {n} entries before the break to {}",
-                    args.har.display()
-                );
-            } else {
-                eprintln!("triage: {} has no entries", args.har.display());
-            }
+            eprintln!(
+                "triage: wrote the {n} entries before the break to {}",
+                args.har.display()
+            );
             Ok(ExitCode::from(2))
         }
     }

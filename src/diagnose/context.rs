@@ -285,6 +285,7 @@ mod tests {
                 body: BodyPrefix::default(),
                 upstream: UpstreamKind::for_path(path),
                 host: None,
+                base_url: None,
             },
             response: None,
             timings: Timings::default(),

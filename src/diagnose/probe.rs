@@ -109,9 +109,11 @@ impl Prober {
                 body: BodyPrefix::complete(Bytes::new()),
                 upstream: UpstreamKind::Api,
                 host: Some(self.api.host().into()),
+                base_url: Some(self.api.shared_base().clone()),
             },
             response: Some(Response {
                 status: parts.status,
+                version: Some(parts.version),
                 headers: parts.headers,
                 body: BodyPrefix::complete(decoded),
             }),

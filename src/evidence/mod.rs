@@ -583,9 +583,11 @@ mod tests {
                     }
                     .into(),
                 ),
+                base_url: None,
             },
             response: Some(Response {
                 status: StatusCode::from_u16(status).unwrap(),
+                version: None,
                 headers: HeaderMap::new(),
                 body: BodyPrefix::complete(body.to_owned()),
             }),

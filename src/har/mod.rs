@@ -12,7 +12,7 @@ use base64::Engine as _;
 use http::HeaderMap;
 use serde_json::{json, Value};
 
-use crate::exchange::{BodyPrefix, Exchange, Origin};
+use crate::exchange::{version_text, BodyPrefix, Exchange, Origin};
 use crate::ingest::har::{HarEvent, HarScanner};
 use crate::ingest::IngestError;
 use crate::redact;
@@ -94,17 +94,63 @@ fn body_text(b: &BodyPrefix) -> (String, Option<&'static str>) {
     }
 }
 
+/// `Content-Length` of a head, when it is one number.
+fn content_length(h: &HeaderMap) -> Option<u64> {
+    header(h, "content-length").and_then(|v| v.trim().parse().ok())
+}
+
+/// What HAR's `comment` of a `postData` or `content` says when its `text` is not the body that
+/// went over the wire: a prefix (a capture or read limit), or a redacted copy. `size` is the
+/// size written beside it, when known.
+fn body_comment(b: &BodyPrefix, size: Option<u64>) -> Option<String> {
+    let n = b.bytes.len();
+    if !b.complete {
+        return Some(match size {
+            Some(size) => format!(
+                "triage recorded only the first {n} bytes of this body of {size}, and redacted them"
+            ),
+            None => format!(
+                "triage recorded only the first {n} bytes of this body, and redacted them; its whole size is not known"
+            ),
+        });
+    }
+    size.filter(|&s| s != n as u64).map(|s| {
+        format!(
+            "redacted by triage: credentials and customer text are replaced, so these {n} bytes \
+             stand for the {s} of the body"
+        )
+    })
+}
+
+/// The HTTP version when it is not known: HAR requires one, and HTTP/1.1 is what the
+/// SDKs speak; the entry's `comment` and `_triage.http_version` (null) say it is assumed.
+const ASSUMED_VERSION: &str = "HTTP/1.1";
+
 /// The HAR entry of an exchange, as is (callers redact first; [`HarWriter`] does).
+///
+/// The URL is the one the request went to, scheme and port included, when the exchange knows
+/// it ([`crate::exchange::Request::base_url`]); otherwise (a recording made before triage
+/// recorded it) `https://` and the host, which is what Genesys Cloud is reached by.
+/// Sizes are those that went over the wire (HAR 1.2: `bodySize` is the body as sent or
+/// received, `-1` when not known), not those of the text kept, which may be a prefix or
+/// redacted (then a `comment` beside it says so); the headers stay as they were sent, so
+/// `Content-Length` and `bodySize` agree.
 pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
     let req = &ex.request;
-    let host = req.host.clone().unwrap_or_else(|| match req.upstream {
-        crate::exchange::UpstreamKind::Api => "api.unknown.invalid".into(),
-        crate::exchange::UpstreamKind::Login => "login.unknown.invalid".into(),
-    });
     let path = if req.path.is_empty() { "/" } else { &req.path };
+    let base = match &req.base_url {
+        Some(b) => b.to_string(),
+        None => {
+            let host = req.host.as_deref().unwrap_or(match req.upstream {
+                crate::exchange::UpstreamKind::Api => "api.unknown.invalid",
+                crate::exchange::UpstreamKind::Login => "login.unknown.invalid",
+            });
+            format!("https://{host}")
+        }
+    };
     let url = match &req.query {
-        Some(q) => format!("https://{host}{path}?{q}"),
-        None => format!("https://{host}{path}"),
+        Some(q) => format!("{base}{path}?{q}"),
+        None => format!("{base}{path}"),
     };
     let query_string: Vec<Value> = req
         .query
@@ -117,17 +163,27 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
             json!({"name": n, "value": v})
         })
         .collect();
+    // Request and response went over one connection: the response's version is the request's.
+    let version = ex.response.as_ref().and_then(|r| r.version);
+    let http_version = version.map_or(ASSUMED_VERSION, version_text);
+    let version_comment = |v: &mut Value| {
+        if version.is_none() {
+            v["comment"] = json!("the HTTP version was not recorded; HTTP/1.1 is assumed");
+        }
+    };
+    // What the request's head declared is what was sent; else what triage saw whole.
+    let request_size = content_length(&req.headers).or_else(|| req.body.size());
     let mut request = json!({
         "method": req.method.as_str(),
         "url": url,
-        // Not known to an exchange; HAR tools write "" when they do not know either.
-        "httpVersion": "",
+        "httpVersion": http_version,
         "cookies": [],
         "headers": name_values(&req.headers),
         "queryString": query_string,
         "headersSize": -1,
-        "bodySize": if req.body.complete { req.body.bytes.len() as i64 } else { -1 },
+        "bodySize": request_size.map_or(-1, |s| s as i64),
     });
+    version_comment(&mut request);
     if !req.body.is_empty() {
         let (text, encoding) = body_text(&req.body);
         let mut pd = json!({
@@ -137,40 +193,63 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
         if let Some(enc) = encoding {
             pd["encoding"] = json!(enc);
         }
+        if let Some(c) = body_comment(&req.body, request_size) {
+            pd["comment"] = json!(c);
+        }
         request["postData"] = pd;
     }
 
     let (response, wait_default) = match &ex.response {
         Some(r) => {
             let (text, encoding) = body_text(&r.body);
+            // `content` is the decoded body; `bodySize` what came over the wire, which a
+            // content coding makes another number, and which a response without a body (to a
+            // HEAD, a 204 or 304) has none of, whatever its `Content-Length`.
+            let no_body = ex.request.method == http::Method::HEAD
+                || r.status.is_informational()
+                || r.status == http::StatusCode::NO_CONTENT
+                || r.status == http::StatusCode::NOT_MODIFIED;
+            let coded = header(&r.headers, "content-encoding").is_some_and(|e| {
+                !e.trim().is_empty() && !e.trim().eq_ignore_ascii_case("identity")
+            });
+            // Without a content coding, what came over the wire is the decoded body.
+            let wire = content_length(&r.headers).filter(|_| !no_body);
+            let decoded_size = r.body.size().or(wire.filter(|_| !coded));
+            let received = if no_body {
+                Some(0)
+            } else {
+                wire.or(if coded { None } else { decoded_size })
+            };
             let mut content = json!({
-                "size": r.body.bytes.len(),
+                "size": decoded_size.unwrap_or(r.body.bytes.len() as u64),
                 "mimeType": header(&r.headers, "content-type").unwrap_or(""),
                 "text": text,
             });
             if let Some(enc) = encoding {
                 content["encoding"] = json!(enc);
             }
-            (
-                json!({
-                    "status": r.status.as_u16(),
-                    "statusText": r.status.canonical_reason().unwrap_or(""),
-                    "httpVersion": "",
-                    "cookies": [],
-                    "headers": name_values(&r.headers),
-                    "content": content,
-                    "redirectURL": header(&r.headers, "location").unwrap_or(""),
-                    "headersSize": -1,
-                    "bodySize": if r.body.complete { r.body.bytes.len() as i64 } else { -1 },
-                }),
-                0,
-            )
+            if let Some(c) = body_comment(&r.body, decoded_size) {
+                content["comment"] = json!(c);
+            }
+            let mut response = json!({
+                "status": r.status.as_u16(),
+                "statusText": r.status.canonical_reason().unwrap_or(""),
+                "httpVersion": http_version,
+                "cookies": [],
+                "headers": name_values(&r.headers),
+                "content": content,
+                "redirectURL": header(&r.headers, "location").unwrap_or(""),
+                "headersSize": -1,
+                "bodySize": received.map_or(-1, |s| s as i64),
+            });
+            version_comment(&mut response);
+            (response, 0)
         }
-        None => (
-            json!({
+        None => {
+            let mut response = json!({
                 "status": 0,
                 "statusText": "",
-                "httpVersion": "",
+                "httpVersion": http_version,
                 "cookies": [],
                 "headers": [],
                 "content": {"size": 0, "mimeType": ""},
@@ -178,9 +257,10 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
                 "headersSize": -1,
                 "bodySize": -1,
                 "_error": "no response received",
-            }),
-            0,
-        ),
+            });
+            version_comment(&mut response);
+            (response, 0)
+        }
     };
     let wait = ex
         .timings
@@ -203,6 +283,7 @@ pub fn entry(ex: &Exchange, diagnoses: &[Value]) -> Value {
             "seq": ex.seq,
             "origin": origin,
             "upstream": req.upstream.as_str(),
+            "http_version": version.map(version_text),
             "request_body_complete": req.body.complete,
             "response_body_complete": ex.response.as_ref().map(|r| r.body.complete),
             "diagnoses": diagnoses,
@@ -566,4 +647,77 @@ pub fn redact_har(
     out.write_all(b"}\n")?;
     out.flush()?;
     Ok(outcome)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{Inspection, Request, Response, Timings, UpstreamKind};
+
+    fn exchange(
+        method: http::Method,
+        status: u16,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Exchange {
+        let mut h = HeaderMap::new();
+        for (n, v) in headers {
+            crate::ingest::push_header(&mut h, n, v);
+        }
+        Exchange {
+            seq: 1,
+            origin: Origin::Live,
+            started_at: std::time::UNIX_EPOCH,
+            request: Request {
+                method,
+                path: "/api/v2/x".into(),
+                query: None,
+                headers: HeaderMap::new(),
+                body: BodyPrefix::complete(bytes::Bytes::new()),
+                upstream: UpstreamKind::Api,
+                host: Some("api.mypurecloud.ie".into()),
+                base_url: None,
+            },
+            response: Some(Response {
+                status: http::StatusCode::from_u16(status).unwrap(),
+                version: Some(http::Version::HTTP_2),
+                headers: h,
+                body: BodyPrefix::complete(body.to_owned()),
+            }),
+            timings: Timings::default(),
+            inspection: Inspection::Complete,
+        }
+    }
+
+    fn sizes(ex: &Exchange) -> (Value, Value) {
+        let e = entry(ex, &[]);
+        (
+            e["response"]["bodySize"].clone(),
+            e["response"]["content"]["size"].clone(),
+        )
+    }
+
+    #[test]
+    fn response_sizes_are_on_the_wire_and_decoded() {
+        let body = "x".repeat(200);
+        // Compressed: 50 bytes came, 200 were decoded from them.
+        let gz = exchange(
+            http::Method::GET,
+            404,
+            &[("content-encoding", "gzip"), ("content-length", "50")],
+            &body,
+        );
+        assert_eq!(sizes(&gz), (json!(50), json!(200)));
+        // Compressed and chunked: what came over the wire is not known.
+        let chunked = exchange(http::Method::GET, 404, &[("content-encoding", "br")], &body);
+        assert_eq!(sizes(&chunked), (json!(-1), json!(200)));
+        // Not coded: the body is what came.
+        let plain = exchange(http::Method::GET, 404, &[], &body);
+        assert_eq!(sizes(&plain), (json!(200), json!(200)));
+        // A HEAD's Content-Length is of a body that was not sent.
+        let head = exchange(http::Method::HEAD, 404, &[("content-length", "1234")], "");
+        assert_eq!(sizes(&head), (json!(0), json!(0)));
+        let not_modified = exchange(http::Method::GET, 304, &[("content-length", "9")], "");
+        assert_eq!(sizes(&not_modified).0, json!(0));
+    }
 }

@@ -26,6 +26,11 @@ pub fn is_request_line(line: &str) -> bool {
         && v.starts_with("HTTP/")
 }
 
+/// The HTTP version of a status line (`HTTP/2 404`).
+fn status_line_version(line: &str) -> Option<http::Version> {
+    crate::exchange::parse_version(line.split_whitespace().next()?)
+}
+
 fn status_line(line: &str) -> Option<StatusCode> {
     let rest = line.strip_prefix("HTTP/")?;
     let code = rest.split_whitespace().nth(1)?;
@@ -134,6 +139,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
     let mut req_headers = HeaderMap::new();
     let mut req_body = Vec::new();
     let mut status: Option<StatusCode> = None;
+    let mut version = None;
     let mut resp_headers = HeaderMap::new();
     let mut body_start = data.len();
 
@@ -158,6 +164,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
                 let r = r.trim_start();
                 if let Some(s) = status_line(r) {
                     status = Some(s);
+                    version = status_line_version(r);
                     resp_headers.clear();
                 } else if let Some((n, v)) = r.split_once(':') {
                     push_header(&mut resp_headers, n, v);
@@ -206,6 +213,7 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         // One or more responses; the last one wins.
         while let Some(s) = all.get(i).and_then(|(l, _)| status_line(l)) {
             status = Some(s);
+            version = status_line_version(&all[i].0);
             resp_headers.clear();
             i += 1;
             while let Some((l, end)) = all.get(i) {
@@ -244,12 +252,13 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
     let target = target.or_else(|| opts.path.clone());
-    let (host, path_s, query) = match target {
+    let (host, path_s, query, base_url) = match target {
         Some(t) => {
             let u = split_url(&t);
-            (u.host.or(host_header), u.path, u.query)
+            let base = u.base_url();
+            (u.host.or(host_header), u.path, u.query, base)
         }
-        None => (host_header, String::new(), None),
+        None => (host_header, String::new(), None, None),
     };
     let method = method
         .or_else(|| opts.method.clone())
@@ -274,9 +283,11 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
             },
             upstream,
             host: host.map(Into::into),
+            base_url: base_url.map(Into::into),
         },
         response: Some(Response {
             status,
+            version,
             headers: resp_headers,
             body,
         }),

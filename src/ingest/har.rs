@@ -22,7 +22,7 @@ use super::{
     advance, body_from_file, index_of, limit_body, parse_time, push_header, split_url,
     upstream_for, IngestError, Position, ReadOptions,
 };
-use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
+use crate::exchange::{parse_version, BodyPrefix, Exchange, Origin, Request, Response, Timings};
 
 /// One structural event of a HAR document, in document order.
 #[derive(Debug)]
@@ -540,6 +540,16 @@ pub fn entry_to_exchange(
         None => BodyPrefix::complete(bytes::Bytes::new()),
     };
     let upstream = upstream_for(parts.host.as_deref(), &parts.path);
+    let base_url = parts.base_url();
+    // A HAR triage wrote says which bodies it holds only a prefix of (`triage export`), and
+    // whether it knew the HTTP version; other tools' HARs do not.
+    let ours = e.get("_triage").filter(|t| t.is_object());
+    let whole = |key: &str| ours.and_then(|t| t.get(key)).and_then(Value::as_bool);
+    let mut req_body = req_body;
+    if whole("request_body_complete") == Some(false) {
+        req_body.complete = false;
+        req_body.original_size = None;
+    }
     let request = Request {
         method,
         path: parts.path,
@@ -548,6 +558,13 @@ pub fn entry_to_exchange(
         body: req_body,
         upstream,
         host: parts.host.map(Into::into),
+        base_url: base_url.map(Into::into),
+    };
+    let version = match ours.and_then(|t| t.get("http_version")) {
+        Some(v) => v.as_str().and_then(parse_version),
+        None => str_at(e, &["response", "httpVersion"])
+            .and_then(parse_version)
+            .or_else(|| str_at(req, &["httpVersion"]).and_then(parse_version)),
     };
 
     let response = e.get("response").and_then(|r| {
@@ -558,18 +575,24 @@ pub fn entry_to_exchange(
         let status = StatusCode::from_u16(status as u16).ok()?;
         let headers = headers_of(r.get("headers"));
         let content = r.get("content");
-        let body = match content.and_then(text_bytes) {
+        let mut body = match content.and_then(text_bytes) {
             Some(raw) => body_from_file(raw, &headers, body_limit),
             None => {
                 let size = num(content.and_then(|c| c.get("size"))).unwrap_or(0.0);
                 BodyPrefix {
                     bytes: bytes::Bytes::new(),
                     complete: size <= 0.0,
+                    original_size: None,
                 }
             }
         };
+        if whole("response_body_complete") == Some(false) {
+            body.complete = false;
+            body.original_size = None;
+        }
         Some(Response {
             status,
+            version,
             headers,
             body,
         })

@@ -41,12 +41,13 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or_else(|| IngestError::invalid(path, format!("{status} is not an HTTP status")))?;
-    let (host, req_path, query) = match &opts.path {
+    let (host, req_path, query, base_url) = match &opts.path {
         Some(p) => {
             let u = split_url(p);
-            (u.host, u.path, u.query)
+            let base = u.base_url();
+            (u.host, u.path, u.query, base)
         }
-        None => (None, String::new(), None),
+        None => (None, String::new(), None, None),
     };
     let mut headers = HeaderMap::new();
     headers.insert(
@@ -68,9 +69,11 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
             headers: HeaderMap::new(),
             body: BodyPrefix::complete(bytes::Bytes::new()),
             host: host.map(Into::into),
+            base_url: base_url.map(Into::into),
         },
         response: Some(Response {
             status,
+            version: None,
             headers,
             body: limit_body(data.to_vec(), opts.body_limit),
         }),

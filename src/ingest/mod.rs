@@ -471,6 +471,16 @@ pub(crate) struct UrlParts {
     pub query: Option<String>,
 }
 
+impl UrlParts {
+    /// `scheme://host[:port]` of an http(s) URL, credentials left out; `None` for a path.
+    pub fn base_url(&self) -> Option<String> {
+        match (self.scheme.as_str(), &self.host) {
+            (scheme @ ("http" | "https"), Some(host)) => Some(format!("{scheme}://{host}")),
+            _ => None,
+        }
+    }
+}
+
 /// Splits an absolute URL (or an origin-form `path?query`) byte-exactly, without normalising.
 pub(crate) fn split_url(url: &str) -> UrlParts {
     let (scheme, rest) = match url.split_once("://") {
@@ -546,6 +556,7 @@ pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) ->
                 return BodyPrefix {
                     bytes: bytes.into(),
                     complete,
+                    original_size: None,
                 };
             }
         }
@@ -554,11 +565,14 @@ pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) ->
 }
 
 pub(crate) fn limit_body(mut raw: Vec<u8>, limit: usize) -> BodyPrefix {
-    let complete = raw.len() <= limit;
+    let size = raw.len();
+    let complete = size <= limit;
     raw.truncate(limit);
     BodyPrefix {
         bytes: Bytes::from(raw),
         complete,
+        // Cut here, but the file held it whole.
+        original_size: (!complete).then_some(size as u64),
     }
 }
 

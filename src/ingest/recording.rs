@@ -132,6 +132,7 @@ impl<R: BufRead> RecordingReader<R> {
             .flatten()
             {
                 if body.bytes.len() > self.body_limit {
+                    body.original_size = body.size();
                     body.bytes.truncate(self.body_limit);
                     body.complete = false;
                 }

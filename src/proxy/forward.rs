@@ -250,6 +250,7 @@ pub async fn handle(
             started,
             started_at,
             host: up.shared_host().clone(),
+            base: up.shared_base().clone(),
             headers: HeaderMap::new(),
             capture: None,
         },
@@ -362,7 +363,12 @@ pub async fn handle(
         .wants_body(&method, uri.path(), rparts.status)
     {
         let ex = pending.exchange(
-            Some((rparts.status, rparts.headers.clone(), BodyPrefix::default())),
+            Some((
+                rparts.status,
+                rparts.version,
+                rparts.headers.clone(),
+                BodyPrefix::default(),
+            )),
             Inspection::NotWanted,
         );
         let guard = finish_guard(&shared, pending.take(), ex);
@@ -432,6 +438,7 @@ pub async fn handle(
                 BodyPrefix {
                     bytes,
                     complete: true,
+                    original_size: None,
                 },
                 Inspection::Complete,
             ),
@@ -443,6 +450,7 @@ pub async fn handle(
                     BodyPrefix {
                         bytes,
                         complete: false,
+                        original_size: None,
                     },
                     Inspection::OverLimit,
                 )
@@ -459,6 +467,7 @@ pub async fn handle(
             None => BodyPrefix {
                 bytes: raw.slice(..limit.min(raw.len())),
                 complete: false,
+                original_size: None,
             },
             Some(_) => BodyPrefix::default(),
         };
@@ -466,7 +475,12 @@ pub async fn handle(
     };
 
     let ex = pending.exchange(
-        Some((rparts.status, rparts.headers.clone(), decoded)),
+        Some((
+            rparts.status,
+            rparts.version,
+            rparts.headers.clone(),
+            decoded,
+        )),
         inspection,
     );
     let verdict = if inspection == Inspection::Complete {
@@ -544,6 +558,7 @@ struct Pending {
     started: Instant,
     started_at: SystemTime,
     host: Arc<str>,
+    base: Arc<str>,
     headers: HeaderMap,
     capture: Option<Arc<Capture>>,
 }
@@ -551,14 +566,18 @@ struct Pending {
 impl Pending {
     fn exchange(
         &mut self,
-        response: Option<(http::StatusCode, HeaderMap, BodyPrefix)>,
+        response: Option<(http::StatusCode, http::Version, HeaderMap, BodyPrefix)>,
         inspection: Inspection,
     ) -> Exchange {
         let body = match &self.capture {
             None => BodyPrefix::complete(Bytes::new()),
             Some(c) => {
                 let (bytes, complete) = c.snapshot();
-                BodyPrefix { bytes, complete }
+                BodyPrefix {
+                    bytes,
+                    complete,
+                    original_size: None,
+                }
             }
         };
         Exchange {
@@ -573,9 +592,11 @@ impl Pending {
                 body,
                 upstream: self.info.upstream,
                 host: Some(self.host.clone()),
+                base_url: Some(self.base.clone()),
             },
-            response: response.map(|(status, headers, body)| exchange::Response {
+            response: response.map(|(status, version, headers, body)| exchange::Response {
                 status,
+                version: Some(version),
                 headers,
                 body,
             }),

@@ -37,6 +37,9 @@ pub struct UpstreamUrl {
     pub prefix: String,
     /// The authority's host, shared by every exchange sent there.
     host: std::sync::Arc<str>,
+    /// `scheme://authority` as a URL of the exchange names it (the default port left out, as
+    /// in the `Host` header), shared by every exchange sent there.
+    base: std::sync::Arc<str>,
 }
 
 impl UpstreamUrl {
@@ -89,9 +92,19 @@ impl UpstreamUrl {
             )));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
+        let default_port = if scheme == http::uri::Scheme::HTTPS {
+            443
+        } else {
+            80
+        };
+        let base = match authority.port_u16() {
+            Some(p) if p != default_port => format!("{scheme}://{}:{p}", authority.host()),
+            _ => format!("{scheme}://{}", authority.host()),
+        };
         Ok(UpstreamUrl {
             scheme,
             host: authority.host().into(),
+            base: base.into(),
             authority,
             prefix,
         })
@@ -107,6 +120,11 @@ impl UpstreamUrl {
 
     pub fn shared_host(&self) -> &std::sync::Arc<str> {
         &self.host
+    }
+
+    /// `scheme://host[:port]`, without the path prefix.
+    pub fn shared_base(&self) -> &std::sync::Arc<str> {
+        &self.base
     }
 }
 
@@ -177,6 +195,27 @@ impl Config {
         match kind {
             crate::exchange::UpstreamKind::Api => &self.api,
             crate::exchange::UpstreamKind::Login => &self.login,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::UpstreamUrl;
+
+    #[test]
+    fn the_base_an_exchange_names_is_scheme_and_authority_without_the_prefix() {
+        for (url, base) in [
+            ("https://api.mypurecloud.ie", "https://api.mypurecloud.ie"),
+            ("http://127.0.0.1:9000", "http://127.0.0.1:9000"),
+            ("http://127.0.0.1:9000/gateway/", "http://127.0.0.1:9000"),
+            ("https://gw.example:443", "https://gw.example"),
+            ("http://mock.local:80", "http://mock.local"),
+            ("https://gw.example:80", "https://gw.example:80"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ] {
+            let u = UpstreamUrl::parse(url).unwrap();
+            assert_eq!(&**u.shared_base(), base, "base of {url}");
         }
     }
 }

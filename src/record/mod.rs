@@ -9,13 +9,20 @@
 //! ```json
 //! {"v":1,"seq":1,"time":"2026-03-01T10:20:30.123Z","origin":"live",
 //!  "request":{"method":"POST","path":"/api/v2/x","query":null,"host":"api.mypurecloud.ie",
+//!             "base_url":"https://api.mypurecloud.ie",
 //!             "upstream":"api","headers":[["authorization","Bearer [redacted 1a2b3c4d]"]],
-//!             "body":"{…}","body_complete":true},
-//!  "response":{"status":409,"headers":[…],"body":"…","body_encoding":"base64","body_complete":true},
+//!             "body":"{…}","body_complete":true,"body_size":52},
+//!  "response":{"status":409,"http_version":"HTTP/2","headers":[…],"body":"…",
+//!              "body_encoding":"base64","body_complete":true},
 //!  "timings":{"upstream_ms":12,"total_ms":15},"diagnoses":[…]}
 //! ```
 //! Bodies are UTF-8 text as a string, otherwise base64 with `"body_encoding":"base64"`;
-//! `response` is `null` when no response was received; `diagnoses` are the engine's, opaque here.
+//! `body_size` is the size of the whole (decoded) body as sent or received, written only when
+//! `body` does not say it (redaction changed it, or it is cut); `response` is `null` when no
+//! response was received; `diagnoses` are the engine's, opaque here. `base_url` (scheme and
+//! authority the request went to), `http_version` (of the connection to the upstream) and
+//! `body_size` came after the first recordings; a reader of one without them knows less, and
+//! an older triage reading a newer recording ignores them.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -65,6 +72,8 @@ pub struct RecordRequest {
     pub query: Option<String>,
     #[serde(default)]
     pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
     pub upstream: String,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
@@ -74,11 +83,15 @@ pub struct RecordRequest {
     pub body_encoding: Option<String>,
     #[serde(default = "yes")]
     pub body_complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RecordResponse {
     pub status: u16,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub http_version: Option<String>,
     #[serde(default)]
     pub headers: Vec<(String, String)>,
     #[serde(default)]
@@ -87,6 +100,8 @@ pub struct RecordResponse {
     pub body_encoding: Option<String>,
     #[serde(default = "yes")]
     pub body_complete: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_size: Option<u64>,
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -126,10 +141,17 @@ fn body_out(b: &BodyPrefix) -> (Option<String>, Option<String>) {
     }
 }
 
+/// `body_size` of a body: only what `body` and `body_complete` do not say already.
+fn size_out(b: &BodyPrefix) -> Option<u64> {
+    b.original_size
+        .filter(|&s| !(b.complete && s == b.bytes.len() as u64))
+}
+
 fn body_in(
     body: Option<&str>,
     encoding: Option<&str>,
     complete: bool,
+    size: Option<u64>,
 ) -> Result<BodyPrefix, String> {
     let bytes = match (body, encoding) {
         (None, _) => Vec::new(),
@@ -142,6 +164,7 @@ fn body_in(
     Ok(BodyPrefix {
         bytes: bytes.into(),
         complete,
+        original_size: size,
     })
 }
 
@@ -161,10 +184,14 @@ impl Record {
             let (body, body_encoding) = body_out(&r.body);
             RecordResponse {
                 status: r.status.as_u16(),
+                http_version: r
+                    .version
+                    .map(|v| crate::exchange::version_text(v).to_owned()),
                 headers: headers_out(&r.headers),
                 body,
                 body_encoding,
                 body_complete: r.body.complete,
+                body_size: size_out(&r.body),
             }
         });
         Record {
@@ -183,11 +210,13 @@ impl Record {
                 path: ex.request.path.clone(),
                 query: ex.request.query.clone(),
                 host: ex.request.host.as_deref().map(str::to_owned),
+                base_url: ex.request.base_url.as_deref().map(str::to_owned),
                 upstream: ex.request.upstream.as_str().to_owned(),
                 headers: headers_out(&ex.request.headers),
                 body,
                 body_encoding,
                 body_complete: ex.request.body.complete,
+                body_size: size_out(&ex.request.body),
             },
             response,
             timings: RecordTimings {
@@ -219,11 +248,16 @@ impl Record {
             Some(resp) => Some(Response {
                 status: StatusCode::from_u16(resp.status)
                     .map_err(|_| format!("invalid status {}", resp.status))?,
+                version: resp
+                    .http_version
+                    .as_deref()
+                    .and_then(crate::exchange::parse_version),
                 headers: headers_in(&resp.headers),
                 body: body_in(
                     resp.body.as_deref(),
                     resp.body_encoding.as_deref(),
                     resp.body_complete,
+                    resp.body_size,
                 )?,
             }),
         };
@@ -240,9 +274,11 @@ impl Record {
                     r.body.as_deref(),
                     r.body_encoding.as_deref(),
                     r.body_complete,
+                    r.body_size,
                 )?,
                 upstream,
                 host: r.host.as_deref().map(Into::into),
+                base_url: r.base_url.as_deref().map(Into::into),
             },
             response,
             timings: Timings {

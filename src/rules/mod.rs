@@ -1078,9 +1078,11 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
             headers: header_map(&d.request.headers)?,
             body: BodyPrefix::complete(d.request.body.clone().unwrap_or_default().into_bytes()),
             host: None,
+            base_url: None,
         },
         response: Some(exchange::Response {
             status,
+            version: None,
             headers: header_map(&d.response.headers)?,
             body: BodyPrefix::complete(d.response.body.clone().unwrap_or_default().into_bytes()),
         }),
