@@ -838,3 +838,30 @@ fn a_recording_with_a_broken_line_is_explained_and_the_line_named() {
     let md = triage(&["--format", "markdown", p]);
     assert!(md.out.contains("## Skipped input"), "{}", md.out);
 }
+
+#[test]
+fn a_real_path_without_its_method_is_not_called_a_wrong_method() {
+    // The path is a real operation's, but the body came without its method: nothing says the
+    // method was wrong, so no fix may name "the operations it has" instead.
+    let body = br#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#;
+    let path = "/api/v2/conversations/messages/agentless";
+    let r = triage_in(&["--format", "json", "--path", path, "-"], Some(body));
+    assert!(
+        !r.out.contains("unknown-endpoint"),
+        "expected no unknown-endpoint diagnosis without a method, got:\n{}",
+        r.out
+    );
+    // With the method given, a wrong one is still named.
+    let r = triage_in(&["--format", "json", "--method", "GET", "--path", path, "-"], Some(body));
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    assert_eq!(lines[0]["diagnoses"][0]["rule"], "unknown-endpoint", "{}", r.out);
+    assert!(
+        lines[0]["diagnoses"][0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("has no GET operation on it"),
+        "{}",
+        r.out
+    );
+}
