@@ -843,7 +843,8 @@ fn a_recording_with_a_broken_line_is_explained_and_the_line_named() {
 fn a_real_path_without_its_method_is_not_called_a_wrong_method() {
     // The path is a real operation's, but the body came without its method: nothing says the
     // method was wrong, so no fix may name "the operations it has" instead.
-    let body = br#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#;
+    let body =
+        br#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#;
     let path = "/api/v2/conversations/messages/agentless";
     let r = triage_in(&["--format", "json", "--path", path, "-"], Some(body));
     assert!(
@@ -852,16 +853,165 @@ fn a_real_path_without_its_method_is_not_called_a_wrong_method() {
         r.out
     );
     // With the method given, a wrong one is still named.
-    let r = triage_in(&["--format", "json", "--method", "GET", "--path", path, "-"], Some(body));
+    let r = triage_in(
+        &["--format", "json", "--method", "GET", "--path", path, "-"],
+        Some(body),
+    );
     let lines = json_lines(&r.out);
     assert_eq!(lines.len(), 1, "{}", r.out);
-    assert_eq!(lines[0]["diagnoses"][0]["rule"], "unknown-endpoint", "{}", r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["rule"], "unknown-endpoint",
+        "{}",
+        r.out
+    );
     assert!(
         lines[0]["diagnoses"][0]["cause"]
             .as_str()
             .unwrap()
             .contains("has no GET operation on it"),
         "{}",
+        r.out
+    );
+}
+
+const CONFLICT_BODY: &[u8] = br#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409,"contextId":"c0ffee00-0000-4000-8000-000000000409"}"#;
+
+#[test]
+fn a_bare_body_without_its_request_says_so_and_quotes_no_fake_method_or_path() {
+    // Neither --method nor --path: the report must neither print a made-up request nor lose
+    // the diagnosis the body alone supports.
+    let r = triage_in(&["-"], Some(CONFLICT_BODY));
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    assert!(
+        !r.out.contains("UNKNOWN"),
+        "expected no placeholder method, got:\n{}",
+        r.out
+    );
+    let want_cause =
+        "The request conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(
+        r.out.contains(&format!("      {want_cause}")),
+        "expected the cause {want_cause:?}, got:\n{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("#1 (time unknown) (request not given) -> 409  request-conflict"),
+        "expected the exchange line to say the request was not given, got:\n{}",
+        r.out
+    );
+    let note = "note: the input does not say which request this was; give it with --method and --path (as in --method POST --path /api/v2/...) so that the rules that depend on it can match";
+    assert!(
+        r.out.contains(note),
+        "expected the note {note:?}, got:\n{}",
+        r.out
+    );
+
+    let j = triage_in(&["--format", "json", "-"], Some(CONFLICT_BODY));
+    let lines = json_lines(&j.out);
+    assert_eq!(lines.len(), 1, "{}", j.out);
+    let l = &lines[0];
+    assert_eq!(l["method"], Value::Null, "method not given: {l}");
+    assert_eq!(l["diagnoses"][0]["rule"], "request-conflict", "{l}");
+    assert_eq!(l["diagnoses"][0]["cause"], want_cause, "{l}");
+    let evidence = l["diagnoses"][0]["evidence"].as_object().unwrap();
+    assert!(
+        !evidence.contains_key("method") && !evidence.contains_key("path"),
+        "evidence must not cite a method or path it never saw: {l}"
+    );
+    assert!(
+        l["notes"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--method and --path"),
+        "expected a note naming --method and --path: {l}"
+    );
+
+    for format in ["markdown", "html"] {
+        let o = triage_in(&["--format", format, "-"], Some(CONFLICT_BODY));
+        assert!(
+            !o.out.contains("UNKNOWN"),
+            "{format}: expected no placeholder method, got:\n{}",
+            o.out
+        );
+        assert!(
+            o.out.contains("--method and --path"),
+            "{format}: expected the note, got:\n{}",
+            o.out
+        );
+    }
+}
+
+#[test]
+fn a_bare_body_with_only_one_of_method_and_path_names_what_is_missing() {
+    let r = triage_in(&["--method", "PUT", "-"], Some(CONFLICT_BODY));
+    let want = "The PUT request conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(r.out.contains(want), "expected {want:?}, got:\n{}", r.out);
+    assert!(
+        r.out
+            .contains("#1 (time unknown) PUT (path unknown) -> 409"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains(
+            "note: the input does not give the request's path; give it with --path so that"
+        ),
+        "{}",
+        r.out
+    );
+    let r = triage_in(
+        &["--path", "/api/v2/routing/queues/q-1", "-"],
+        Some(CONFLICT_BODY),
+    );
+    let want = "The request to /api/v2/routing/queues/q-1 conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(r.out.contains(want), "expected {want:?}, got:\n{}", r.out);
+    assert!(
+        r.out
+            .contains("#1 (time unknown) (method unknown) /api/v2/routing/queues/q-1 -> 409"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("note: the input does not give the request's method; give it with --method"),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("UNKNOWN"), "{}", r.out);
+}
+
+#[test]
+fn pasted_bodies_without_their_request_are_not_a_retry_loop() {
+    // Three bodies alike, with nothing of their requests: nothing shows they were one request
+    // retried, so retry-loop must not say "this exact request has failed 3 times".
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body.json");
+    std::fs::write(&f, CONFLICT_BODY).unwrap();
+    let f = f.to_str().unwrap();
+    let r = triage(&["--format", "json", f, f, f]);
+    assert_eq!(json_lines(&r.out).len(), 3, "{}", r.out);
+    assert!(
+        !r.out.contains("retry-loop"),
+        "expected no retry-loop without the request, got:\n{}",
+        r.out
+    );
+    // Given the request, the same three are a retry loop.
+    let r = triage(&[
+        "--format",
+        "json",
+        "--method",
+        "PUT",
+        "--path",
+        "/api/v2/x",
+        f,
+        f,
+        f,
+    ]);
+    let lines = json_lines(&r.out);
+    assert_eq!(
+        lines[2]["diagnoses"][1]["rule"], "retry-loop",
+        "expected retry-loop as the third one's second diagnosis, got:\n{}",
         r.out
     );
 }

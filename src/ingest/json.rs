@@ -1,6 +1,7 @@
 //! A bare JSON error body, as a user pastes it from a log. The status comes from `--status` or
 //! the body's own `status` field; the method and path from `--method`/`--path`, and otherwise
-//! stay honestly unknown ([`Request::unknown_method`], path `""`), never a made-up `GET /`.
+//! stay honestly unknown ([`Request::unknown_method`], path `""`), never a made-up `GET /`:
+//! templates and reports then say that the request was not given.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;

@@ -55,20 +55,66 @@ pub struct ExchangeRecord {
     pub entry: usize,
     /// RFC 3339 start time; `None` when the input did not say.
     pub time: Option<String>,
-    pub method: String,
+    /// `None` when the input did not say (a bare error body without `--method`).
+    pub method: Option<String>,
     /// Host (when known) and path, query redacted.
     pub url: String,
+    /// False when the input did not give the path (`url` then says so).
+    #[serde(skip)]
+    pub path_known: bool,
     /// `None` when no response was received.
     pub status: Option<u16>,
     pub correlation_id: Option<String>,
     /// Best first; empty for an undiagnosed failure.
     pub diagnoses: Vec<DiagnosisRecord>,
+    /// What the reader of the report should know to trust the diagnoses, or their absence:
+    /// what the input did not give and how to give it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ExchangeRecord {
     pub fn failed(&self) -> bool {
         is_failure(self.status)
     }
+
+    /// The request as reports show it: `POST api.mypurecloud.ie/api/v2/…`, and what was not
+    /// given said as such, never a made-up method.
+    pub fn request_text(&self) -> String {
+        match (&self.method, self.path_known) {
+            (None, false) if self.url == PATH_UNKNOWN => "(request not given)".to_owned(),
+            (None, _) => format!("(method unknown) {}", self.url),
+            (Some(m), _) => format!("{m} {}", self.url),
+        }
+    }
+}
+
+/// What `url` says of a path the input did not give.
+const PATH_UNKNOWN: &str = "(path unknown)";
+
+/// The note of an exchange whose input did not give its method or path, naming the flags that
+/// give them: without them, the rules that depend on the request cannot match.
+fn request_note(ex: &Exchange) -> Option<String> {
+    let r = &ex.request;
+    Some(
+        match (r.method_known(), r.path_known()) {
+            (true, true) => return None,
+            (false, false) => {
+                "the input does not say which request this was; give it with --method and \
+                 --path (as in --method POST --path /api/v2/...) so that the rules that depend \
+                 on it can match"
+            }
+            (false, true) => {
+                "the input does not give the request's method; give it with --method so that \
+                 the rules that depend on it can match"
+            }
+            (true, false) => {
+                "the input does not give the request's path; give it with --path so that the \
+                 rules that depend on it can match"
+            }
+        }
+        .to_owned(),
+    )
 }
 
 /// An exchange failed when it got no response or a status of 400 or more.
@@ -403,7 +449,7 @@ pub fn url_of(ex: &Exchange) -> String {
     let path = if r.path_known() {
         redact::path_and_query(&r.path, r.query.as_deref())
     } else {
-        "(path unknown)".into()
+        PATH_UNKNOWN.into()
     };
     match &r.host {
         Some(h) if r.path_known() => format!("{h}{path}"),
@@ -456,11 +502,16 @@ fn record(
         file: file.to_owned(),
         entry,
         time: time_of(&shown),
-        method: shown.request.method.as_str().to_owned(),
+        method: shown
+            .request
+            .method_known()
+            .then(|| shown.request.method.as_str().to_owned()),
         url: scrub(&url_of(&shown)),
+        path_known: shown.request.path_known(),
         status: shown.status(),
         correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
+        notes: request_note(ex).into_iter().collect(),
     }
 }
 

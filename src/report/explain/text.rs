@@ -106,11 +106,10 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
             };
             writeln!(
                 w,
-                "  #{} {} {} {} -> {}  {}{}",
+                "  #{} {} {} -> {}  {}{}",
                 r.index,
                 st.dim(r.time.as_deref().unwrap_or("(time unknown)")),
-                clean(&r.method),
-                clean(&r.url),
+                clean(&r.request_text()),
                 st.bold(&status_text(r.status)),
                 rules,
                 r.correlation_id
@@ -120,6 +119,9 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
             )?;
             if let Some(d) = r.diagnoses.first() {
                 writeln!(w, "      {}", clean(&d.cause))?;
+            }
+            for n in &r.notes {
+                writeln!(w, "      note: {}", clean(n))?;
             }
         }
     }
