@@ -1015,3 +1015,87 @@ fn pasted_bodies_without_their_request_are_not_a_retry_loop() {
         r.out
     );
 }
+
+/// A HAR of one failed call whose error body is `size` bytes long.
+fn har_with_error_body(path: &str, status: u16, size: usize) -> Vec<u8> {
+    let pad = "x".repeat(size.saturating_sub(60));
+    let body = format!(r#"{{"message":"{pad}","code":"bad.request","status":{status}}}"#);
+    serde_json::to_vec(&serde_json::json!({"log": {"version": "1.2",
+        "creator": {"name": "test", "version": "1"},
+        "entries": [{"startedDateTime": "2026-03-01T10:20:41.500Z", "time": 10,
+            "request": {"method": "POST", "url": format!("https://api.mypurecloud.com{path}"),
+                "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [],
+                "headersSize": -1, "bodySize": 0},
+            "response": {"status": status, "statusText": "X", "httpVersion": "HTTP/1.1",
+                "headers": [{"name": "Content-Type", "value": "application/json"}],
+                "cookies": [],
+                "content": {"size": body.len(), "mimeType": "application/json", "text": body},
+                "redirectURL": "", "headersSize": -1, "bodySize": -1},
+            "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}}]}}))
+    .unwrap()
+}
+
+#[test]
+fn a_failure_whose_body_is_over_the_read_limit_says_it_was_not_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.har");
+    std::fs::write(
+        &f,
+        har_with_error_body("/api/v2/routing/queues", 400, 2 * 1024 * 1024),
+    )
+    .unwrap();
+    let f = f.to_str().unwrap();
+    let totals = "1 failure without a diagnosis; 1 failure left undiagnosed with its response body over the 1 MiB read limit (not inspected)";
+    let place = "big.har: 1 not inspected (response body over the 1 MiB read limit, left undiagnosed): #1 (entry 0)";
+    let note = "note: the response body is over the 1 MiB read limit and was not inspected: no rule that reads the body could match";
+
+    let r = triage(&[f]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    for want in [totals, place, note] {
+        assert!(
+            r.out.contains(want),
+            "text: expected {want:?}, got:\n{}",
+            r.out
+        );
+    }
+    // JSON Lines carries diagnosed exchanges only: the rest is said on standard error.
+    let j = triage(&["--format", "json", f]);
+    assert_eq!(j.out, "", "nothing was diagnosed");
+    for want in [totals, place] {
+        assert!(
+            j.err.contains(want),
+            "json: expected {want:?} on stderr, got:\n{}",
+            j.err
+        );
+    }
+    for format in ["markdown", "html"] {
+        let o = triage(&["--format", format, f]);
+        // Markdown escapes the parentheses.
+        let out = o.out.replace('\\', "");
+        for want in [
+            "1 MiB read limit (not inspected)",
+            "1 not inspected (response body over the 1 MiB read limit, left undiagnosed)",
+            "the response body is over the 1 MiB read limit and was not inspected",
+        ] {
+            assert!(
+                out.contains(want),
+                "{format}: expected {want:?}, got:\n{}",
+                o.out
+            );
+        }
+    }
+
+    // A body within the limit gets none of it.
+    let small = dir.path().join("small.har");
+    std::fs::write(
+        &small,
+        har_with_error_body("/api/v2/routing/queues", 400, 4096),
+    )
+    .unwrap();
+    let s = triage(&[small.to_str().unwrap()]);
+    assert!(
+        !s.out.contains("read limit"),
+        "a body within the limit was inspected: {}",
+        s.out
+    );
+}

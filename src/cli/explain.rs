@@ -123,12 +123,12 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         source,
     };
 
+    let opts = args.input.options();
     let mut report = Report::new(args.keep_content);
     if args.format == Format::Json {
         // Records are written as they come; none need keeping.
         report = report.streaming();
     }
-    let opts = args.input.options();
     let written = replay(&pipeline, &args.files, &opts, &mut report, |rec| {
         if args.format == Format::Json {
             explain::json::write_record(&mut out, rec)?;
@@ -200,6 +200,8 @@ pub fn replay(
     for name in &names {
         report.input(name);
     }
+    // Notes of bodies over the limit name the limit the readers cut at.
+    report.totals.body_limit = opts.body_limit;
     let mut timeline = ingest::timeline::Timeline::new(paths, opts);
     for event in timeline.by_ref() {
         match event {

@@ -18,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use serde::Serialize;
 
 use crate::diagnose::Diagnosis;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Inspection};
 use crate::ingest::{IngestError, Skipped, SkippedByReason};
 use crate::redact;
 use crate::rules::{Confidence, Severity};
@@ -157,6 +157,11 @@ pub struct Totals {
     pub undiagnosed: usize,
     /// Failing or diagnosed exchanges not stored as records (over the cap).
     pub records_dropped: usize,
+    /// Failures without a diagnosis whose response body was over the read limit, so not
+    /// inspected: no rule that reads the body had a chance.
+    pub not_inspected: usize,
+    /// The read limit of response bodies, in bytes, for saying so.
+    pub body_limit: usize,
     /// Exchanges with hosts other than Genesys Cloud's and local ones, left out.
     pub other_hosts: usize,
     /// The first few of those hosts, for the totals line.
@@ -230,6 +235,9 @@ pub struct Report {
     pub errors: Vec<InputError>,
     /// What inputs held that was not read as exchanges, by input and reason.
     pub skipped: Vec<SkippedInput>,
+    /// Failures left undiagnosed with a response body over the read limit, by input, with
+    /// where they are (`#4 (entry 3)`).
+    pub not_inspected: Vec<SkippedInput>,
     #[serde(skip)]
     max_records: usize,
     #[serde(skip)]
@@ -249,11 +257,15 @@ impl Report {
     pub fn new(keep_content: bool) -> Self {
         Report {
             inputs: Vec::new(),
-            totals: Totals::default(),
+            totals: Totals {
+                body_limit: crate::ingest::ReadOptions::default().body_limit,
+                ..Totals::default()
+            },
             rules: Vec::new(),
             records: Vec::new(),
             errors: Vec::new(),
             skipped: Vec::new(),
+            not_inspected: Vec::new(),
             max_records: Self::DEFAULT_MAX_RECORDS,
             streaming: false,
             keep_content,
@@ -351,7 +363,30 @@ impl Report {
         if !failed && diagnoses.is_empty() {
             return None;
         }
-        let rec = record(
+        let over_limit = failed && ex.inspection == Inspection::OverLimit;
+        if over_limit && diagnoses.is_empty() {
+            self.totals.not_inspected += 1;
+            let reason = format!(
+                "response body over the {} read limit, left undiagnosed",
+                size_text(self.totals.body_limit)
+            );
+            let i = match self.not_inspected.iter().position(|n| n.file == file) {
+                Some(i) => i,
+                None => {
+                    self.not_inspected.push(SkippedInput {
+                        file: file.to_owned(),
+                        reason,
+                        skipped: Skipped::default(),
+                    });
+                    self.not_inspected.len() - 1
+                }
+            };
+            let index = self.totals.exchanges;
+            self.not_inspected[i]
+                .skipped
+                .add(|| format!("#{index} (entry {entry})"));
+        }
+        let mut rec = record(
             self.totals.exchanges,
             file,
             entry,
@@ -359,6 +394,13 @@ impl Report {
             diagnoses,
             self.keep_content,
         );
+        if over_limit {
+            rec.notes.push(format!(
+                "the response body is over the {} read limit and was not inspected: no rule \
+                 that reads the body could match",
+                size_text(self.totals.body_limit)
+            ));
+        }
         self.summarise(&rec);
         if self.records.len() < self.max_records {
             self.records.push(rec.clone());
@@ -526,6 +568,20 @@ pub fn totals_line(t: &Totals) -> String {
         t.undiagnosed,
         plural(t.undiagnosed)
     );
+    if t.not_inspected > 0 {
+        let one = t.not_inspected == 1;
+        s.push_str(&format!(
+            "; {} failure{} left undiagnosed with {} over the {} read limit (not inspected)",
+            t.not_inspected,
+            plural(t.not_inspected),
+            if one {
+                "its response body"
+            } else {
+                "their response bodies"
+            },
+            size_text(t.body_limit)
+        ));
+    }
     if t.skipped > 0 {
         s.push_str(&format!(
             "; {} entr{} skipped",
@@ -554,21 +610,42 @@ pub fn totals_line(t: &Totals) -> String {
 }
 
 /// "r.jsonl: 1 skipped (line cut off mid-write): line 3": what was skipped and where, one line
-/// per input and reason.
+/// per input and reason; then the failures whose bodies were not inspected, the same way
+/// ("big.har: 1 not inspected (response body over the 1 MiB read limit, left undiagnosed):
+/// #4 (entry 3)").
 pub fn skipped_lines(report: &Report) -> Vec<String> {
+    let line = |what: &str, s: &SkippedInput| {
+        format!(
+            "{}: {} {what} ({}): {}",
+            s.file,
+            s.skipped.count,
+            s.reason,
+            s.skipped.places_text()
+        )
+    };
     report
         .skipped
         .iter()
-        .map(|s| {
-            format!(
-                "{}: {} skipped ({}): {}",
-                s.file,
-                s.skipped.count,
-                s.reason,
-                s.skipped.places_text()
-            )
-        })
+        .map(|s| line("skipped", s))
+        .chain(
+            report
+                .not_inspected
+                .iter()
+                .map(|s| line("not inspected", s)),
+        )
         .collect()
+}
+
+/// A byte count as limits are given: `1 MiB`, `512 KiB`, `1000 bytes`.
+pub fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    match bytes {
+        0 => "0 bytes".to_owned(),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
 }
 
 fn plural(n: usize) -> &'static str {
