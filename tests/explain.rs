@@ -1099,3 +1099,76 @@ fn a_failure_whose_body_is_over_the_read_limit_says_it_was_not_inspected() {
         s.out
     );
 }
+
+#[test]
+fn status_flag_and_body_status_that_disagree_are_warned_of() {
+    // The body says 409; --status says 400. --status is used (it is the HTTP status the user
+    // saw; the body's field is a copy of it), and standard error says so, naming both.
+    let r = triage_in(&["--status", "400", "-"], Some(CONFLICT_BODY));
+    let want = "triage: warning: -: --status 400 disagrees with the body's \"status\": 409; the report uses --status 400";
+    assert!(
+        r.err.contains(want),
+        "expected {want:?} on stderr, got:\n{}",
+        r.err
+    );
+    assert!(r.out.contains("-> 400"), "--status is used: {}", r.out);
+    assert!(
+        !r.out.contains("warning"),
+        "the warning is not in the report: {}",
+        r.out
+    );
+    // The same with JSON Lines on standard output.
+    let j = triage_in(
+        &["--format", "json", "--status", "400", "-"],
+        Some(CONFLICT_BODY),
+    );
+    assert!(
+        j.err.contains(want),
+        "json: expected {want:?}, got:\n{}",
+        j.err
+    );
+    // Agreeing, or a body without a status: nothing to say.
+    let same = triage_in(&["--status", "409", "-"], Some(CONFLICT_BODY));
+    assert!(!same.err.contains("warning"), "{}", same.err);
+    let bare = triage_in(
+        &["--status", "409", "-"],
+        Some(br#"{"code":"request.conflict"}"#),
+    );
+    assert!(!bare.err.contains("warning"), "{}", bare.err);
+    assert!(bare.out.contains("-> 409"), "{}", bare.out);
+}
+
+#[test]
+fn flags_that_disagree_with_curl_output_are_warned_of() {
+    // A status line, a command line: the input says what happened, and wins over a flag that
+    // says otherwise; standard error names both.
+    let exchange =
+        b"$ curl -i -X POST https://api.mypurecloud.com/api/v2/conversations/messages/agentless\n\
+        HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n\
+        {\"message\":\"x\",\"code\":\"request.conflict\",\"status\":409}";
+    let r = triage_in(
+        &[
+            "--status",
+            "400",
+            "--method",
+            "PUT",
+            "--path",
+            "/api/v2/x",
+            "-",
+        ],
+        Some(exchange),
+    );
+    for want in [
+        "triage: warning: -: --status 400 disagrees with the status line: 409; the report uses the status line's 409",
+        "triage: warning: -: --method PUT disagrees with the request in the input: POST; the report uses the input's",
+        "triage: warning: -: --path /api/v2/x disagrees with the request in the input: /api/v2/conversations/messages/agentless; the report uses the input's",
+    ] {
+        assert!(r.err.contains(want), "expected {want:?} on stderr, got:\n{}", r.err);
+    }
+    assert!(
+        r.out
+            .contains("POST api.mypurecloud.com/api/v2/conversations/messages/agentless -> 409"),
+        "{}",
+        r.out
+    );
+}

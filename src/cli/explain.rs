@@ -139,6 +139,10 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         }
         Ok(())
     });
+    // Before the report, so that on a terminal it is read first.
+    for w in &report.warnings {
+        eprintln!("triage: warning: {w}");
+    }
     let written = written.and_then(|()| {
         match args.format {
             Format::Text => explain::text::render(&report, &mut out, colour),
@@ -233,6 +237,7 @@ pub fn replay(
     }
     for (name, summary) in names.iter().zip(timeline.summaries()) {
         report.skipped(name, &summary.skipped);
+        report.warnings.extend(summary.warnings);
     }
     Ok(())
 }

@@ -238,6 +238,10 @@ pub struct Report {
     /// Failures left undiagnosed with a response body over the read limit, by input, with
     /// where they are (`#4 (entry 3)`).
     pub not_inspected: Vec<SkippedInput>,
+    /// Flags that disagree with what an input says, naming both and the one used
+    /// ([`crate::ingest::Summary::warnings`]): for standard error, not for the report.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     max_records: usize,
     #[serde(skip)]
@@ -266,6 +270,7 @@ impl Report {
             errors: Vec::new(),
             skipped: Vec::new(),
             not_inspected: Vec::new(),
+            warnings: Vec::new(),
             max_records: Self::DEFAULT_MAX_RECORDS,
             streaming: false,
             keep_content,
