@@ -89,7 +89,7 @@ fn report_of(files: &[PathBuf], opts: &ReadOptions, keep_content: bool) -> Repor
 fn render(report: &Report, format: explain::Format) -> String {
     let mut out = Vec::new();
     match format {
-        explain::Format::Text => explain::text::render(report, &mut out, false),
+        explain::Format::Text => explain::text::render(report, &mut out, false, None),
         explain::Format::Json => explain::json::render(report, &mut out),
         explain::Format::Markdown => explain::markdown::render(report, &mut out),
         explain::Format::Html => explain::html::render(report, &mut out),
@@ -1170,5 +1170,119 @@ fn flags_that_disagree_with_curl_output_are_warned_of() {
             .contains("POST api.mypurecloud.com/api/v2/conversations/messages/agentless -> 409"),
         "{}",
         r.out
+    );
+}
+
+/// The lines of a block of the text report that starts with `first` (a line starting so), and
+/// its continuation lines (indented to the column of the text), joined back into one text.
+fn block(out: &str, first: &str, indent: usize) -> (Vec<String>, String) {
+    let lines: Vec<&str> = out.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("no line starting with {first:?} in:\n{out}"));
+    let mut block = vec![lines[start].to_owned()];
+    let pad = " ".repeat(indent);
+    for l in &lines[start + 1..] {
+        if l.starts_with(&pad) && !l[indent..].starts_with(' ') {
+            block.push((*l).to_owned());
+        } else {
+            break;
+        }
+    }
+    let text = block
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                &l[first.len()..]
+            } else {
+                &l[indent..]
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (block, text)
+}
+
+#[test]
+fn long_lines_are_whole_in_a_file_or_pipe_even_with_columns_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", &closed()])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "40")
+        .env_remove("TRIAGE_RULES")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let (fix, _) = block(&out, "    fix: ", 9);
+    assert_eq!(fix.len(), 1, "expected the fix on one line, got:\n{out}");
+    assert!(fix[0].len() > 40, "{out}");
+    let (cause, _) = block(&out, "      The send into conversation", 6);
+    assert_eq!(
+        cause.len(),
+        1,
+        "expected the cause on one line, got:\n{out}"
+    );
+}
+
+#[test]
+fn long_lines_wrap_to_a_terminals_width_without_breaking_words() {
+    // A terminal 60 columns wide, by `script`'s pseudo-terminal.
+    let script = Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|o| o.status.success()) {
+        eprintln!("note: `script` (util-linux) not found; the terminal wrapping test is skipped");
+        return;
+    }
+    let run = |cmd: String| {
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
+            .env_remove("TRIAGE_RULES")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    };
+    let bin = env!("CARGO_BIN_EXE_triage");
+    let wrapped = run(format!(
+        "stty cols 60 rows 40; exec '{bin}' explain '{}'",
+        closed()
+    ));
+    let whole = triage(&[&closed()]).out;
+
+    for (first, indent) in [("    fix: ", 9), ("      The send into conversation", 6)] {
+        let (lines, text) = block(&wrapped, first, indent);
+        let (_, want) = block(&whole, first, indent);
+        assert!(
+            lines.len() > 1,
+            "expected {first:?} wrapped, got:\n{wrapped}"
+        );
+        assert_eq!(text, want, "the wrapped words read back as the whole line");
+        for l in &lines {
+            let word_alone = !l.trim_start().contains(' ');
+            assert!(
+                l.chars().count() <= 60 || word_alone,
+                "line over 60 columns that could have been wrapped: {l:?}\nin:\n{wrapped}"
+            );
+        }
+    }
+    // The docs URL is whole.
+    assert!(
+        wrapped.contains(
+            "    docs: https://developer.genesys.cloud/commdigital/digital/openmessaging/outboundMessages"
+        ),
+        "{wrapped}"
+    );
+
+    // A terminal that does not tell its size: COLUMNS, else 80.
+    let by_columns = run(format!("COLUMNS=50 exec '{bin}' explain '{}'", closed()));
+    let (lines, _) = block(&by_columns, "    fix: ", 9);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.chars().count() <= 50 || !l.trim_start().contains(' ')),
+        "expected lines of at most 50 columns, got:\n{by_columns}"
     );
 }

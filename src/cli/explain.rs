@@ -109,6 +109,10 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         .as_deref()
         .is_none_or(|o| o.as_os_str() == STDIN);
     let colour = to_stdout && args.format == Format::Text && explain::text::use_colour();
+    // Wrapped for a reader at a terminal only: a file or a pipe keeps whole lines.
+    let width = (to_stdout && args.format == Format::Text)
+        .then(explain::text::terminal_width)
+        .flatten();
     let out_path = args.output.as_deref().unwrap_or(Path::new(STDIN));
     let out = Output::create(out_path).map_err(|source| Error::Write {
         path: out_path.to_path_buf(),
@@ -145,7 +149,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
     }
     let written = written.and_then(|()| {
         match args.format {
-            Format::Text => explain::text::render(&report, &mut out, colour),
+            Format::Text => explain::text::render(&report, &mut out, colour, width),
             Format::Json => Ok(()),
             Format::Markdown => explain::markdown::render(&report, &mut out),
             Format::Html => explain::html::render(&report, &mut out),
