@@ -2,9 +2,9 @@
 //! else the body's own `status` field: the flag is the HTTP status the user saw, the field only
 //! the body's copy of it, so the flag wins, with a warning when the two disagree (a body pasted
 //! from another response, or a typo, must not pass unnoticed). The method and path come from
-//! `--method`/`--path`, and otherwise
-//! stay honestly unknown ([`Request::unknown_method`], path `""`), never a made-up `GET /`:
-//! templates and reports then say that the request was not given.
+//! `--method`/`--path`, and otherwise stay honestly unknown ([`Request::unknown_method`], path
+//! `""`), never a made-up `GET /`: templates and reports then say that the request was not
+//! given.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
