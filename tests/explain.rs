@@ -89,7 +89,7 @@ fn report_of(files: &[PathBuf], opts: &ReadOptions, keep_content: bool) -> Repor
 fn render(report: &Report, format: explain::Format) -> String {
     let mut out = Vec::new();
     match format {
-        explain::Format::Text => explain::text::render(report, &mut out, false),
+        explain::Format::Text => explain::text::render(report, &mut out, false, None),
         explain::Format::Json => explain::json::render(report, &mut out),
         explain::Format::Markdown => explain::markdown::render(report, &mut out),
         explain::Format::Html => explain::html::render(report, &mut out),
@@ -837,4 +837,452 @@ fn a_recording_with_a_broken_line_is_explained_and_the_line_named() {
     assert!(j.err.contains("(broken line): line 2"), "{}", j.err);
     let md = triage(&["--format", "markdown", p]);
     assert!(md.out.contains("## Skipped input"), "{}", md.out);
+}
+
+#[test]
+fn a_real_path_without_its_method_is_not_called_a_wrong_method() {
+    // The path is a real operation's, but the body came without its method: nothing says the
+    // method was wrong, so no fix may name "the operations it has" instead.
+    let body =
+        br#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#;
+    let path = "/api/v2/conversations/messages/agentless";
+    let r = triage_in(&["--format", "json", "--path", path, "-"], Some(body));
+    assert!(
+        !r.out.contains("unknown-endpoint"),
+        "expected no unknown-endpoint diagnosis without a method, got:\n{}",
+        r.out
+    );
+    // With the method given, a wrong one is still named.
+    let r = triage_in(
+        &["--format", "json", "--method", "GET", "--path", path, "-"],
+        Some(body),
+    );
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["rule"], "unknown-endpoint",
+        "{}",
+        r.out
+    );
+    assert!(
+        lines[0]["diagnoses"][0]["cause"]
+            .as_str()
+            .unwrap()
+            .contains("has no GET operation on it"),
+        "{}",
+        r.out
+    );
+}
+
+const CONFLICT_BODY: &[u8] = br#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409,"contextId":"c0ffee00-0000-4000-8000-000000000409"}"#;
+
+#[test]
+fn a_bare_body_without_its_request_says_so_and_quotes_no_fake_method_or_path() {
+    // Neither --method nor --path: the report must neither print a made-up request nor lose
+    // the diagnosis the body alone supports.
+    let r = triage_in(&["-"], Some(CONFLICT_BODY));
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    assert!(
+        !r.out.contains("UNKNOWN"),
+        "expected no placeholder method, got:\n{}",
+        r.out
+    );
+    let want_cause =
+        "The request conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(
+        r.out.contains(&format!("      {want_cause}")),
+        "expected the cause {want_cause:?}, got:\n{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("#1 (time unknown) (request not given) -> 409  request-conflict"),
+        "expected the exchange line to say the request was not given, got:\n{}",
+        r.out
+    );
+    let note = "note: the input does not say which request this was; give it with --method and --path (as in --method POST --path /api/v2/...) so that the rules that depend on it can match";
+    assert!(
+        r.out.contains(note),
+        "expected the note {note:?}, got:\n{}",
+        r.out
+    );
+
+    let j = triage_in(&["--format", "json", "-"], Some(CONFLICT_BODY));
+    let lines = json_lines(&j.out);
+    assert_eq!(lines.len(), 1, "{}", j.out);
+    let l = &lines[0];
+    assert_eq!(l["method"], Value::Null, "method not given: {l}");
+    assert_eq!(l["diagnoses"][0]["rule"], "request-conflict", "{l}");
+    assert_eq!(l["diagnoses"][0]["cause"], want_cause, "{l}");
+    let evidence = l["diagnoses"][0]["evidence"].as_object().unwrap();
+    assert!(
+        !evidence.contains_key("method") && !evidence.contains_key("path"),
+        "evidence must not cite a method or path it never saw: {l}"
+    );
+    assert!(
+        l["notes"][0]
+            .as_str()
+            .unwrap_or_default()
+            .contains("--method and --path"),
+        "expected a note naming --method and --path: {l}"
+    );
+
+    for format in ["markdown", "html"] {
+        let o = triage_in(&["--format", format, "-"], Some(CONFLICT_BODY));
+        assert!(
+            !o.out.contains("UNKNOWN"),
+            "{format}: expected no placeholder method, got:\n{}",
+            o.out
+        );
+        assert!(
+            o.out.contains("--method and --path"),
+            "{format}: expected the note, got:\n{}",
+            o.out
+        );
+    }
+}
+
+#[test]
+fn a_bare_body_with_only_one_of_method_and_path_names_what_is_missing() {
+    let r = triage_in(&["--method", "PUT", "-"], Some(CONFLICT_BODY));
+    let want = "The PUT request conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(r.out.contains(want), "expected {want:?}, got:\n{}", r.out);
+    assert!(
+        r.out
+            .contains("#1 (time unknown) PUT (path unknown) -> 409"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out.contains(
+            "note: the input does not give the request's path; give it with --path so that"
+        ),
+        "{}",
+        r.out
+    );
+    let r = triage_in(
+        &["--path", "/api/v2/routing/queues/q-1", "-"],
+        Some(CONFLICT_BODY),
+    );
+    let want = "The request to /api/v2/routing/queues/q-1 conflicts with the current state of the target resource (409 request.conflict).";
+    assert!(r.out.contains(want), "expected {want:?}, got:\n{}", r.out);
+    assert!(
+        r.out
+            .contains("#1 (time unknown) (method unknown) /api/v2/routing/queues/q-1 -> 409"),
+        "{}",
+        r.out
+    );
+    assert!(
+        r.out
+            .contains("note: the input does not give the request's method; give it with --method"),
+        "{}",
+        r.out
+    );
+    assert!(!r.out.contains("UNKNOWN"), "{}", r.out);
+}
+
+#[test]
+fn pasted_bodies_without_their_request_are_not_a_retry_loop() {
+    // Three bodies alike, with nothing of their requests: nothing shows they were one request
+    // retried, so retry-loop must not say "this exact request has failed 3 times".
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("body.json");
+    std::fs::write(&f, CONFLICT_BODY).unwrap();
+    let f = f.to_str().unwrap();
+    let r = triage(&["--format", "json", f, f, f]);
+    assert_eq!(json_lines(&r.out).len(), 3, "{}", r.out);
+    assert!(
+        !r.out.contains("retry-loop"),
+        "expected no retry-loop without the request, got:\n{}",
+        r.out
+    );
+    // Given the request, the same three are a retry loop.
+    let r = triage(&[
+        "--format",
+        "json",
+        "--method",
+        "PUT",
+        "--path",
+        "/api/v2/x",
+        f,
+        f,
+        f,
+    ]);
+    let lines = json_lines(&r.out);
+    assert_eq!(
+        lines[2]["diagnoses"][1]["rule"], "retry-loop",
+        "expected retry-loop as the third one's second diagnosis, got:\n{}",
+        r.out
+    );
+}
+
+/// A HAR of one failed call whose error body is `size` bytes long.
+fn har_with_error_body(path: &str, status: u16, size: usize) -> Vec<u8> {
+    let pad = "x".repeat(size.saturating_sub(60));
+    let body = format!(r#"{{"message":"{pad}","code":"bad.request","status":{status}}}"#);
+    serde_json::to_vec(&serde_json::json!({"log": {"version": "1.2",
+        "creator": {"name": "test", "version": "1"},
+        "entries": [{"startedDateTime": "2026-03-01T10:20:41.500Z", "time": 10,
+            "request": {"method": "POST", "url": format!("https://api.mypurecloud.com{path}"),
+                "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [],
+                "headersSize": -1, "bodySize": 0},
+            "response": {"status": status, "statusText": "X", "httpVersion": "HTTP/1.1",
+                "headers": [{"name": "Content-Type", "value": "application/json"}],
+                "cookies": [],
+                "content": {"size": body.len(), "mimeType": "application/json", "text": body},
+                "redirectURL": "", "headersSize": -1, "bodySize": -1},
+            "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}}]}}))
+    .unwrap()
+}
+
+#[test]
+fn a_failure_whose_body_is_over_the_read_limit_says_it_was_not_inspected() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("big.har");
+    std::fs::write(
+        &f,
+        har_with_error_body("/api/v2/routing/queues", 400, 2 * 1024 * 1024),
+    )
+    .unwrap();
+    let f = f.to_str().unwrap();
+    let totals = "1 failure without a diagnosis; 1 failure left undiagnosed with its response body over the 1 MiB read limit (not inspected)";
+    let place = "big.har: 1 not inspected (response body over the 1 MiB read limit, left undiagnosed): #1 (entry 0)";
+    let note = "note: the response body is over the 1 MiB read limit and was not inspected: no rule that reads the body could match";
+
+    let r = triage(&[f]);
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    for want in [totals, place, note] {
+        assert!(
+            r.out.contains(want),
+            "text: expected {want:?}, got:\n{}",
+            r.out
+        );
+    }
+    // JSON Lines carries diagnosed exchanges only: the rest is said on standard error.
+    let j = triage(&["--format", "json", f]);
+    assert_eq!(j.out, "", "nothing was diagnosed");
+    for want in [totals, place] {
+        assert!(
+            j.err.contains(want),
+            "json: expected {want:?} on stderr, got:\n{}",
+            j.err
+        );
+    }
+    for format in ["markdown", "html"] {
+        let o = triage(&["--format", format, f]);
+        // Markdown escapes the parentheses.
+        let out = o.out.replace('\\', "");
+        for want in [
+            "1 MiB read limit (not inspected)",
+            "1 not inspected (response body over the 1 MiB read limit, left undiagnosed)",
+            "the response body is over the 1 MiB read limit and was not inspected",
+        ] {
+            assert!(
+                out.contains(want),
+                "{format}: expected {want:?}, got:\n{}",
+                o.out
+            );
+        }
+    }
+
+    // A body within the limit gets none of it.
+    let small = dir.path().join("small.har");
+    std::fs::write(
+        &small,
+        har_with_error_body("/api/v2/routing/queues", 400, 4096),
+    )
+    .unwrap();
+    let s = triage(&[small.to_str().unwrap()]);
+    assert!(
+        !s.out.contains("read limit"),
+        "a body within the limit was inspected: {}",
+        s.out
+    );
+}
+
+#[test]
+fn status_flag_and_body_status_that_disagree_are_warned_of() {
+    // The body says 409; --status says 400. --status is used (it is the HTTP status the user
+    // saw; the body's field is a copy of it), and standard error says so, naming both.
+    let r = triage_in(&["--status", "400", "-"], Some(CONFLICT_BODY));
+    let want = "triage: warning: -: --status 400 disagrees with the body's \"status\": 409; the report uses --status 400";
+    assert!(
+        r.err.contains(want),
+        "expected {want:?} on stderr, got:\n{}",
+        r.err
+    );
+    assert!(r.out.contains("-> 400"), "--status is used: {}", r.out);
+    assert!(
+        !r.out.contains("warning"),
+        "the warning is not in the report: {}",
+        r.out
+    );
+    // The same with JSON Lines on standard output.
+    let j = triage_in(
+        &["--format", "json", "--status", "400", "-"],
+        Some(CONFLICT_BODY),
+    );
+    assert!(
+        j.err.contains(want),
+        "json: expected {want:?}, got:\n{}",
+        j.err
+    );
+    // Agreeing, or a body without a status: nothing to say.
+    let same = triage_in(&["--status", "409", "-"], Some(CONFLICT_BODY));
+    assert!(!same.err.contains("warning"), "{}", same.err);
+    let bare = triage_in(
+        &["--status", "409", "-"],
+        Some(br#"{"code":"request.conflict"}"#),
+    );
+    assert!(!bare.err.contains("warning"), "{}", bare.err);
+    assert!(bare.out.contains("-> 409"), "{}", bare.out);
+}
+
+#[test]
+fn flags_that_disagree_with_curl_output_are_warned_of() {
+    // A status line, a command line: the input says what happened, and wins over a flag that
+    // says otherwise; standard error names both.
+    let exchange =
+        b"$ curl -i -X POST https://api.mypurecloud.com/api/v2/conversations/messages/agentless\n\
+        HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n\
+        {\"message\":\"x\",\"code\":\"request.conflict\",\"status\":409}";
+    let r = triage_in(
+        &[
+            "--status",
+            "400",
+            "--method",
+            "PUT",
+            "--path",
+            "/api/v2/x",
+            "-",
+        ],
+        Some(exchange),
+    );
+    for want in [
+        "triage: warning: -: --status 400 disagrees with the status line: 409; the report uses the status line's 409",
+        "triage: warning: -: --method PUT disagrees with the request in the input: POST; the report uses the input's",
+        "triage: warning: -: --path /api/v2/x disagrees with the request in the input: /api/v2/conversations/messages/agentless; the report uses the input's",
+    ] {
+        assert!(r.err.contains(want), "expected {want:?} on stderr, got:\n{}", r.err);
+    }
+    assert!(
+        r.out
+            .contains("POST api.mypurecloud.com/api/v2/conversations/messages/agentless -> 409"),
+        "{}",
+        r.out
+    );
+}
+
+/// The lines of a block of the text report that starts with `first` (a line starting so), and
+/// its continuation lines (indented to the column of the text), joined back into one text.
+fn block(out: &str, first: &str, indent: usize) -> (Vec<String>, String) {
+    let lines: Vec<&str> = out.lines().collect();
+    let start = lines
+        .iter()
+        .position(|l| l.starts_with(first))
+        .unwrap_or_else(|| panic!("no line starting with {first:?} in:\n{out}"));
+    let mut block = vec![lines[start].to_owned()];
+    let pad = " ".repeat(indent);
+    for l in &lines[start + 1..] {
+        if l.starts_with(&pad) && !l[indent..].starts_with(' ') {
+            block.push((*l).to_owned());
+        } else {
+            break;
+        }
+    }
+    let text = block
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 0 {
+                &l[first.len()..]
+            } else {
+                &l[indent..]
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ");
+    (block, text)
+}
+
+#[test]
+fn long_lines_are_whole_in_a_file_or_pipe_even_with_columns_set() {
+    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["explain", &closed()])
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "40")
+        .env_remove("TRIAGE_RULES")
+        .output()
+        .unwrap();
+    let out = String::from_utf8(out.stdout).unwrap();
+    let (fix, _) = block(&out, "    fix: ", 9);
+    assert_eq!(fix.len(), 1, "expected the fix on one line, got:\n{out}");
+    assert!(fix[0].len() > 40, "{out}");
+    let (cause, _) = block(&out, "      The send into conversation", 6);
+    assert_eq!(
+        cause.len(),
+        1,
+        "expected the cause on one line, got:\n{out}"
+    );
+}
+
+#[test]
+fn long_lines_wrap_to_a_terminals_width_without_breaking_words() {
+    // A terminal 60 columns wide, by `script`'s pseudo-terminal.
+    let script = Command::new("script").arg("--version").output();
+    if !script.is_ok_and(|o| o.status.success()) {
+        eprintln!("note: `script` (util-linux) not found; the terminal wrapping test is skipped");
+        return;
+    }
+    let run = |cmd: String| {
+        let out = Command::new("script")
+            .args(["-qec", &cmd, "/dev/null"])
+            .env("NO_COLOR", "1")
+            .env_remove("COLUMNS")
+            .env_remove("TRIAGE_RULES")
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n")
+    };
+    let bin = env!("CARGO_BIN_EXE_triage");
+    let wrapped = run(format!(
+        "stty cols 60 rows 40; exec '{bin}' explain '{}'",
+        closed()
+    ));
+    let whole = triage(&[&closed()]).out;
+
+    for (first, indent) in [("    fix: ", 9), ("      The send into conversation", 6)] {
+        let (lines, text) = block(&wrapped, first, indent);
+        let (_, want) = block(&whole, first, indent);
+        assert!(
+            lines.len() > 1,
+            "expected {first:?} wrapped, got:\n{wrapped}"
+        );
+        assert_eq!(text, want, "the wrapped words read back as the whole line");
+        for l in &lines {
+            let word_alone = !l.trim_start().contains(' ');
+            assert!(
+                l.chars().count() <= 60 || word_alone,
+                "line over 60 columns that could have been wrapped: {l:?}\nin:\n{wrapped}"
+            );
+        }
+    }
+    // The docs URL is whole.
+    assert!(
+        wrapped.contains(
+            "    docs: https://developer.genesys.cloud/commdigital/digital/openmessaging/outboundMessages"
+        ),
+        "{wrapped}"
+    );
+
+    // A terminal that does not tell its size: COLUMNS, else 80.
+    let by_columns = run(format!("COLUMNS=50 exec '{bin}' explain '{}'", closed()));
+    let (lines, _) = block(&by_columns, "    fix: ", 9);
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.chars().count() <= 50 || !l.trim_start().contains(' ')),
+        "expected lines of at most 50 columns, got:\n{by_columns}"
+    );
 }

@@ -106,7 +106,7 @@ fn explain_generated(entries: usize) -> (u64, u64, Report) {
     )
     .unwrap();
     let mut sink = std::io::sink();
-    explain::text::render(&report, &mut sink, false).unwrap();
+    explain::text::render(&report, &mut sink, false, None).unwrap();
     explain::html::render(&report, &mut sink).unwrap();
     let growth = vm_hwm().saturating_sub(before);
     eprintln!(

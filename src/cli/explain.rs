@@ -109,6 +109,10 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         .as_deref()
         .is_none_or(|o| o.as_os_str() == STDIN);
     let colour = to_stdout && args.format == Format::Text && explain::text::use_colour();
+    // Wrapped for a reader at a terminal only: a file or a pipe keeps whole lines.
+    let width = (to_stdout && args.format == Format::Text)
+        .then(explain::text::terminal_width)
+        .flatten();
     let out_path = args.output.as_deref().unwrap_or(Path::new(STDIN));
     let out = Output::create(out_path).map_err(|source| Error::Write {
         path: out_path.to_path_buf(),
@@ -123,12 +127,12 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         source,
     };
 
+    let opts = args.input.options();
     let mut report = Report::new(args.keep_content);
     if args.format == Format::Json {
         // Records are written as they come; none need keeping.
         report = report.streaming();
     }
-    let opts = args.input.options();
     let written = replay(&pipeline, &args.files, &opts, &mut report, |rec| {
         if args.format == Format::Json {
             explain::json::write_record(&mut out, rec)?;
@@ -139,9 +143,13 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         }
         Ok(())
     });
+    // Before the report, so that on a terminal it is read first.
+    for w in &report.warnings {
+        eprintln!("triage: warning: {w}");
+    }
     let written = written.and_then(|()| {
         match args.format {
-            Format::Text => explain::text::render(&report, &mut out, colour),
+            Format::Text => explain::text::render(&report, &mut out, colour, width),
             Format::Json => Ok(()),
             Format::Markdown => explain::markdown::render(&report, &mut out),
             Format::Html => explain::html::render(&report, &mut out),
@@ -200,6 +208,8 @@ pub fn replay(
     for name in &names {
         report.input(name);
     }
+    // Notes of bodies over the limit name the limit the readers cut at.
+    report.totals.body_limit = opts.body_limit;
     let mut timeline = ingest::timeline::Timeline::new(paths, opts);
     for event in timeline.by_ref() {
         match event {
@@ -231,6 +241,7 @@ pub fn replay(
     }
     for (name, summary) in names.iter().zip(timeline.summaries()) {
         report.skipped(name, &summary.skipped);
+        report.warnings.extend(summary.warnings);
     }
     Ok(())
 }

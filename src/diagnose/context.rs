@@ -214,6 +214,10 @@ fn operation(ex: &Exchange, c: &Catalog) -> Value {
     };
     let base = |lookup: &str| json!({ "lookup": lookup, "catalog": c.source.to_string() });
     match c.lookup(method, path) {
+        // The path is real, but a request read without its method (a bare error body) may be
+        // any of its operations or none: calling it a wrong method would advise switching to
+        // one that may be the very one that failed.
+        Lookup::WrongMethod { .. } if !ex.request.method_known() => base("unknown"),
         Lookup::Found { op, params } => {
             let mut v = base("found");
             v["id"] = json!(op.id);
@@ -321,6 +325,18 @@ mod tests {
         );
         assert_eq!(ctx.rules.operation["lookup"], "wrong-method");
         assert_eq!(ctx.rules.operation["allowed_methods"], "POST");
+
+        let ctx = build(
+            &ex(
+                Request::unknown_method(),
+                "/api/v2/conversations/messages/agentless",
+            ),
+            &c,
+        );
+        assert_eq!(
+            ctx.rules.operation["lookup"], "unknown",
+            "a real path read without its method is not a wrong method"
+        );
 
         let ctx = build(
             &ex(

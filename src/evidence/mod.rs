@@ -182,6 +182,12 @@ pub fn non_retryable(status: u16) -> bool {
     matches!(status, 400 | 403 | 404 | 409)
 }
 
+/// True when the input gave the request's method and path, so that it can be told apart from
+/// another request.
+fn request_known(ex: &Exchange) -> bool {
+    ex.request.method_known() && ex.request.path_known()
+}
+
 /// The bearer token of a request, if any.
 fn bearer(ex: &Exchange) -> Option<&str> {
     let v = ex
@@ -345,7 +351,9 @@ impl Store {
         let at = ex.started_at;
 
         let mut failure = None;
-        if non_retryable(status) {
+        // A request read without its method or path (a bare error body) cannot be told from
+        // another: two pasted bodies are not "the same request" failing twice.
+        if non_retryable(status) && request_known(ex) {
             let k = self.failure_key(ex);
             failure = Some(k);
             let window = self.limits.failure_window;
@@ -507,7 +515,7 @@ impl Store {
                 .get(&self.key(&[tok.as_bytes()]), now)
                 .map(|(t, _)| t.clone());
         }
-        if let Some(resp) = &ex.response {
+        if let Some(resp) = ex.response.as_ref().filter(|_| request_known(ex)) {
             let k = failure.unwrap_or_else(|| self.failure_key(ex));
             if let Some((r, _)) = inner.failures.get(&k, now) {
                 if r.status == resp.status.as_u16() {
@@ -701,6 +709,22 @@ mod tests {
             "{}",
         );
         assert!(s.facts(&other, t0).repeats.is_none());
+    }
+
+    #[test]
+    fn failures_of_a_request_not_given_are_not_repeats() {
+        let s = Store::default();
+        let t0 = Instant::now();
+        let mut e = ex(Method::POST, "/api/v2/x", None, 409, "{}");
+        e.request.method = crate::exchange::Request::unknown_method();
+        e.request.path = String::new();
+        for i in 0..3 {
+            s.observe(&e, t0 + Duration::from_secs(i));
+        }
+        assert!(
+            s.facts(&e, t0 + Duration::from_secs(3)).repeats.is_none(),
+            "three pasted bodies are not one request retried"
+        );
     }
 
     #[test]

@@ -116,7 +116,14 @@ fn strip_trailing_notes(body: &mut Vec<u8>) {
     }
 }
 
-pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exchange, IngestError> {
+/// The input says what happened, so what it says wins over `--status`, `--method` and
+/// `--path` (which fill in what it does not say); a flag that disagrees is named in `warnings`.
+pub(crate) fn parse(
+    data: &[u8],
+    path: &Path,
+    opts: &ReadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Exchange, IngestError> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let all = lines(data);
     let mut i = all
@@ -233,6 +240,17 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         }
     }
 
+    let file = path.display();
+    if let (Some(got), Some(flag)) = (status, opts.status) {
+        if got.as_u16() != flag {
+            warnings.push(format!(
+                "{file}: --status {flag} disagrees with the status line: {}; the report uses \
+                 the status line's {}",
+                got.as_u16(),
+                got.as_u16()
+            ));
+        }
+    }
     let status = status
         .or_else(|| opts.status.and_then(|s| StatusCode::from_u16(s).ok()))
         .ok_or_else(|| {
@@ -251,6 +269,24 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         .get(http::header::HOST)
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    if let (Some(got), Some(flag)) = (&target, &opts.path) {
+        let (g, f) = (split_url(got), split_url(flag));
+        if (&g.path, &g.query) != (&f.path, &f.query) {
+            warnings.push(format!(
+                "{file}: --path {flag} disagrees with the request in the input: {}; the report uses \
+                 the input's",
+                crate::redact::path_and_query(&g.path, g.query.as_deref())
+            ));
+        }
+    }
+    if let (Some(got), Some(flag)) = (&method, &opts.method) {
+        if got != flag {
+            warnings.push(format!(
+                "{file}: --method {flag} disagrees with the request in the input: {got}; the \
+                 report uses the input's"
+            ));
+        }
+    }
     let target = target.or_else(|| opts.path.clone());
     let (host, path_s, query, base_url) = match target {
         Some(t) => {
@@ -302,7 +338,13 @@ mod tests {
     use super::*;
 
     fn p(s: &str) -> Exchange {
-        parse(s.as_bytes(), Path::new("x.txt"), &ReadOptions::default()).unwrap()
+        parse(
+            s.as_bytes(),
+            Path::new("x.txt"),
+            &ReadOptions::default(),
+            &mut Vec::new(),
+        )
+        .unwrap()
     }
 
     #[test]

@@ -1,6 +1,10 @@
 //! A bare JSON error body, as a user pastes it from a log. The status comes from `--status` or
-//! the body's own `status` field; the method and path from `--method`/`--path`, and otherwise
-//! stay honestly unknown ([`Request::unknown_method`], path `""`), never a made-up `GET /`.
+//! else the body's own `status` field: the flag is the HTTP status the user saw, the field only
+//! the body's copy of it, so the flag wins, with a warning when the two disagree (a body pasted
+//! from another response, or a typo, must not pass unnoticed). The method and path come from
+//! `--method`/`--path`, and otherwise stay honestly unknown ([`Request::unknown_method`], path
+//! `""`), never a made-up `GET /`: templates and reports then say that the request was not
+//! given.
 
 use std::path::Path;
 use std::time::UNIX_EPOCH;
@@ -10,7 +14,12 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use super::{index_of, limit_body, split_url, upstream_for, IngestError, Position, ReadOptions};
 use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
 
-pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exchange, IngestError> {
+pub(crate) fn parse(
+    data: &[u8],
+    path: &Path,
+    opts: &ReadOptions,
+    warnings: &mut Vec<String>,
+) -> Result<Exchange, IngestError> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
         let idx = index_of(data, e.line(), e.column());
@@ -31,6 +40,15 @@ pub(crate) fn parse(data: &[u8], path: &Path, opts: &ReadOptions) -> Result<Exch
         s.as_u64()
             .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
     });
+    if let (Some(flag), Some(body)) = (opts.status, body_status) {
+        if u64::from(flag) != body {
+            warnings.push(format!(
+                "{}: --status {flag} disagrees with the body's \"status\": {body}; the report \
+                 uses --status {flag}",
+                path.display()
+            ));
+        }
+    }
     let status = opts.status.map(u64::from).or(body_status).ok_or_else(|| {
         IngestError::invalid(
             path,

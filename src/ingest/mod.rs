@@ -66,7 +66,8 @@ impl fmt::Display for InputKind {
 pub struct ReadOptions {
     /// The kind of input; detected from the first bytes when `None`.
     pub kind: Option<InputKind>,
-    /// Response status, when the file does not say (a bare JSON body without `status`).
+    /// Response status: a bare JSON body's (over its own `status` field), or that of `curl -i`
+    /// output without a status line.
     pub status: Option<u16>,
     /// Request method, when the file does not say.
     pub method: Option<Method>,
@@ -100,7 +101,8 @@ pub struct InputArgs {
     #[arg(long = "input", value_enum, value_name = "KIND")]
     pub kind: Option<InputKind>,
 
-    /// Response status, for a JSON body without a `status` field.
+    /// Response status of a bare JSON body (used over the body's own `status` field, with a
+    /// warning when they disagree), or of `curl -i` output without a status line.
     #[arg(long, value_name = "CODE", value_parser = clap::value_parser!(u16).range(100..=999))]
     pub status: Option<u16>,
 
@@ -258,6 +260,10 @@ pub struct Summary {
     /// Entries read but not turned into exchanges, by reason: WebSocket entries and `data:`
     /// URLs of a HAR, lines of a recording that are not a record (cut off by a crash, broken).
     pub skipped: SkippedByReason,
+    /// What the reader found that the user should know though it is no error: a flag that
+    /// disagrees with what the input says (`--status 400` for a body saying `"status": 409`),
+    /// naming both and which one was used.
+    pub warnings: Vec<String>,
 }
 
 impl Summary {
@@ -274,10 +280,14 @@ pub struct Exchanges {
     done: bool,
 }
 
+/// What a single-exchange reader (`curl -i` output, a JSON body) makes of its input: the
+/// exchange, and its warnings.
+type Single = Result<(Exchange, Vec<String>), IngestError>;
+
 enum Inner {
     Har(har::HarReader<Source>),
     Recording(recording::RecordingReader<Source>),
-    Single(Option<Box<Result<Exchange, IngestError>>>),
+    Single(Option<Box<Single>>),
 }
 
 impl Exchanges {
@@ -307,7 +317,12 @@ impl Iterator for Exchanges {
         let item = match &mut self.inner {
             Inner::Har(h) => h.next(),
             Inner::Recording(r) => r.next().map(|r| r.map(|rec| rec.exchange)),
-            Inner::Single(s) => s.take().map(|b| *b),
+            Inner::Single(s) => s.take().map(|b| {
+                (*b).map(|(ex, warnings)| {
+                    self.summary.warnings = warnings;
+                    ex
+                })
+            }),
         };
         match &item {
             None | Some(Err(_)) => self.done = true,
@@ -352,12 +367,14 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
         InputKind::Recording => {
             Inner::Recording(recording::RecordingReader::new(src, path, opts.body_limit))
         }
-        InputKind::Curl => Inner::Single(Some(Box::new(
-            read_small(src, path).and_then(|b| curl::parse(&b, path, opts)),
-        ))),
-        InputKind::JsonBody => Inner::Single(Some(Box::new(
-            read_small(src, path).and_then(|b| json::parse(&b, path, opts)),
-        ))),
+        InputKind::Curl => Inner::Single(Some(Box::new(read_small(src, path).and_then(|b| {
+            let mut warnings = Vec::new();
+            curl::parse(&b, path, opts, &mut warnings).map(|ex| (ex, warnings))
+        })))),
+        InputKind::JsonBody => Inner::Single(Some(Box::new(read_small(src, path).and_then(|b| {
+            let mut warnings = Vec::new();
+            json::parse(&b, path, opts, &mut warnings).map(|ex| (ex, warnings))
+        })))),
     };
     Ok(Exchanges {
         kind,

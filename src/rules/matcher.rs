@@ -557,7 +557,7 @@ impl<'a> View<'a> {
 
     /// The captures every matching rule has: `method`, `path`, `status` and
     /// `status_code` (`409 request.conflict`), formatted once per exchange and shared by every
-    /// rule that matches it.
+    /// rule that matches it; `method` and `path` only when the exchange has them.
     pub fn builtins(&self) -> &Captures {
         self.builtins.get_or_init(|| {
             let ex = self.ex;
@@ -578,12 +578,19 @@ impl<'a> View<'a> {
                 None => status.clone(),
             };
             let [method, path, status_name, status_code_name] = &*BUILTIN_NAMES;
-            Captures(vec![
-                (method.clone(), ex.request.method.as_str().into()),
-                (path.clone(), ex.request.path.as_str().into()),
-                (status_name.clone(), status.into()),
-                (status_code_name.clone(), status_code.into()),
-            ])
+            let mut caps = Vec::with_capacity(4);
+            // A method or path the input did not give (a bare error body) is left unbound
+            // rather than quoted: templates then say so (`Template::render`), and evidence
+            // never cites a request nobody saw.
+            if ex.request.method_known() {
+                caps.push((method.clone(), ex.request.method.as_str().into()));
+            }
+            if ex.request.path_known() {
+                caps.push((path.clone(), ex.request.path.as_str().into()));
+            }
+            caps.push((status_name.clone(), status.into()));
+            caps.push((status_code_name.clone(), status_code.into()));
+            Captures(caps)
         })
     }
 

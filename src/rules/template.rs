@@ -81,7 +81,11 @@ impl Template {
     }
 
     /// Fills the placeholders; a name bound by an optional regex group that did not take part
-    /// renders empty (loading already refused names no match can bind).
+    /// renders empty (loading already refused names no match can bind). `{method}` and
+    /// `{path}` are unbound when the input did not give them (a bare error body): rather than
+    /// a made-up request, `{method} {path}` then reads "the request", "the POST request" or
+    /// "the request to /api/v2/…" (capitalised at the start of a sentence), and either one
+    /// alone "(method not given)" or "(path not given)".
     pub fn render(&self, caps: &Captures) -> String {
         fn piece<'a>(p: &'a Piece, caps: &'a Captures) -> &'a str {
             match p {
@@ -92,11 +96,58 @@ impl Template {
         // Sized first: grown piece by piece, a long fix text was copied several times over.
         let len = self.pieces.iter().map(|p| piece(p, caps).len()).sum();
         let mut out = String::with_capacity(len);
-        for p in &self.pieces {
-            out.push_str(piece(p, caps));
+        let mut i = 0;
+        while i < self.pieces.len() {
+            match self.request_not_given(i, caps) {
+                Some((text, used)) => {
+                    if text.starts_with("the ") && starts_sentence(&out) {
+                        out.push('T');
+                        out.push_str(&text[1..]);
+                    } else {
+                        out.push_str(&text);
+                    }
+                    i += used;
+                }
+                None => {
+                    out.push_str(piece(&self.pieces[i], caps));
+                    i += 1;
+                }
+            }
         }
         out
     }
+
+    /// What stands for `{method} {path}` (or either alone) at piece `i` when the request's
+    /// method or path is not bound, and how many pieces it replaces.
+    fn request_not_given(&self, i: usize, caps: &Captures) -> Option<(String, usize)> {
+        let Piece::Var(name) = &self.pieces[i] else {
+            return None;
+        };
+        match name.as_str() {
+            "method" => {
+                let pair = matches!(
+                    (self.pieces.get(i + 1), self.pieces.get(i + 2)),
+                    (Some(Piece::Text(sp)), Some(Piece::Var(p))) if sp == " " && p == "path"
+                );
+                match (caps.get("method"), pair.then(|| caps.get("path"))) {
+                    (Some(_), Some(Some(_))) => None,
+                    (None, Some(None)) => Some(("the request".to_owned(), 3)),
+                    (Some(m), Some(None)) => Some((format!("the {m} request"), 3)),
+                    (None, Some(Some(p))) => Some((format!("the request to {p}"), 3)),
+                    (Some(_), None) => None,
+                    (None, None) => Some(("(method not given)".to_owned(), 1)),
+                }
+            }
+            "path" if caps.get("path").is_none() => Some(("(path not given)".to_owned(), 1)),
+            _ => None,
+        }
+    }
+}
+
+/// True when text following `before` starts a sentence.
+fn starts_sentence(before: &str) -> bool {
+    let t = before.trim_end();
+    t.is_empty() || t.ends_with(['.', '!', '?'])
 }
 
 #[cfg(test)]
@@ -111,5 +162,56 @@ mod tests {
         assert!(Template::parse("x {bad name}").is_err());
         assert!(Template::parse("x {open").is_err());
         assert!(Template::parse("x } y").is_err());
+    }
+
+    #[test]
+    fn a_request_not_given_reads_as_such() {
+        let status = || ("status".into(), "409".into());
+        let t = Template::parse("{method} {path} failed with {status}. Then {method} {path} did.")
+            .unwrap();
+        let caps = |m: Option<&str>, p: Option<&str>| {
+            let mut c = Captures::default();
+            if let Some(m) = m {
+                c.0.push(("method".into(), m.into()));
+            }
+            if let Some(p) = p {
+                c.0.push(("path".into(), p.into()));
+            }
+            c.0.push(status());
+            c
+        };
+        for (m, p, want) in [
+            (
+                Some("POST"),
+                Some("/api/v2/x"),
+                "POST /api/v2/x failed with 409. Then POST /api/v2/x did.",
+            ),
+            (
+                None,
+                None,
+                "The request failed with 409. Then the request did.",
+            ),
+            (
+                Some("PUT"),
+                None,
+                "The PUT request failed with 409. Then the PUT request did.",
+            ),
+            (
+                None,
+                Some("/api/v2/x"),
+                "The request to /api/v2/x failed with 409. Then the request to /api/v2/x did.",
+            ),
+        ] {
+            assert_eq!(t.render(&caps(m, p)), want, "method {m:?}, path {p:?}");
+        }
+        let alone = Template::parse("(this {request_id}) no {method} operation on {path}").unwrap();
+        assert_eq!(
+            alone.render(&caps(None, None)),
+            "(this ) no (method not given) operation on (path not given)"
+        );
+        assert_eq!(
+            alone.render(&caps(Some("GET"), Some("/a"))),
+            "(this ) no GET operation on /a"
+        );
     }
 }

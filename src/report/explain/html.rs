@@ -134,7 +134,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         writeln!(w, "<h2>Failing exchanges</h2>")?;
         writeln!(w, "<table><thead><tr><th>#</th><th>Time</th><th>Request</th><th>Status</th><th>Correlation id</th><th>Diagnosis</th></tr></thead><tbody>")?;
         for r in failures {
-            let diagnosis = match r.diagnoses.first() {
+            let mut diagnosis = match r.diagnoses.first() {
                 Some(d) => {
                     let rules: Vec<String> = r
                         .diagnoses
@@ -163,13 +163,18 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
                 }
                 None => "<em>no diagnosis</em>".to_owned(),
             };
+            for n in &r.notes {
+                diagnosis.push_str(&format!(
+                    "<br><span class=\"muted\">note: {}</span>",
+                    escape(n)
+                ));
+            }
             writeln!(
                 w,
-                "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"mono\">{} {}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
+                "<tr><td class=\"n\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td><td class=\"mono\">{}</td><td>{}</td></tr>",
                 r.index,
                 escape(r.time.as_deref().unwrap_or("")),
-                escape(&r.method),
-                escape(&r.url),
+                escape(&r.request_text()),
                 status_text(r.status),
                 escape(r.correlation_id.as_deref().unwrap_or("")),
                 diagnosis

@@ -104,7 +104,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         )?;
         writeln!(w, "| ---: | --- | --- | --- | --- | --- | --- | --- |")?;
         for r in failures {
-            let (rule, cause) = match r.diagnoses.first() {
+            let (rule, mut cause) = match r.diagnoses.first() {
                 Some(d) => (
                     r.diagnoses
                         .iter()
@@ -115,12 +115,18 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
                 ),
                 None => ("*no diagnosis*".to_owned(), String::new()),
             };
+            for n in &r.notes {
+                if !cause.is_empty() {
+                    cause.push(' ');
+                }
+                cause.push_str(&format!("*Note:* {}", escape(n)));
+            }
             writeln!(
                 w,
                 "| {} | {} | {} | {} | {} | {} | {} | {} |",
                 r.index,
                 escape(r.time.as_deref().unwrap_or("")),
-                escape(&r.method),
+                escape(r.method.as_deref().unwrap_or("(unknown)")),
                 escape(&r.url),
                 status_text(r.status),
                 escape(r.correlation_id.as_deref().unwrap_or("")),

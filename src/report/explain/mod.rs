@@ -18,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use serde::Serialize;
 
 use crate::diagnose::Diagnosis;
-use crate::exchange::Exchange;
+use crate::exchange::{Exchange, Inspection};
 use crate::ingest::{IngestError, Skipped, SkippedByReason};
 use crate::redact;
 use crate::rules::{Confidence, Severity};
@@ -55,20 +55,66 @@ pub struct ExchangeRecord {
     pub entry: usize,
     /// RFC 3339 start time; `None` when the input did not say.
     pub time: Option<String>,
-    pub method: String,
+    /// `None` when the input did not say (a bare error body without `--method`).
+    pub method: Option<String>,
     /// Host (when known) and path, query redacted.
     pub url: String,
+    /// False when the input did not give the path (`url` then says so).
+    #[serde(skip)]
+    pub path_known: bool,
     /// `None` when no response was received.
     pub status: Option<u16>,
     pub correlation_id: Option<String>,
     /// Best first; empty for an undiagnosed failure.
     pub diagnoses: Vec<DiagnosisRecord>,
+    /// What the reader of the report should know to trust the diagnoses, or their absence:
+    /// what the input did not give and how to give it.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
 }
 
 impl ExchangeRecord {
     pub fn failed(&self) -> bool {
         is_failure(self.status)
     }
+
+    /// The request as reports show it: `POST api.mypurecloud.ie/api/v2/…`, and what was not
+    /// given said as such, never a made-up method.
+    pub fn request_text(&self) -> String {
+        match (&self.method, self.path_known) {
+            (None, false) if self.url == PATH_UNKNOWN => "(request not given)".to_owned(),
+            (None, _) => format!("(method unknown) {}", self.url),
+            (Some(m), _) => format!("{m} {}", self.url),
+        }
+    }
+}
+
+/// What `url` says of a path the input did not give.
+const PATH_UNKNOWN: &str = "(path unknown)";
+
+/// The note of an exchange whose input did not give its method or path, naming the flags that
+/// give them: without them, the rules that depend on the request cannot match.
+fn request_note(ex: &Exchange) -> Option<String> {
+    let r = &ex.request;
+    Some(
+        match (r.method_known(), r.path_known()) {
+            (true, true) => return None,
+            (false, false) => {
+                "the input does not say which request this was; give it with --method and \
+                 --path (as in --method POST --path /api/v2/...) so that the rules that depend \
+                 on it can match"
+            }
+            (false, true) => {
+                "the input does not give the request's method; give it with --method so that \
+                 the rules that depend on it can match"
+            }
+            (true, false) => {
+                "the input does not give the request's path; give it with --path so that the \
+                 rules that depend on it can match"
+            }
+        }
+        .to_owned(),
+    )
 }
 
 /// An exchange failed when it got no response or a status of 400 or more.
@@ -111,6 +157,11 @@ pub struct Totals {
     pub undiagnosed: usize,
     /// Failing or diagnosed exchanges not stored as records (over the cap).
     pub records_dropped: usize,
+    /// Failures without a diagnosis whose response body was over the read limit, so not
+    /// inspected: no rule that reads the body had a chance.
+    pub not_inspected: usize,
+    /// The read limit of response bodies, in bytes, for saying so.
+    pub body_limit: usize,
     /// Exchanges with hosts other than Genesys Cloud's and local ones, left out.
     pub other_hosts: usize,
     /// The first few of those hosts, for the totals line.
@@ -184,6 +235,13 @@ pub struct Report {
     pub errors: Vec<InputError>,
     /// What inputs held that was not read as exchanges, by input and reason.
     pub skipped: Vec<SkippedInput>,
+    /// Failures left undiagnosed with a response body over the read limit, by input, with
+    /// where they are (`#4 (entry 3)`).
+    pub not_inspected: Vec<SkippedInput>,
+    /// Flags that disagree with what an input says, naming both and the one used
+    /// ([`crate::ingest::Summary::warnings`]): for standard error, not for the report.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
     #[serde(skip)]
     max_records: usize,
     #[serde(skip)]
@@ -203,11 +261,16 @@ impl Report {
     pub fn new(keep_content: bool) -> Self {
         Report {
             inputs: Vec::new(),
-            totals: Totals::default(),
+            totals: Totals {
+                body_limit: crate::ingest::ReadOptions::default().body_limit,
+                ..Totals::default()
+            },
             rules: Vec::new(),
             records: Vec::new(),
             errors: Vec::new(),
             skipped: Vec::new(),
+            not_inspected: Vec::new(),
+            warnings: Vec::new(),
             max_records: Self::DEFAULT_MAX_RECORDS,
             streaming: false,
             keep_content,
@@ -305,7 +368,30 @@ impl Report {
         if !failed && diagnoses.is_empty() {
             return None;
         }
-        let rec = record(
+        let over_limit = failed && ex.inspection == Inspection::OverLimit;
+        if over_limit && diagnoses.is_empty() {
+            self.totals.not_inspected += 1;
+            let reason = format!(
+                "response body over the {} read limit, left undiagnosed",
+                size_text(self.totals.body_limit)
+            );
+            let i = match self.not_inspected.iter().position(|n| n.file == file) {
+                Some(i) => i,
+                None => {
+                    self.not_inspected.push(SkippedInput {
+                        file: file.to_owned(),
+                        reason,
+                        skipped: Skipped::default(),
+                    });
+                    self.not_inspected.len() - 1
+                }
+            };
+            let index = self.totals.exchanges;
+            self.not_inspected[i]
+                .skipped
+                .add(|| format!("#{index} (entry {entry})"));
+        }
+        let mut rec = record(
             self.totals.exchanges,
             file,
             entry,
@@ -313,6 +399,13 @@ impl Report {
             diagnoses,
             self.keep_content,
         );
+        if over_limit {
+            rec.notes.push(format!(
+                "the response body is over the {} read limit and was not inspected: no rule \
+                 that reads the body could match",
+                size_text(self.totals.body_limit)
+            ));
+        }
         self.summarise(&rec);
         if self.records.len() < self.max_records {
             self.records.push(rec.clone());
@@ -403,7 +496,7 @@ pub fn url_of(ex: &Exchange) -> String {
     let path = if r.path_known() {
         redact::path_and_query(&r.path, r.query.as_deref())
     } else {
-        "(path unknown)".into()
+        PATH_UNKNOWN.into()
     };
     match &r.host {
         Some(h) if r.path_known() => format!("{h}{path}"),
@@ -456,11 +549,16 @@ fn record(
         file: file.to_owned(),
         entry,
         time: time_of(&shown),
-        method: shown.request.method.as_str().to_owned(),
+        method: shown
+            .request
+            .method_known()
+            .then(|| shown.request.method.as_str().to_owned()),
         url: scrub(&url_of(&shown)),
+        path_known: shown.request.path_known(),
         status: shown.status(),
         correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
+        notes: request_note(ex).into_iter().collect(),
     }
 }
 
@@ -475,6 +573,20 @@ pub fn totals_line(t: &Totals) -> String {
         t.undiagnosed,
         plural(t.undiagnosed)
     );
+    if t.not_inspected > 0 {
+        let one = t.not_inspected == 1;
+        s.push_str(&format!(
+            "; {} failure{} left undiagnosed with {} over the {} read limit (not inspected)",
+            t.not_inspected,
+            plural(t.not_inspected),
+            if one {
+                "its response body"
+            } else {
+                "their response bodies"
+            },
+            size_text(t.body_limit)
+        ));
+    }
     if t.skipped > 0 {
         s.push_str(&format!(
             "; {} entr{} skipped",
@@ -503,21 +615,42 @@ pub fn totals_line(t: &Totals) -> String {
 }
 
 /// "r.jsonl: 1 skipped (line cut off mid-write): line 3": what was skipped and where, one line
-/// per input and reason.
+/// per input and reason; then the failures whose bodies were not inspected, the same way
+/// ("big.har: 1 not inspected (response body over the 1 MiB read limit, left undiagnosed):
+/// #4 (entry 3)").
 pub fn skipped_lines(report: &Report) -> Vec<String> {
+    let line = |what: &str, s: &SkippedInput| {
+        format!(
+            "{}: {} {what} ({}): {}",
+            s.file,
+            s.skipped.count,
+            s.reason,
+            s.skipped.places_text()
+        )
+    };
     report
         .skipped
         .iter()
-        .map(|s| {
-            format!(
-                "{}: {} skipped ({}): {}",
-                s.file,
-                s.skipped.count,
-                s.reason,
-                s.skipped.places_text()
-            )
-        })
+        .map(|s| line("skipped", s))
+        .chain(
+            report
+                .not_inspected
+                .iter()
+                .map(|s| line("not inspected", s)),
+        )
         .collect()
+}
+
+/// A byte count as limits are given: `1 MiB`, `512 KiB`, `1000 bytes`.
+pub fn size_text(bytes: usize) -> String {
+    const KIB: usize = 1024;
+    const MIB: usize = 1024 * KIB;
+    match bytes {
+        0 => "0 bytes".to_owned(),
+        b if b % MIB == 0 => format!("{} MiB", b / MIB),
+        b if b % KIB == 0 => format!("{} KiB", b / KIB),
+        b => format!("{b} bytes"),
+    }
 }
 
 fn plural(n: usize) -> &'static str {

@@ -1,15 +1,68 @@
 //! The terminal report: totals, the summary grouped by rule (count, first and last time,
 //! correlation ids, the fix once), then the failing exchanges, one or two lines each. Colour
-//! only when asked ([`use_colour`] decides for standard output).
+//! and wrapping only when asked ([`use_colour`] and [`terminal_width`] decide for standard
+//! output): written to a file or a pipe, every fix and cause stays on one line, whole for grep
+//! and copy-paste.
 
-use std::io::{self, Write};
+use std::io::{self, IsTerminal, Write};
 
 use super::{correlation_list, skipped_lines, status_text, totals_line, Report};
 
 /// Colour for standard output: a terminal, and `NO_COLOR` unset or empty.
 pub fn use_colour() -> bool {
-    std::io::IsTerminal::is_terminal(&std::io::stdout())
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+    io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+}
+
+/// The width to wrap long lines at: that of the terminal standard output is, else `COLUMNS`
+/// (a terminal that does not tell its size), else 80; `None` when standard output is not a
+/// terminal.
+pub fn terminal_width() -> Option<usize> {
+    let stdout = io::stdout();
+    if !stdout.is_terminal() {
+        return None;
+    }
+    let width = terminal_size::terminal_size_of(&stdout)
+        .map(|(w, _)| usize::from(w.0))
+        .or_else(|| {
+            std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.trim().parse().ok())
+        })
+        .filter(|&w| w > 0)
+        .unwrap_or(80);
+    Some(width)
+}
+
+/// Narrowest text column wrapping leaves, however deep the indent and narrow the terminal: a
+/// column of a few characters would be harder to read than lines that run over.
+const MIN_COLUMN: usize = 30;
+
+/// `prefix` then `text`, wrapped at `width` (when given) at spaces only, each continuation line
+/// indented to the column where the text began. A word longer than the line (a URL, an id) is
+/// never broken: it runs over instead, so that it can still be copied whole.
+pub fn wrap(prefix: &str, text: &str, width: Option<usize>) -> String {
+    let indent = prefix.chars().count();
+    let Some(width) = width.filter(|&w| indent + text.chars().count() > w) else {
+        return format!("{prefix}{text}");
+    };
+    let column = width.saturating_sub(indent).max(MIN_COLUMN);
+    let mut out = String::with_capacity(prefix.len() + text.len() + 64);
+    out.push_str(prefix);
+    let mut used = 0;
+    for word in text.split(' ').filter(|w| !w.is_empty()) {
+        let len = word.chars().count();
+        if used > 0 && used + 1 + len > column {
+            out.push('\n');
+            out.extend(std::iter::repeat_n(' ', indent));
+            used = 0;
+        } else if used > 0 {
+            out.push(' ');
+            used += 1;
+        }
+        out.push_str(word);
+        used += len;
+    }
+    out
 }
 
 struct Style(bool);
@@ -44,7 +97,14 @@ pub fn clean(s: &str) -> String {
         .collect()
 }
 
-pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()> {
+/// Writes the report; `width` wraps the long lines (fixes, causes, notes) at that many columns
+/// (see [`terminal_width`]), `None` leaves them whole.
+pub fn render(
+    report: &Report,
+    w: &mut dyn Write,
+    colour: bool,
+    width: Option<usize>,
+) -> io::Result<()> {
     let st = Style(colour);
     writeln!(
         w,
@@ -84,7 +144,7 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
             if !s.correlation_ids.is_empty() {
                 writeln!(w, "    correlation ids: {}", clean(&correlation_list(s)))?;
             }
-            writeln!(w, "    fix: {}", clean(&s.fix))?;
+            writeln!(w, "{}", wrap("    fix: ", &clean(&s.fix), width))?;
             if let Some(d) = &s.docs {
                 writeln!(w, "    docs: {}", clean(d))?;
             }
@@ -106,11 +166,10 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
             };
             writeln!(
                 w,
-                "  #{} {} {} {} -> {}  {}{}",
+                "  #{} {} {} -> {}  {}{}",
                 r.index,
                 st.dim(r.time.as_deref().unwrap_or("(time unknown)")),
-                clean(&r.method),
-                clean(&r.url),
+                clean(&r.request_text()),
                 st.bold(&status_text(r.status)),
                 rules,
                 r.correlation_id
@@ -119,7 +178,10 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
                     .unwrap_or_default()
             )?;
             if let Some(d) = r.diagnoses.first() {
-                writeln!(w, "      {}", clean(&d.cause))?;
+                writeln!(w, "{}", wrap("      ", &clean(&d.cause), width))?;
+            }
+            for n in &r.notes {
+                writeln!(w, "{}", wrap("      note: ", &clean(n), width))?;
             }
         }
     }
@@ -131,4 +193,41 @@ pub fn render(report: &Report, w: &mut dyn Write, colour: bool) -> io::Result<()
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::wrap;
+
+    #[test]
+    fn wraps_at_spaces_to_the_texts_column_and_never_inside_a_word() {
+        let url =
+            "https://developer.genesys.cloud/commdigital/digital/openmessaging/outboundMessages";
+        let text = format!("Check the state first, then send again; see {url} for the details.");
+        let got = wrap("    fix: ", &text, Some(50));
+        let want = format!(
+            "    fix: Check the state first, then send again;\n         see\n         {url}\n         for the details."
+        );
+        assert_eq!(got, want);
+        // The words read back as they were.
+        let words: Vec<&str> = got.split_whitespace().skip(1).collect();
+        assert_eq!(words.join(" "), text);
+        // Short enough, or no width: untouched, spaces and all.
+        assert_eq!(wrap("  ", "a  b", Some(80)), "  a  b");
+        assert_eq!(wrap("  ", &text, None), format!("  {text}"));
+        // A deep indent on a narrow terminal still leaves a readable column.
+        let narrow = wrap(
+            "      note: ",
+            "one two three four five six seven eight nine",
+            Some(20),
+        );
+        assert!(
+            narrow
+                .lines()
+                .skip(1)
+                .all(|l| l.starts_with("            ") && !l[12..].starts_with(' ')),
+            "{narrow}"
+        );
+        assert_eq!(narrow.lines().count(), 2, "{narrow}");
+    }
 }
