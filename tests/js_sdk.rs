@@ -10,9 +10,7 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
 use std::sync::Arc;
-use std::time::Duration;
 
 use common::*;
 use http::{Method, Response, StatusCode};
@@ -79,8 +77,8 @@ async fn run_sdk_env(
     env: &[(&str, &Path)],
 ) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/js_client.js");
-    let child = tokio::process::Command::new("node")
-        .arg(&script)
+    let mut cmd = tokio::process::Command::new("node");
+    cmd.arg(&script)
         .arg(step)
         .args(["--gateway", gateway])
         .args(args)
@@ -89,27 +87,8 @@ async fn run_sdk_env(
         .env_remove("HTTP_PROXY")
         .env_remove("http_proxy")
         .env("NO_PROXY", "*")
-        .envs(env.iter().copied())
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start node");
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the SDK script finishes within 120s")
-        .expect("the SDK script runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "js_client.js {step} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("js_client.js printed no JSON ({e}):\nstdout: {stdout}\nstderr: {stderr}")
-    })
+        .envs(env.iter().copied());
+    run_json_report(cmd, &format!("js_client.js {step}")).await
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {

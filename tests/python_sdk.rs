@@ -8,8 +8,6 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Stdio;
-use std::time::Duration;
 
 use common::*;
 use http::{Method, Response, StatusCode};
@@ -51,34 +49,15 @@ async fn run_sdk(python: &Path, host: &str, step: &str) -> Value {
 /// As [`run_sdk`], with the script's arguments given (credentials, ids).
 async fn run_sdk_with(python: &Path, host: &str, step: &str, args: &[&str]) -> Value {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/sdk/python_client.py");
-    let child = tokio::process::Command::new(python)
-        .arg(&script)
+    let mut cmd = tokio::process::Command::new(python);
+    cmd.arg(&script)
         .arg(step)
         .args(["--host", host])
         .args(args)
         // The SDK reads no proxy variables, but keep urllib3 and friends honest.
         .env("NO_PROXY", "*")
-        .env("PYTHONDONTWRITEBYTECODE", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .expect("start the venv's python");
-    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
-        .await
-        .expect("the SDK script finishes within 120s")
-        .expect("the SDK script runs");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "python_client.py {step} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
-        out.status
-    );
-    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
-        panic!("python_client.py printed no JSON ({e}):\nstdout: {stdout}\nstderr: {stderr}")
-    })
+        .env("PYTHONDONTWRITEBYTECODE", "1");
+    run_json_report(cmd, &format!("python_client.py {step}")).await
 }
 
 fn json_response(status: StatusCode, body: &Value) -> Response<Body> {

@@ -315,3 +315,30 @@ pub fn diagnosing(annotate_body: bool) -> Arc<triage::diagnose::Pipeline> {
     };
     Arc::new(triage::diagnose::Pipeline::new(engine, options))
 }
+
+/// Runs an SDK driver script (`tests/sdk/*`) set up in `cmd`, which must exit 0 within 120 s and
+/// print one JSON object on stdout: that report. `what` names the script and step in failures.
+pub async fn run_json_report(mut cmd: tokio::process::Command, what: &str) -> serde_json::Value {
+    use std::process::Stdio;
+    let child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap_or_else(|e| panic!("{what}: cannot start: {e}"));
+    let out = tokio::time::timeout(Duration::from_secs(120), child.wait_with_output())
+        .await
+        .unwrap_or_else(|_| panic!("{what}: did not finish within 120s"))
+        .expect("the SDK script runs");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.success(),
+        "{what} failed ({}):\nstdout: {stdout}\nstderr: {stderr}",
+        out.status
+    );
+    serde_json::from_str(stdout.trim()).unwrap_or_else(|e| {
+        panic!("{what} printed no JSON ({e}):\nstdout: {stdout}\nstderr: {stderr}")
+    })
+}
