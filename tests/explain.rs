@@ -1286,3 +1286,26 @@ fn long_lines_wrap_to_a_terminals_width_without_breaking_words() {
         "expected lines of at most 50 columns, got:\n{by_columns}"
     );
 }
+
+#[test]
+fn request_flags_given_with_a_har_are_named_as_ignored() {
+    // A HAR names each exchange's status, method and path; flags meant for a pasted body must
+    // not look as if they had changed any of them.
+    let har = closed();
+    let plain = triage(&[har.as_str()]);
+    let flagged = triage(&["--status", "400", "--path", "/api/v2/x", har.as_str()]);
+    let want = format!(
+        "triage: warning: {har}: --status, --path ignored: a HAR gives each exchange's own"
+    );
+    assert!(
+        flagged.err.contains(&want),
+        "expected {want:?} on stderr, got:\n{}",
+        flagged.err
+    );
+    assert_eq!(
+        flagged.out, plain.out,
+        "the report is the same with the flags"
+    );
+    assert_eq!(flagged.code, plain.code);
+    assert!(!plain.err.contains("warning"), "{}", plain.err);
+}

@@ -319,7 +319,7 @@ impl Iterator for Exchanges {
             Inner::Recording(r) => r.next().map(|r| r.map(|rec| rec.exchange)),
             Inner::Single(s) => s.take().map(|b| {
                 (*b).map(|(ex, warnings)| {
-                    self.summary.warnings = warnings;
+                    self.summary.warnings.extend(warnings);
                     ex
                 })
             }),
@@ -376,10 +376,31 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
             json::parse(&b, path, opts, &mut warnings).map(|ex| (ex, warnings))
         })))),
     };
+    let mut summary = Summary::default();
+    if matches!(kind, InputKind::Har | InputKind::Recording) {
+        // Each exchange of these names its own status and request: a flag given for a pasted
+        // body must not look as if it had changed them.
+        let given: Vec<&str> = [
+            ("--status", opts.status.is_some()),
+            ("--method", opts.method.is_some()),
+            ("--path", opts.path.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, set)| set.then_some(flag))
+        .collect();
+        if !given.is_empty() {
+            summary.warnings.push(format!(
+                "{}: {} ignored: a {} gives each exchange's own (the flags are for a pasted JSON body or curl output)",
+                path.display(),
+                given.join(", "),
+                kind,
+            ));
+        }
+    }
     Ok(Exchanges {
         kind,
         inner,
-        summary: Summary::default(),
+        summary,
         done: false,
     })
 }
