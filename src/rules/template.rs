@@ -16,6 +16,9 @@ enum Piece {
 pub struct Template {
     source: String,
     pieces: Vec<Piece>,
+    /// Whether a `{method}` or `{path}` placeholder is there: only then can a request the
+    /// input did not give change how it renders.
+    quotes_request: bool,
 }
 
 impl Template {
@@ -59,9 +62,13 @@ impl Template {
         if !text.is_empty() {
             pieces.push(Piece::Text(text));
         }
+        let quotes_request = pieces
+            .iter()
+            .any(|p| matches!(p, Piece::Var(n) if n == "method" || n == "path"));
         Ok(Template {
             source: s.to_owned(),
             pieces,
+            quotes_request,
         })
     }
 
@@ -96,6 +103,15 @@ impl Template {
         // Sized first: grown piece by piece, a long fix text was copied several times over.
         let len = self.pieces.iter().map(|p| piece(p, caps).len()).sum();
         let mut out = String::with_capacity(len);
+        // Live, the request is always known: one look at the captures, not one per piece.
+        let unbound =
+            self.quotes_request && (caps.get("method").is_none() || caps.get("path").is_none());
+        if !unbound {
+            for p in &self.pieces {
+                out.push_str(piece(p, caps));
+            }
+            return out;
+        }
         let mut i = 0;
         while i < self.pieces.len() {
             match self.request_not_given(i, caps) {
