@@ -87,31 +87,7 @@ async fn a_recording_explains_offline_as_it_was_diagnosed_live() {
         "customer text is redacted by default"
     );
 
-    let out = Command::new(env!("CARGO_BIN_EXE_triage"))
-        .args(["explain", "--format", "json"])
-        .arg(&file)
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "failures found: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let offline: Vec<String> = String::from_utf8(out.stdout)
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let j: serde_json::Value = serde_json::from_str(l).unwrap();
-            j["diagnoses"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|d| d["rule"].as_str().unwrap().to_owned())
-                .collect::<Vec<_>>()
-                .join(", ")
-        })
-        .collect();
+    let offline = explained(&file);
     assert_eq!(offline, live, "offline diagnoses differ from live ones");
 }
 
