@@ -245,14 +245,11 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
             login = %cfg.login,
             "triage proxy ready: point your SDK at the listen address"
         );
+        let host = client_host(proxy.local_addr());
+        if log_format == LogFormat::Pretty {
+            eprint!("{}", sdk_hints(scheme, &host, proxy.local_addr().port()));
+        }
         if dashboard {
-            let addr = proxy.local_addr();
-            let port = addr.port();
-            let host = if addr.ip().is_unspecified() {
-                format!("127.0.0.1:{port}")
-            } else {
-                addr.to_string()
-            };
             let url = format!("{scheme}://{host}/__triage/");
             match log_format {
                 // A person wants a line to copy; a log collector wants nothing but JSON lines.
@@ -263,6 +260,29 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
         proxy.serve(crate::cli::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// The `host:port` a client on this machine uses to reach `addr`: `127.0.0.1` for an
+/// unspecified address, `[::1]`-style brackets for IPv6.
+fn client_host(addr: SocketAddr) -> String {
+    if addr.ip().is_unspecified() {
+        format!("127.0.0.1:{}", addr.port())
+    } else {
+        addr.to_string()
+    }
+}
+
+/// The lines that point each SDK at triage (README "Use it with your SDK", FACTS.md §8), with
+/// this run's address filled in, for a person to copy.
+pub fn sdk_hints(scheme: &str, host_port: &str, port: u16) -> String {
+    let host = host_port
+        .strip_suffix(&format!(":{port}"))
+        .unwrap_or(host_port);
+    format!(
+        "point your SDK at triage:\n  \
+         Python:     PureCloudPlatformClientV2.configuration.host = \"{scheme}://{host_port}\"\n  \
+         JavaScript: client.setGateway({{ host: \"{host}\", protocol: \"{scheme}\", port: {port} }})\n"
+    )
 }
 
 /// `IP:PORT` or `localhost:PORT`. Only the literal `localhost` is taken, as 127.0.0.1: resolving
@@ -358,6 +378,29 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn sdk_hints_name_this_runs_address_for_each_sdk() {
+        let v4 = client_host("127.0.0.1:8787".parse().unwrap());
+        assert_eq!(
+            sdk_hints("http", &v4, 8787),
+            "point your SDK at triage:\n  \
+             Python:     PureCloudPlatformClientV2.configuration.host = \"http://127.0.0.1:8787\"\n  \
+             JavaScript: client.setGateway({ host: \"127.0.0.1\", protocol: \"http\", port: 8787 })\n"
+        );
+        // The JS SDK joins protocol, host and port as given: an IPv6 host keeps its brackets.
+        let v6 = client_host("[::1]:9000".parse().unwrap());
+        let hints = sdk_hints("https", &v6, 9000);
+        assert!(hints.contains("host = \"https://[::1]:9000\""), "{hints}");
+        assert!(
+            hints.contains("host: \"[::1]\", protocol: \"https\", port: 9000"),
+            "{hints}"
+        );
+        assert_eq!(
+            client_host("0.0.0.0:8787".parse().unwrap()),
+            "127.0.0.1:8787"
+        );
+    }
 
     #[test]
     fn listen_takes_ip_port_and_localhost_port_only() {
