@@ -278,11 +278,18 @@ pub fn sdk_hints(scheme: &str, host_port: &str, port: u16) -> String {
     let host = host_port
         .strip_suffix(&format!(":{port}"))
         .unwrap_or(host_port);
-    format!(
+    let mut hints = format!(
         "point your SDK at triage:\n  \
          Python:     PureCloudPlatformClientV2.configuration.host = \"{scheme}://{host_port}\"\n  \
          JavaScript: client.setGateway({{ host: \"{host}\", protocol: \"{scheme}\", port: {port} }})\n"
-    )
+    );
+    if scheme == "https" {
+        hints.push_str(
+            "  and trust the CA of `triage certs` in it (Python: configuration.ssl_ca_cert, \
+             Node: NODE_EXTRA_CA_CERTS; see certs/README.md)\n",
+        );
+    }
+    hints
 }
 
 /// `IP:PORT` or `localhost:PORT`. Only the literal `localhost` is taken, as 127.0.0.1: resolving
