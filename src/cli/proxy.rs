@@ -403,6 +403,11 @@ mod tests {
             hints.contains("host: \"[::1]\", protocol: \"https\", port: 9000"),
             "{hints}"
         );
+        assert!(
+            hints.contains("NODE_EXTRA_CA_CERTS"),
+            "https names the CA: {hints}"
+        );
+        assert!(!sdk_hints("http", &v4, 8787).contains("CA"));
         assert_eq!(
             client_host("0.0.0.0:8787".parse().unwrap()),
             "127.0.0.1:8787"
