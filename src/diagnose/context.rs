@@ -218,6 +218,12 @@ fn operation(ex: &Exchange, c: &Catalog) -> Value {
         // any of its operations or none: calling it a wrong method would advise switching to
         // one that may be the very one that failed.
         Lookup::WrongMethod { .. } if !ex.request.method_known() => base("unknown"),
+        // Outside the paths the built-in catalog covers, a word where its template has an id
+        // (`GET /api/v2/conversations/calls` read as `/conversations/{conversationId}`) is another
+        // operation it does not know: naming this one (and its permissions) would be wrong.
+        Lookup::Found { op, .. } if !covered(c, path) && word_in_param(path, &op.path) => {
+            base("unknown")
+        }
         Lookup::Found { op, params } => {
             let mut v = base("found");
             v["id"] = json!(op.id);
@@ -346,6 +352,26 @@ mod tests {
             &c,
         );
         assert_eq!(ctx.rules.operation["lookup"], "not-found");
+
+        for word in ["calls", "chats", "emails", "settings"] {
+            let ctx = build(
+                &ex(Method::GET, &format!("/api/v2/conversations/{word}")),
+                &c,
+            );
+            assert_eq!(
+                ctx.rules.operation["lookup"], "unknown",
+                "GET /api/v2/conversations/{word} is not getConversation"
+            );
+            assert!(ctx.requirement().is_none());
+        }
+        let ctx = build(
+            &ex(
+                Method::GET,
+                "/api/v2/conversations/5c1e2f0a-0000-4000-8000-000000000001",
+            ),
+            &c,
+        );
+        assert_eq!(ctx.operation_id().as_deref(), Some("getConversation"));
 
         let ctx = build(&ex(Method::GET, "/api/v2/users/me"), &c);
         assert_eq!(
