@@ -1,7 +1,8 @@
 //! Edge cases of forwarding that a black-box audit of triage found: framing an upstream got
 //! wrong, trailers, `OPTIONS *` behind a path prefix, bodies that only grow past the
 //! inspection limit once decoded, clients that leave or upload slowly while triage waits for
-//! the upstream, a TLS handshake that never completes, and the headers of triage's own pages.
+//! the upstream, a TLS handshake that never completes, and the headers of triage's own pages;
+//! and that tests/proxy_differential.rs found: GET bodies of unknown length.
 
 mod common;
 
@@ -325,4 +326,49 @@ async fn https_to_a_plain_http_upstream_is_a_tls_protocol_error() {
     assert_eq!(r.status(), 502);
     let ps = r.headers()["proxy-status"].to_str().unwrap().to_owned();
     assert!(ps.starts_with("triage; error=tls_protocol_error"), "{ps}");
+}
+
+#[tokio::test]
+async fn a_get_body_of_unknown_length_reaches_the_upstream_whole() {
+    // hyper's client sends a GET body without Content-Length as no body at all unless the
+    // request says chunked; triage must say so, for HTTP/1.1 chunked and HTTP/2 DATA alike.
+    let up = upstream(|_| async { Response::new(full("ok")) }).await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let (head, body) = split_response(
+        &raw(
+            p.addr,
+            b"GET /api/v2/search HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\n\
+Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
+        )
+        .await,
+    );
+    assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+    assert_eq!(body, b"ok");
+
+    let s = tokio::net::TcpStream::connect(p.addr).await.unwrap();
+    let (mut tx, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(s),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let frames = ["via ", "h2"].map(|d| {
+        Ok::<_, std::convert::Infallible>(http_body::Frame::data(Bytes::from_static(d.as_bytes())))
+    });
+    let req = http::Request::get(format!("http://{}/api/v2/search", p.addr))
+        .body(http_body_util::StreamBody::new(futures_util::stream::iter(
+            frames,
+        )))
+        .unwrap();
+    let r = tx.send_request(req).await.unwrap();
+    assert_eq!(r.status(), 200);
+
+    let seen = up.seen();
+    assert_eq!(seen.len(), 2);
+    assert_eq!(seen[0].body, "hello world", "HTTP/1.1 chunked GET body");
+    assert_eq!(
+        seen[1].body, "via h2",
+        "HTTP/2 GET body without content-length"
+    );
 }

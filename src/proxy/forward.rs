@@ -291,6 +291,17 @@ pub async fn handle(
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
     pending.headers = headers.clone();
+    // hyper's HTTP/1 client sends a GET or HEAD body of unknown length (chunked, or HTTP/2
+    // DATA without content-length) as no body at all, unless the request itself says chunked.
+    if matches!(method, Method::GET | Method::HEAD)
+        && !body.is_end_stream()
+        && !headers.contains_key(header::CONTENT_LENGTH)
+    {
+        headers.insert(
+            header::TRANSFER_ENCODING,
+            HeaderValue::from_static("chunked"),
+        );
+    }
 
     let capture =
         (!body.is_end_stream()).then(|| Arc::new(Capture::new(shared.cfg.request_capture_limit)));
