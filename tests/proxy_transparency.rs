@@ -429,3 +429,30 @@ async fn http2_client_with_prior_knowledge() {
     assert_eq!(up.seen()[0].uri, "/api/v2/x?y=%2F");
     assert!(up.seen()[0].headers.get("host").is_some());
 }
+
+#[tokio::test]
+async fn http2_cookie_crumbs_reach_an_http1_upstream_as_one_field() {
+    // RFC 9113 §8.2.3: an HTTP/2 client may split Cookie into several fields; an HTTP/1.1
+    // upstream must get them joined by "; ", or it reads only the first.
+    let up = upstream(|_| async { Response::new(full("ok")) }).await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let c = reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let r = c
+        .get(format!("http://{}/api/v2/x", p.addr))
+        .header("cookie", "a=1")
+        .header("x-other", "between")
+        .header("cookie", "b=2; c=3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    let seen = &up.seen()[0];
+    let cookies: Vec<_> = seen.headers.get_all("cookie").iter().cloned().collect();
+    assert_eq!(cookies, vec![HeaderValue::from_static("a=1; b=2; c=3")]);
+    assert_eq!(seen.headers["x-other"], "between");
+}

@@ -128,6 +128,27 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
     trailers
 }
 
+/// An HTTP/2 client may send `Cookie` as several fields ("crumbs", for better compression);
+/// before HTTP/1.1 they must be one field again, joined by "; " (RFC 9113 §8.2.3), or the
+/// upstream reads only the first. One field is as good on HTTP/2.
+fn join_cookie_crumbs(headers: &mut HeaderMap) {
+    let mut crumbs = headers.get_all(header::COOKIE).iter();
+    if crumbs.next().is_none() || crumbs.next().is_none() {
+        return;
+    }
+    let mut joined = Vec::new();
+    for (i, crumb) in headers.get_all(header::COOKIE).iter().enumerate() {
+        if i > 0 {
+            joined.extend_from_slice(b"; ");
+        }
+        joined.extend_from_slice(crumb.as_bytes());
+    }
+    // Valid crumbs joined by "; " are a valid value.
+    if let Ok(v) = HeaderValue::from_bytes(&joined) {
+        headers.insert(header::COOKIE, v);
+    }
+}
+
 fn upstream_uri(
     up: &super::UpstreamUrl,
     pq: Option<&http::uri::PathAndQuery>,
@@ -290,6 +311,9 @@ pub async fn handle(
     headers.remove(header::HOST);
     // hyper answered any `Expect: 100-continue` already; the upstream must not wait for it.
     headers.remove(header::EXPECT);
+    if parts.version == Version::HTTP_2 {
+        join_cookie_crumbs(&mut headers);
+    }
     pending.headers = headers.clone();
     // hyper's HTTP/1 client sends a GET or HEAD body of unknown length (chunked, or HTTP/2
     // DATA without content-length) as no body at all, unless the request itself says chunked.
