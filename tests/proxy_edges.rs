@@ -2,7 +2,8 @@
 //! wrong, trailers, `OPTIONS *` behind a path prefix, bodies that only grow past the
 //! inspection limit once decoded, clients that leave or upload slowly while triage waits for
 //! the upstream, a TLS handshake that never completes, and the headers of triage's own pages;
-//! and that tests/proxy_differential.rs found: GET bodies of unknown length.
+//! and that tests/proxy_differential.rs found: GET bodies of unknown length, and transfer
+//! codings other than chunked.
 
 mod common;
 
@@ -370,5 +371,60 @@ Connection: close\r\n\r\n5\r\nhello\r\n6\r\n world\r\n0\r\n\r\n",
     assert_eq!(
         seen[1].body, "via h2",
         "HTTP/2 GET body without content-length"
+    );
+}
+
+fn gzip_transfer_coded(_: &str) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(b"transfer-coded").unwrap();
+    let gz = e.finish().unwrap();
+    let mut out = format!(
+        "HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n{:x}\r\n",
+        gz.len()
+    )
+    .into_bytes();
+    out.extend_from_slice(&gz);
+    out.extend_from_slice(b"\r\n0\r\n\r\n");
+    out
+}
+
+#[tokio::test]
+async fn a_transfer_coding_other_than_chunked_is_refused_not_passed_on_undecoded() {
+    // Transfer codings are hop-by-hop: stripped with Transfer-Encoding, a gzip one would reach
+    // the other side as unlabelled gzip bytes. triage does not decode them, so it says so.
+    let (addr, heads) = raw_upstream(gzip_transfer_coded).await;
+    let url = format!("http://{addr}");
+    let p = proxy(config(&url, &url)).await;
+    let (head, _) = split_response(
+        &raw(
+            p.addr,
+            b"GET /api/v2/x HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n",
+        )
+        .await,
+    );
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    assert!(
+        head.contains("proxy-status: triage; error=http_protocol_error")
+            && head.contains("transfer coding \\\"gzip\\\""),
+        "{head}"
+    );
+
+    let (head, _) = split_response(
+        &raw(
+            p.addr,
+            b"POST /api/v2/x HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: gzip, chunked\r\n\
+Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
+        )
+        .await,
+    );
+    assert!(head.starts_with("HTTP/1.1 501"), "{head}");
+    assert!(
+        head.contains("proxy-status: triage; error=http_request_error"),
+        "{head}"
+    );
+    assert_eq!(
+        heads.lock().unwrap().len(),
+        1,
+        "the gzip-coded request was forwarded"
     );
 }

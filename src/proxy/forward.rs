@@ -128,6 +128,18 @@ fn strip_hop_by_hop(headers: &mut HeaderMap) -> bool {
     trailers
 }
 
+/// A transfer coding other than `chunked` (hyper undoes only that one), by its name. Transfer
+/// codings are hop-by-hop: stripped with `Transfer-Encoding`, a `gzip` one would leave its
+/// bytes unlabelled in the body.
+fn foreign_transfer_coding(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::TRANSFER_ENCODING)
+        .iter()
+        .flat_map(|v| v.as_bytes().split(|&b| b == b','))
+        .map(|c| String::from_utf8_lossy(c).trim().to_ascii_lowercase())
+        .find(|c| !c.is_empty() && c != "chunked" && c != "identity")
+}
+
 /// An HTTP/2 client may send `Cookie` as several fields ("crumbs", for better compression);
 /// before HTTP/1.1 they must be one field again, joined by "; " (RFC 9113 §8.2.3), or the
 /// upstream reads only the first. One field is as good on HTTP/2.
@@ -303,6 +315,17 @@ pub async fn handle(
     };
 
     let mut headers = parts.headers;
+    if let Some(coding) = foreign_transfer_coding(&headers) {
+        let detail = format!(
+            "the request body has transfer coding {coding:?}, which triage does not decode; \
+             forwarded without it, the upstream would read the coded bytes as the body"
+        );
+        return Ok(answer(
+            &shared,
+            ProxyError::new(ErrorKind::HttpRequestTransferCoding, detail),
+            pending.take(),
+        ));
+    }
     if strip_hop_by_hop(&mut headers) {
         // triage relays trailers end to end, so it may ask the upstream for them on the
         // client's behalf: without this some servers never send them.
@@ -386,6 +409,18 @@ pub async fn handle(
     };
 
     let (mut rparts, rbody) = resp.into_parts();
+    if let Some(coding) = foreign_transfer_coding(&rparts.headers) {
+        let err = ProxyError::new(
+            ErrorKind::HttpProtocolError,
+            format!(
+                "{up} sent the {} response body with transfer coding {coding:?}, which triage \
+                 does not decode; passed on without it, the body would reach the client garbled",
+                rparts.status
+            ),
+        )
+        .with_upstream(up.to_string());
+        return Ok(answer(&shared, err, pending.take()));
+    }
     strip_hop_by_hop(&mut rparts.headers);
     pending.info.status = rparts.status.as_u16();
     pending.info.correlation_id = rparts

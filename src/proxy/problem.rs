@@ -37,6 +37,8 @@ pub enum ErrorKind {
     HttpRequestDenied,
     /// The client's own request broke (its body ended early).
     HttpRequestError,
+    /// The client's request body has a transfer coding triage does not decode (`gzip, chunked`).
+    HttpRequestTransferCoding,
     ProxyInternalError,
 }
 
@@ -54,14 +56,18 @@ impl ErrorKind {
             ErrorKind::HttpResponseHeaderSectionSize => "http_response_header_section_size",
             ErrorKind::HttpProtocolError => "http_protocol_error",
             ErrorKind::HttpRequestDenied => "http_request_denied",
-            ErrorKind::HttpRequestError => "http_request_error",
+            ErrorKind::HttpRequestError | ErrorKind::HttpRequestTransferCoding => {
+                "http_request_error"
+            }
             ErrorKind::ProxyInternalError => "proxy_internal_error",
         }
     }
 
     pub fn blame(self) -> Blame {
         match self {
-            ErrorKind::HttpRequestDenied | ErrorKind::HttpRequestError => Blame::Client,
+            ErrorKind::HttpRequestDenied
+            | ErrorKind::HttpRequestError
+            | ErrorKind::HttpRequestTransferCoding => Blame::Client,
             ErrorKind::ProxyInternalError => Blame::Triage,
             _ => Blame::Upstream,
         }
@@ -74,6 +80,8 @@ impl ErrorKind {
             }
             ErrorKind::HttpRequestDenied => StatusCode::FORBIDDEN,
             ErrorKind::HttpRequestError => StatusCode::BAD_REQUEST,
+            // RFC 9112 §6.1: a transfer coding the server does not understand.
+            ErrorKind::HttpRequestTransferCoding => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::ProxyInternalError => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_GATEWAY,
         }
@@ -95,6 +103,9 @@ impl ErrorKind {
             ErrorKind::HttpProtocolError => "the upstream spoke broken HTTP",
             ErrorKind::HttpRequestDenied => "triage does not forward this request",
             ErrorKind::HttpRequestError => "the client's request was incomplete",
+            ErrorKind::HttpRequestTransferCoding => {
+                "triage does not decode the request body's transfer coding"
+            }
             ErrorKind::ProxyInternalError => "triage failed internally",
         }
     }
@@ -114,6 +125,7 @@ impl ErrorKind {
             ErrorKind::HttpProtocolError => "Check that the upstream URL points at an HTTP server (Genesys Cloud, a mock, or a gateway).",
             ErrorKind::HttpRequestDenied => "Point the SDK at triage as its API host (`configuration.host = \"http://127.0.0.1:8787\"` in Python, `client.setGateway(...)` in JS), not as an HTTP proxy: triage forwards only to its configured upstreams.",
             ErrorKind::HttpRequestError => "The client stopped sending the request body before it was complete; check the client.",
+            ErrorKind::HttpRequestTransferCoding => "Send the body with Content-Length or plain chunked; to compress it, use Content-Encoding instead of a transfer coding.",
             ErrorKind::ProxyInternalError => "This is a bug in triage; please report it with the log line.",
         }
     }
