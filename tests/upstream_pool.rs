@@ -1,6 +1,7 @@
 //! triage's own pool of upstream connections: HTTP/1 connections are reused once a response
-//! body ends, whatever kind of body it was; connections the upstream closed, or that a client
-//! left half read, are never handed a request. (HTTP/2 pooling: tests/proxy_tls.rs.)
+//! body ends, whatever kind of body it was; connections the upstream closed, that a client
+//! left half read, or that answered in HTTP/1.0, are never handed a request. (HTTP/2 pooling:
+//! tests/proxy_tls.rs.)
 
 mod common;
 
@@ -209,4 +210,106 @@ async fn no_exchange_waits_behind_another_exchanges_upload() {
     assert_eq!((other.0, other.1.as_str()), (200, "ok"));
     assert_eq!(accepted.load(Ordering::SeqCst), 2);
     uploader.write_all(b"0123456789").await.unwrap();
+}
+
+/// Reads one request (head, then a `content-length` or chunked body) from `s` into `buf`;
+/// returns its head and body bytes as sent, or `None` at the end of the connection.
+async fn read_request(
+    s: &mut tokio::net::TcpStream,
+    buf: &mut Vec<u8>,
+) -> Option<(String, Vec<u8>)> {
+    async fn fill(s: &mut tokio::net::TcpStream, buf: &mut Vec<u8>) -> Option<()> {
+        let mut chunk = [0u8; 4096];
+        match s.read(&mut chunk).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.extend_from_slice(&chunk[..n]);
+                Some(())
+            }
+        }
+    }
+    let end = loop {
+        if let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break end;
+        }
+        fill(s, buf).await?;
+    };
+    let head = String::from_utf8_lossy(&buf[..end]).into_owned();
+    buf.drain(..end + 4);
+    let lower = head.to_ascii_lowercase();
+    let body_end = if lower.contains("transfer-encoding: chunked") {
+        loop {
+            if let Some(e) = buf.windows(5).position(|w| w == b"0\r\n\r\n") {
+                break e + 5;
+            }
+            fill(s, buf).await?;
+        }
+    } else {
+        let len = lower
+            .split("content-length: ")
+            .nth(1)
+            .and_then(|v| v.split("\r\n").next())
+            .map_or(0, |v| v.parse().unwrap());
+        while buf.len() < len {
+            fill(s, buf).await?;
+        }
+        len
+    };
+    Some((head, buf.drain(..body_end).collect()))
+}
+
+#[tokio::test]
+async fn a_connection_that_answered_in_http10_is_not_reused() {
+    // After an HTTP/1.0 answer hyper speaks HTTP/1.0 on the connection, where a body without
+    // a length cannot go: the next request (a chunked upload) would leave with no body.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let seen = Arc::new(std::sync::Mutex::new(Vec::<(String, Vec<u8>)>::new()));
+    let record = seen.clone();
+    tokio::spawn(async move {
+        while let Ok((mut s, _)) = listener.accept().await {
+            let record = record.clone();
+            tokio::spawn(async move {
+                let mut buf = Vec::new();
+                while let Some((head, body)) = read_request(&mut s, &mut buf).await {
+                    record.lock().unwrap().push((head, body));
+                    let answer: &[u8] =
+                        b"HTTP/1.0 200 OK\r\nconnection: keep-alive\r\ncontent-length: 2\r\n\r\nok";
+                    if s.write_all(answer).await.is_err() {
+                        return;
+                    }
+                }
+            });
+        }
+    });
+    let url = format!("http://{addr}");
+    let p = proxy(config(&url, &url)).await;
+    let first = raw(
+        p.addr,
+        b"GET /api/v2/first HTTP/1.1\r\nHost: l\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        first.starts_with(b"HTTP/1.1 200"),
+        "triage answers in its own HTTP version: {}",
+        String::from_utf8_lossy(&first)
+    );
+    let second = raw(
+        p.addr,
+        b"POST /api/v2/upload HTTP/1.1\r\nHost: l\r\nTransfer-Encoding: chunked\r\n\
+Connection: close\r\n\r\n5\r\nhello\r\n0\r\n\r\n",
+    )
+    .await;
+    assert!(second.starts_with(b"HTTP/1.1 200"));
+    let seen = seen.lock().unwrap();
+    assert_eq!(seen.len(), 2, "{seen:?}");
+    assert!(
+        seen[1].0.starts_with("POST /api/v2/upload HTTP/1.1\r\n"),
+        "{}",
+        seen[1].0
+    );
+    assert_eq!(
+        seen[1].1, b"5\r\nhello\r\n0\r\n\r\n",
+        "the upload reached the upstream whole"
+    );
 }

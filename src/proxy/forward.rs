@@ -443,6 +443,9 @@ pub async fn handle(
         );
         let guard = finish_guard(&shared, pending.take(), ex);
         let body = ProxyBody::stream(rbody, shared.cfg.idle_timeout, guard);
+        // An intermediary speaks its own HTTP version (RFC 9110 §6.2); hyper would put an
+        // HTTP/1.0 upstream's in the status line, and frame the body as HTTP/1.0 does.
+        rparts.version = Version::HTTP_11;
         return Ok(Response::from_parts(rparts, body));
     }
 
@@ -573,6 +576,8 @@ pub async fn handle(
     };
     let guard = finish_guard(&shared, pending.take(), ex);
     let body = ProxyBody::prefixed(body_bytes, rest, trailers, shared.cfg.idle_timeout, guard);
+    // triage's own HTTP version, as above.
+    rparts.version = Version::HTTP_11;
     Ok(Response::from_parts(rparts, body))
 }
 

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use http::uri::{Authority, Scheme};
-use http::{header, HeaderValue, Request, Response, Uri};
+use http::{header, HeaderValue, Request, Response, Uri, Version};
 use http_body::{Body, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::client::conn::{http1, http2};
@@ -194,14 +194,17 @@ impl UpstreamClient {
                     match tx.try_send_request(req).await {
                         Ok(resp) => {
                             let (parts, body) = resp.into_parts();
-                            let release = Release {
+                            // After an HTTP/1.0 answer hyper speaks HTTP/1.0 on the connection,
+                            // where a body of unknown length cannot be sent and is dropped
+                            // unsent: such a connection is closed after its response, not reused.
+                            let release = (parts.version == Version::HTTP_11).then(|| Release {
                                 tx,
                                 inner: self.inner.clone(),
                                 slot,
-                            };
+                            });
                             return Ok(Response::from_parts(
                                 parts,
-                                UpstreamBody::new(body, Some(release)),
+                                UpstreamBody::new(body, release),
                             ));
                         }
                         Err(mut e) => match e.take_message() {
