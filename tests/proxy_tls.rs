@@ -120,3 +120,55 @@ async fn an_https_upstream_that_offers_h2_is_spoken_to_in_h2_over_pooled_connect
         "one pooled HTTP/2 connection served every request"
     );
 }
+
+#[tokio::test]
+async fn an_http2_upstream_may_send_as_large_a_head_as_an_http1_one() {
+    // hyper's HTTP/2 client takes 16 KiB of response fields by default, where triage's
+    // HTTP/1 client takes 64 KiB: a 40 KiB head must pass either way.
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let tls = tls_acceptor(&paths, &[b"h2"]);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let tls = tls.clone();
+            tokio::spawn(async move {
+                let Ok(s) = tls.accept(s).await else { return };
+                let svc = hyper::service::service_fn(
+                    |_: http::Request<hyper::body::Incoming>| async move {
+                        let mut r = Response::new(full("big head"));
+                        for i in 0..4 {
+                            r.headers_mut().insert(
+                                http::HeaderName::from_bytes(format!("x-big-{i}").as_bytes())
+                                    .unwrap(),
+                                http::HeaderValue::from_str(&"v".repeat(10 * 1024)).unwrap(),
+                            );
+                        }
+                        Ok::<_, std::convert::Infallible>(r)
+                    },
+                );
+                let _ = hyper::server::conn::http2::Builder::new(TokioExecutor::new())
+                    .serve_connection(hyper_util::rt::TokioIo::new(s), svc)
+                    .await;
+            });
+        }
+    });
+    let url = format!("https://localhost:{port}");
+    let mut cfg = config(&url, &url);
+    cfg.ca_file = Some(paths.ca_cert.clone());
+    let p = proxy(cfg).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/x", p.addr))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.status(),
+        200,
+        "proxy-status: {:?}",
+        r.headers().get("proxy-status")
+    );
+    assert_eq!(r.headers()["x-big-3"].len(), 10 * 1024);
+    assert_eq!(r.text().await.unwrap(), "big head");
+}

@@ -480,6 +480,9 @@ pub fn build(cfg: &Config) -> Result<UpstreamClient, Error> {
     // reads keep a download at full speed and still hold any real response head.
     h1.max_buf_size(UPSTREAM_READ_BUFFER);
     let mut h2 = http2::Builder::new(TokioExecutor::new());
+    // The same bound on a response head as over HTTP/1 (hyper's HTTP/2 default is 16 KiB, and a
+    // head over it failed as a reset stream, reported as the upstream closing the connection).
+    h2.max_header_list_size(UPSTREAM_READ_BUFFER as u32);
     h2.timer(TokioTimer::new())
         .keep_alive_interval(Some(Duration::from_secs(30)))
         .keep_alive_while_idle(false);
