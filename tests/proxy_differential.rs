@@ -1319,18 +1319,13 @@ async fn serve_one(
         body: Vec::new(),
         trailers: Vec::new(),
     };
-    if plan.early {
-        let keep = answer(&plan, head_req, w).await?;
-        read_body(r, &mut seen).await?;
-        state
-            .seen
-            .lock()
-            .unwrap()
-            .entry(case)
-            .or_default()
-            .push(seen);
-        return Ok(keep);
-    }
+    // An early answer goes out before the request body is read; either way what the upstream
+    // saw is on record before a late answer lets the client go on.
+    let early = if plan.early {
+        Some(answer(&plan, head_req, w).await?)
+    } else {
+        None
+    };
     read_body(r, &mut seen).await?;
     state
         .seen
@@ -1339,7 +1334,10 @@ async fn serve_one(
         .entry(case)
         .or_default()
         .push(seen);
-    answer(&plan, head_req, w).await
+    match early {
+        Some(keep) => Ok(keep),
+        None => answer(&plan, head_req, w).await,
+    }
 }
 
 async fn read_body(r: &mut Reader<OwnedReadHalf>, seen: &mut SeenReq) -> std::io::Result<()> {
