@@ -425,6 +425,6 @@ Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
     assert_eq!(
         heads.lock().unwrap().len(),
         1,
-        "the gzip-coded request was forwarded"
+        "the gzip-coded request was not forwarded: only the GET reached the upstream"
     );
 }
