@@ -1340,6 +1340,18 @@ async fn serve_one(
     }
 }
 
+/// The last chunk of a chunked body, its trailers and the blank line that ends the message.
+fn end_chunked(out: &mut Vec<u8>, trailers: &Fields) {
+    out.extend_from_slice(b"0\r\n");
+    for (n, v) in trailers {
+        out.extend_from_slice(n.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(v);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"\r\n");
+}
+
 async fn read_body(r: &mut Reader<OwnedReadHalf>, seen: &mut SeenReq) -> std::io::Result<()> {
     (seen.body, seen.trailers) = if lists(&seen.headers, "transfer-encoding", "chunked") {
         r.chunked().await?
@@ -1399,14 +1411,7 @@ async fn answer(plan: &Resp, head_req: bool, w: &mut OwnedWriteHalf) -> std::io:
                     tokio::time::sleep(Duration::from_millis(*delay)).await;
                 }
             }
-            out.extend_from_slice(b"0\r\n");
-            for (n, v) in &plan.trailers {
-                out.extend_from_slice(n.as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(v);
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b"\r\n");
+            end_chunked(&mut out, &plan.trailers);
             w.write_all(&out).await?;
         }
     }
@@ -1619,14 +1624,7 @@ fn h1_request_bytes(req: &Req, version: &str) -> Vec<u8> {
                 out.extend_from_slice(b"\r\n");
                 at += size;
             }
-            out.extend_from_slice(b"0\r\n");
-            for (n, v) in &req.trailers {
-                out.extend_from_slice(n.as_bytes());
-                out.extend_from_slice(b": ");
-                out.extend_from_slice(v);
-                out.extend_from_slice(b"\r\n");
-            }
-            out.extend_from_slice(b"\r\n");
+            end_chunked(&mut out, &req.trailers);
         }
     }
     out

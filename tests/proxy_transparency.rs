@@ -413,11 +413,7 @@ async fn http2_client_with_prior_knowledge() {
     })
     .await;
     let p = proxy(config(&up.url(), &up.url())).await;
-    let c = reqwest::Client::builder()
-        .no_proxy()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let c = h2_client();
     let r = c
         .get(format!("http://{}/api/v2/x?y=%2F", p.addr))
         .send()
@@ -436,11 +432,7 @@ async fn http2_cookie_crumbs_reach_an_http1_upstream_as_one_field() {
     // upstream must get them joined by "; ", or it reads only the first.
     let up = upstream(|_| async { Response::new(full("ok")) }).await;
     let p = proxy(config(&up.url(), &up.url())).await;
-    let c = reqwest::Client::builder()
-        .no_proxy()
-        .http2_prior_knowledge()
-        .build()
-        .unwrap();
+    let c = h2_client();
     let r = c
         .get(format!("http://{}/api/v2/x", p.addr))
         .header("cookie", "a=1")
@@ -455,4 +447,13 @@ async fn http2_cookie_crumbs_reach_an_http1_upstream_as_one_field() {
     let cookies: Vec<_> = seen.headers.get_all("cookie").iter().cloned().collect();
     assert_eq!(cookies, vec![HeaderValue::from_static("a=1; b=2; c=3")]);
     assert_eq!(seen.headers["x-other"], "between");
+}
+
+/// A client that speaks HTTP/2 to triage from the first byte (prior knowledge, no upgrade).
+fn h2_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap()
 }
