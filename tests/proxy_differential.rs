@@ -1250,6 +1250,18 @@ struct UpState {
     errors: Mutex<Vec<String>>,
 }
 
+impl UpState {
+    /// Puts what an upstream received for `case` on record.
+    fn saw(&self, case: usize, seen: SeenReq) {
+        self.seen
+            .lock()
+            .unwrap()
+            .entry(case)
+            .or_default()
+            .push(seen);
+    }
+}
+
 async fn raw_upstream(name: &'static str, state: Arc<UpState>) -> SocketAddr {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -1327,13 +1339,7 @@ async fn serve_one(
         None
     };
     read_body(r, &mut seen).await?;
-    state
-        .seen
-        .lock()
-        .unwrap()
-        .entry(case)
-        .or_default()
-        .push(seen);
+    state.saw(case, seen);
     match early {
         Some(keep) => Ok(keep),
         None => answer(&plan, head_req, w).await,
@@ -1512,13 +1518,7 @@ async fn h2_answer(
                     }
                 }
             }
-            state
-                .seen
-                .lock()
-                .unwrap()
-                .entry(case)
-                .or_default()
-                .push(seen);
+            state.saw(case, seen);
         }
     };
     if plan.early {
