@@ -4,6 +4,7 @@
 #
 #   benches/compare.sh                 # build --release, run, print the table (about 8 minutes)
 #   ROUNDS=30 DURATION=2 CORE=0 benches/compare.sh
+#   KEEP=1 benches/compare.sh          # keep the raw output (its directory is printed)
 #
 # Scenarios: small 200 JSON GET; 409 JSON POST (triage reads and decodes it: the inspected path);
 # the same 409 gzip-encoded; 32 concurrent 20 MiB streamed GETs with each proxy's peak RSS
@@ -70,7 +71,11 @@ stop() { # name
     if [[ -n "$p" ]]; then kill "$p" 2>/dev/null || true; wait "$p" 2>/dev/null || true; fi
     PID[$1]=""
 }
-cleanup() { for n in "${!PID[@]}"; do stop "$n"; done; }
+# KEEP=1 keeps the raw wrk output and server logs (tens of MB: a log line per request).
+cleanup() {
+    for n in "${!PID[@]}"; do stop "$n"; done
+    if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$work"; fi
+}
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
@@ -250,4 +255,8 @@ echo
 echo "== targets"
 printf '%s\n' "${verdicts[@]}"
 echo
-echo "(raw wrk output and server logs: $work; triage logged $(wc -l <"$work/triage.log") lines)"
+if [[ "${KEEP:-0}" == 1 ]]; then
+    echo "(raw wrk output and server logs: $work; triage logged $(wc -l <"$work/triage.log") lines)"
+else
+    echo "(KEEP=1 keeps the raw wrk output and server logs)"
+fi

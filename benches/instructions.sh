@@ -9,6 +9,7 @@
 #   UPSTREAM=1 benches/instructions.sh      # also the bench upstream's own count
 #   NODASH=1 benches/instructions.sh        # also triage without its dashboard
 #   TRIAGE_BIN=/tmp/old/triage benches/instructions.sh   # count another build of triage
+#   KEEP=1 benches/instructions.sh          # keep the callgrind files (their directory is printed)
 #
 # Each proxy runs under callgrind in front of the bench upstream; wrk warms it up, the counters
 # are zeroed, wrk sends SECONDS of requests at 4 connections, the counters are dumped and divided
@@ -47,7 +48,12 @@ cargo build --release --quiet --bin triage --example bench-upstream --example be
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/triage-instr.XXXXXX")"
 pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
+# KEEP=1 keeps the callgrind files (for callgrind_annotate), which are removed otherwise.
+cleanup() {
+    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    if [[ "${KEEP:-0}" != 1 ]]; then rm -rf "$work"; fi
+}
 trap cleanup EXIT
 
 case "$SCENARIO" in
@@ -128,4 +134,4 @@ if [[ "$NODASH" == 1 ]]; then
     count nodash "${triage[@]}" --no-dashboard
 fi
 count triage "${triage[@]}"
-echo "(callgrind files: $work)"
+if [[ "${KEEP:-0}" == 1 ]]; then echo "(callgrind files: $work)"; else echo "(KEEP=1 keeps the callgrind files)"; fi

@@ -32,7 +32,7 @@ pub enum Error {
     /// standard input redirected from it); writing would destroy the input.
     #[error("the output {} and the input {input} are the same file; write to another file", output.display())]
     SameFile { input: String, output: PathBuf },
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}: {source}{}", listen_hint(.source))]
     Listen {
         addr: String,
         source: std::io::Error,
@@ -67,3 +67,19 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What to do about the common reasons a listen fails.
+fn listen_hint(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::AddrInUse => {
+            " (another program, perhaps another triage, listens there: stop it or choose another port with --listen 127.0.0.1:PORT)"
+        }
+        std::io::ErrorKind::AddrNotAvailable => {
+            " (no interface of this machine has that address: use 127.0.0.1 or one of its own addresses)"
+        }
+        std::io::ErrorKind::PermissionDenied => {
+            " (ports below 1024 need privileges: choose a port of 1024 or above)"
+        }
+        _ => "",
+    }
+}

@@ -579,6 +579,23 @@ impl Visit for Fields<'_> {
     }
 }
 
+/// The line that says why triage stopped: plain text, or with `--log-format json` a JSON log
+/// line like every other, so that whatever reads the log reads that too. Written directly, not
+/// through the subscriber: a `RUST_LOG` that silences errors must not hide why triage exited.
+pub fn fatal_line(format: crate::cli::LogFormat, message: &str) -> String {
+    if format == crate::cli::LogFormat::Pretty {
+        return format!("triage: error: {message}");
+    }
+    let ts = timestamp(SystemTime::now());
+    serde_json::json!({
+        "timestamp": std::str::from_utf8(&ts).unwrap_or_default(),
+        "level": "ERROR",
+        "message": message,
+        "target": "triage",
+    })
+    .to_string()
+}
+
 /// `YYYY-MM-DDTHH:MM:SS.uuuuuuZ` (UTC). The part up to the second changes once a second, so
 /// each thread keeps the last one it wrote rather than redo the calendar for every line.
 fn timestamp(now: SystemTime) -> [u8; 27] {

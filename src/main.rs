@@ -20,7 +20,8 @@ fn main() -> ExitCode {
         Command::Demo(_) => "warn",
         _ => "info",
     };
-    let logs = triage::logging::install(cli.log_format, default_level);
+    let log_format = cli.log_format;
+    let logs = triage::logging::install(log_format, default_level);
     let result = triage::cli::run(cli);
     // Batched log lines go out before the error line, so they read in order.
     drop(logs);
@@ -29,7 +30,8 @@ fn main() -> ExitCode {
         Err(e) => {
             // Not anyhow's `{:#}`: most messages already end with their source (`cannot listen
             // on ADDR: {source}`), which the chain would then print a second time.
-            eprintln!("triage: error: {}", triage::proxy::problem::chain(&e));
+            let message = triage::proxy::problem::chain(&e);
+            eprintln!("{}", triage::logging::fatal_line(log_format, &message));
             ExitCode::from(2)
         }
     }

@@ -175,6 +175,20 @@ impl Region {
         format!("https://login.{}", self.domain)
     }
 
+    /// The regions as `triage proxy --help` lists them: one a line, domain then id.
+    pub fn help_table() -> String {
+        let mut s = String::from("Regions (--region takes the domain or the id):\n");
+        for r in REGIONS {
+            let note = if r.note.is_empty() {
+                String::new()
+            } else {
+                format!("  ({})", r.note)
+            };
+            s.push_str(&format!("  {:24} {}{note}\n", r.domain, r.id));
+        }
+        s
+    }
+
     pub fn valid_list() -> String {
         REGIONS
             .iter()

@@ -16,7 +16,7 @@ fn shared(name: &str) -> Option<PathBuf> {
     if p.exists() {
         Some(p)
     } else {
-        eprintln!("note: {} is absent; skipping (CI has it)", p.display());
+        common::skip_note(&format!("{} is absent (CI has it)", p.display()));
         None
     }
 }

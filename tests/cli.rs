@@ -62,6 +62,14 @@ fn proxy_help_names_every_flag_and_its_env_var() {
     ] {
         assert!(out.contains(f), "--help lacks {f}:\n{out}");
     }
+    // The regions, which a dns_error's fix sends the user here to read.
+    for r in [
+        "Regions (--region takes the domain or the id):",
+        "mypurecloud.ie           eu-west-1",
+        "apne3.pure.cloud         ap-northeast-3",
+    ] {
+        assert!(out.contains(r), "--help lacks {r:?}:\n{out}");
+    }
 }
 
 #[test]
@@ -225,6 +233,51 @@ fn port_in_use_names_the_os_error_once() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains(&format!("cannot listen on {addr}")), "{err}");
     assert_eq!(err.matches(&os_error).count(), 1, "{err}");
+    // What to do about it, not only what the OS said.
+    assert!(
+        err.contains("choose another port with --listen 127.0.0.1:PORT"),
+        "{err}"
+    );
+
+    // With --log-format json, the line that says why triage stopped is JSON too, and it is
+    // written even when RUST_LOG silences everything.
+    let (code, _, err) = triage_env(
+        &[("RUST_LOG", "off")],
+        &[
+            "--log-format",
+            "json",
+            "proxy",
+            "--listen",
+            &addr,
+            "--api-upstream",
+            "http://127.0.0.1:9",
+            "--no-spec-fetch",
+            "--cache-dir",
+            dir.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    let last: serde_json::Value = serde_json::from_str(err.lines().last().unwrap_or_default())
+        .unwrap_or_else(|e| panic!("the last line is not JSON ({e}):\n{err}"));
+    assert_eq!(last["level"], "ERROR", "{err}");
+    assert!(
+        last["message"]
+            .as_str()
+            .is_some_and(|m| m.starts_with(&format!("cannot listen on {addr}"))),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()),
+        "a line is not JSON:\n{err}"
+    );
+}
+
+#[test]
+fn max_connections_of_zero_is_refused() {
+    let (code, _, err) = triage(&["proxy", "--max-connections", "0"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("must be at least 1"), "{err}");
 }
 
 #[test]

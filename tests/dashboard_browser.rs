@@ -76,9 +76,7 @@ async fn failing_call_shows_on_the_page_with_its_rule() {
         if std::env::var_os("CI").is_some() {
             panic!("chromium is not installed: run .ci/install-browser");
         }
-        eprintln!(
-            "note: chromium not installed; skipping the browser test (run .ci/install-browser)"
-        );
+        common::skip_note("chromium is not installed (run .ci/install-browser)");
         return;
     };
     let up = upstream(|_seen: Seen| async move {

@@ -59,7 +59,7 @@ fn sdk_dir() -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
     }
-    eprintln!("note: skipping, {msg}");
+    common::skip_note(&msg);
     None
 }
 

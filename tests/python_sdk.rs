@@ -31,7 +31,7 @@ fn venv_python() -> Option<PathBuf> {
     if std::env::var_os("CI").is_some() {
         panic!("{msg}");
     }
-    eprintln!("note: skipping, {msg}");
+    common::skip_note(&msg);
     None
 }
 

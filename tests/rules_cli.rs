@@ -134,9 +134,13 @@ fn explain_gives_the_long_form() {
     ] {
         assert!(out.contains(part), "lacks {part}: {out}");
     }
+    // An unknown id is bad input: exit 2 and the error prefix, as for every other command.
     let (code, _, err) = triage(&["rules", "explain", "nope"]);
-    assert_eq!(code, 1);
-    assert!(err.contains("known: "), "{err}");
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.starts_with("triage: error: no rule \"nope\"; known: "),
+        "{err}"
+    );
 }
 
 #[test]

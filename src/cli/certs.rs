@@ -20,7 +20,7 @@ pub struct CertsArgs {
 pub fn run(args: CertsArgs) -> Result<ExitCode, Error> {
     let p = crate::certs::generate(&args.dir, args.force)?;
     println!(
-        "wrote {}  (the CA: trust this one; see certs/README.md)",
+        "wrote {}  (the CA: trust this one; certs/README.md in the triage repository says how, per OS and SDK)",
         p.ca_cert.display()
     );
     println!(

@@ -197,7 +197,7 @@ async fn story(
 
     w(out, p.bold("triage demo: a proactive message to a web messaging guest whose conversation has closed"))?;
     w(out, p.dim(&format!(
-        "The story of the forum threads in shared/seeds, played against triage's simulator through triage ({base}).\n\
+        "The story of two Genesys Cloud developer-forum threads, played against triage's simulator through triage ({base}).\n\
          The simulator answers a send into a closed conversation with {} (its own choice: the real status is unverified).",
         match scenario.behaviour.closed_send {
             crate::simulate::ClosedSend::Conflict409 => "409 request.conflict",
@@ -457,6 +457,6 @@ fn write_summary(out: &mut impl Write, p: &Paint, s: &Summary) -> Result<(), Err
         s.steps.len(),
         if s.steps.last().is_some_and(|st| st.status < 300) { "succeeded" } else { "did NOT succeed" }
     ))?;
-    w(out, p.dim("None of the forum's fixes exist in the Platform API; the agentless message is the real way to reach the guest again (FACTS.md §4.2, §5)."))?;
+    w(out, p.dim("None of the forum's fixes exist in the Platform API; the agentless message is the real way to reach the guest again (`triage rules explain recontact-disabled`)."))?;
     Ok(())
 }

@@ -57,7 +57,8 @@ pub enum Command {
     Simulate(simulate::SimulateArgs),
     /// Play the forum threads' story against the simulator through triage, step by step.
     Demo(demo::DemoArgs),
-    /// Look up Platform API operations: scopes, permissions, documented errors.
+    /// Look up Platform API operations: scopes, permissions and, where the API document lists
+    /// them, documented errors.
     Ops(ops::OpsArgs),
     /// Convert a recording (`triage proxy --record`) to HAR 1.2, diagnoses included.
     Export(export::ExportArgs),

@@ -26,7 +26,7 @@ use crate::rules::RuleSet;
 // compose files, systemd units) say `1`, `yes` or `on` as often as `true`, and clap's default
 // accepts only `true`/`false`. A bare `--flag` still means true.
 #[derive(Debug, Args)]
-#[command(after_long_help = crate::cli::rules::builtin_rules_help())]
+#[command(after_long_help = format!("{}\n{}", Region::help_table(), crate::cli::rules::builtin_rules_help()))]
 pub struct ProxyArgs {
     /// Address to listen on: IP:PORT, or localhost:PORT for 127.0.0.1:PORT (no other host
     /// names). A non-loopback address also needs --allow-remote.
@@ -37,7 +37,8 @@ pub struct ProxyArgs {
     #[arg(long, env = "TRIAGE_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
     pub allow_remote: bool,
 
-    /// Genesys Cloud region, by domain (mypurecloud.ie) or region id (eu-west-1).
+    /// Genesys Cloud region, by domain (mypurecloud.ie) or region id (eu-west-1); the list is
+    /// below.
     #[arg(long, default_value = "mypurecloud.com", env = "TRIAGE_REGION")]
     pub region: String,
 
@@ -82,7 +83,7 @@ pub struct ProxyArgs {
     pub idle_timeout: Duration,
 
     /// Most client connections open at once; more wait to be accepted.
-    #[arg(long, default_value_t = 1024, env = "TRIAGE_MAX_CONNECTIONS")]
+    #[arg(long, default_value_t = 1024, env = "TRIAGE_MAX_CONNECTIONS", value_parser = parse_max_connections)]
     pub max_connections: usize,
 
     #[command(flatten)]
@@ -171,7 +172,7 @@ impl ProxyArgs {
         cfg.connect_timeout = self.connect_timeout;
         cfg.response_timeout = self.response_timeout;
         cfg.idle_timeout = self.idle_timeout;
-        cfg.max_connections = self.max_connections.max(1);
+        cfg.max_connections = self.max_connections;
         Ok(cfg)
     }
 }
@@ -380,6 +381,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         "m" => Duration::from_secs(n * 60),
         _ => return Err(format!("{s:?}: unknown unit (use ms, s, m)")),
     })
+}
+
+/// At least one: with none, no client could ever be served.
+fn parse_max_connections(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1 (0 would accept no client)".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(format!("{e}: a whole number of connections, at least 1")),
+    }
 }
 
 #[cfg(test)]

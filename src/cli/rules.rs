@@ -120,8 +120,11 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 }
                 None => {
                     let ids: Vec<&str> = set.rules().iter().map(|r| r.id.as_str()).collect();
-                    eprintln!("no rule {id:?}; known: {}", ids.join(", "));
-                    Ok(ExitCode::from(1))
+                    // Bad input, as everywhere else: exit 2 through the one error path.
+                    Err(Error::Input(format!(
+                        "no rule {id:?}; known: {}",
+                        ids.join(", ")
+                    )))
                 }
             }
         }

@@ -194,7 +194,7 @@ pub fn not_a_page(path: &str) -> Response<Bytes> {
         "type": "urn:triage:proxy-error:not-a-page",
         "title": "no such triage page",
         "status": 404,
-        "detail": format!("{path} is reserved for triage's own pages and is never forwarded"),
+        "detail": format!("{path} is reserved for triage's own pages and is never forwarded; the dashboard's pages (/__triage/, /__triage/metrics, /__triage/api/exchanges) are not served when triage runs with --no-dashboard"),
     });
     let bytes = Bytes::from(serde_json::to_vec_pretty(&body).expect("JSON of plain values"));
     let mut resp = Response::new(bytes.clone());
