@@ -640,6 +640,28 @@ fn redact_of_a_truncated_har_writes_a_valid_har_and_exits_2() {
         .contains("PLANTED-bearer-7f3a9c"));
 }
 
+/// A file that is no HAR at all gives no entry: the output it named keeps what it held, rather
+/// than becoming an empty HAR.
+#[test]
+fn redact_of_what_is_no_har_leaves_the_output_as_it_was() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("hello.txt");
+    std::fs::write(&input, "hello, not a HAR\n").unwrap();
+    let out = dir.path().join("existing.har");
+    std::fs::write(&out, "keep me").unwrap();
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "exit code; stderr: {err}");
+    assert!(err.contains("is left as it was"), "stderr: {err}");
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "keep me");
+    let left: Vec<_> = std::fs::read_dir(dir.path()).unwrap().collect();
+    assert_eq!(left.len(), 2, "a temporary file was left behind: {left:?}");
+}
+
 #[test]
 fn redact_refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().unwrap();

@@ -46,6 +46,20 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     let mut out = BufWriter::new(Output::create(&args.output).map_err(write_err)?);
     let outcome =
         crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
+    if let (Some(e), 0) = (&outcome.error, outcome.entries) {
+        // Nothing was read (not a HAR, or broken before its first entry): an empty HAR in
+        // place of whatever the output held would destroy it for nothing. Dropping the staged
+        // output removes it.
+        drop(out);
+        eprintln!("triage: error: {e}");
+        if args.output.as_os_str() != STDIN {
+            eprintln!(
+                "triage: no entry could be read, so nothing was written: {} is left as it was",
+                args.output.display()
+            );
+        }
+        return Ok(ExitCode::from(2));
+    }
     // A broken input still commits: the entries before the break are the output.
     out.into_inner()
         .map_err(IntoInnerError::into_error)
