@@ -62,6 +62,8 @@ pub struct Ending {
     pub answered: Option<Answered>,
     /// The client went away before the response was over.
     pub client_gone: bool,
+    /// The response was cut short because the proxy shut down (not the client's doing).
+    pub cut_at_shutdown: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -70,6 +72,10 @@ pub struct Answered {
     /// The RFC 9209 type in `Proxy-Status: triage; error=...`.
     pub error: &'static str,
     pub detail: String,
+    /// The head and problem+json body the client got, for recordings: what the client saw,
+    /// not something the upstream said.
+    pub headers: http::HeaderMap,
+    pub body: Bytes,
 }
 
 /// An inspector that never changes anything: plain transparent forwarding.

@@ -1309,3 +1309,144 @@ fn request_flags_given_with_a_har_are_named_as_ignored() {
     assert_eq!(flagged.code, plain.code);
     assert!(!plain.err.contains("warning"), "{}", plain.err);
 }
+
+/// The rules of each explained exchange of a `--format json` report, by index.
+fn rules_by_index(out: &str) -> Vec<(u64, String, Vec<String>)> {
+    json_lines(out)
+        .iter()
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["url"].as_str().unwrap_or_default().to_owned(),
+                l["diagnoses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["rule"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn a_recording_and_its_har_export_diagnose_alike_by_the_recorded_upstream() {
+    // `host` as the client's `Host` header (the proxy's address) named it; `base_url` is where
+    // each request went: an Irish login host, then the US API.
+    let line = |seq: u32,
+                base: &str,
+                method: &str,
+                path: &str,
+                auth: &str,
+                status: u16,
+                body: &str| {
+        serde_json::json!({"v":1,"seq":seq,"time":format!("2026-03-01T10:00:0{seq}.000Z"),
+            "origin":"live",
+            "request":{"method":method,"path":path,"query":null,"host":"127.0.0.1:8080",
+                "base_url":base,"upstream":if path.starts_with("/oauth") {"login"} else {"api"},
+                "headers":[["host","127.0.0.1:8080"],["authorization",auth]]},
+            "response":{"status":status,"headers":[["content-type","application/json"]],"body":body},
+            "diagnoses":[]})
+        .to_string()
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("wr.jsonl");
+    let har = dir.path().join("wr.har");
+    std::fs::write(
+        &rec,
+        [
+            line(
+                1,
+                "https://login.mypurecloud.ie",
+                "POST",
+                "/oauth/token",
+                "Basic aWQ6c2VjcmV0",
+                200,
+                r#"{"access_token":"tok-from-ireland","token_type":"bearer","expires_in":86399}"#,
+            ),
+            line(
+                2,
+                "https://api.mypurecloud.com",
+                "POST",
+                "/api/v2/analytics/conversations/details/query",
+                "Bearer tok-from-ireland",
+                401,
+                r#"{"message":"Invalid login credentials.","code":"bad.credentials","status":401}"#,
+            ),
+        ]
+        .join("\n")
+            + "\n",
+    )
+    .unwrap();
+    let export = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "export",
+            "--har",
+            har.to_str().unwrap(),
+            rec.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        export.status.success(),
+        "{}",
+        String::from_utf8_lossy(&export.stderr)
+    );
+    let from_rec = triage(&["--format", "json", rec.to_str().unwrap()]);
+    let from_har = triage(&["--format", "json", har.to_str().unwrap()]);
+    assert_eq!(from_rec.code, 1, "stderr: {}", from_rec.err);
+    let (rec_rules, har_rules) = (rules_by_index(&from_rec.out), rules_by_index(&from_har.out));
+    assert_eq!(rec_rules, har_rules);
+    assert_eq!(rec_rules.len(), 1, "{rec_rules:?}");
+    assert!(
+        rec_rules[0].1.starts_with("api.mypurecloud.com/"),
+        "{rec_rules:?}"
+    );
+    assert_eq!(rec_rules[0].2[0], "wrong-region", "{rec_rules:?}");
+    assert!(!from_rec.out.contains("127.0.0.1"), "{}", from_rec.out);
+}
+
+#[test]
+fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
+    let body = r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409,"contextId":"c0ffee-1"}"#;
+    let python = format!(
+        "(409)\nReason: Conflict\nHTTP response headers: HTTPHeaderDict({{'Content-Type': 'application/json', 'ININ-Correlation-Id': 'c0ffee-1', 'Content-Length': '150'}})\nHTTP response body: {body}\n"
+    );
+    let js = "{\n  status: 409,\n  statusText: 'Conflict',\n  headers: Object [AxiosHeaders] {\n    'content-type': 'application/json',\n    'inin-correlation-id': 'c0ffee-1'\n  },\n  body: {\n    message: 'The request conflicts with the current state of the target resource.',\n    code: 'request.conflict',\n    status: 409,\n    messageParams: {},\n    contextId: 'c0ffee-1',\n    details: [],\n    errors: []\n  },\n  text: undefined,\n  error: AxiosError: Request failed with status code 409\n      at settle (/app/node_modules/axios/dist/node/axios.cjs:2031:12) {\n    code: 'ERR_BAD_REQUEST'\n  }\n}\n";
+    let path = "/api/v2/conversations/messages/c1/communications/m1/messages";
+    for (name, pasted) in [("python", python.as_str()), ("js", js)] {
+        for input in [&[][..], &["--input", "json"][..]] {
+            let mut args = vec!["--format", "json", "--method", "POST", "--path", path];
+            args.extend_from_slice(input);
+            args.push("-");
+            let r = triage_in(&args, Some(pasted.as_bytes()));
+            assert_eq!(r.code, 1, "{name} {input:?}: {}", r.err);
+            let l = &json_lines(&r.out)[0];
+            assert_eq!(l["status"], 409, "{name}: {l}");
+            assert_eq!(l["correlation_id"], "c0ffee-1", "{name}: {l}");
+            assert_eq!(
+                l["diagnoses"][0]["rule"], "conversation-closed",
+                "{name}: {l}"
+            );
+        }
+    }
+    // Recognised but broken: the shape is named with what is missing.
+    let cut = python.split("HTTP response body").next().unwrap();
+    let r = triage_in(&["-"], Some(cut.as_bytes()));
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(
+        r.err.contains("Python SDK ApiException") && r.err.contains("HTTP response body:"),
+        "{}",
+        r.err
+    );
+    let r = triage_in(
+        &["-"],
+        Some(b"{\n  status: 409,\n  statusText: 'Conflict',\n  headers: {}"),
+    );
+    assert_eq!(r.code, 2, "{}", r.out);
+    assert!(
+        r.err.contains("JavaScript SDK error") && r.err.contains("body"),
+        "{}",
+        r.err
+    );
+}

@@ -1128,3 +1128,84 @@ fn an_export_is_honest_about_bodies_it_holds_a_prefix_of_and_explains_as_the_rec
         "diagnoses of the export\n  expected: those of the recording"
     );
 }
+
+#[test]
+fn how_a_live_exchange_ended_is_recorded_and_read_back() {
+    use triage::inspect::{Answered, Ending};
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("ended.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    let [served, mut unanswered]: [Exchange; 2] = synthetic().try_into().unwrap();
+    unanswered.request.headers.insert(
+        "authorization",
+        HeaderValue::from_static("Bearer PLANTED-bearer-77"),
+    );
+    let mut headers = HeaderMap::new();
+    headers.insert(
+        "proxy-status",
+        HeaderValue::from_static("triage; error=tls_protocol_error; details=\"handshake failed\""),
+    );
+    headers.insert(
+        "content-type",
+        HeaderValue::from_static("application/problem+json"),
+    );
+    let answered = Ending {
+        answered: Some(Answered {
+            status: 502,
+            error: "tls_protocol_error",
+            detail: "handshake failed".into(),
+            headers,
+            // An answer quoting what the client sent must not carry its credential on.
+            body: Bytes::from_static(
+                br#"{"status":502,"detail":"handshake failed for Bearer PLANTED-bearer-77","proxy_status_error":"tls_protocol_error"}"#,
+            ),
+        }),
+        ..Ending::default()
+    };
+    recorder.append_ended(&unanswered, &[], &answered).unwrap();
+    let gone = Ending {
+        client_gone: true,
+        ..Ending::default()
+    };
+    recorder.append_ended(&served, &[], &gone).unwrap();
+    let cut = Ending {
+        cut_at_shutdown: true,
+        ..Ending::default()
+    };
+    recorder.append_ended(&served, &[], &cut).unwrap();
+    recorder.append(&served, &[]).unwrap();
+    assert_no_secrets(&rec, &[]);
+
+    let read: Vec<recording::Recorded> = recording::open(&rec, usize::MAX / 2)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    assert_eq!(read.len(), 4);
+    let a = read[0].triage_answer.as_ref().expect("triage's answer");
+    assert_eq!(
+        (a.status, a.error.as_str(), a.detail.as_str()),
+        (502, "tls_protocol_error", "handshake failed")
+    );
+    // What the client got is the exchange's response; the upstream's stays none in the file.
+    let resp = read[0].exchange.response.as_ref().unwrap();
+    assert_eq!(resp.status, 502);
+    assert!(resp.headers["proxy-status"]
+        .to_str()
+        .unwrap()
+        .starts_with("triage; error=tls_protocol_error"));
+    let line: Value = serde_json::from_str(
+        std::fs::read_to_string(&rec)
+            .unwrap()
+            .lines()
+            .next()
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(line["response"].is_null(), "{line}");
+    let outcomes: Vec<Option<&str>> = read.iter().map(|r| r.outcome.as_deref()).collect();
+    assert_eq!(
+        outcomes,
+        [None, Some("client-gone"), Some("cut-at-shutdown"), None]
+    );
+    assert!(read[1..].iter().all(|r| r.triage_answer.is_none()));
+}

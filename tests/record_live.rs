@@ -500,3 +500,140 @@ async fn an_export_of_calls_to_an_h2_upstream_says_https_its_port_and_http2() {
         );
     }
 }
+
+/// What the client got when triage answered itself is in the recording, marked as triage's,
+/// with the request as the client sent it; explain and export say so.
+#[tokio::test]
+async fn triage_s_own_answers_are_recorded_as_the_client_got_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("err.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    // Nothing listens on port 1: every forwarded call is refused.
+    let refused = "http://127.0.0.1:1";
+    let p = proxy_with(config(refused, refused), Arc::new(pipeline)).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/users/me", p.addr))
+        .header("authorization", "Bearer PLANTED-SECRET-TOKEN")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 502);
+    r.bytes().await.unwrap();
+    let abs = raw(
+        p.addr,
+        b"GET http://user:PLANTED-PASSWORD@example.com/x?y=1 HTTP/1.1\r\nHost: example.com\r\n\
+          Proxy-Authorization: Basic UExBTlRFRC1TRUNSRVQ=\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        abs.starts_with(b"HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&abs)
+    );
+    let conn = raw(
+        p.addr,
+        b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    assert!(
+        conn.starts_with(b"HTTP/1.1 403"),
+        "{}",
+        String::from_utf8_lossy(&conn)
+    );
+    p.shutdown().await.unwrap();
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    for secret in [
+        "PLANTED-SECRET-TOKEN",
+        "PLANTED-PASSWORD",
+        "UExBTlRFRC1TRUNSRVQ=",
+    ] {
+        assert!(!text.contains(secret), "{secret} in the recording:\n{text}");
+    }
+    let lines: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    for (l, (status, error)) in lines.iter().zip([
+        (502, "connection_refused"),
+        (403, "http_request_denied"),
+        (403, "http_request_denied"),
+    ]) {
+        assert!(
+            l["response"].is_null(),
+            "the upstream answered nothing: {l}"
+        );
+        let a = &l["triage_answer"];
+        assert_eq!(
+            (a["status"].as_u64(), a["error"].as_str()),
+            (Some(status), Some(error)),
+            "{l}"
+        );
+        assert!(!a["detail"].as_str().unwrap().is_empty(), "{l}");
+        let ps = a["headers"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|h| h[0] == "proxy-status")
+            .unwrap_or_else(|| panic!("no Proxy-Status: {l}"));
+        assert!(
+            ps[1]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("triage; error={error}; details=")),
+            "{l}"
+        );
+        let body: serde_json::Value = serde_json::from_str(a["body"].as_str().unwrap()).unwrap();
+        assert_eq!(body["proxy_status_error"], error, "{l}");
+    }
+    // The refused requests as the client sent them: their targets and headers.
+    let (abs, conn) = (&lines[1]["request"], &lines[2]["request"]);
+    assert_eq!(abs["host"], "example.com", "{abs}");
+    assert_eq!(abs["base_url"], "http://example.com", "{abs}");
+    assert_eq!(
+        (abs["path"].as_str(), abs["query"].as_str()),
+        (Some("/x"), Some("y=1"))
+    );
+    let names: Vec<&str> = abs["headers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h[0].as_str().unwrap())
+        .collect();
+    assert!(
+        names.contains(&"host") && names.contains(&"proxy-authorization"),
+        "{abs}"
+    );
+    assert_eq!(
+        (conn["method"].as_str(), conn["host"].as_str()),
+        (Some("CONNECT"), Some("example.com:443")),
+        "{conn}"
+    );
+
+    let (code, out, err) = run_triage(&["explain", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("502") && out.contains("triage-answered"),
+        "{out}"
+    );
+    assert!(
+        out.contains("connection_refused") && out.contains("http_request_denied"),
+        "{out}"
+    );
+    assert!(!out.contains("no response"), "{out}");
+
+    let (_, har) = export(&file, dir.path());
+    let entries = har["log"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 3);
+    assert_eq!(entries[0]["response"]["status"], 502);
+    assert_eq!(entries[0]["_triage"]["answered_by"], "triage");
+    assert_eq!(entries[0]["_triage"]["error"], "connection_refused");
+    assert!(
+        header_of(&entries[0]["response"]["headers"], "proxy-status")
+            .unwrap()
+            .starts_with("triage; error=connection_refused")
+    );
+}

@@ -218,11 +218,19 @@ pub fn replay(
                 entry,
                 exchange,
             } => {
-                if let Some(host) =
-                    exchange.request.host.as_deref().filter(|h| {
-                        !opts.any_host && !crate::region::Region::is_genesys_or_local(h)
-                    })
-                {
+                // A request to another site that triage refused (absolute-form) is triage's
+                // doing, recorded for that: it is explained, not left out.
+                let triage_answered = exchange.response.as_ref().is_some_and(|r| {
+                    r.headers
+                        .get("proxy-status")
+                        .and_then(|v| v.to_str().ok())
+                        .is_some_and(|v| v.trim_start().starts_with("triage;"))
+                });
+                if let Some(host) = exchange.request.host.as_deref().filter(|h| {
+                    !opts.any_host
+                        && !triage_answered
+                        && !crate::region::Region::is_genesys_or_local(h)
+                }) {
                     // Not fed to the pipeline either: another site's calls are no evidence.
                     report.other_host(host);
                     continue;

@@ -58,7 +58,18 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
                         .map_err(write_err)?,
                     ),
                 };
-                w.write_entry(&rec.exchange, &rec.diagnoses)
+                // The response of an exchange triage answered is triage's: the entry says so,
+                // as the recording does, and how the exchange ended.
+                let mut ended = serde_json::Map::new();
+                if let Some(a) = &rec.triage_answer {
+                    ended.insert("answered_by".into(), "triage".into());
+                    ended.insert("error".into(), a.error.clone().into());
+                    ended.insert("detail".into(), a.detail.clone().into());
+                }
+                if let Some(o) = &rec.outcome {
+                    ended.insert("outcome".into(), o.clone().into());
+                }
+                w.write_entry_with(&rec.exchange, &rec.diagnoses, ended)
                     .map_err(write_err)?;
             }
             Err(e) => broken = Some(e),

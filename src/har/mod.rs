@@ -47,13 +47,29 @@ impl<W: Write> HarWriter<W> {
 
     /// Appends one exchange, redacted, with its diagnoses under `_triage.diagnoses`.
     pub fn write_entry(&mut self, exchange: &Exchange, diagnoses: &[Value]) -> io::Result<()> {
+        self.write_entry_with(exchange, diagnoses, serde_json::Map::new())
+    }
+
+    /// [`write_entry`](Self::write_entry) with more fields under `_triage` (how a recorded
+    /// exchange ended), redacted alike.
+    pub fn write_entry_with(
+        &mut self,
+        exchange: &Exchange,
+        diagnoses: &[Value],
+        extra: serde_json::Map<String, Value>,
+    ) -> io::Result<()> {
         let (redacted, secrets) = redact::exchange_and_secrets(exchange, self.keep_content);
         let mut diagnoses = diagnoses.to_vec();
         for d in &mut diagnoses {
             redact::json(d, true);
             secrets.scrub_json(d);
         }
-        let e = entry(&redacted, &diagnoses);
+        let mut e = entry(&redacted, &diagnoses);
+        for (k, mut v) in extra {
+            redact::json(&mut v, true);
+            secrets.scrub_json(&mut v);
+            e["_triage"][k] = v;
+        }
         self.w
             .write_all(if self.entries == 0 { b"\n" } else { b",\n" })?;
         serde_json::to_writer(&mut self.w, &e)?;

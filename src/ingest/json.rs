@@ -21,6 +21,25 @@ pub(crate) fn parse(
     warnings: &mut Vec<String>,
 ) -> Result<Exchange, IngestError> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let pasted = match std::str::from_utf8(data)
+        .ok()
+        .and_then(super::sdk::recognise)
+    {
+        None => None,
+        Some(Ok(p)) => Some(p),
+        Some(Err(e)) => return Err(IngestError::invalid(path, e)),
+    };
+    let data = match &pasted {
+        Some(p) => {
+            warnings.extend(
+                p.warnings
+                    .iter()
+                    .map(|w| format!("{}: {w}", path.display())),
+            );
+            &p.body[..]
+        }
+        None => data,
+    };
     let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
         let idx = index_of(data, e.line(), e.column());
         let msg = e.to_string();
@@ -33,13 +52,27 @@ pub(crate) fn parse(
             },
             entry: Some(0),
             context: None,
-            message: msg.split(" at line ").next().unwrap_or(&msg).to_owned(),
+            message: match &pasted {
+                Some(p) => format!(
+                    "the body of the pasted {} is not JSON: {}",
+                    p.shape,
+                    msg.split(" at line ").next().unwrap_or(&msg)
+                ),
+                None => msg.split(" at line ").next().unwrap_or(&msg).to_owned(),
+            },
         }
     })?;
-    let body_status = value.get("status").and_then(|s| {
-        s.as_u64()
-            .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
-    });
+    // A pasted SDK error names the HTTP status it got: that, not the body's copy.
+    let body_status = pasted
+        .as_ref()
+        .and_then(|p| p.status)
+        .map(u64::from)
+        .or_else(|| {
+            value.get("status").and_then(|s| {
+                s.as_u64()
+                    .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+            })
+        });
     if let (Some(flag), Some(body)) = (opts.status, body_status) {
         if u64::from(flag) != body {
             warnings.push(format!(
@@ -68,10 +101,27 @@ pub(crate) fn parse(
         None => (None, String::new(), None, None),
     };
     let mut headers = HeaderMap::new();
-    headers.insert(
-        http::header::CONTENT_TYPE,
-        HeaderValue::from_static("application/json"),
-    );
+    // Of the SDK's headers, those a diagnosis reads; the rest (lengths, encodings) described
+    // the bytes the SDK received, not this body.
+    for (n, v) in pasted.iter().flat_map(|p| &p.headers) {
+        if [
+            "inin-correlation-id",
+            "retry-after",
+            "content-type",
+            "www-authenticate",
+        ]
+        .iter()
+        .any(|k| n.eq_ignore_ascii_case(k))
+        {
+            super::push_header(&mut headers, n, v);
+        }
+    }
+    if !headers.contains_key(http::header::CONTENT_TYPE) {
+        headers.insert(
+            http::header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+    }
     Ok(Exchange {
         seq: 1,
         origin: Origin::File {

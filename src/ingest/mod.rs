@@ -22,6 +22,7 @@ pub mod curl;
 pub mod har;
 pub mod json;
 pub mod recording;
+mod sdk;
 pub mod timeline;
 
 use std::collections::BTreeMap;
@@ -480,7 +481,7 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
         }
         return Some(InputKind::JsonBody);
     }
-    if s[0] == b'[' {
+    if s[0] == b'[' || sdk::looks_python(&String::from_utf8_lossy(s)) {
         return Some(InputKind::JsonBody);
     }
     let line = s.split(|&b| b == b'\n').next().unwrap_or(s);

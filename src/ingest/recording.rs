@@ -31,6 +31,10 @@ const RECORD_START: &[u8] = b"{\"v\":";
 pub struct Recorded {
     pub exchange: Exchange,
     pub diagnoses: Vec<Value>,
+    /// triage's own answer (then also the exchange's response: what the client got).
+    pub triage_answer: Option<crate::record::RecordAnswer>,
+    /// `client-gone` or `cut-at-shutdown` when the response did not reach its end.
+    pub outcome: Option<String>,
 }
 
 /// The records of a recording, in file order. After an `Err` the iterator ends.
@@ -141,6 +145,8 @@ impl<R: BufRead> RecordingReader<R> {
             return Some(Ok(Recorded {
                 exchange,
                 diagnoses: record.diagnoses,
+                triage_answer: record.triage_answer,
+                outcome: record.outcome,
             }));
         }
     }

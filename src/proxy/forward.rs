@@ -289,18 +289,23 @@ pub async fn handle(
             started,
             started_at,
             host: up.shared_host().clone(),
-            base: up.shared_base().clone(),
+            base: Some(up.shared_base().clone()),
             headers: HeaderMap::new(),
             capture: None,
         },
     );
 
+    // The target without any `user:password@`: it goes into the answer, the log and recordings.
+    let target_authority = uri.authority().map(|a| match a.port() {
+        Some(p) => format!("{}:{p}", a.host()),
+        None => a.host().to_owned(),
+    });
     let denied = if method == Method::CONNECT {
         Some("CONNECT is not supported: triage is a reverse proxy for the Genesys Cloud API, not an open proxy".to_owned())
     } else if parts.version <= Version::HTTP_11 {
-        match uri.authority() {
-            Some(a) if !shared.is_self(a) => Some(format!(
-                "absolute-form request for {a}: triage forwards only to its configured upstreams"
+        match (uri.authority(), &target_authority) {
+            (Some(a), Some(t)) if !shared.is_self(a) => Some(format!(
+                "absolute-form request for {t}: triage forwards only to its configured upstreams"
             )),
             _ => None,
         }
@@ -308,10 +313,18 @@ pub async fn handle(
         None
     };
     if let Some(detail) = denied {
+        // A refused request is recorded as the client sent it: the target it asked for, with
+        // its headers, not the upstream it never went to.
+        let mut refused = pending.take();
+        refused.headers = parts.headers;
+        if let Some(t) = target_authority {
+            refused.base = uri.scheme_str().map(|s| format!("{s}://{t}").into());
+            refused.host = t.into();
+        }
         return Ok(answer(
             &shared,
             ProxyError::new(ErrorKind::HttpRequestDenied, detail),
-            pending.take(),
+            refused,
         ));
     }
 
@@ -326,6 +339,7 @@ pub async fn handle(
             "the request body has transfer coding {coding:?}, which triage does not decode; \
              forwarded without it, the upstream would read the coded bytes as the body"
         );
+        pending.headers = headers;
         return Ok(answer(
             &shared,
             ProxyError::new(ErrorKind::HttpRequestTransferCoding, detail),
@@ -639,7 +653,8 @@ struct Pending {
     started: Instant,
     started_at: SystemTime,
     host: Arc<str>,
-    base: Arc<str>,
+    /// `None` for a target that is no URL (`CONNECT host:port`).
+    base: Option<Arc<str>>,
     headers: HeaderMap,
     capture: Option<Arc<Capture>>,
 }
@@ -673,7 +688,7 @@ impl Pending {
                 body,
                 upstream: self.info.upstream,
                 host: Some(self.host.clone()),
-                base_url: Some(self.base.clone()),
+                base_url: self.base.clone(),
             },
             response: response.map(|(status, version, headers, body)| exchange::Response {
                 status,
@@ -715,6 +730,7 @@ impl Finish {
         let ending = crate::inspect::Ending {
             answered: info.error,
             client_gone: o.body == BodyOutcome::Aborted,
+            cut_at_shutdown: o.body == BodyOutcome::Cut,
         };
         shared.inspector.finished(ex, ending);
     }
@@ -735,13 +751,15 @@ fn finish_guard(shared: &Arc<Shared>, pending: Pending, ex: Exchange) -> FinishG
 fn answer(shared: &Arc<Shared>, err: ProxyError, mut pending: Pending) -> Response<ProxyBody> {
     let resp: Response<Bytes> = err.into_response();
     pending.info.status = resp.status().as_u16();
+    let (parts, bytes) = resp.into_parts();
     pending.info.error = Some(crate::inspect::Answered {
         status: pending.info.status,
         error: err.kind.token(),
         detail: err.detail.clone(),
+        headers: parts.headers.clone(),
+        body: bytes.clone(),
     });
     let ex = pending.exchange(None, Inspection::NotWanted);
-    let (parts, bytes) = resp.into_parts();
     Response::from_parts(
         parts,
         ProxyBody::full(bytes, Some(finish_guard(shared, pending, ex))),

@@ -23,6 +23,20 @@
 //! authority the request went to), `http_version` (of the connection to the upstream) and
 //! `body_size` came after the first recordings; a reader of one without them knows less, and
 //! an older triage reading a newer recording ignores them.
+//!
+//! Also later, and absent when they would say nothing: `triage_answer`, triage's own answer
+//! when it made one instead of relaying the upstream's (`response` is then `null`), as the
+//! client got it and redacted like the rest:
+//! ```json
+//!  "triage_answer":{"status":502,"error":"connection_refused","detail":"…",
+//!                   "headers":[["proxy-status","triage; error=connection_refused; details=\"…\""],…],
+//!                   "body":"{\"type\":\"urn:triage:proxy-error:connection_refused\",…}"}
+//! ```
+//! and `outcome`, `"client-gone"` or `"cut-at-shutdown"` when the response did not reach its
+//! end. A request triage refused (`CONNECT`, absolute-form) is recorded as the client sent it:
+//! `host` and `base_url` are its target's, not an upstream's (`base_url` absent for
+//! `CONNECT host:port`). The reader takes the host from `base_url` when there is one: `host`
+//! may name something else (the proxy the client called, from its `Host` header).
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -51,6 +65,14 @@ pub struct Record {
     pub origin: RecordOrigin,
     pub request: RecordRequest,
     pub response: Option<RecordResponse>,
+    /// triage's own answer, when it made one instead of relaying the upstream's (`response`
+    /// is then `null`: the upstream said nothing the client saw).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub triage_answer: Option<RecordAnswer>,
+    /// How the exchange ended when the response did not reach its end: [`CLIENT_GONE`] or
+    /// [`CUT_AT_SHUTDOWN`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<String>,
     #[serde(default)]
     pub timings: RecordTimings,
     #[serde(default)]
@@ -102,6 +124,72 @@ pub struct RecordResponse {
     pub body_complete: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body_size: Option<u64>,
+}
+
+/// triage's own answer (the upstream failed, or triage refused the request), as the client got
+/// it: its status, its `Proxy-Status` error type and details, its head and problem+json body.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RecordAnswer {
+    pub status: u16,
+    /// The RFC 9209 type of its `Proxy-Status: triage; error=...`.
+    pub error: String,
+    #[serde(default)]
+    pub detail: String,
+    #[serde(default)]
+    pub headers: Vec<(String, String)>,
+    #[serde(default)]
+    pub body: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body_encoding: Option<String>,
+}
+
+/// `outcome` of an exchange whose client left before the response was over.
+pub const CLIENT_GONE: &str = "client-gone";
+/// `outcome` of an exchange whose response the proxy's shutdown cut short.
+pub const CUT_AT_SHUTDOWN: &str = "cut-at-shutdown";
+
+impl Record {
+    /// Adds how a live exchange ended. `secrets` are the exchange's credentials: triage's
+    /// answer may quote what the client sent, so it goes through the same redaction.
+    fn with_ending(
+        mut self,
+        ending: &crate::inspect::Ending,
+        secrets: &crate::redact::Secrets,
+        keep_content: bool,
+    ) -> Record {
+        self.triage_answer = ending.answered.as_ref().map(|a| {
+            let headers = crate::redact::headers(&a.headers)
+                .iter()
+                .map(|(n, v)| {
+                    let v = String::from_utf8_lossy(v.as_bytes());
+                    (n.as_str().to_owned(), secrets.scrub(&v).into_owned())
+                })
+                .collect();
+            let ct = a
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok());
+            let body = crate::redact::body(&a.body, ct, keep_content);
+            let body = secrets.scrub_bytes(&body);
+            let (body, body_encoding) = body_out(&BodyPrefix::complete(body.into_owned()));
+            RecordAnswer {
+                status: a.status,
+                error: a.error.to_owned(),
+                detail: secrets.scrub(&a.detail).into_owned(),
+                headers,
+                body,
+                body_encoding,
+            }
+        });
+        self.outcome = if ending.cut_at_shutdown {
+            Some(CUT_AT_SHUTDOWN.to_owned())
+        } else if ending.client_gone {
+            Some(CLIENT_GONE.to_owned())
+        } else {
+            None
+        };
+        self
+    }
 }
 
 #[derive(Debug, Clone, Copy, Default, Serialize, Deserialize)]
@@ -219,6 +307,8 @@ impl Record {
                 body_size: size_out(&ex.request.body),
             },
             response,
+            triage_answer: None,
+            outcome: None,
             timings: RecordTimings {
                 upstream_ms: ex.timings.upstream_ms,
                 total_ms: ex.timings.total_ms,
@@ -244,7 +334,18 @@ impl Record {
             _ => UpstreamKind::for_path(&r.path),
         };
         let response = match &self.response {
-            None => None,
+            // What the client got is triage's answer: read as the response, it is explained
+            // and exported; its `Proxy-Status: triage` says whose it is.
+            None => match &self.triage_answer {
+                None => None,
+                Some(a) => Some(Response {
+                    status: StatusCode::from_u16(a.status)
+                        .map_err(|_| format!("invalid status {}", a.status))?,
+                    version: None,
+                    headers: headers_in(&a.headers),
+                    body: body_in(a.body.as_deref(), a.body_encoding.as_deref(), true, None)?,
+                }),
+            },
             Some(resp) => Some(Response {
                 status: StatusCode::from_u16(resp.status)
                     .map_err(|_| format!("invalid status {}", resp.status))?,
@@ -277,7 +378,15 @@ impl Record {
                     r.body_size,
                 )?,
                 upstream,
-                host: r.host.as_deref().map(Into::into),
+                // The host is the upstream's, as a HAR export's URL names it (built from
+                // `base_url`), so that the recording and its export diagnose alike; `host`
+                // alone may be the client's `Host` header, which names the proxy.
+                host: r
+                    .base_url
+                    .as_deref()
+                    .and_then(|b| crate::ingest::split_url(b).host)
+                    .or_else(|| r.host.clone())
+                    .map(Into::into),
                 base_url: r.base_url.as_deref().map(Into::into),
             },
             response,
@@ -338,8 +447,23 @@ impl Recorder {
     /// Appends one exchange, redacted, with its diagnoses: one line, one `write_all` on a file
     /// opened with `O_APPEND`, no user-space buffer, so it is in the file when this returns.
     pub fn append(&self, exchange: &Exchange, diagnoses: &[Value]) -> Result<(), Error> {
+        self.append_ended(exchange, diagnoses, &crate::inspect::Ending::default())
+    }
+
+    /// [`append`](Self::append) of a live exchange, with how it ended: triage's own answer,
+    /// the client leaving, the shutdown cutting it.
+    pub fn append_ended(
+        &self,
+        exchange: &Exchange,
+        diagnoses: &[Value],
+        ending: &crate::inspect::Ending,
+    ) -> Result<(), Error> {
         let (redacted, secrets) = crate::redact::exchange_and_secrets(exchange, self.keep_content);
-        let mut record = Record::from_exchange(&redacted, diagnoses);
+        let mut record = Record::from_exchange(&redacted, diagnoses).with_ending(
+            ending,
+            &secrets,
+            self.keep_content,
+        );
         for d in &mut record.diagnoses {
             // Secret keys are scrubbed, and a cause quoting the upstream's message may quote a
             // credential of the exchange.
@@ -383,7 +507,7 @@ impl crate::diagnose::Sink for Recorder {
             .iter()
             .filter_map(|d| serde_json::to_value(d).ok())
             .collect();
-        if let Err(e) = self.append(ex, &values) {
+        if let Err(e) = self.append_ended(ex, &values, &done.ending) {
             // The proxy keeps serving; the log says the recording has a gap.
             tracing::warn!(target: "triage::record", error = %e, seq = ex.seq, "could not append to the recording");
         }

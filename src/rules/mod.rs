@@ -44,6 +44,10 @@ pub const BUILTIN: &[(&str, &str)] = &[
         "rules/genesys/evidence.toml",
         include_str!("../../rules/genesys/evidence.toml"),
     ),
+    (
+        "rules/triage/proxy.toml",
+        include_str!("../../rules/triage/proxy.toml"),
+    ),
 ];
 
 /// Names every template may use: the request's method and path (as sent) and the status.

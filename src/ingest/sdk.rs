@@ -1,0 +1,514 @@
+//! Errors as the Genesys Cloud SDKs print them, pasted where a bare JSON body is expected:
+//!
+//! - Python (`purecloudplatformclientv2`): `print(e)` of an `ApiException` is its `__str__`
+//!   (rest.py): `(409)\nReason: Conflict\nHTTP response headers: HTTPHeaderDict({...})\n`
+//!   `HTTP response body: {...}\n`, the headers a Python dict's `repr`, the body the decoded text.
+//! - JavaScript (`purecloud-platform-client-v2`): `console.log(e)` of what a call rejects with,
+//!   Node's `util.inspect` of a JavaScript object: with `returnExtended`, `{ status, statusText,
+//!   headers, body, text, error }` (ApiClient.js `callApi`); without it, the body alone.
+//!
+//! Neither is JSON, so each is read by its own small parser into the status, the headers and
+//! the JSON body, which then go where a pasted body's would.
+
+use serde_json::{Map, Value};
+
+/// What a pasted SDK error gives.
+#[derive(Debug)]
+pub(crate) struct Pasted {
+    /// Which SDK's shape it was, for messages.
+    pub shape: &'static str,
+    /// The HTTP status the SDK got (not the body's copy); `None` for the JS SDK's body alone.
+    pub status: Option<u16>,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+    pub warnings: Vec<String>,
+}
+
+pub(crate) const PYTHON: &str = "Python SDK ApiException (print(e))";
+pub(crate) const JS: &str = "JavaScript SDK error (console.log(e))";
+
+/// Whether `text` starts as the Python SDK's `ApiException` does: `(status)` on a line of its
+/// own, then `Reason:`.
+pub(crate) fn looks_python(text: &str) -> bool {
+    let mut lines = text.trim_start().lines();
+    let first = lines.next().unwrap_or("").trim_end();
+    first.starts_with('(')
+        && first.ends_with(')')
+        && first.len() > 2
+        && first[1..first.len() - 1]
+            .bytes()
+            .all(|b| b.is_ascii_digit())
+        && lines.next().is_some_and(|l| l.starts_with("Reason:"))
+}
+
+/// The SDK error `text` is, if it is one: `None` when it is neither shape (then it is read as
+/// JSON); `Err` naming the shape and what is missing when it is one but broken.
+pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
+    if looks_python(text) {
+        return Some(python(text));
+    }
+    let t = text.trim_start();
+    // JSON parses as JSON; only what does not, and opens an object, may be util.inspect's.
+    if t.starts_with('{') && serde_json::from_str::<Value>(t).is_err() {
+        return js(t);
+    }
+    None
+}
+
+fn python(text: &str) -> Result<Pasted, String> {
+    let broken = |what: &str| format!("a {PYTHON}, but {what}");
+    let text = text.trim_start();
+    let (first, rest) = text.split_once('\n').unwrap_or((text, ""));
+    let first = first.trim_end();
+    let status: u16 = first[1..first.len() - 1]
+        .parse()
+        .map_err(|_| broken("its status is not a number"))?;
+    if status == 0 {
+        // rest.py raises status 0 for a TLS failure: there was no HTTP response.
+        return Err(broken(
+            "its status is 0: the SDK got no HTTP response (its Reason says why), so there is nothing to explain",
+        ));
+    }
+    let mut headers = Vec::new();
+    let mut body = None;
+    let mut warnings = Vec::new();
+    let mut lines = rest.split_inclusive('\n');
+    while let Some(line) = lines.next() {
+        if let Some(h) = line.strip_prefix("HTTP response headers: ") {
+            match python_headers(h.trim_end()) {
+                Some(h) => headers = h,
+                None => warnings.push(format!(
+                    "the headers of the pasted {PYTHON} could not be read; the report goes without them"
+                )),
+            }
+        } else if let Some(b) = line.strip_prefix("HTTP response body: ") {
+            // The body is the rest, whatever lines it spans.
+            let mut all = b.to_owned();
+            all.extend(lines.by_ref().map(str::to_owned));
+            body = Some(all.trim().to_owned());
+        }
+    }
+    let body = body.ok_or_else(|| {
+        broken("it has no \"HTTP response body:\" line (the body is what is explained; paste the whole of print(e))")
+    })?;
+    Ok(Pasted {
+        shape: PYTHON,
+        status: Some(status),
+        headers,
+        body: body.into_bytes(),
+        warnings,
+    })
+}
+
+/// `HTTPHeaderDict({'Content-Type': 'application/json', ...})` (or a plain dict's repr).
+fn python_headers(text: &str) -> Option<Vec<(String, String)>> {
+    let inner = text
+        .strip_prefix("HTTPHeaderDict(")
+        .and_then(|t| t.strip_suffix(')'))
+        .unwrap_or(text)
+        .trim();
+    let mut p = Lit::new(inner.strip_prefix('{')?.strip_suffix('}')?);
+    let mut out = Vec::new();
+    loop {
+        p.ws();
+        if p.at_end() {
+            return Some(out);
+        }
+        let name = p.string()?;
+        p.ws();
+        p.eat(':')?;
+        p.ws();
+        let value = p.string()?;
+        out.push((name, value));
+        p.ws();
+        if p.eat(',').is_none() {
+            p.ws();
+            return p.at_end().then_some(out);
+        }
+    }
+}
+
+fn js(text: &str) -> Option<Result<Pasted, String>> {
+    let mut p = Lit::new(text);
+    let (value, complete) = p.object_lenient();
+    let obj = value?;
+    let broken = |what: &str| format!("a {JS}, but {what}");
+    let extended = obj.contains_key("statusText") || obj.contains_key("body");
+    let mut warnings = Vec::new();
+    if p.elided {
+        warnings.push(format!(
+            "the pasted {JS} has values console.log left out ([Object], [Array], more items); \
+             what they held is unknown (console.dir(e, {{depth: null}}) prints them all)"
+        ));
+    }
+    if !extended {
+        // Without `returnExtended` the SDK rejects with the body itself.
+        if !complete || !obj.contains_key("code") && !obj.contains_key("message") {
+            return None;
+        }
+        let body = serde_json::to_vec(&Value::Object(obj)).ok()?;
+        return Some(Ok(Pasted {
+            shape: JS,
+            status: None,
+            headers: Vec::new(),
+            body,
+            warnings,
+        }));
+    }
+    let status = match obj.get("status").and_then(Value::as_u64) {
+        Some(s) => u16::try_from(s).ok(),
+        None => None,
+    };
+    let Some(status) = status else {
+        return Some(Err(broken("it has no numeric \"status\"")));
+    };
+    let headers = match obj.get("headers") {
+        Some(Value::Object(h)) => h
+            .iter()
+            .filter_map(|(n, v)| match v {
+                Value::String(s) => Some((n.clone(), s.clone())),
+                Value::Number(x) => Some((n.clone(), x.to_string())),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    let body = match obj.get("body").or_else(|| obj.get("text")) {
+        Some(Value::String(s)) => s.clone().into_bytes(),
+        Some(v @ (Value::Object(_) | Value::Array(_))) => serde_json::to_vec(v).ok()?,
+        _ => {
+            return Some(Err(broken(if complete {
+                "it has no \"body\" (the body is what is explained)"
+            } else {
+                "it is cut off before its \"body\" (paste the whole of console.log(e))"
+            })))
+        }
+    };
+    Some(Ok(Pasted {
+        shape: JS,
+        status: Some(status),
+        headers,
+        body,
+        warnings,
+    }))
+}
+
+/// A reader of JavaScript literals as `util.inspect` writes them, and of Python string reprs.
+struct Lit<'a> {
+    s: &'a [u8],
+    i: usize,
+    /// Something was left out by the printer (`[Object]`, `... n more items`).
+    elided: bool,
+    /// Nesting so far: a pasted file is anyone's, and must not overflow the stack.
+    depth: usize,
+}
+
+/// Deepest nesting read, as serde_json's limit.
+const MAX_DEPTH: usize = 128;
+
+impl<'a> Lit<'a> {
+    fn new(s: &'a str) -> Self {
+        Lit {
+            s: s.as_bytes(),
+            i: 0,
+            elided: false,
+            depth: 0,
+        }
+    }
+
+    fn at_end(&self) -> bool {
+        self.i >= self.s.len()
+    }
+
+    fn peek(&self) -> Option<u8> {
+        self.s.get(self.i).copied()
+    }
+
+    fn ws(&mut self) {
+        while self.peek().is_some_and(|b| b.is_ascii_whitespace()) {
+            self.i += 1;
+        }
+    }
+
+    fn eat(&mut self, c: char) -> Option<()> {
+        (self.peek() == Some(c as u8)).then(|| self.i += 1)
+    }
+
+    fn starts(&self, prefix: &str) -> bool {
+        self.s[self.i..].starts_with(prefix.as_bytes())
+    }
+
+    /// A quoted string (`'`, `"` or `` ` ``) with backslash escapes.
+    fn string(&mut self) -> Option<String> {
+        let q = self.peek().filter(|q| matches!(q, b'\'' | b'"' | b'`'))?;
+        self.i += 1;
+        let mut out = Vec::new();
+        loop {
+            let b = self.peek()?;
+            self.i += 1;
+            match b {
+                _ if b == q => break,
+                b'\\' => {
+                    let e = self.peek()?;
+                    self.i += 1;
+                    match e {
+                        b'n' => out.push(b'\n'),
+                        b't' => out.push(b'\t'),
+                        b'r' => out.push(b'\r'),
+                        b'0' => out.push(0),
+                        b'x' => {
+                            let h = std::str::from_utf8(self.s.get(self.i..self.i + 2)?).ok()?;
+                            let c = char::from_u32(u32::from_str_radix(h, 16).ok()?)?;
+                            self.i += 2;
+                            out.extend(c.to_string().bytes());
+                        }
+                        b'u' => {
+                            let h = std::str::from_utf8(self.s.get(self.i..self.i + 4)?).ok()?;
+                            let c = char::from_u32(u32::from_str_radix(h, 16).ok()?)
+                                .unwrap_or(char::REPLACEMENT_CHARACTER);
+                            self.i += 4;
+                            out.extend(c.to_string().bytes());
+                        }
+                        other => out.push(other),
+                    }
+                }
+                _ => out.push(b),
+            }
+        }
+        String::from_utf8(out).ok()
+    }
+
+    /// An object key: an identifier or a quoted name.
+    fn key(&mut self) -> Option<String> {
+        if matches!(self.peek(), Some(b'\'' | b'"' | b'`')) {
+            return self.string();
+        }
+        let start = self.i;
+        while self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'$') || b >= 0x80)
+        {
+            self.i += 1;
+        }
+        (self.i > start).then(|| String::from_utf8_lossy(&self.s[start..self.i]).into_owned())
+    }
+
+    /// `{ key: value, ... }` after an optional class tag (`Object [AxiosHeaders] {`); the keys
+    /// read before a value that is not a literal (an `AxiosError` with its stack) are kept,
+    /// and the second value says whether the object was read to its end.
+    fn object_lenient(&mut self) -> (Option<Map<String, Value>>, bool) {
+        self.ws();
+        if self.eat('{').is_none() {
+            return (None, false);
+        }
+        let mut map = Map::new();
+        loop {
+            self.ws();
+            if self.eat('}').is_some() {
+                return (Some(map), true);
+            }
+            let Some(k) = self.key() else {
+                return (Some(map), false);
+            };
+            self.ws();
+            if self.eat(':').is_none() {
+                return (Some(map), false);
+            }
+            self.ws();
+            let Some(v) = self.value() else {
+                return (Some(map), false);
+            };
+            map.insert(k, v);
+            self.ws();
+            if self.eat(',').is_none() {
+                self.ws();
+                let closed = self.eat('}').is_some();
+                return (Some(map), closed);
+            }
+        }
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.ws();
+        // Class tags: `Object [AxiosHeaders] {`, `[Object: null prototype] {`.
+        if self.starts("Object [") || self.starts("[Object: null prototype]") {
+            while self.peek().is_some_and(|b| b != b'{') {
+                self.i += 1;
+            }
+        }
+        for (elided, v) in [
+            ("[Object]", Value::Null),
+            ("[Array]", Value::Null),
+            ("[Getter]", Value::Null),
+        ] {
+            if self.starts(elided) {
+                self.i += elided.len();
+                self.elided = true;
+                return Some(v);
+            }
+        }
+        let open = self.peek()?;
+        if matches!(open, b'{' | b'[') {
+            if self.depth >= MAX_DEPTH {
+                return None;
+            }
+            self.depth += 1;
+        }
+        let v = self.value_at(open);
+        if matches!(open, b'{' | b'[') {
+            self.depth -= 1;
+        }
+        v
+    }
+
+    fn value_at(&mut self, open: u8) -> Option<Value> {
+        let v = match open {
+            b'{' => match self.object_lenient() {
+                (Some(m), true) => Value::Object(m),
+                _ => return None,
+            },
+            b'[' => {
+                self.i += 1;
+                let mut items = Vec::new();
+                loop {
+                    self.ws();
+                    if self.eat(']').is_some() {
+                        break;
+                    }
+                    if self.starts("... ") {
+                        // `... 3 more items`
+                        self.elided = true;
+                        while self.peek().is_some_and(|b| b != b']' && b != b',') {
+                            self.i += 1;
+                        }
+                    } else {
+                        items.push(self.value()?);
+                    }
+                    self.ws();
+                    if self.eat(',').is_none() {
+                        self.ws();
+                        self.eat(']')?;
+                        break;
+                    }
+                }
+                Value::Array(items)
+            }
+            b'\'' | b'"' | b'`' => {
+                let mut s = self.string()?;
+                // Strings of several lines print as `'a\n' +\n  'b'`.
+                loop {
+                    let save = self.i;
+                    self.ws();
+                    if self.eat('+').is_some() {
+                        self.ws();
+                        if let Some(more) = self.string() {
+                            s.push_str(&more);
+                            continue;
+                        }
+                    }
+                    self.i = save;
+                    break;
+                }
+                Value::String(s)
+            }
+            _ => {
+                let start = self.i;
+                while self.peek().is_some_and(|b| {
+                    b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'+' | b'_')
+                }) {
+                    self.i += 1;
+                }
+                let word = std::str::from_utf8(&self.s[start..self.i]).ok()?;
+                match word {
+                    "true" => Value::Bool(true),
+                    "false" => Value::Bool(false),
+                    "null" | "undefined" => Value::Null,
+                    _ => match serde_json::from_str::<serde_json::Number>(word) {
+                        Ok(n) => Value::Number(n),
+                        Err(_) => return None,
+                    },
+                }
+            }
+        };
+        Some(v)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const PY: &str = "(409)\nReason: Conflict\nHTTP response headers: HTTPHeaderDict({'Content-Type': 'application/json', 'Content-Length': '123', 'ININ-Correlation-Id': 'c0ffee-1', 'Retry-After': '3'})\nHTTP response body: {\"message\":\"It's taken\",\"code\":\"request.conflict\",\"status\":409}\n";
+
+    #[test]
+    fn python_print_of_an_api_exception() {
+        let p = recognise(PY).unwrap().unwrap();
+        assert_eq!(p.status, Some(409));
+        assert!(p
+            .headers
+            .contains(&("ININ-Correlation-Id".into(), "c0ffee-1".into())));
+        assert!(p.headers.contains(&("Retry-After".into(), "3".into())));
+        let body: Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(body["code"], "request.conflict");
+    }
+
+    #[test]
+    fn python_without_its_body_says_what_is_missing() {
+        let cut = PY.split("HTTP response body").next().unwrap();
+        let e = recognise(cut).unwrap().unwrap_err();
+        assert!(
+            e.contains(PYTHON) && e.contains("HTTP response body:"),
+            "{e}"
+        );
+    }
+
+    const JS_EXTENDED: &str = r#"{
+  status: 409,
+  statusText: 'Conflict',
+  headers: Object [AxiosHeaders] {
+    'content-type': 'application/json',
+    'inin-correlation-id': 'c0ffee-2',
+    'retry-after': '3'
+  },
+  body: {
+    message: "It's taken",
+    code: 'request.conflict',
+    status: 409,
+    messageParams: {},
+    contextId: 'c0ffee-2',
+    details: [],
+    errors: [ [Object], ... 2 more items ]
+  },
+  text: undefined,
+  error: AxiosError: Request failed with status code 409
+      at settle (/app/node_modules/axios/dist/node/axios.cjs:2031:12) {
+    code: 'ERR_BAD_REQUEST'
+  }
+}"#;
+
+    #[test]
+    fn js_console_log_of_an_extended_error() {
+        let p = recognise(JS_EXTENDED).unwrap().unwrap();
+        assert_eq!(p.status, Some(409));
+        assert!(p
+            .headers
+            .contains(&("inin-correlation-id".into(), "c0ffee-2".into())));
+        let body: Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(body["code"], "request.conflict");
+        assert_eq!(body["message"], "It's taken");
+        assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn js_body_alone_and_broken_shapes() {
+        let p = recognise("{\n  message: 'x',\n  code: 'bad.request',\n  status: 400\n}")
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.status, None);
+        let e = recognise("{\n  status: 409,\n  statusText: 'Conflict',\n  headers: {}")
+            .unwrap()
+            .unwrap_err();
+        assert!(e.contains(JS) && e.contains("body"), "{e}");
+        assert!(recognise("{\"status\": 409}").is_none());
+    }
+}
