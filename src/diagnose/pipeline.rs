@@ -139,9 +139,14 @@ impl Pipeline {
             self.evidence.observe_in(ex, now, region);
             return Vec::new();
         }
-        let Some(facts) = self.evidence.observe_then_facts(ex, now, region) else {
+        let Some(mut facts) = self.evidence.observe_then_facts(ex, now, region) else {
             return Vec::new();
         };
+        if self.options.replay && ex.started_at == UNIX_EPOCH {
+            // The replay clock puts an exchange without a time at the latest time replayed;
+            // an age measured from there would be another exchange's, not this one's.
+            facts.conversation_age_s = None;
+        }
         let operation = self.operations.get(ex, &self.catalog.get());
         let ctx = Context::with_operation(ex, Some(&facts), operation, region);
         let mut diagnoses = self.engine.diagnose_in(ex, &ctx);
