@@ -1448,5 +1448,148 @@ fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
         r.err.contains("JavaScript SDK error") && r.err.contains("body"),
         "{}",
         r.err
+
+/// The closed-conversation HAR with the failed send repeated (a retry loop on its third try)
+/// and one more send into another conversation: diagnoses whose fixes differ by exchange.
+fn fixes_that_differ_har(dir: &Path) -> PathBuf {
+    let text = std::fs::read_to_string(closed()).unwrap();
+    let mut har: Value = serde_json::from_str(&text).unwrap();
+    let entries = har["log"]["entries"].as_array_mut().unwrap();
+    let send = entries[1].clone();
+    for (i, second) in [(1, "42"), (2, "43"), (3, "44")] {
+        let mut e = send.clone();
+        e["startedDateTime"] = Value::from(format!("2026-03-01T10:20:{second}.000Z"));
+        if i == 3 {
+            let url = e["request"]["url"].as_str().unwrap().replace(
+                "5c1e2f0a-0000-4000-8000-000000000001",
+                "9f9f9f9f-0000-4000-8000-000000000009",
+            );
+            e["request"]["url"] = Value::from(url);
+        }
+        entries.push(e);
+    }
+    let path = dir.join("fixes.har");
+    std::fs::write(&path, serde_json::to_string(&har).unwrap()).unwrap();
+    path
+}
+
+#[test]
+fn every_exchange_is_shown_with_its_own_fix_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixes_that_differ_har(dir.path());
+    let report = report_of(&[har], &ReadOptions::default(), false);
+    let first = "Check the state with GET /api/v2/conversations/messages/5c1e2f0a-0000-4000-8000-000000000001 (";
+    let other = "Check the state with GET /api/v2/conversations/messages/9f9f9f9f-0000-4000-8000-000000000009 (";
+    let retry = "Sending it again unchanged keeps getting 409";
+    let json = render(&report, explain::Format::Json);
+    assert!(json.contains(other) && json.contains(retry), "{json}");
+
+    let text = render(&report, explain::Format::Text);
+    // The summary shows no one exchange's fix as the rule's.
+    assert!(
+        text.contains("    fix: differs by exchange; see each one's below\n"),
+        "{text}"
+    );
+    // The first conversation's fix in full once, then referred to.
+    assert_eq!(
+        text.matches(&format!("      fix: {first}")).count(),
+        1,
+        "{text}"
+    );
+    assert_eq!(text.matches("      fix: as for #2\n").count(), 2, "{text}");
+    assert_eq!(
+        text.matches(&format!("      fix: {other}")).count(),
+        1,
+        "{text}"
+    );
+    // The second diagnosis of the third try, with its own cause and fix.
+    assert!(text.contains("      also retry-loop: "), "{text}");
+    assert!(text.contains(&format!("      fix: {retry}")), "{text}");
+
+    let md = render(&report, explain::Format::Markdown);
+    assert!(
+        md.contains(
+            "The fix differs by exchange; each one's is with it under *Failing exchanges*."
+        ),
+        "{md}"
+    );
+    let md_fix = |f: &str| format!("*Fix:* {}", markdown_escape(f));
+    assert_eq!(md.matches(&md_fix(first)).count(), 1, "{md}");
+    assert_eq!(md.matches("*Fix:* as for \\#2").count(), 2, "{md}");
+    assert_eq!(md.matches(&md_fix(other)).count(), 1, "{md}");
+    assert!(md.contains(&md_fix(retry)), "{md}");
+    assert!(md.contains("**retry-loop:** "), "{md}");
+
+    let html = render(&report, explain::Format::Html);
+    assert!(html.contains("The fix differs by exchange"), "{html}");
+    assert_eq!(html.matches(&format!("Fix: {first}")).count(), 1, "{html}");
+    assert_eq!(html.matches("Fix: as for #2<").count(), 2, "{html}");
+    assert_eq!(html.matches(&format!("Fix: {other}")).count(), 1, "{html}");
+    assert!(html.contains(&format!("Fix: {retry}")), "{html}");
+}
+
+#[test]
+fn a_fix_the_same_for_every_exchange_is_given_once() {
+    // Three tries into one conversation: the rule's fix is true of all three, so it is in the
+    // summary alone (the retry loop's, a second diagnosis, under its exchange).
+    let dir = tempfile::tempdir().unwrap();
+    let har = fixes_that_differ_har(dir.path());
+    let text = std::fs::read_to_string(&har).unwrap();
+    let mut v: Value = serde_json::from_str(&text).unwrap();
+    v["log"]["entries"].as_array_mut().unwrap().pop();
+    std::fs::write(&har, v.to_string()).unwrap();
+    let report = report_of(&[har], &ReadOptions::default(), false);
+    let out = render(&report, explain::Format::Text);
+    assert_eq!(
+        out.matches("Resending unchanged will not help").count(),
+        1,
+        "{out}"
+    );
+    assert!(out.contains("    fix: Check the state with GET"), "{out}");
+    assert!(
+        out.contains("      fix: Sending it again unchanged"),
+        "{out}"
+    );
+}
+
+fn markdown_escape(s: &str) -> String {
+    explain::markdown::escape(s)
+}
+
+#[test]
+fn json_says_null_for_a_url_the_input_did_not_give_and_the_totals_as_text_does() {
+    let r = triage_in(&["--format", "json", "-"], Some(CONFLICT_BODY));
+    assert_eq!(r.code, 1, "stderr: {}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines[0]["url"], Value::Null, "{}", r.out);
+    assert_eq!(lines[0]["method"], Value::Null, "{}", r.out);
+    // The totals line starts as the text report's first line does.
+    let totals =
+        "triage explain: 1 exchange read, 1 failed, 1 diagnosed, 0 failures without a diagnosis";
+    assert!(r.err.lines().any(|l| l == totals), "{}", r.err);
+    let text = triage_in(&["-"], Some(CONFLICT_BODY));
+    assert_eq!(text.out.lines().next(), Some(totals), "{}", text.out);
+}
+
+#[test]
+fn html_rule_ids_break_at_hyphens_only() {
+    let report = report_of(
+        &[fixture("explain/closed-conversation.har")],
+        &ReadOptions::default(),
+        false,
+    );
+    let html = render(&report, explain::Format::Html);
+    // Every rule id is in a code element that the break-anywhere style of URLs and ids does
+    // not apply to.
+    assert!(
+        html.contains("code.id{word-break:normal;overflow-wrap:normal}"),
+        "{html}"
+    );
+    assert!(!html.contains("<code>conversation-closed</code>"), "{html}");
+    assert_eq!(
+        html.matches("<code class=\"id\">conversation-closed</code>")
+            .count(),
+        3,
+        "{html}"
     );
 }

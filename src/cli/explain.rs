@@ -179,7 +179,8 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         }
     }
     if args.format == Format::Json || !to_stdout {
-        eprintln!("triage: {}", explain::totals_line(&report.totals));
+        // The same prefix as the text report's first line, so one grep finds both.
+        eprintln!("triage explain: {}", explain::totals_line(&report.totals));
         for line in explain::skipped_lines(&report) {
             eprintln!("triage: {line}");
         }

@@ -42,6 +42,7 @@ table{border-collapse:collapse;width:100%;font-size:.9rem}\
 th,td{border:1px solid #d0d7de;padding:.3rem .5rem;text-align:left;vertical-align:top}\
 th{background:#f6f8fa}td.n{text-align:right}\
 code,.mono{font-family:ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}\
+code.id{word-break:normal;overflow-wrap:normal}\
 .error{color:#b42318;font-weight:600}.warning{color:#9a6700;font-weight:600}.info{color:#0969da}\
 .rule{border:1px solid #d0d7de;border-radius:6px;padding:.5rem 1rem;margin:1rem 0}\
 .muted{color:#57606a}.broken{background:#fff1f0;border:1px solid #ffa39e;padding:.5rem 1rem}";
@@ -99,7 +100,7 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
             let sev = s.severity.as_str();
             writeln!(
                 w,
-                "<tr><td><a href=\"#rule-{id}\"><code>{rule}</code></a></td><td class=\"{sev}\">{sev}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
+                "<tr><td><a href=\"#rule-{id}\"><code class=\"id\">{rule}</code></a></td><td class=\"{sev}\">{sev}</td><td class=\"n\">{}</td><td>{}</td><td>{}</td><td class=\"mono\">{}</td></tr>",
                 s.count,
                 escape(s.first_time.as_deref().unwrap_or("")),
                 escape(s.last_time.as_deref().unwrap_or("")),
@@ -113,11 +114,16 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         for s in &report.rules {
             writeln!(
                 w,
-                "<div class=\"rule\" id=\"rule-{}\"><h3><code>{}</code>: {}</h3><p>{}</p>",
+                "<div class=\"rule\" id=\"rule-{}\"><h3><code class=\"id\">{}</code>: {}</h3><p>{}</p>",
                 anchor(&s.rule),
                 escape(&s.rule),
                 escape(&s.title),
-                escape(&s.fix)
+                match &s.fix {
+                    Some(fix) => escape(fix),
+                    None => "The fix differs by exchange; each one&#39;s is with it under \
+                             <em>Failing exchanges</em>."
+                        .to_owned(),
+                }
             )?;
             if let Some(d) = &s.docs {
                 writeln!(w, "<p>Docs: {}</p>", link(d))?;
@@ -133,35 +139,47 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     } else {
         writeln!(w, "<h2>Failing exchanges</h2>")?;
         writeln!(w, "<table><thead><tr><th>#</th><th>Time</th><th>Request</th><th>Status</th><th>Correlation id</th><th>Diagnosis</th></tr></thead><tbody>")?;
-        for r in failures {
-            let mut diagnosis = match r.diagnoses.first() {
-                Some(d) => {
-                    let rules: Vec<String> = r
-                        .diagnoses
-                        .iter()
-                        .map(|d| format!("<code>{}</code>", escape(&d.rule)))
-                        .collect();
-                    let evidence: Vec<String> = d
-                        .evidence
-                        .iter()
-                        .map(|(k, v)| {
-                            format!(
-                                "<code>{}</code> = <code>{}</code>",
-                                escape(k),
-                                escape(v.as_str().unwrap_or_default())
-                            )
-                        })
-                        .collect();
-                    let mut s = format!("{}<br>{}", rules.join(", "), escape(&d.cause));
-                    if !evidence.is_empty() {
-                        s.push_str(&format!(
-                            "<br><span class=\"muted\">evidence: {}</span>",
-                            evidence.join("; ")
-                        ));
-                    }
-                    s
-                }
-                None => "<em>no diagnosis</em>".to_owned(),
+        let fixes = report.fixes_shown();
+        for (r, fixes) in failures.into_iter().zip(fixes) {
+            // Each diagnosis with its own cause and evidence, and its own fix unless the
+            // summary says that very text.
+            let mut diagnosis = if r.diagnoses.is_empty() {
+                "<em>no diagnosis</em>".to_owned()
+            } else {
+                let parts: Vec<String> = r
+                    .diagnoses
+                    .iter()
+                    .zip(&fixes)
+                    .map(|(d, fix)| {
+                        let evidence: Vec<String> = d
+                            .evidence
+                            .iter()
+                            .map(|(k, v)| {
+                                format!(
+                                    "<code>{}</code> = <code>{}</code>",
+                                    escape(k),
+                                    escape(v.as_str().unwrap_or_default())
+                                )
+                            })
+                            .collect();
+                        let mut s = format!(
+                            "<code class=\"id\">{}</code><br>{}",
+                            escape(&d.rule),
+                            escape(&d.cause)
+                        );
+                        if let Some(fix) = fix.text() {
+                            s.push_str(&format!("<br>Fix: {}", escape(&fix)));
+                        }
+                        if !evidence.is_empty() {
+                            s.push_str(&format!(
+                                "<br><span class=\"muted\">evidence: {}</span>",
+                                evidence.join("; ")
+                            ));
+                        }
+                        s
+                    })
+                    .collect();
+                parts.join("<hr>")
             };
             for n in &r.notes {
                 diagnosis.push_str(&format!(

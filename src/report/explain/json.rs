@@ -1,5 +1,6 @@
 //! JSON Lines: one object per diagnosed exchange, written as each one is diagnosed, so a
-//! large input streams. Fields: `index`, `file`, `entry`, `time`, `method`, `url`, `status`,
+//! large input streams. Fields: `index`, `file`, `entry`, `time`, `method`, `url` (`null` when
+//! the input did not give the path), `status`,
 //! `correlation_id`, `diagnoses: [{rule, title, severity, confidence, cause, fix, docs,
 //! evidence, operation}]`. Nothing else goes to standard output.
 

@@ -86,7 +86,13 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
             writeln!(w)?;
             writeln!(w, "### {}: {}", escape(&s.rule), escape(&s.title))?;
             writeln!(w)?;
-            writeln!(w, "{}", escape(&s.fix))?;
+            match &s.fix {
+                Some(fix) => writeln!(w, "{}", escape(fix))?,
+                None => writeln!(
+                    w,
+                    "The fix differs by exchange; each one's is with it under *Failing exchanges*."
+                )?,
+            }
             if let Some(d) = &s.docs {
                 writeln!(w)?;
                 writeln!(w, "Docs: {}", link(d))?;
@@ -103,17 +109,29 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
             "| # | Time | Method | URL | Status | Correlation id | Rule | Cause |"
         )?;
         writeln!(w, "| ---: | --- | --- | --- | --- | --- | --- | --- |")?;
-        for r in failures {
-            let (rule, mut cause) = match r.diagnoses.first() {
-                Some(d) => (
-                    r.diagnoses
-                        .iter()
-                        .map(|d| escape(&d.rule))
-                        .collect::<Vec<_>>()
-                        .join(", "),
-                    escape(&d.cause),
-                ),
-                None => ("*no diagnosis*".to_owned(), String::new()),
+        let fixes = report.fixes_shown();
+        for (r, fixes) in failures.into_iter().zip(fixes) {
+            let (rule, mut cause) = if r.diagnoses.is_empty() {
+                ("*no diagnosis*".to_owned(), String::new())
+            } else {
+                let rules = r.diagnoses.iter().map(|d| escape(&d.rule));
+                // Each diagnosis's own cause, and its own fix unless the summary says that
+                // very text; named by rule when there is more than one.
+                let causes = r.diagnoses.iter().zip(&fixes).map(|(d, fix)| {
+                    let mut c = if r.diagnoses.len() > 1 {
+                        format!("**{}:** {}", escape(&d.rule), escape(&d.cause))
+                    } else {
+                        escape(&d.cause)
+                    };
+                    if let Some(fix) = fix.text() {
+                        c.push_str(&format!(" *Fix:* {}", escape(&fix)));
+                    }
+                    c
+                });
+                (
+                    rules.collect::<Vec<_>>().join(", "),
+                    causes.collect::<Vec<_>>().join("<br>"),
+                )
             };
             for n in &r.notes {
                 if !cause.is_empty() {

@@ -57,7 +57,9 @@ pub struct ExchangeRecord {
     pub time: Option<String>,
     /// `None` when the input did not say (a bare error body without `--method`).
     pub method: Option<String>,
-    /// Host (when known) and path, query redacted.
+    /// Host (when known) and path, query redacted; in JSON `null` when the input did not give
+    /// the path, rather than the placeholder the other formats show.
+    #[serde(serialize_with = "url_or_null")]
     pub url: String,
     /// False when the input did not give the path (`url` then says so).
     #[serde(skip)]
@@ -86,6 +88,14 @@ impl ExchangeRecord {
             (None, _) => format!("(method unknown) {}", self.url),
             (Some(m), _) => format!("{m} {}", self.url),
         }
+    }
+}
+
+fn url_or_null<S: serde::Serializer>(url: &str, s: S) -> Result<S::Ok, S::Error> {
+    if url.ends_with(PATH_UNKNOWN) {
+        s.serialize_none()
+    } else {
+        s.serialize_str(url)
     }
 }
 
@@ -135,11 +145,34 @@ pub struct RuleSummary {
     pub correlation_ids: Vec<String>,
     /// Distinct correlation ids not listed.
     pub more_correlation_ids: usize,
-    /// The fix, as given for the first exchange.
-    pub fix: String,
+    /// The fix when every exchange grouped here was given the same one; `None` when they
+    /// differ (an id, an operation in it), so that no exchange is shown another's fix.
+    pub fix: Option<String>,
     pub docs: Option<String>,
     /// First exchange (run index) with this rule.
     pub first_index: usize,
+}
+
+/// How a diagnosis's fix is shown under its exchange ([`Report::fixes_shown`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FixShown<'a> {
+    /// The summary of its rule says this very text, true of every exchange it groups.
+    InSummary,
+    /// Shown here, in full.
+    Own(&'a str),
+    /// The same text as for the exchange of this index, listed above.
+    AsFor(usize),
+}
+
+impl FixShown<'_> {
+    /// The text after "fix: ", `None` when nothing is to be said.
+    pub fn text(&self) -> Option<String> {
+        match self {
+            FixShown::InSummary => None,
+            FixShown::Own(f) => Some((*f).to_owned()),
+            FixShown::AsFor(i) => Some(format!("as for #{i}")),
+        }
+    }
 }
 
 /// Counts over the whole run.
@@ -431,7 +464,7 @@ impl Report {
                     last_time: None,
                     correlation_ids: Vec::new(),
                     more_correlation_ids: 0,
-                    fix: best.fix.clone(),
+                    fix: Some(best.fix.clone()),
                     docs: best.docs.clone(),
                     first_index: rec.index,
                 });
@@ -442,6 +475,9 @@ impl Report {
         };
         let s = &mut self.rules[i];
         s.count += 1;
+        if s.fix.as_deref().is_some_and(|f| f != best.fix) {
+            s.fix = None;
+        }
         if rec.time.is_some() {
             if s.first_time.is_none() {
                 s.first_time = rec.time.clone();
@@ -477,6 +513,43 @@ impl Report {
     /// True when a failure has no diagnosis (exit status 1 under `--fail-on undiagnosed`).
     pub fn any_undiagnosed(&self) -> bool {
         self.totals.undiagnosed > 0
+    }
+
+    /// The fix of `d` to show with its exchange: `None` when the summary of its rule already
+    /// shows that very text, for every exchange it groups.
+    pub fn own_fix<'a>(&self, d: &'a DiagnosisRecord) -> Option<&'a str> {
+        let common = self
+            .rule_index
+            .get(&d.rule)
+            .and_then(|&i| self.rules[i].fix.as_deref());
+        (common != Some(d.fix.as_str())).then_some(d.fix.as_str())
+    }
+
+    /// The fix of each diagnosis of the listed failures as its exchange shows it, in
+    /// [`Report::failures`] order: none when the summary says it, else the text the first time
+    /// it is listed and a reference to that exchange after, so a long fix repeated by a retry
+    /// is read once.
+    pub fn fixes_shown(&self) -> Vec<Vec<FixShown<'_>>> {
+        let mut first: std::collections::HashMap<(&str, &str), usize> = Default::default();
+        self.failures()
+            .map(|r| {
+                r.diagnoses
+                    .iter()
+                    .map(|d| match self.own_fix(d) {
+                        None => FixShown::InSummary,
+                        Some(fix) => match first.entry((d.rule.as_str(), fix)) {
+                            std::collections::hash_map::Entry::Occupied(e) => {
+                                FixShown::AsFor(*e.get())
+                            }
+                            std::collections::hash_map::Entry::Vacant(e) => {
+                                e.insert(r.index);
+                                FixShown::Own(fix)
+                            }
+                        },
+                    })
+                    .collect()
+            })
+            .collect()
     }
 
     /// Stored records of failures (diagnosed or not).

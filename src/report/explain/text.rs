@@ -144,7 +144,10 @@ pub fn render(
             if !s.correlation_ids.is_empty() {
                 writeln!(w, "    correlation ids: {}", clean(&correlation_list(s)))?;
             }
-            writeln!(w, "{}", wrap("    fix: ", &clean(&s.fix), width))?;
+            match &s.fix {
+                Some(fix) => writeln!(w, "{}", wrap("    fix: ", &clean(fix), width))?,
+                None => writeln!(w, "    fix: differs by exchange; see each one's below")?,
+            }
             if let Some(d) = &s.docs {
                 writeln!(w, "    docs: {}", clean(d))?;
             }
@@ -154,7 +157,8 @@ pub fn render(
     if !failures.is_empty() {
         writeln!(w)?;
         writeln!(w, "{}", st.bold("Failing exchanges"))?;
-        for r in failures {
+        let fixes = report.fixes_shown();
+        for (r, fixes) in failures.into_iter().zip(fixes) {
             let rules = if r.diagnoses.is_empty() {
                 st.yellow("(no diagnosis)")
             } else {
@@ -177,8 +181,19 @@ pub fn render(
                     .map(|c| format!("  correlation id {}", clean(c)))
                     .unwrap_or_default()
             )?;
-            if let Some(d) = r.diagnoses.first() {
-                writeln!(w, "{}", wrap("      ", &clean(&d.cause), width))?;
+            // Every diagnosis with its own cause, and its own fix unless the summary above
+            // already says that very text: the best one's cause first, as before, the others
+            // named.
+            for (i, (d, fix)) in r.diagnoses.iter().zip(fixes).enumerate() {
+                let cause = if i == 0 {
+                    clean(&d.cause)
+                } else {
+                    format!("also {}: {}", d.rule, clean(&d.cause))
+                };
+                writeln!(w, "{}", wrap("      ", &cause, width))?;
+                if let Some(fix) = fix.text() {
+                    writeln!(w, "{}", wrap("      fix: ", &clean(&fix), width))?;
+                }
             }
             for n in &r.notes {
                 writeln!(w, "{}", wrap("      note: ", &clean(n), width))?;
