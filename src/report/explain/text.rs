@@ -1,5 +1,6 @@
 //! The terminal report: totals, the summary grouped by rule (count, first and last time,
-//! correlation ids, the fix once), then the failing exchanges, one or two lines each. Colour
+//! correlation ids, the fix once when every exchange has the same), then the failing exchanges,
+//! each with every diagnosis's cause and whatever fix the summary does not already give. Colour
 //! and wrapping only when asked ([`use_colour`] and [`terminal_width`] decide for standard
 //! output): written to a file or a pipe, every fix and cause stays on one line, whole for grep
 //! and copy-paste.
