@@ -1448,6 +1448,8 @@ fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
         r.err.contains("JavaScript SDK error") && r.err.contains("body"),
         "{}",
         r.err
+    );
+}
 
 /// The closed-conversation HAR with the failed send repeated (a retry loop on its third try)
 /// and one more send into another conversation: diagnoses whose fixes differ by exchange.
