@@ -177,8 +177,11 @@ fn an_exchange_without_a_time_comes_after_the_latest_one() {
     assert_eq!(
         d[0].cause,
         "The send into conversation c1 was refused with 409 request.conflict, and triage saw \
-         the conversation disconnected before this failure (its time is unknown; by GET \
-         /api/v2/conversations/messages/c1): a disconnected messaging conversation takes no \
-         new messages."
+         the conversation disconnected (by GET /api/v2/conversations/messages/c1); this \
+         failure's time is unknown, so whether it was already so when the send was refused \
+         cannot be told. A disconnected messaging conversation takes no new messages, which \
+         likely explains the refusal."
     );
+    // Nor can it say the GET came first: the evidence makes the diagnosis likely, not certain.
+    assert_eq!(d[0].confidence, triage::rules::Confidence::Likely);
 }
