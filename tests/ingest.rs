@@ -19,7 +19,15 @@ fn read_all(
     rel: &str,
     opts: &ReadOptions,
 ) -> (Vec<Exchange>, Option<IngestError>, ingest::Summary) {
-    let mut it = ingest::read(&fixture(rel), opts).unwrap_or_else(|e| panic!("open {rel}: {e}"));
+    read_all_at(&fixture(rel), opts)
+}
+
+fn read_all_at(
+    path: &Path,
+    opts: &ReadOptions,
+) -> (Vec<Exchange>, Option<IngestError>, ingest::Summary) {
+    let rel = path.display();
+    let mut it = ingest::read(path, opts).unwrap_or_else(|e| panic!("open {rel}: {e}"));
     let mut out = Vec::new();
     let mut err = None;
     for item in it.by_ref() {
@@ -60,6 +68,31 @@ fn kinds_are_detected_from_the_first_bytes() {
             "kind of {rel}"
         );
     }
+}
+
+#[test]
+fn a_har_with_a_custom_member_before_log_is_detected_as_har() {
+    // HAR 1.2 allows `_` members in any object and JSON does not order members: a tool may
+    // write one before `log`. Detected as a bare JSON body, the file was one "body" without a
+    // status, and the error asked for --status.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.har");
+    let har = std::fs::read_to_string(fixture("har/firefox.har")).unwrap();
+    let har = har.replacen('{', "{\"_comment\": {\"log\": \"not this one\"}, ", 1);
+    std::fs::write(&p, har).unwrap();
+    assert_eq!(
+        ingest::detect_file(&p).unwrap(),
+        InputKind::Har,
+        "kind of a HAR with `_comment` first"
+    );
+    let (exs, err, _) = read_all_at(&p, &ReadOptions::default());
+    assert!(err.is_none(), "unexpected error: {err:?}");
+    assert_eq!(exs.len(), 3);
+    // A body whose member names only mention `log` deeper down stays a body.
+    assert_eq!(
+        ingest::detect(br#"{"message": "x", "details": {"log": {}}, "status": 400}"#),
+        Some(InputKind::JsonBody)
+    );
 }
 
 #[test]

@@ -479,6 +479,11 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
                 return Some(InputKind::Recording);
             }
         }
+        // JSON does not order members, and HAR allows `_` ones anywhere: a tool may write one
+        // before `log`. An error body has no member of that name.
+        if has_top_level_member(s, b"log") {
+            return Some(InputKind::Har);
+        }
         return Some(InputKind::JsonBody);
     }
     if s[0] == b'[' || sdk::looks_python(&String::from_utf8_lossy(s)) {
@@ -497,6 +502,47 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
         return Some(InputKind::Curl);
     }
     None
+}
+
+/// Whether the object `s` starts with has a member `name` of its own (not of an object inside
+/// it), as far as `s` goes.
+fn has_top_level_member(s: &[u8], name: &[u8]) -> bool {
+    let mut depth = 0usize;
+    let mut i = 0;
+    while i < s.len() {
+        match s[i] {
+            b'"' => {
+                let start = i + 1;
+                let mut j = start;
+                while j < s.len() && s[j] != b'"' {
+                    j += if s[j] == b'\\' { 2 } else { 1 };
+                }
+                let Some(after) = s.get(j + 1..) else {
+                    return false;
+                };
+                // A member name is a string followed by `:`; a value is not.
+                let colon = after
+                    .iter()
+                    .find(|b| !b.is_ascii_whitespace())
+                    .is_some_and(|&b| b == b':');
+                if depth == 1 && colon && &s[start..j] == name {
+                    return true;
+                }
+                i = j + 1;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => {
+                depth = depth.saturating_sub(1);
+                if depth == 0 {
+                    return false;
+                }
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    false
 }
 
 // ---- helpers shared by the readers ----
