@@ -663,6 +663,58 @@ fn redact_of_what_is_no_har_leaves_the_output_as_it_was() {
 }
 
 #[test]
+fn redacting_the_redaction_of_a_har_cut_before_its_entries_changes_nothing() {
+    // Cut before `entries`, the output gets an empty list of its own; redacting that output
+    // again wrote the list another way (`[\n]` for `[]`), which is not "changes nothing".
+    let dir = tempfile::tempdir().unwrap();
+    let cut = dir.path().join("cut.har");
+    let text = std::fs::read(fixture("har/chrome.har")).unwrap();
+    let at = text.windows(9).position(|w| w == b"\"entries\"").unwrap();
+    for input in [
+        &text[..at],
+        &br#"{"log": {"version": "1.2", "entries": []}}"#[..],
+    ] {
+        std::fs::write(&cut, input).unwrap();
+        let mut once = Vec::new();
+        triage::har::redact_har(&cut, &mut once, false).unwrap();
+        let again = dir.path().join("once.har");
+        std::fs::write(&again, &once).unwrap();
+        let mut twice = Vec::new();
+        let outcome = triage::har::redact_har(&again, &mut twice, false).unwrap();
+        assert!(outcome.error.is_none(), "{:?}", outcome.error);
+        assert_eq!(
+            String::from_utf8_lossy(&twice),
+            String::from_utf8_lossy(&once),
+            "redacting the output again"
+        );
+    }
+}
+
+#[test]
+fn redact_of_a_har_with_entries_twice_writes_json() {
+    // A second `entries` list began with a comma, as if it went on from the first.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("twice.har");
+    let entry = r#"{"request": {"method": "GET", "url": "https://api.mypurecloud.ie/api/v2/x"}}"#;
+    std::fs::write(
+        &input,
+        format!(r#"{{"log": {{"entries": [{entry}], "entries": [{entry}, {entry}]}}}}"#),
+    )
+    .unwrap();
+    let mut out = Vec::new();
+    let outcome = triage::har::redact_har(&input, &mut out, false).unwrap();
+    assert!(outcome.error.is_none(), "{:?}", outcome.error);
+    assert_eq!(outcome.entries, 3);
+    let har: Result<Value, _> = serde_json::from_slice(&out);
+    assert!(
+        har.is_ok(),
+        "the output is JSON: {:?}\n{}",
+        har.err(),
+        String::from_utf8_lossy(&out)
+    );
+}
+
+#[test]
 fn redact_refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("in.har");

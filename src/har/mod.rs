@@ -561,6 +561,16 @@ pub fn redact_har(
     let mut outcome = RedactOutcome::default();
     let (mut top_first, mut log_first) = (true, true);
     let (mut in_log, mut in_entries, mut saw_log, mut saw_entries) = (false, false, false, false);
+    // An empty list is written `[]`, as when there is none to copy: redacting the output again
+    // must change nothing.
+    let mut in_list = 0usize;
+    let close_list = |n: usize| -> &'static [u8] {
+        if n == 0 {
+            b"]"
+        } else {
+            b"\n]"
+        }
+    };
     out.write_all(b"{")?;
     let sep = |first: &mut bool| -> &'static [u8] {
         if std::mem::replace(first, false) {
@@ -613,6 +623,7 @@ pub fn redact_har(
                 out.write_all(b"\"entries\":[")?;
                 in_entries = true;
                 saw_entries = true;
+                in_list = 0;
             }
             HarEvent::Entry { index, raw, at } => {
                 let mut v = match sc.parse_entry(&raw, at, index) {
@@ -623,12 +634,13 @@ pub fn redact_har(
                     }
                 };
                 redact_entry(&mut v, keep_content);
-                out.write_all(if outcome.entries == 0 { b"\n" } else { b",\n" })?;
+                out.write_all(if in_list == 0 { b"\n" } else { b",\n" })?;
                 serde_json::to_writer(&mut *out, &v)?;
                 outcome.entries += 1;
+                in_list += 1;
             }
             HarEvent::EntriesEnd => {
-                out.write_all(b"\n]")?;
+                out.write_all(close_list(in_list))?;
                 in_entries = false;
             }
             HarEvent::LogEnd => {
@@ -643,7 +655,7 @@ pub fn redact_har(
     }
     // Close what a broken input left open, so the output is a complete document.
     if in_entries {
-        out.write_all(b"\n]")?;
+        out.write_all(close_list(in_list))?;
     }
     if in_log {
         if !saw_entries {
