@@ -1098,6 +1098,9 @@ impl Secrets {
     /// longer; a password of six bytes is still replaced.
     pub const MIN_LEN: usize = 6;
 
+    /// Most bytes of credentials looked for with a DFA (see [`Secrets::new`]).
+    const DFA_MAX_BYTES: usize = 1024;
+
     /// The words of every placeholder; a "credential" inside them would be found in every
     /// redacted text.
     const PLACEHOLDER_WORDS: &'static str = "[redacted multipart body: chars bytes]";
@@ -1122,9 +1125,17 @@ impl Secrets {
             return Secrets::default();
         }
         // Longest first where two start at the same byte: `client:secret` over `secret`. The
-        // build fails only past size limits far beyond any exchange's credentials.
+        // build fails only past size limits far beyond any exchange's credentials. The DFA the
+        // builder picks for few patterns takes time quadratic in a repetitive pattern's length
+        // to build (minutes for a 64 KiB token of repeated text); past a few real tokens'
+        // length an NFA, built in linear time, does.
+        let total: usize = values.iter().map(String::len).sum();
         let matcher = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
+            .kind(
+                (total > Self::DFA_MAX_BYTES)
+                    .then_some(aho_corasick::AhoCorasickKind::ContiguousNFA),
+            )
             .build(&values)
             .ok();
         let placeholders = values.iter().map(|v| secret(v)).collect();

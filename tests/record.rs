@@ -715,6 +715,46 @@ fn redact_of_a_har_with_entries_twice_writes_json() {
 }
 
 #[test]
+fn a_long_repetitive_credential_is_redacted_in_linear_time() {
+    // Copies of a credential are looked for with an Aho-Corasick automaton; its DFA takes time
+    // quadratic in a periodic pattern's length to build, so a 64 KiB token of repeated text
+    // kept `triage redact` (and every redacting writer) busy for minutes.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("token.har");
+    let token = "abcdefghijklmnopqrstuvwxyz0123456789".repeat(2 * 1024);
+    let har = json!({"log": {"entries": [har_entry(
+        "https://api.mypurecloud.ie/api/v2/users/me",
+        json!([{"name": "authorization", "value": format!("Bearer {token}")}]),
+        None,
+        401,
+        json!([{"name": "content-type", "value": "application/json"}]),
+        json!({"size": -1, "mimeType": "application/json",
+               "text": json!({"message": format!("bad token {token}")}).to_string()}),
+        "",
+    )]}});
+    std::fs::write(&input, har.to_string()).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut out = Vec::new();
+        let outcome = triage::har::redact_har(&input, &mut out, false).unwrap();
+        let _ = tx.send((outcome.entries, out));
+    });
+    let limit = std::time::Duration::from_secs(20);
+    let (entries, out) = rx.recv_timeout(limit).unwrap_or_else(|_| {
+        panic!(
+            "redacting a {} KiB token took over {limit:?}",
+            token.len() >> 10
+        )
+    });
+    assert_eq!(entries, 1);
+    let text = String::from_utf8(out).unwrap();
+    assert!(
+        !text.contains("abcdefghijklmnopqrstuvwxyz"),
+        "the token and its echo are redacted"
+    );
+}
+
+#[test]
 fn redact_refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path().join("in.har");
