@@ -263,6 +263,31 @@ fn a_truncated_last_line_is_skipped_with_its_line_number() {
 }
 
 #[test]
+fn a_recording_saved_with_a_bom_reads_whole() {
+    // An editor on Windows (Notepad, PowerShell's Out-File) may save it with a byte order mark.
+    // The first record was read (as one appended to a cut-off line) but named "cut off
+    // mid-write", and a blank first line named "broken": damage where there was none.
+    let dir = tempfile::tempdir().unwrap();
+    let (rec, n) = damaged_recording(dir.path(), 3, b"");
+    let text = std::fs::read(&rec).unwrap();
+    for (name, prefix) in [
+        ("bom", &b"\xEF\xBB\xBF"[..]),
+        ("bom-blank", b"\xEF\xBB\xBF\r\n"),
+    ] {
+        let p = dir.path().join(format!("{name}.jsonl"));
+        std::fs::write(&p, [prefix, &text].concat()).unwrap();
+        let (paths, err, summary) = read_recording(&p);
+        assert!(err.is_none(), "{name}: {err:?}");
+        assert_eq!(paths.len(), n, "{name}: every record");
+        assert!(
+            summary.skipped.is_empty(),
+            "{name}: nothing skipped\n  expected: {{}}\n       got: {:?}",
+            summary.skipped
+        );
+    }
+}
+
+#[test]
 fn a_record_appended_to_a_cut_off_line_is_still_read() {
     // What a triage that did not start a new line after a crash left behind: the cut-off
     // record and the next whole one on one line.

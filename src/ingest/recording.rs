@@ -91,7 +91,12 @@ impl<R: BufRead> RecordingReader<R> {
                 self.skip(TOO_LONG);
                 continue;
             }
-            let text = self.buf.trim_ascii();
+            let mut text = &self.buf[..];
+            if self.line == 1 {
+                // Saved by an editor that marks UTF-8 (Notepad, PowerShell): not damage.
+                text = text.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(text);
+            }
+            let text = text.trim_ascii();
             if text.is_empty() {
                 continue;
             }
