@@ -326,6 +326,57 @@ fn curl_v_output_gives_the_request() {
 }
 
 #[test]
+fn a_pasted_body_names_where_it_broke_in_the_file_as_saved() {
+    // The reader skips a BOM; the byte it named was counted without it. serde_json's column
+    // of an error at the start of a line is 0, which a column counted from 1 never is.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("b.json");
+    let opts = ReadOptions {
+        kind: Some(InputKind::JsonBody),
+        ..Default::default()
+    };
+    for (text, offset, line, column) in [
+        // The `x` where a value should be, after the BOM's 3 bytes and 14 more.
+        (&b"\xEF\xBB\xBF{\n  \"status\": x}"[..], 17, 2, 13),
+        // Cut after a line break: the end of the file, at the start of line 2.
+        (b"{\"status\": 409,\n", 16, 2, 1),
+        (b"\xEF\xBB\xBF  \n", 6, 2, 1),
+    ] {
+        std::fs::write(&p, text).unwrap();
+        let (_, err, _) = read_all_at(&p, &opts);
+        match err {
+            Some(IngestError::Broken { at, .. }) => assert_eq!(
+                (at.offset, at.line, at.column),
+                (offset, line, column),
+                "where {:?} broke",
+                String::from_utf8_lossy(text)
+            ),
+            other => panic!("expected Broken for {text:?}, got {other:?}"),
+        }
+    }
+}
+
+#[test]
+fn a_status_field_that_is_not_a_status_is_named_as_such() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("b.json");
+    for status in ["null", "409.5", "\"conflict\"", "[409]"] {
+        std::fs::write(&p, format!("{{\"message\": \"x\", \"status\": {status}}}")).unwrap();
+        let (_, err, _) = read_all_at(&p, &ReadOptions::default());
+        let e = err.expect("no usable status").to_string();
+        assert!(
+            !e.contains("has no") && e.contains(status) && e.contains("--status"),
+            "the error for \"status\": {status}\n  expected: names the field's value and --status\n       got: {e}"
+        );
+    }
+    // A number written with space around it, as a string, is still the status.
+    std::fs::write(&p, r#"{"message": "x", "status": " 429 "}"#).unwrap();
+    let (exs, err, _) = read_all_at(&p, &ReadOptions::default());
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(exs[0].status(), Some(429));
+}
+
+#[test]
 fn bare_json_body_status_from_body_or_flag() {
     let (exs, err, _) = read_all("json/429.json", &ReadOptions::default());
     assert!(err.is_none(), "{err:?}");

@@ -11,7 +11,9 @@ use std::time::UNIX_EPOCH;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::{index_of, limit_body, split_url, upstream_for, IngestError, Position, ReadOptions};
+use super::{
+    advance, index_of, limit_body, split_url, upstream_for, IngestError, Position, ReadOptions,
+};
 use crate::exchange::{BodyPrefix, Exchange, Origin, Request, Response, Timings};
 
 pub(crate) fn parse(
@@ -20,6 +22,7 @@ pub(crate) fn parse(
     opts: &ReadOptions,
     warnings: &mut Vec<String>,
 ) -> Result<Exchange, IngestError> {
+    let file = data;
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
     let pasted = match std::str::from_utf8(data)
         .ok()
@@ -41,14 +44,25 @@ pub(crate) fn parse(
         None => data,
     };
     let value: serde_json::Value = serde_json::from_slice(data).map_err(|e| {
-        let idx = index_of(data, e.line(), e.column());
+        // Where in the file as saved, its BOM included; the end of the file for one cut
+        // short (serde_json names its last byte, at column 0 after a line break).
+        let idx = if e.is_eof() {
+            data.len()
+        } else {
+            index_of(data, e.line(), e.column())
+        };
+        let start = Position {
+            offset: 0,
+            line: 1,
+            column: 1,
+        };
         let msg = e.to_string();
         IngestError::Broken {
             path: path.to_owned(),
-            at: Position {
-                offset: idx as u64,
-                line: e.line() as u64,
-                column: e.column() as u64,
+            // In a pasted SDK error the body is a copy cut out of the text: a place in it.
+            at: match &pasted {
+                Some(_) => advance(start, &data[..idx]),
+                None => advance(start, &file[..file.len() - data.len() + idx]),
             },
             entry: Some(0),
             context: None,
@@ -63,14 +77,15 @@ pub(crate) fn parse(
         }
     })?;
     // A pasted SDK error names the HTTP status it got: that, not the body's copy.
+    let status_field = value.get("status");
     let body_status = pasted
         .as_ref()
         .and_then(|p| p.status)
         .map(u64::from)
         .or_else(|| {
-            value.get("status").and_then(|s| {
+            status_field.and_then(|s| {
                 s.as_u64()
-                    .or_else(|| s.as_str().and_then(|s| s.parse().ok()))
+                    .or_else(|| s.as_str().and_then(|s| s.trim().parse().ok()))
             })
         });
     if let (Some(flag), Some(body)) = (opts.status, body_status) {
@@ -85,7 +100,14 @@ pub(crate) fn parse(
     let status = opts.status.map(u64::from).or(body_status).ok_or_else(|| {
         IngestError::invalid(
             path,
-            "the body has no \"status\" field: give the response status with --status",
+            match status_field {
+                None => "the body has no \"status\" field: give the response status with --status"
+                    .to_owned(),
+                Some(v) => format!(
+                    "the body's \"status\" field, {v}, is not a status code: give the response \
+                     status with --status"
+                ),
+            },
         )
     })?;
     let status = u16::try_from(status)
