@@ -326,6 +326,28 @@ fn curl_v_output_gives_the_request() {
 }
 
 #[test]
+fn curl_v_output_keeps_a_body_that_starts_with_an_angle_bracket() {
+    // curl -v prefixes its own lines with "< " and "> "; an HTML or XML body (a gateway's 502,
+    // a CDN's 429) starts with `<` too, and was taken for more response headers: lost.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("v.txt");
+    std::fs::write(
+        &p,
+        "> GET /api/v2/users/me HTTP/1.1\n> Host: api.mypurecloud.ie\n>\n< HTTP/1.1 502 Bad Gateway\n< Content-Type: text/html\n<\n<html><body>502 Bad Gateway</body></html>\n>not a request line either\n",
+    )
+    .unwrap();
+    let (exs, err, _) = read_all_at(&p, &ReadOptions::default());
+    assert!(err.is_none(), "{err:?}");
+    let r = exs[0].response.as_ref().unwrap();
+    assert_eq!(r.status, 502);
+    assert_eq!(
+        String::from_utf8_lossy(&r.body.bytes),
+        "<html><body>502 Bad Gateway</body></html>\n>not a request line either\n"
+    );
+    assert_eq!(header(&r.headers, "content-type"), Some("text/html"));
+}
+
+#[test]
 fn a_pasted_body_names_where_it_broke_in_the_file_as_saved() {
     // The reader skips a BOM; the byte it named was counted without it. serde_json's column
     // of an error at the start of a line is 0, which a column counted from 1 never is.

@@ -154,10 +154,16 @@ pub(crate) fn parse(
         l.starts_with("> ") || l.starts_with("< ") || l.starts_with("* ") || l == ">"
     });
     if verbose {
-        // curl -v: prefixed lines, then the body (stdout) after the last `<` block.
+        // curl -v: prefixed lines, then the body (stdout) after the last `<` block. curl writes
+        // "> " and "< " (or the bare mark for the blank line ending a head); a line such as
+        // `<html>` is the body's.
+        fn marked(l: &str, mark: char) -> Option<&str> {
+            let r = l.strip_prefix(mark)?;
+            (r.is_empty() || r.starts_with(' ')).then_some(r)
+        }
         let mut last = i;
         while let Some((l, _)) = all.get(i) {
-            if let Some(r) = l.strip_prefix('>') {
+            if let Some(r) = marked(l, '>') {
                 let r = r.trim_start();
                 if is_request_line(r) {
                     let mut p = r.split(' ');
@@ -167,7 +173,7 @@ pub(crate) fn parse(
                 } else if let Some((n, v)) = r.split_once(':') {
                     push_header(&mut req_headers, n, v);
                 }
-            } else if let Some(r) = l.strip_prefix('<') {
+            } else if let Some(r) = marked(l, '<') {
                 let r = r.trim_start();
                 if let Some(s) = status_line(r) {
                     status = Some(s);
