@@ -192,3 +192,38 @@ fn check_does_not_follow_a_symlinked_directory_loop() {
         "the rule behind a file symlink\n  expected in: {out}"
     );
 }
+
+#[test]
+fn a_rule_missing_a_field_is_named_by_its_own_id() {
+    // serde names the rule's table, which starts at its `[[rules]]` line; the id was looked
+    // for before that line, so the first rule of a file got none and any other rule the id of
+    // the rule before it.
+    let dir = tempfile::tempdir().unwrap();
+    let second = USER_RULE
+        .split_once("[[rules]]")
+        .unwrap()
+        .1
+        .replace("rate-limited", "second-rule")
+        .replace("when = { status = 429, response_header = { name = \"retry-after\", capture = \"secs\" } }\n", "");
+    std::fs::write(
+        dir.path().join("two.toml"),
+        format!("{USER_RULE}\n[[rules]]{second}"),
+    )
+    .unwrap();
+    let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("two.toml:26: rule second-rule: missing field `when`"),
+        "stderr\n  expected: two.toml:26: rule second-rule: missing field `when`\n       got: {err}"
+    );
+    let first = USER_RULE.replace(
+        "when = { status = 429, response_header = { name = \"retry-after\", capture = \"secs\" } }\n",
+        "",
+    );
+    std::fs::write(dir.path().join("two.toml"), first).unwrap();
+    let (_, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert!(
+        err.contains("two.toml:3: rule rate-limited: missing field `when`"),
+        "stderr\n  expected: two.toml:3: rule rate-limited: missing field `when`\n       got: {err}"
+    );
+}

@@ -614,9 +614,14 @@ fn compile_file(
 }
 
 /// The id of the rule a parse error is in, found by scanning back for `id = "…"`: serde errors
-/// know the position but not the rule.
+/// know the position but not the rule. The rule's own `[[rules]]` counts when the error is on
+/// its line: serde places an error of the whole rule (a missing field) at its start.
 fn rule_near(text: &str, offset: Option<usize>) -> Option<String> {
-    let end = offset?.min(text.len());
+    let at = offset?.min(text.len());
+    let end = text
+        .get(at..)
+        .and_then(|rest| rest.find('\n'))
+        .map_or(text.len(), |i| at + i);
     let before = text.get(..end)?;
     let start = before.rfind("[[rules]]")?;
     text[start..].lines().skip(1).find_map(|l| {
