@@ -194,6 +194,24 @@ fn check_does_not_follow_a_symlinked_directory_loop() {
 }
 
 #[test]
+fn a_rule_file_that_is_not_utf8_names_the_line() {
+    // Read as a string, such a file failed with "stream did not contain valid UTF-8": no line,
+    // no rule, in a file of hundreds of lines.
+    let dir = tempfile::tempdir().unwrap();
+    let text = USER_RULE.replace("title = \"Our own", "title = \"Our \u{e9}\u{e9} own");
+    let mut bytes = text.into_bytes();
+    let at = bytes.iter().position(|&b| b == 0xc3).unwrap();
+    bytes[at] = 0xe9; // Latin-1 `é`, as an editor set to Windows-1252 saves it.
+    std::fs::write(dir.path().join("latin1.toml"), bytes).unwrap();
+    let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("latin1.toml:5: rule rate-limited: ") && err.contains("UTF-8"),
+        "stderr\n  expected: latin1.toml:5: rule rate-limited: … UTF-8 …\n       got: {err}"
+    );
+}
+
+#[test]
 fn a_rule_missing_a_field_is_named_by_its_own_id() {
     // serde names the rule's table, which starts at its `[[rules]]` line; the id was looked
     // for before that line, so the first rule of a file got none and any other rule the id of

@@ -93,22 +93,56 @@ pub fn dir_sources(dir: &Path) -> Result<Vec<RuleSource>, LoadErrors> {
     })?;
     files.sort();
     let mut out = Vec::new();
+    let mut errs = Vec::new();
     for f in files {
-        let text = std::fs::read_to_string(&f).map_err(|e| {
-            LoadErrors(vec![LoadError {
-                file: f.display().to_string(),
-                line: 0,
-                rule: None,
-                message: format!("cannot read: {e}"),
-            }])
-        })?;
-        out.push(RuleSource {
-            name: f.display().to_string(),
-            text,
-            builtin: false,
-        });
+        let name = f.display().to_string();
+        let bytes = match std::fs::read(&f) {
+            Ok(b) => b,
+            Err(e) => {
+                errs.push(LoadError {
+                    file: name,
+                    line: 0,
+                    rule: None,
+                    message: format!("cannot read: {e}"),
+                });
+                continue;
+            }
+        };
+        match String::from_utf8(bytes) {
+            Ok(text) => out.push(RuleSource {
+                name,
+                text,
+                builtin: false,
+            }),
+            Err(e) => errs.push(not_utf8(name, e)),
+        }
     }
-    Ok(out)
+    if errs.is_empty() {
+        Ok(out)
+    } else {
+        Err(LoadErrors(errs))
+    }
+}
+
+/// Where a rule file stops being UTF-8 (one saved as Latin-1 or Windows-1252, say), as a
+/// load error naming the line and rule like any other.
+fn not_utf8(file: String, e: std::string::FromUtf8Error) -> LoadError {
+    let bytes = e.as_bytes();
+    let at = e.utf8_error().valid_up_to();
+    let line_start = bytes[..at]
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    LoadError {
+        file,
+        line: line_of(&String::from_utf8_lossy(&bytes[..at]), at),
+        rule: rule_near(&String::from_utf8_lossy(bytes), Some(at)),
+        message: format!(
+            "not UTF-8 text: byte {:#04x} at column {} (save the file as UTF-8)",
+            bytes[at],
+            at - line_start + 1
+        ),
+    }
 }
 
 fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
