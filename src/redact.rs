@@ -303,8 +303,10 @@ fn note_header_credentials(name: &str, scheme: Option<&str>, cred: &str, found: 
     }
 }
 
-/// One `name=value` of a query or form string: where its value is, and whether it is secret.
+/// One `name=value` of a query or form string: where its name and value are, and whether it is
+/// secret.
 struct Param {
+    name: Range<usize>,
     value: Range<usize>,
     secret: bool,
 }
@@ -327,7 +329,15 @@ fn params(q: &str) -> impl Iterator<Item = Param> + '_ {
             let end = end_of(start);
             pos = end + 1;
             let Some(eq) = b[start..end].iter().position(|&c| c == b'=') else {
-                continue;
+                if start == end {
+                    continue;
+                }
+                // A bare name (`a&flag&b=1`): a field without a value.
+                return Some(Param {
+                    name: start..end,
+                    value: end..end,
+                    secret: false,
+                });
             };
             let secret = is_secret_param(&q[start..start + eq]);
             let mut value_end = end;
@@ -346,12 +356,20 @@ fn params(q: &str) -> impl Iterator<Item = Param> + '_ {
                 }
             }
             return Some(Param {
+                name: start..start + eq,
                 value: start + eq + 1..value_end,
                 secret,
             });
         }
         None
     })
+}
+
+/// The `name=value` fields of a query or form string as written (not decoded), split as
+/// redaction splits them, so that what reads a field (the rules) and what hides it agree on
+/// where it ends: `grant_type=x;assertion=…` is two fields, the second one secret.
+pub fn form_fields(q: &str) -> impl Iterator<Item = (&str, &str)> + '_ {
+    params(q).map(move |p| (&q[p.name], &q[p.value]))
 }
 
 /// The values of the secret parameters of a query or form string, as written.
@@ -987,59 +1005,69 @@ pub fn exchange_and_secrets(ex: &Exchange, keep_content: bool) -> (Exchange, Sec
 /// is copied on the proxy's path.
 type Found<'a> = Option<&'a mut Vec<String>>;
 
-/// The credentials a request carries in the places a client puts them (its `Authorization`
-/// header, secret query parameters and, for a token request, its form body), without
-/// redacting anything: a cheap pass for the proxy, which must keep an upstream message that
+/// The credentials of an exchange where redaction finds them (secret headers of the request
+/// and the response, secret query parameters, and secret form, multipart and JSON fields of
+/// either body, forms recognised as redaction recognises them, with or without their type),
+/// without keeping a redacted copy: for the proxy, which must keep an upstream message that
 /// echoes one of them (an `error_description` quoting the refresh token it refused) out of a
 /// diagnosis it logs. Values shorter than [`Secrets::MIN_LEN`] are left out, as there.
-pub fn request_credentials(ex: &Exchange) -> Vec<String> {
+pub fn credentials(ex: &Exchange) -> Vec<String> {
     let mut found = Vec::new();
-    let req = &ex.request;
-    for name in [
-        http::header::AUTHORIZATION,
-        http::header::PROXY_AUTHORIZATION,
-    ] {
-        if let Some(v) = req.headers.get(&name) {
-            let text = String::from_utf8_lossy(v.as_bytes());
-            let (scheme, cred) = split_credential(name.as_str(), &text);
-            note_header_credentials(name.as_str(), scheme, cred, &mut Some(&mut found));
+    let f = &mut Some(&mut found);
+    let ct = |h: &HeaderMap| {
+        h.get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let note_headers = |h: &HeaderMap, f: &mut Found<'_>| {
+        for (name, value) in h {
+            let name = name.as_str();
+            if is_secret_header(name) || URL_HEADERS.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+                header_value_in(name, value.as_bytes(), f);
+            }
         }
-    }
-    // Query and form parameters are read as redacting them reads them: raw and as decoded.
+    };
+    let req = &ex.request;
+    note_headers(&req.headers, f);
     if let Some(q) = req.query.as_deref() {
-        query_in(q, &mut Some(&mut found));
+        query_in(q, f);
     }
-    let form = req
-        .headers
-        .get(http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
-    if form {
-        query_in(
-            &String::from_utf8_lossy(&req.body.bytes),
-            &mut Some(&mut found),
-        );
+    body_at(&req.body.bytes, ct(&req.headers).as_deref(), true, 0, f);
+    if let Some(resp) = &ex.response {
+        note_headers(&resp.headers, f);
+        body_at(&resp.body.bytes, ct(&resp.headers).as_deref(), true, 0, f);
     }
     found.retain(|v| v.len() >= Secrets::MIN_LEN);
     found
 }
 
 /// Replaces, in what a diagnosis says, every copy of a credential of its exchange
-/// ([`request_credentials`]) by the placeholder redaction gives it elsewhere.
+/// ([`credentials`]) by the placeholder redaction gives it elsewhere.
 pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosis]) {
-    let creds = request_credentials(ex);
+    if diagnoses.is_empty() {
+        return;
+    }
+    let creds = credentials(ex);
     if creds.is_empty() {
         return;
     }
-    // A diagnosis quotes what the response said (secret request fields are redacted when
-    // captured), so a response body holding no credential leaves nothing to scrub: one search
-    // of the body instead of one per diagnosis text. A body with escapes may hold one spelled
-    // otherwise (`\/`), and gets the full pass.
-    let body = ex.response.as_ref().map_or(&[][..], |r| &r.body.bytes[..]);
-    if memchr::memchr(b'\\', body).is_none()
-        && !creds
-            .iter()
-            .any(|c| memchr::memmem::find(body, c.as_bytes()).is_some())
+    // Most diagnoses quote no credential: one search of each text for each credential instead
+    // of building the matcher. A text with escapes or entities in it may hold one spelled
+    // otherwise (`\/`, `&amp;`), and gets the full pass.
+    let texts = || {
+        diagnoses.iter().flat_map(|d| {
+            [&*d.cause, &*d.fix]
+                .into_iter()
+                .chain(d.evidence.iter().map(|(_, v)| &**v))
+        })
+    };
+    let spelt_otherwise = texts().any(|t| t.contains(['\\', '&']));
+    if !spelt_otherwise
+        && !texts().any(|t| {
+            creds
+                .iter()
+                .any(|c| memchr::memmem::find(t.as_bytes(), c.as_bytes()).is_some())
+        })
     {
         return;
     }

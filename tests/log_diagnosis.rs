@@ -122,3 +122,112 @@ async fn echoed_credentials_stay_out_of_the_diagnosis() {
         assert!(!log.contains(secret), "{secret} reached the log:\n{log}");
     }
 }
+
+/// Credentials the diagnosis may quote live in more places than `Authorization`, the query and
+/// a form typed in lowercase: a cookie, an API key, a JSON field, a form whose type is spelt
+/// in capitals (media types are case-insensitive, and the rules read it as a form). An upstream
+/// quoting one where a rule captures it must not put it in the headers or the log.
+#[tokio::test]
+async fn credentials_outside_authorization_stay_out_of_the_diagnosis() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|seen| async move {
+        let echoed = String::from_utf8_lossy(&seen.body).into_owned();
+        let quoted = ["COOKIEVALUE9", "APIKEYVALUE9", "JSONSECRET9", "FORMSECRET9"]
+            .into_iter()
+            .find(|s| echoed.contains(s) || format!("{:?}", seen.headers).contains(s))
+            .unwrap_or("");
+        if seen.uri.starts_with("/oauth/token") {
+            return Response::builder()
+                .status(400)
+                .header("content-type", "application/json")
+                .body(full(format!(
+                    r#"{{"error":"unauthorized_client","error_description":"secret {quoted} may not"}}"#
+                )))
+                .unwrap();
+        }
+        Response::builder()
+            .status(403)
+            .header("content-type", "application/json")
+            .body(full(format!(
+                r#"{{"message":"App not authorized to use scope [{quoted}]","code":"app.not.authorized.for.scope","status":403}}"#
+            )))
+            .unwrap()
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
+    let c = client();
+    let base = format!("http://{}", p.addr);
+    let mut causes = Vec::new();
+    for req in [
+        c.get(format!("{base}/api/v2/users/me"))
+            .header("cookie", "sid=COOKIEVALUE9"),
+        c.get(format!("{base}/api/v2/users/me"))
+            .header("x-api-key", "APIKEYVALUE9"),
+        c.post(format!("{base}/api/v2/integrations/credentials"))
+            .header("content-type", "application/json")
+            .body(r#"{"credentialFields":{"clientSecret":"JSONSECRET9"}}"#),
+        c.post(format!("{base}/oauth/token"))
+            .header("content-type", "Application/X-WWW-Form-URLEncoded")
+            .body("grant_type=client_credentials&client_id=c1&client_secret=FORMSECRET9"),
+    ] {
+        let r = req.send().await.unwrap();
+        causes.push(
+            r.headers()
+                .get("triage-cause")
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default(),
+        );
+        r.bytes().await.unwrap();
+    }
+    p.shutdown().await.unwrap();
+
+    let log = logs.text();
+    for (cause, secret) in
+        causes
+            .iter()
+            .zip(["COOKIEVALUE9", "APIKEYVALUE9", "JSONSECRET9", "FORMSECRET9"])
+    {
+        assert!(
+            cause.contains("[redacted ") && !cause.contains(secret),
+            "expected {secret} replaced in the cause, got: {cause}"
+        );
+        assert!(!log.contains(secret), "{secret} reached the log:\n{log}");
+    }
+}
+
+/// `;` separates form fields as `&` does for redaction; the rules read a form the same way, or
+/// the field before a secret one (`grant_type`) would capture it.
+#[tokio::test]
+async fn a_semicolon_separated_secret_is_not_captured_with_the_field_before_it() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|_| async {
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(full(r#"{"error":"invalid_grant"}"#))
+            .unwrap()
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
+    let r = client()
+        .post(format!("http://{}/oauth/token", p.addr))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=urn:ietf:params:oauth:grant-type:saml2-bearer;assertion=ASSERTIONSECRET9")
+        .send()
+        .await
+        .unwrap();
+    let cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    assert_eq!(
+        cause,
+        "The token endpoint refused this urn:ietf:params:oauth:grant-type:saml2-bearer request: invalid_grant."
+    );
+    let log = logs.text();
+    assert!(!log.contains("ASSERTIONSECRET9"), "{log}");
+}

@@ -834,10 +834,8 @@ fn json_value<'v>(v: &'v Value, key: &[String]) -> Option<Cow<'v, str>> {
 
 /// `a=1&b=x+y` → pairs, percent-decoded (`+` is a space in forms and queries).
 pub fn parse_form(s: &str) -> Vec<(String, String)> {
-    s.split('&')
-        .filter(|kv| !kv.is_empty())
-        .map(|kv| {
-            let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+    crate::redact::form_fields(s)
+        .map(|(k, v)| {
             (
                 percent_decode(&k.replace('+', " ")),
                 percent_decode(&v.replace('+', " ")),
