@@ -543,6 +543,9 @@ fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool
                     };
                     if !is_redacted(&text) {
                         note(found, &text);
+                        if found.is_some() {
+                            note_authorization_key(k, &text, found);
+                        }
                     }
                     let red = secret(&text);
                     if red != text || !v.is_string() {
@@ -569,6 +572,21 @@ fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool
         _ => {}
     }
     changed
+}
+
+/// An `Authorization` carried as data (a webhook's headers in JSON) holds what the header
+/// would: an upstream may quote the token after the scheme alone, or a Basic pair decoded.
+fn note_authorization_key(key: &str, value: &str, found: &mut Found<'_>) {
+    let mut buf = [0; MAX_NAME];
+    let header = match normalize(key.as_bytes(), false, &mut buf).map(|n| &buf[..n]) {
+        Some(b"authorization") => "authorization",
+        Some(b"proxyauthorization") => "proxy-authorization",
+        _ => return,
+    };
+    let (scheme, cred) = split_credential(header, value);
+    if scheme.is_some() {
+        note_header_credentials(header, scheme, cred, found);
+    }
 }
 
 /// A request or response body (decoded bytes, possibly only a prefix) with secrets removed:
@@ -924,8 +942,13 @@ fn json_text<'a>(text: &'a str, keep_content: bool, found: &mut Found<'_>) -> Co
         let key = &c[1];
         let value = &c[3];
         let red = if is_secret_json_key(key) {
-            if !is_redacted(value) {
+            if !is_redacted(value) && found.is_some() {
                 note(found, value);
+                // As it reads once unescaped, which is how a message quoting it spells it.
+                if let Ok(decoded) = serde_json::from_str::<String>(&format!("\"{value}\"")) {
+                    note_authorization_key(key, &decoded, found);
+                    note(found, &decoded);
+                }
             }
             secret(value)
         } else if !keep_content && is_content_json_key(key) {
@@ -1093,6 +1116,94 @@ fn note(found: &mut Found<'_>, value: &str) {
     }
 }
 
+/// A credential as written, and as the usual escapers write it inside JSON (serde_json and
+/// JavaScript; with `\/` as PHP; Go's `\u003c` for `<>&`; Python's and PHP's `\u00e9` beyond
+/// ASCII; .NET's `\u0022` for HTML-sensitive characters and beyond ASCII) and HTML.
+fn spellings(v: &str) -> Vec<String> {
+    let mut out = vec![v.to_owned()];
+    if v.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"-_.~:".contains(&b))
+    {
+        return out;
+    }
+    let go = |c: char| matches!(c, '<' | '>' | '&' | '\u{2028}' | '\u{2029}');
+    let dotnet = |c: char| !c.is_ascii() || "<>&'\"+`".contains(c);
+    out.extend([
+        json_spelling(v, |_| false, false, false),
+        json_spelling(v, |_| false, false, true),
+        json_spelling(v, go, false, false),
+        json_spelling(v, |c| !c.is_ascii(), false, false),
+        json_spelling(v, |c| !c.is_ascii(), false, true),
+        json_spelling(v, dotnet, true, false),
+    ]);
+    // `"` and `'` as each escaper writes them, or not at all (Java's escapeHtml4 leaves `'`,
+    // Python's `quote=False` both, Go writes `&#34;` and `&#39;`).
+    let html = |quot: Option<&str>, apos: Option<&str>| {
+        let mut s = String::with_capacity(v.len() + 16);
+        for c in v.chars() {
+            match (c, quot, apos) {
+                ('&', ..) => s.push_str("&amp;"),
+                ('<', ..) => s.push_str("&lt;"),
+                ('>', ..) => s.push_str("&gt;"),
+                ('"', Some(q), _) => s.push_str(q),
+                ('\'', _, Some(a)) => s.push_str(a),
+                (c, ..) => s.push(c),
+            }
+        }
+        s
+    };
+    out.extend([
+        html(Some("&quot;"), Some("&#39;")),
+        html(Some("&quot;"), Some("&#x27;")),
+        html(Some("&quot;"), None),
+        html(Some("&#34;"), Some("&#39;")),
+        html(None, None),
+    ]);
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// `v` as a JSON string's content: `\u` escapes for what `as_u` says and control characters
+/// (`upper` hex digits or lower), `\"`, `\\` and, with `slash`, `\/`.
+fn json_spelling(v: &str, as_u: impl Fn(char) -> bool, upper: bool, slash: bool) -> String {
+    use std::fmt::Write as _;
+    let mut s = String::with_capacity(v.len() + 16);
+    for c in v.chars() {
+        if as_u(c) || (c as u32) < 0x20 {
+            let short = match c {
+                '\n' => Some("\\n"),
+                '\r' => Some("\\r"),
+                '\t' => Some("\\t"),
+                '\u{8}' => Some("\\b"),
+                '\u{c}' => Some("\\f"),
+                _ => None,
+            };
+            match short.filter(|_| !as_u(c)) {
+                Some(e) => s.push_str(e),
+                None => {
+                    let mut buf = [0u16; 2];
+                    for u in c.encode_utf16(&mut buf) {
+                        let _ = if upper {
+                            write!(s, "\\u{u:04X}")
+                        } else {
+                            write!(s, "\\u{u:04x}")
+                        };
+                    }
+                }
+            }
+            continue;
+        }
+        match c {
+            '"' => s.push_str("\\\""),
+            '\\' => s.push_str("\\\\"),
+            '/' if slash => s.push_str("\\/"),
+            c => s.push(c),
+        }
+    }
+    s
+}
+
 /// The credentials of one exchange, as redacting its named fields found them, so that their
 /// copies anywhere else in it are replaced too: an upstream message quoting the token it
 /// refused (`Invalid token Bearer …`), the password of a Basic credential or a form's
@@ -1106,7 +1217,7 @@ fn note(found: &mut Found<'_>, value: &str) {
 #[derive(Default)]
 pub struct Secrets {
     matcher: Option<aho_corasick::AhoCorasick>,
-    /// The credentials, as the matcher's patterns are numbered.
+    /// The credentials and their escaped spellings, as the matcher's patterns are numbered.
     values: Vec<String>,
     /// What replaces each.
     placeholders: Vec<String>,
@@ -1152,24 +1263,33 @@ impl Secrets {
         if values.is_empty() {
             return Secrets::default();
         }
+        // Each credential as written and as JSON and HTML escapers spell it: an upstream quotes
+        // it inside the encoding of its own message.
+        let mut patterns: Vec<(String, usize)> = values
+            .iter()
+            .enumerate()
+            .flat_map(|(i, v)| spellings(v).into_iter().map(move |s| (s, i)))
+            .collect();
+        patterns.sort_unstable();
+        patterns.dedup_by(|a, b| a.0 == b.0);
         // Longest first where two start at the same byte: `client:secret` over `secret`. The
         // build fails only past size limits far beyond any exchange's credentials. The DFA the
         // builder picks for few patterns takes time quadratic in a repetitive pattern's length
         // to build (minutes for a 64 KiB token of repeated text); past a few real tokens'
         // length an NFA, built in linear time, does.
-        let total: usize = values.iter().map(String::len).sum();
+        let total: usize = patterns.iter().map(|(p, _)| p.len()).sum();
         let matcher = aho_corasick::AhoCorasick::builder()
             .match_kind(aho_corasick::MatchKind::LeftmostLongest)
             .kind(
                 (total > Self::DFA_MAX_BYTES)
                     .then_some(aho_corasick::AhoCorasickKind::ContiguousNFA),
             )
-            .build(&values)
+            .build(patterns.iter().map(|(p, _)| p))
             .ok();
-        let placeholders = values.iter().map(|v| secret(v)).collect();
+        let placeholders = patterns.iter().map(|(_, i)| secret(&values[*i])).collect();
         Secrets {
             matcher,
-            values,
+            values: patterns.into_iter().map(|(p, _)| p).collect(),
             placeholders,
         }
     }
@@ -1209,7 +1329,8 @@ impl Secrets {
         }
     }
 
-    /// Every string of a JSON value (a diagnosis, a HAR entry) scrubbed; whether one changed.
+    /// Every string of a JSON value (a diagnosis, a HAR entry, a body) scrubbed, object keys
+    /// included; whether one changed.
     pub fn scrub_json(&self, v: &mut Value) -> bool {
         if self.is_empty() {
             return false;
@@ -1225,17 +1346,52 @@ impl Secrets {
             Value::Array(items) => items
                 .iter_mut()
                 .fold(false, |changed, v| self.scrub_json(v) | changed),
-            Value::Object(map) => map
-                .values_mut()
-                .fold(false, |changed, v| self.scrub_json(v) | changed),
+            Value::Object(map) => {
+                let mut changed = map
+                    .values_mut()
+                    .fold(false, |changed, v| self.scrub_json(v) | changed);
+                if map.keys().any(|k| matches!(self.scrub(k), Cow::Owned(_))) {
+                    // Rare: an error keyed by the value it refused. Rebuilt in order.
+                    *map = std::mem::take(map)
+                        .into_iter()
+                        .map(|(k, v)| (self.scrub(&k).into_owned(), v))
+                        .collect();
+                    changed = true;
+                }
+                changed
+            }
             _ => false,
+        }
+    }
+
+    /// A whole body (or a HAR's text of one) scrubbed. JSON may spell a copy with any
+    /// character escaped (`\/`, `\u0026`, every one of them), so a JSON document with escapes
+    /// in it is also searched as it decodes, and written anew when a copy was there.
+    pub fn scrub_document<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        let scrubbed = self.scrub_bytes(bytes);
+        if self.is_empty() || memchr::memchr(b'\\', &scrubbed).is_none() {
+            return scrubbed;
+        }
+        let Ok(mut v) = serde_json::from_slice::<Value>(&scrubbed) else {
+            return scrubbed;
+        };
+        if !self.scrub_json(&mut v) {
+            return scrubbed;
+        }
+        match serde_json::to_vec(&v) {
+            Ok(b) => Cow::Owned(b),
+            Err(_) => scrubbed,
         }
     }
 
     /// A body prefix scrubbed; when it was cut off (the inspection limit) inside a copy of a
     /// credential, the piece of it at the end goes too.
     fn scrub_prefix(&self, body: &mut BodyPrefix) {
-        let mut bytes = self.scrub_bytes(&body.bytes);
+        let mut bytes = if body.complete {
+            self.scrub_document(&body.bytes)
+        } else {
+            self.scrub_bytes(&body.bytes)
+        };
         if !body.complete {
             if let Some((cut, i)) = self.cut_copy(&bytes) {
                 let mut b = bytes.into_owned();
@@ -1831,6 +1987,74 @@ mod tests {
                 fingerprint(b"JSONSECRET1"),
                 fingerprint(b"PASSWORD9")
             )
+        );
+    }
+
+    /// An upstream quotes a credential inside the encoding of its own message: JSON escapes
+    /// (serde's `\"`, PHP's `\/`, Go's `\u003c`, Python's `\u00e9`, or any character at all)
+    /// and HTML entities. Each copy is found and replaced all the same.
+    #[test]
+    fn escaped_copies_of_a_credential_are_replaced() {
+        const PW: &str = "pa\"s/s<&\u{e9}word9";
+        let form = format!(
+            "grant_type=password&username=u&password={}",
+            "pa%22s%2Fs%3C%26%C3%A9word9"
+        );
+        let fp = fingerprint(PW.as_bytes());
+        let json_bodies = [
+            r#"{"error":"invalid_grant","error_description":"password pa\"s/s<&\u00e9word9 refused"}"#,
+            r#"{"error":"invalid_grant","error_description":"password pa\"s\/s<&\u00e9word9 refused"}"#,
+            r#"{"error":"invalid_grant","error_description":"password pa\"s/s\u003c\u0026\u00e9word9 refused"}"#,
+            r#"{"error":"invalid_grant","error_description":"password pa\u0022s\u002fs\u003C\u0026\u00E9\u0077ord9 refused"}"#,
+        ];
+        for body in json_bodies {
+            let ex = exchange_of(
+                &[("content-type", "application/x-www-form-urlencoded")],
+                &form,
+                400,
+                &[("content-type", "application/json")],
+                body,
+            );
+            let got: Value =
+                serde_json::from_slice(&exchange(&ex, false).response.unwrap().body.bytes).unwrap();
+            assert_eq!(
+                got["error_description"],
+                format!("password [redacted {fp}] refused"),
+                "{body}"
+            );
+        }
+        for body in [
+            "<p>password pa&quot;s/s&lt;&amp;\u{e9}word9 refused</p>",
+            "<p>password pa&#34;s/s&lt;&amp;\u{e9}word9 refused</p>",
+            "<p>password pa\"s/s&lt;&amp;\u{e9}word9 refused</p>",
+        ] {
+            let ex = exchange_of(&[], &form, 400, &[("content-type", "text/html")], body);
+            assert_eq!(
+                response_text(&exchange(&ex, false)),
+                format!("<p>password [redacted {fp}] refused</p>"),
+                "{body}"
+            );
+        }
+    }
+
+    /// An `Authorization` carried as data holds a token after its scheme, which an upstream
+    /// may quote alone.
+    #[test]
+    fn a_token_in_a_json_authorization_is_looked_for_alone() {
+        let ex = exchange_of(
+            &[("content-type", "application/json")],
+            r#"{"name":"hook","headers":{"Authorization":"Bearer WEBHOOKTOKEN9"}}"#,
+            400,
+            &[("content-type", "application/json")],
+            r#"{"message":"Invalid value WEBHOOKTOKEN9","code":"invalid.value","status":400}"#,
+        );
+        let got = response_text(&exchange(&ex, false));
+        assert!(
+            got.contains(&format!(
+                "Invalid value [redacted {}]",
+                fingerprint(b"WEBHOOKTOKEN9")
+            )),
+            "{got}"
         );
     }
 

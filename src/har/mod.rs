@@ -442,6 +442,21 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
         scrub_base64_content(content, response_encoding.as_deref(), &secrets);
     }
     secrets.scrub_json(entry);
+    // A body's text is a document of its own, whose escapes hide copies from a scan as written.
+    for at in ["/request/postData", "/response/content"] {
+        let Some(obj) = entry.pointer_mut(at) else {
+            continue;
+        };
+        if obj.get("encoding").and_then(Value::as_str) == Some("base64") {
+            continue;
+        }
+        set_str(obj, "text", |t| {
+            match secrets.scrub_document(t.as_bytes()) {
+                std::borrow::Cow::Owned(b) => Some(String::from_utf8_lossy(&b).into_owned()),
+                std::borrow::Cow::Borrowed(_) => None,
+            }
+        });
+    }
 }
 
 /// Every string that is a URL (`_initiator.url`, stack frames, tool-specific fields) gets its
@@ -530,8 +545,8 @@ fn scrub_base64_content(
     let Some(s) = decoded_text(obj, content_encoding) else {
         return;
     };
-    if let std::borrow::Cow::Owned(new) = secrets.scrub(&s) {
-        set_plain_text(obj, new);
+    if let std::borrow::Cow::Owned(new) = secrets.scrub_document(s.as_bytes()) {
+        set_plain_text(obj, String::from_utf8_lossy(&new).into_owned());
     }
 }
 
@@ -723,6 +738,33 @@ mod tests {
             e["response"]["bodySize"].clone(),
             e["response"]["content"]["size"].clone(),
         )
+    }
+
+    /// A browser's HAR keeps an error body as the upstream wrote it: a token it quotes may be
+    /// `\/`-escaped there, or the whole body base64. `triage redact` finds it either way.
+    #[test]
+    fn a_har_body_quoting_a_token_escaped_loses_it() {
+        let body = r#"{"message":"Invalid token ab\/cd+ef\/TOKEN9","code":"bad.credentials"}"#;
+        for base64 in [false, true] {
+            let text = if base64 {
+                base64::engine::general_purpose::STANDARD.encode(body)
+            } else {
+                body.to_owned()
+            };
+            let mut entry = json!({
+                "request": {"method": "GET", "url": "https://api.mypurecloud.ie/api/v2/users/me",
+                    "headers": [{"name": "Authorization", "value": "Bearer ab/cd+ef/TOKEN9"}]},
+                "response": {"status": 401, "headers": [],
+                    "content": {"mimeType": "application/json", "text": text,
+                        "encoding": if base64 { "base64" } else { "" }}},
+            });
+            redact_entry(&mut entry, false);
+            let out = entry["response"]["content"]["text"].as_str().unwrap();
+            assert!(
+                !out.contains("TOKEN9") && out.contains("Invalid token [redacted "),
+                "base64 {base64}: {out}"
+            );
+        }
     }
 
     #[test]
