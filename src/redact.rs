@@ -6,8 +6,8 @@
 //!   fields, secret JSON keys at any depth) are replaced by `[redacted <fingerprint>]`: 8 hex
 //!   digits of SHA-256, so two uses of the same token can still be told apart while the token
 //!   itself is gone.
-//! - URLs are redacted in their query and in their fragment, where the implicit grant puts the
-//!   token (`#access_token=…`).
+//! - URLs are redacted in their query, in their fragment, where the implicit grant puts the
+//!   token (`#access_token=…`), and in their authority's user part (`user:password@host`).
 //! - Copies of an exchange's credentials anywhere else in it (an upstream message quoting the
 //!   token it refused, a Basic password or a form's `client_secret` in an error description)
 //!   get the same placeholder, wherever an exchange is recorded, shown or reported: see
@@ -463,6 +463,13 @@ pub fn url_found<'a>(u: &'a str, found: &mut Vec<String>) -> Cow<'a, str> {
 }
 
 fn url_in<'a>(u: &'a str, found: &mut Found<'_>) -> Cow<'a, str> {
+    if let Some((at, userinfo)) = userinfo_at(u) {
+        // Credentials in the authority (`https://user:password@host/`): the password goes, or
+        // the whole user part when it has none (a token given as the user name).
+        let redacted = userinfo_redacted(userinfo, found);
+        let rest = url_in(&u[at + userinfo.len()..], found);
+        return Cow::Owned(format!("{}{redacted}{rest}", &u[..at]));
+    }
     // The fragment begins at the first `#`; a `?` after it belongs to the fragment.
     let (before, frag) = match u.split_once('#') {
         Some((b, f)) => (b, Some(f)),
@@ -489,6 +496,55 @@ fn url_in<'a>(u: &'a str, found: &mut Found<'_>) -> Cow<'a, str> {
         out.push_str(&f);
     }
     Cow::Owned(out)
+}
+
+/// Where the user part of an absolute URL's authority starts, and that part (`user:password`,
+/// without the `@`): `None` when the URL has none, or is already redacted.
+fn userinfo_at(u: &str) -> Option<(usize, &str)> {
+    let scheme_end = u.find("://")?;
+    if !u[..scheme_end]
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"+-.".contains(&b))
+    {
+        return None;
+    }
+    let start = scheme_end + 3;
+    let end = u[start..]
+        .find(['/', '?', '#'])
+        .map_or(u.len(), |i| start + i);
+    let at = u[start..end].rfind('@')? + start;
+    let info = &u[start..at];
+    let password = info.split_once(':').map_or(info, |(_, p)| p);
+    (!is_redacted(password) && !param_is_redacted(password)).then_some((start, info))
+}
+
+/// `user:[redacted …]` for `user:password`, `[redacted …]` for a user part alone.
+fn userinfo_redacted(info: &str, found: &mut Found<'_>) -> String {
+    match info.split_once(':') {
+        Some((user, password)) => {
+            note(found, password);
+            format!("{user}:{}", secret(password))
+        }
+        None => {
+            note(found, info);
+            secret(info)
+        }
+    }
+}
+
+/// An authority as a log or an error may quote it (`host:port`, or `user:password@host`
+/// from an absolute-form request): credentials in it redacted.
+pub fn authority(a: &str) -> Cow<'_, str> {
+    match a.rsplit_once('@') {
+        Some((info, host)) => {
+            let password = info.split_once(':').map_or(info, |(_, p)| p);
+            if is_redacted(password) {
+                return Cow::Borrowed(a);
+            }
+            Cow::Owned(format!("{}@{host}", userinfo_redacted(info, &mut None)))
+        }
+        None => Cow::Borrowed(a),
+    }
 }
 
 /// A URL fragment with secret parameters redacted: `access_token=…&expires_in=…` as the
@@ -2056,6 +2112,33 @@ mod tests {
             )),
             "{got}"
         );
+    }
+
+    /// A URL's user part is a credential (`https://user:password@host/`, or a token given as
+    /// the user name), wherever the URL is shown: a HAR's URL, an absolute-form request.
+    #[test]
+    fn credentials_in_a_urls_authority_are_replaced() {
+        let fp = fingerprint(b"URLPASSWORD9");
+        let mut found = Vec::new();
+        assert_eq!(
+            url_found(
+                "http://partner:URLPASSWORD9@partner.example.com/v1?a=1",
+                &mut found
+            ),
+            format!("http://partner:[redacted {fp}]@partner.example.com/v1?a=1")
+        );
+        assert_eq!(found, ["URLPASSWORD9"]);
+        let got = url("https://URLPASSWORD9@git.example.com/x");
+        assert_eq!(got, format!("https://[redacted {fp}]@git.example.com/x"));
+        assert_eq!(url(&got), got, "idempotent");
+        assert_eq!(
+            authority("partner:URLPASSWORD9@partner.example.com:8080"),
+            format!("partner:[redacted {fp}]@partner.example.com:8080")
+        );
+        // An `@` after the authority is not a user part.
+        for plain in ["https://host/a@b", "https://host/x?u=a@b.c", "mailto:a@b.c"] {
+            assert!(matches!(url(plain), Cow::Borrowed(_)), "{plain}");
+        }
     }
 
     #[test]

@@ -428,3 +428,24 @@ Connection: close\r\n\r\n3\r\nabc\r\n0\r\n\r\n",
         "the gzip-coded request was not forwarded: only the GET reached the upstream"
     );
 }
+
+/// An absolute-form request for another host is refused; the URL's credentials are not quoted
+/// in the answer that says so (nor in the log line, which has the same words).
+#[tokio::test]
+async fn a_refused_absolute_form_request_does_not_quote_its_password() {
+    let up = upstream(|_| async { Response::new(full("")) }).await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let raw = raw(
+        p.addr,
+        b"GET http://partner:URLPASSWORD9@partner.example.com/v1 HTTP/1.1\r\nHost: partner.example.com\r\nConnection: close\r\n\r\n",
+    )
+    .await;
+    let text = String::from_utf8_lossy(&raw);
+    assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    assert!(
+        text.contains("absolute-form request for partner:[redacted ")
+            && !text.contains("URLPASSWORD9"),
+        "{text}"
+    );
+    p.shutdown().await.unwrap();
+}
