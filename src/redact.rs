@@ -695,6 +695,13 @@ fn body_at<'a>(
         }
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(bytes) {
+        if found.is_some() {
+            // A key given twice parses as its last value, where a server may read the first:
+            // the textual pass notes every one.
+            if let Ok(text) = std::str::from_utf8(bytes) {
+                json_text(text, keep_content, found);
+            }
+        }
         if json_in(&mut v, keep_content, found) {
             return Cow::Owned(serde_json::to_vec(&v).unwrap_or_default());
         }
@@ -2139,6 +2146,27 @@ mod tests {
         for plain in ["https://host/a@b", "https://host/x?u=a@b.c", "mailto:a@b.c"] {
             assert!(matches!(url(plain), Cow::Borrowed(_)), "{plain}");
         }
+    }
+
+    /// A JSON key given twice parses as its last value, while a server may read the first:
+    /// the credential of each is looked for.
+    #[test]
+    fn both_values_of_a_repeated_secret_key_are_looked_for() {
+        let ex = exchange_of(
+            &[("content-type", "application/json")],
+            r#"{"credentialFields":{"token":"FIRSTTOKEN9"},"credentialFields":{"token":"LASTTOKEN9"}}"#,
+            400,
+            &[("content-type", "application/json")],
+            r#"{"message":"Invalid value FIRSTTOKEN9","code":"invalid.value","status":400}"#,
+        );
+        let got = response_text(&exchange(&ex, false));
+        assert!(
+            got.contains(&format!(
+                "Invalid value [redacted {}]",
+                fingerprint(b"FIRSTTOKEN9")
+            )),
+            "{got}"
+        );
     }
 
     #[test]
