@@ -637,3 +637,57 @@ async fn triage_s_own_answers_are_recorded_as_the_client_got_them() {
             .starts_with("triage; error=connection_refused")
     );
 }
+
+/// A client that compresses its request body (`Content-Encoding: gzip`): the recording keeps
+/// it decoded and redacted, as it keeps responses, not as coded bytes that carry its
+/// credentials past redaction; and a copy the upstream quotes is found too.
+#[tokio::test]
+async fn a_compressed_request_body_is_recorded_decoded_and_redacted() {
+    const SECRET: &str = "GZIPPEDSECRET9";
+    let up = upstream(|_| async move {
+        Response::builder()
+            .status(400)
+            .header("content-type", "application/json")
+            .body(full(format!(
+                r#"{{"message":"Invalid value {SECRET} for clientSecret","code":"invalid.value","status":400}}"#
+            )))
+            .unwrap()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("gzip.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let p = proxy_with(config(&up.url(), &up.url()), Arc::new(pipeline)).await;
+    let json = format!(r#"{{"name":"n","credentialFields":{{"clientSecret":"{SECRET}"}}}}"#);
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    std::io::Write::write_all(&mut gz, json.as_bytes()).unwrap();
+    let r = client()
+        .post(format!("http://{}/api/v2/integrations/credentials", p.addr))
+        .header("content-type", "application/json")
+        .header("content-encoding", "gzip")
+        .body(gz.finish().unwrap())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 400);
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    let recording = std::fs::read_to_string(&file).unwrap();
+    let record: serde_json::Value = serde_json::from_str(recording.trim()).unwrap();
+    let fp = triage::redact::fingerprint(SECRET.as_bytes());
+    assert_eq!(
+        record["request"]["body"],
+        format!(r#"{{"name":"n","credentialFields":{{"clientSecret":"[redacted {fp}]"}}}}"#),
+        "{recording}"
+    );
+    assert!(
+        record["response"]["body"]
+            .as_str()
+            .unwrap()
+            .contains(&format!("Invalid value [redacted {fp}]")),
+        "{recording}"
+    );
+}

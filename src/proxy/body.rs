@@ -95,6 +95,11 @@ impl Capture {
     }
 
     /// The prefix captured so far and whether it is the whole body.
+    /// Most bytes kept.
+    pub fn limit(&self) -> usize {
+        self.state.lock().unwrap_or_else(|p| p.into_inner()).limit
+    }
+
     pub fn snapshot(&self) -> (Bytes, bool) {
         let s = self.state.lock().unwrap_or_else(|p| p.into_inner());
         (Bytes::copy_from_slice(&s.bytes), s.complete)

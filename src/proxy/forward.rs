@@ -669,11 +669,7 @@ impl Pending {
             None => BodyPrefix::complete(Bytes::new()),
             Some(c) => {
                 let (bytes, complete) = c.snapshot();
-                BodyPrefix {
-                    bytes,
-                    complete,
-                    original_size: None,
-                }
+                request_body(&self.headers, bytes, complete, c.limit())
             }
         };
         Exchange {
@@ -702,6 +698,42 @@ impl Pending {
             },
             inspection,
         }
+    }
+}
+
+/// A request body as the exchange keeps it: decoded, as response bodies are, so that what
+/// reads or redacts it sees its fields. A coded body that was cut off (over the capture limit)
+/// or does not decode is not kept: its bytes would carry its credentials past redaction,
+/// which cannot read them.
+fn request_body(headers: &HeaderMap, bytes: Bytes, complete: bool, limit: usize) -> BodyPrefix {
+    let encoding = headers
+        .get(header::CONTENT_ENCODING)
+        .and_then(|v| v.to_str().ok());
+    let coded = encoding.is_some_and(|e| {
+        e.split(',')
+            .any(|c| !c.trim().is_empty() && !c.trim().eq_ignore_ascii_case("identity"))
+    });
+    if !coded {
+        return BodyPrefix {
+            bytes,
+            complete,
+            original_size: None,
+        };
+    }
+    let decoded = complete
+        .then(|| super::decode::decode_bytes(encoding, &bytes, limit))
+        .flatten();
+    match decoded {
+        Some((bytes, whole)) => BodyPrefix {
+            bytes,
+            complete: whole,
+            original_size: None,
+        },
+        None => BodyPrefix {
+            bytes: Bytes::new(),
+            complete: false,
+            original_size: None,
+        },
     }
 }
 
