@@ -246,6 +246,8 @@ struct Gen<'a> {
     /// A token the session holds (from a token answer), for the API calls after it.
     token: Option<String>,
     refresh: Option<String>,
+    /// Whether the client speaks HTTP/1.1, which can send any request-target.
+    h1: bool,
 }
 
 /// How an upstream writes JSON strings.
@@ -450,9 +452,10 @@ impl Gen<'_> {
         let mut out = Vec::new();
         for i in 0..n {
             self.at = format!("exchange #{i}");
-            let e = match self.rng.below(10) {
-                0..=3 => self.token_request(),
-                4 => self.authorize(),
+            let e = match self.rng.below(40) {
+                0..=15 => self.token_request(),
+                16..=19 => self.authorize(),
+                20 if self.h1 => self.foreign(),
                 _ => self.api_call(),
             };
             out.push(e);
@@ -480,7 +483,7 @@ impl Gen<'_> {
                 "urn:ietf:params:oauth:grant-type:saml2-bearer",
             ])
         };
-        fields.push(("grant_type".into(), form_encode(self.rng, grant)));
+        fields.push(("grant_type".into(), grant.to_owned()));
         match self.rng.below(4) {
             0 | 1 => {
                 let alpha = self.rng.pick(&[Alphabet::B64Url, Alphabet::Password]);
@@ -518,7 +521,7 @@ impl Gen<'_> {
                 let alpha = self.rng.pick(&[Alphabet::B64Url, Alphabet::Password]);
                 let name = spell_param(self.rng, "client_secret");
                 let secret = self.plant(alpha, &format!("form field `{name}`"));
-                fields.push((name, form_encode(self.rng, &secret)));
+                fields.push((name, secret.clone()));
                 quotable.push(secret);
             }
         }
@@ -532,40 +535,37 @@ impl Gen<'_> {
                     }
                     _ => self.plant(Alphabet::B64Url, &format!("form field `{name}`")),
                 };
-                fields.push((name, form_encode(self.rng, &r)));
+                fields.push((name, r.clone()));
                 quotable.push(r);
             }
             "authorization_code" => {
                 let name = spell_param(self.rng, "code");
                 let c = self.plant(Alphabet::B64Url, &format!("form field `{name}`"));
-                fields.push((name, form_encode(self.rng, &c)));
+                fields.push((name, c.clone()));
                 quotable.push(c);
                 fields.push((
                     "redirect_uri".into(),
-                    form_encode(self.rng, "https://app.example.com/callback"),
+                    "https://app.example.com/callback".to_owned(),
                 ));
                 if self.rng.one_in(2) {
                     let name = spell_param(self.rng, "code_verifier");
                     let v = self.plant(Alphabet::B64Url, &format!("form field `{name}`"));
-                    fields.push((name, form_encode(self.rng, &v)));
+                    fields.push((name, v.clone()));
                     quotable.push(v);
                 }
             }
             "password" => {
-                fields.push((
-                    "username".into(),
-                    form_encode(self.rng, "agent@example.com"),
-                ));
+                fields.push(("username".into(), "agent@example.com".to_owned()));
                 let name = spell_param(self.rng, "password");
                 let p = self.plant(Alphabet::Password, &format!("form field `{name}`"));
-                fields.push((name, form_encode(self.rng, &p)));
+                fields.push((name, p.clone()));
                 quotable.push(p);
             }
             "client_credentials" => {}
             _ => {
                 let name = spell_param(self.rng, "assertion");
                 let a = self.plant(Alphabet::B64Url, &format!("form field `{name}`"));
-                fields.push((name, form_encode(self.rng, &a)));
+                fields.push((name, a.clone()));
                 quotable.push(a);
             }
         }
@@ -575,10 +575,35 @@ impl Gen<'_> {
             let j = self.rng.below(i + 1);
             fields.swap(i, j);
         }
+        if self.rng.one_in(8) {
+            // A multipart form, as some HTTP libraries send any form.
+            let boundary = format!("----fuzz{}", self.rng.hex(12));
+            let mut body = String::new();
+            for (n, v) in &fields {
+                let _ = write!(
+                    body,
+                    "--{boundary}\r\nContent-Disposition: form-data; name=\"{n}\"\r\n\r\n{v}\r\n"
+                );
+            }
+            let _ = write!(body, "--{boundary}--\r\n");
+            headers.push((
+                self.header_name("content-type"),
+                format!("multipart/form-data; boundary={boundary}"),
+            ));
+            let resp = self.oauth_error(&quotable);
+            return Exch {
+                method: "POST".into(),
+                target: "/oauth/token".into(),
+                login: true,
+                headers,
+                body: body.into_bytes(),
+                resp,
+            };
+        }
         let sep = if self.rng.one_in(4) { ";" } else { "&" };
         let body = fields
             .iter()
-            .map(|(n, v)| format!("{n}={v}"))
+            .map(|(n, v)| format!("{n}={}", form_encode(self.rng, v)))
             .collect::<Vec<_>>()
             .join(sep);
         match self.rng.below(5) {
@@ -728,6 +753,28 @@ impl Gen<'_> {
             self.also(&v, "quoted back by the upstream's error");
         }
         Some(q)
+    }
+
+    /// An absolute-form request for another host, with credentials in its URL (a client that
+    /// took triage for a forward proxy): triage refuses it itself.
+    fn foreign(&mut self) -> Exch {
+        let password = self.plant(
+            Alphabet::B64Url,
+            "the password in an absolute-form request's URL",
+        );
+        Exch {
+            method: "GET".into(),
+            target: format!("http://partner:{password}@partner.example.com/v1/items"),
+            login: false,
+            headers: Vec::new(),
+            body: Vec::new(),
+            resp: Resp {
+                status: 200,
+                headers: Vec::new(),
+                body: Vec::new(),
+                gzip: false,
+            },
+        }
     }
 
     /// `GET /oauth/authorize`, answered with a redirect carrying a code or (implicit grant) a
@@ -907,10 +954,22 @@ impl Gen<'_> {
             }
             2 => {
                 headers.push((self.header_name("content-type"), "application/json".into()));
+                if self.rng.one_in(8) {
+                    // Some clients compress what they send.
+                    headers.push((self.header_name("content-encoding"), "gzip".into()));
+                }
                 self.secret_json(&mut quotable).into_bytes()
             }
             _ => Vec::new(),
         };
+        if self.rng.one_in(10) {
+            // Meant for a proxy in between; hop-by-hop, so triage drops it.
+            let t = self.plant(Alphabet::Token68, "`Proxy-Authorization: Bearer`");
+            headers.push((
+                self.header_name("proxy-authorization"),
+                format!("Bearer {t}"),
+            ));
+        }
         let resp = self.api_answer(&path, &quotable);
         Exch {
             method: method.into(),
@@ -1101,6 +1160,7 @@ fn generate(seed: u64) -> Case {
         at: String::new(),
         token: None,
         refresh: None,
+        h1: proto == Proto::H1,
     };
     let mut exchanges = g.session();
     let planted = std::mem::take(&mut g.planted);
@@ -1235,7 +1295,21 @@ struct Got {
     body: Vec<u8>,
 }
 
+/// The request body as it goes on the wire: compressed when its head says so.
+fn wire_body(e: &Exch) -> Vec<u8> {
+    let gzipped = e
+        .headers
+        .iter()
+        .any(|(n, v)| n.eq_ignore_ascii_case("content-encoding") && v == "gzip");
+    if gzipped {
+        gzip(&e.body)
+    } else {
+        e.body.clone()
+    }
+}
+
 async fn h1_send(addr: SocketAddr, e: &Exch, i: usize) -> Result<Got, String> {
+    let body = wire_body(e);
     let mut req = format!("{} {} HTTP/1.1\r\nHost: 127.0.0.1\r\n", e.method, e.target);
     for (n, v) in &e.headers {
         let _ = write!(req, "{n}: {v}\r\n");
@@ -1243,10 +1317,10 @@ async fn h1_send(addr: SocketAddr, e: &Exch, i: usize) -> Result<Got, String> {
     let _ = write!(
         req,
         "{INDEX}: {i}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        e.body.len()
+        body.len()
     );
     let mut bytes = req.into_bytes();
-    bytes.extend_from_slice(&e.body);
+    bytes.extend_from_slice(&body);
     let raw = raw(addr, &bytes).await?;
     let (head, body) = common::split_response(&raw);
     let headers = head
@@ -1291,7 +1365,7 @@ async fn h2_send(addr: SocketAddr, e: &Exch, i: usize) -> Result<Got, String> {
         }
     }
     let req = b
-        .body(Full::new(Bytes::from(e.body.clone())))
+        .body(Full::new(Bytes::from(wire_body(e))))
         .map_err(|e| e.to_string())?;
     let resp = tx.send_request(req).await.map_err(|e| e.to_string())?;
     let (parts, body) = resp.into_parts();
@@ -1488,7 +1562,7 @@ fn raw_har(case: &Case) -> String {
             };
             let mut request = serde_json::json!({
                 "method": e.method,
-                "url": format!("https://{host}{path}{}", if query.is_empty() { String::new() } else { format!("?{query}") }),
+                "url": if e.target.starts_with("http") { e.target.clone() } else { format!("https://{host}{path}{}", if query.is_empty() { String::new() } else { format!("?{query}") }) },
                 "httpVersion": "HTTP/1.1",
                 "headers": hv(&e.headers),
                 "cookies": cookies(&e.headers, "cookie"),
@@ -1553,7 +1627,12 @@ fn curl_transcript(e: &Exch) -> String {
     } else {
         "api.mypurecloud.ie"
     };
-    let mut s = format!("$ curl -i -X {} 'https://{host}{}'", e.method, e.target);
+    let url = if e.target.starts_with("http") {
+        e.target.clone()
+    } else {
+        format!("https://{host}{}", e.target)
+    };
+    let mut s = format!("$ curl -i -X {} '{url}'", e.method);
     for (n, v) in &e.headers {
         let _ = write!(s, " -H '{n}: {v}'");
     }
