@@ -2134,3 +2134,72 @@ fn planted_credentials_reach_no_output() {
         cases.len()
     );
 }
+
+/// What only the binary prints, on its standard error: a rejected upstream URL that carries a
+/// gateway's key, and `triage explain`'s warning about a `--path` that carries a token. Small
+/// on purpose: one process each.
+#[test]
+fn command_line_errors_and_warnings_quote_no_credential() {
+    let seed = env_u64("TRIAGE_FUZZ_SEED").unwrap_or_else(|| {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_nanos() as u64
+    });
+    let mut rng = Rng(seed ^ 0xC11);
+    let mut secret = || secret_text(&mut rng, Alphabet::B64Url);
+    let (key, token, path_token) = (secret(), secret(), secret());
+    let dir = tempfile::tempdir().unwrap();
+    let curl = dir.path().join("curl.txt");
+    std::fs::write(
+        &curl,
+        "GET /api/v2/users/me HTTP/1.1\nHost: api.mypurecloud.ie\n\nHTTP/1.1 401 Unauthorized\ncontent-type: application/json\n\n{\"message\":\"Invalid login credentials.\",\"code\":\"bad.credentials\",\"status\":401}",
+    )
+    .unwrap();
+    let api = format!("https://gw.example.com/genesys?api_key={key}");
+    // Refused for its query (a fragment alone is dropped, and the proxy would start).
+    let login = format!("https://login.example.com/?x=1#access_token={token}");
+    let path = format!("/api/v2/users/{}?access_token={path_token}", "me2");
+    let runs = [
+        (
+            "`triage proxy --api-upstream URL?api_key=…`",
+            vec![],
+            vec![
+                "proxy",
+                "--listen",
+                "127.0.0.1:0",
+                "--no-spec-fetch",
+                "--api-upstream",
+                &api,
+            ],
+        ),
+        (
+            "`TRIAGE_LOGIN_UPSTREAM=URL?x=1#access_token=… triage proxy`",
+            vec![("TRIAGE_LOGIN_UPSTREAM", login.as_str())],
+            vec!["proxy", "--listen", "127.0.0.1:0", "--no-spec-fetch"],
+        ),
+        (
+            "`triage explain --path PATH?access_token=…`",
+            vec![],
+            vec!["explain", "--path", &path, curl.to_str().unwrap()],
+        ),
+    ];
+    let mut leaks = Vec::new();
+    for (what, env, args) in runs {
+        let (code, out, err) = common::run_triage_env(&env, &args);
+        for s in [&key, &token, &path_token] {
+            for (stream, text) in [("stdout", &out), ("stderr", &err)] {
+                if text.contains(s.as_str()) {
+                    leaks.push(format!(
+                        "{what} (exit {code}) printed {s:?} on {stream}:\n{text}"
+                    ));
+                }
+            }
+        }
+        assert!(
+            err.contains("upstream URL") || err.contains("--path"),
+            "{what}: expected the error or warning, got (exit {code}):\n{err}"
+        );
+    }
+    assert!(leaks.is_empty(), "seed {seed}:\n{}", leaks.join("\n"));
+}

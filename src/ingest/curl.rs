@@ -279,8 +279,9 @@ pub(crate) fn parse(
         let (g, f) = (split_url(got), split_url(flag));
         if (&g.path, &g.query) != (&f.path, &f.query) {
             warnings.push(format!(
-                "{file}: --path {flag} disagrees with the request in the input: {}; the report uses \
+                "{file}: --path {} disagrees with the request in the input: {}; the report uses \
                  the input's",
+                crate::redact::url(flag),
                 crate::redact::path_and_query(&g.path, g.query.as_deref())
             ));
         }

@@ -57,26 +57,29 @@ impl UpstreamUrl {
                     .to_owned(),
             ));
         }
+        // Quoted with secret query and fragment parameters redacted: a gateway's key in the
+        // URL must not reach the terminal or a CI log in an error.
+        let shown = crate::redact::url(s);
         let uri: Uri = s
             .parse()
-            .map_err(|e| Error::Config(format!("invalid upstream URL {s:?}: {e}")))?;
+            .map_err(|e| Error::Config(format!("invalid upstream URL {shown:?}: {e}")))?;
         let scheme = uri.scheme().cloned().ok_or_else(|| {
             Error::Config(format!(
-                "upstream URL {s:?} needs a scheme (https:// or http://)"
+                "upstream URL {shown:?} needs a scheme (https:// or http://)"
             ))
         })?;
         if scheme != http::uri::Scheme::HTTP && scheme != http::uri::Scheme::HTTPS {
             return Err(Error::Config(format!(
-                "upstream URL {s:?}: only http and https are supported"
+                "upstream URL {shown:?}: only http and https are supported"
             )));
         }
         let authority = uri
             .authority()
             .cloned()
-            .ok_or_else(|| Error::Config(format!("upstream URL {s:?} has no host")))?;
+            .ok_or_else(|| Error::Config(format!("upstream URL {shown:?} has no host")))?;
         if uri.query().is_some() {
             return Err(Error::Config(format!(
-                "upstream URL {s:?} must not have a query"
+                "upstream URL {shown:?} must not have a query"
             )));
         }
         let port = match authority.as_str().strip_prefix('[') {
@@ -88,7 +91,7 @@ impl UpstreamUrl {
         };
         if let Some(p) = port.filter(|p| !matches!(p.parse::<u16>(), Ok(1..))) {
             return Err(Error::Config(format!(
-                "upstream URL {s:?}: port {p:?} is not a TCP port (1-65535)"
+                "upstream URL {shown:?}: port {p:?} is not a TCP port (1-65535)"
             )));
         }
         let prefix = uri.path().trim_end_matches('/').to_owned();
