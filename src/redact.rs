@@ -3,8 +3,8 @@
 //! is secret.
 //!
 //! - Credentials (secret headers, cookies, secret query/form parameters, secret multipart
-//!   fields, secret JSON keys at any depth) are replaced by `[redacted <fingerprint>]`: 8 hex
-//!   digits of SHA-256, so two uses of the same token can still be told apart while the token
+//!   fields, secret JSON keys at any depth, every field of an integration's
+//!   `credentialFields`) are replaced by `[redacted <fingerprint>]`: 8 hex digits of SHA-256, so two uses of the same token can still be told apart while the token
 //!   itself is gone.
 //! - URLs are redacted in their query, in their fragment, where the implicit grant puts the
 //!   token (`#access_token=…`), and in their authority's user part (`user:password@host`).
@@ -64,6 +64,9 @@ pub const SECRET_PARAMS: &[&str] = &[
     "api_key",
     "private_key",
     "authorization",
+    // The assertion an identity provider posts to the login host (SAML single sign-on): a
+    // browser's HAR of a login carries it, and it logs in whoever replays it.
+    "saml_response",
 ];
 
 /// JSON keys (at any depth of a request or response body) whose values are credentials. Unlike
@@ -87,6 +90,12 @@ pub const SECRET_JSON_KEYS: &[&str] = &[
     // A body that carries headers as data (a webhook's or an integration's configuration).
     "authorization",
 ];
+
+/// JSON keys whose members are all credentials, whatever their names: the `credentialFields`
+/// of Genesys Cloud's integration credentials (`/api/v2/integrations/credentials`), where a
+/// user-defined credential type names its fields as it likes (`apiToken`, `key`, `pin`).
+/// Matched as [`is_secret_json_key`] matches.
+pub const SECRET_JSON_CONTAINERS: &[&str] = &["credential_fields"];
 
 /// JSON keys whose string values are text that customers wrote.
 pub const CONTENT_JSON_KEYS: &[&str] = &["textBody", "text", "content"];
@@ -156,11 +165,19 @@ fn normalized(list: &[&str]) -> Vec<Vec<u8>> {
 
 static SECRET_JSON_NAMES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| normalized(SECRET_JSON_KEYS));
 static SECRET_PARAM_NAMES: LazyLock<Vec<Vec<u8>>> = LazyLock::new(|| normalized(SECRET_PARAMS));
+static SECRET_JSON_CONTAINER_NAMES: LazyLock<Vec<Vec<u8>>> =
+    LazyLock::new(|| normalized(SECRET_JSON_CONTAINERS));
 
 /// Whether a JSON key holds a credential: `client_secret`, `clientSecret`, `Client-Secret` and
 /// `CLIENTSECRET` alike.
 pub fn is_secret_json_key(name: &str) -> bool {
     name_in(name.as_bytes(), false, &SECRET_JSON_NAMES)
+}
+
+/// Whether every member of a JSON object under this key is a credential
+/// ([`SECRET_JSON_CONTAINERS`]).
+pub fn is_secret_json_container(name: &str) -> bool {
+    name_in(name.as_bytes(), false, &SECRET_JSON_CONTAINER_NAMES)
 }
 
 pub fn is_content_json_key(name: &str) -> bool {
@@ -593,20 +610,11 @@ fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool
         Value::Object(map) => {
             for (k, v) in map.iter_mut() {
                 if is_secret_json_key(k) && !v.is_null() {
-                    let text = match &*v {
-                        Value::String(s) => s.clone(),
-                        other => other.to_string(),
-                    };
-                    if !is_redacted(&text) {
-                        note(found, &text);
-                        if found.is_some() {
-                            note_authorization_key(k, &text, found);
-                        }
-                    }
-                    let red = secret(&text);
-                    if red != text || !v.is_string() {
-                        *v = Value::String(red);
-                        changed = true;
+                    changed |= secret_value(k, v, found);
+                } else if let (true, Value::Object(fields)) = (is_secret_json_container(k), &mut *v)
+                {
+                    for (name, field) in fields.iter_mut().filter(|(_, f)| !f.is_null()) {
+                        changed |= secret_value(name, field, found);
                     }
                 } else if !keep_content && is_content_json_key(k) && v.is_string() {
                     let text = v.as_str().unwrap_or_default();
@@ -628,6 +636,27 @@ fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool
         _ => {}
     }
     changed
+}
+
+/// The value of a secret JSON member replaced by its placeholder (a non-string one as its JSON
+/// text); whether it changed.
+fn secret_value(key: &str, v: &mut Value, found: &mut Found<'_>) -> bool {
+    let text = match &*v {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    if !is_redacted(&text) {
+        note(found, &text);
+        if found.is_some() {
+            note_authorization_key(key, &text, found);
+        }
+    }
+    let red = secret(&text);
+    if red != text || !v.is_string() {
+        *v = Value::String(red);
+        return true;
+    }
+    false
 }
 
 /// An `Authorization` carried as data (a webhook's headers in JSON) holds what the header
@@ -2166,6 +2195,30 @@ mod tests {
                 fingerprint(b"FIRSTTOKEN9")
             )),
             "{got}"
+        );
+    }
+
+    /// Genesys Cloud's integration credentials name their fields as the credential type
+    /// likes: every field of `credentialFields` is a credential. A SAML single sign-on post
+    /// carries its assertion as `SAMLResponse`.
+    #[test]
+    fn credential_fields_and_saml_responses_are_secret() {
+        let mut v = serde_json::json!({"name": "zendesk", "type": {"name": "userDefined"},
+            "credentialFields": {"apiToken": "FIELDTOKEN9", "pin": 12345678, "loginUrl": "https://x"}});
+        assert!(json(&mut v, false));
+        let text = v.to_string();
+        assert!(
+            !text.contains("FIELDTOKEN9") && !text.contains("12345678"),
+            "{text}"
+        );
+        assert_eq!(v["type"]["name"], "userDefined", "{text}");
+        let form = query("SAMLResponse=PHNhbWxwOlJlc3BvbnNl9&RelayState=r1");
+        assert_eq!(
+            form,
+            format!(
+                "SAMLResponse=[redacted {}]&RelayState=r1",
+                fingerprint(b"PHNhbWxwOlJlc3BvbnNl9")
+            )
         );
     }
 

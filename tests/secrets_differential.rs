@@ -3,9 +3,12 @@
 //! `triage redact` and `triage explain` in every format, with fresh random credentials planted
 //! where a real client or API puts them: `Authorization: Bearer` and `Basic`, token-request
 //! forms (odd spellings that src/redact.rs claims: case, `-`/`_`, percent-encoded names, `;`
-//! separators), secret query parameters, JSON keys at depth, cookies, API-key headers, an
-//! `/oauth/token` answer, a redirect's `Location`, and upstream errors that quote the request's
-//! credentials back (plain, `\/`- or `\u`-escaped, in text or a header). Every output is then
+//! separators; multipart too), secret query parameters, JSON keys at depth and an integration's
+//! `credentialFields`, cookies, API-key headers, a SAML post, credentials in an absolute-form
+//! URL, compressed request bodies, an `/oauth/token` answer, a redirect's `Location`, and
+//! upstream errors that quote the request's credentials back (plain, `\/`- or `\u`-escaped,
+//! HTML-escaped, in text or a header), gzipped or not, cut by the inspection limit or not,
+//! answered with the statuses the rules diagnose. Every output is then
 //! searched for every credential, as written and in the spellings a reader could turn back
 //! (JSON and Rust string escapes, HTML entities, percent-encoding, base64, gzip in base64),
 //! by any run of [`WINDOW`] of its characters, so that a credential cut short still counts.
@@ -456,6 +459,7 @@ impl Gen<'_> {
                 0..=15 => self.token_request(),
                 16..=19 => self.authorize(),
                 20 if self.h1 => self.foreign(),
+                21 => self.saml_post(),
                 _ => self.api_call(),
             };
             out.push(e);
@@ -777,6 +781,46 @@ impl Gen<'_> {
         }
     }
 
+    /// A browser's SAML single sign-on post to the login host: the identity provider's
+    /// assertion as `SAMLResponse`.
+    fn saml_post(&mut self) -> Exch {
+        let assertion = self.plant(Alphabet::B64Url, "form field `SAMLResponse` of a SAML post");
+        let body = format!(
+            "SAMLResponse={}&RelayState={}",
+            form_encode(self.rng, &assertion),
+            self.rng.hex(8)
+        );
+        let quoted = self.quote(std::slice::from_ref(&assertion));
+        let message = match quoted {
+            Some(q) => format!("Invalid SAML response {q}"),
+            None => "Invalid SAML response".to_owned(),
+        };
+        Exch {
+            method: "POST".into(),
+            target: "/saml".into(),
+            login: true,
+            headers: vec![(
+                self.header_name("content-type"),
+                "application/x-www-form-urlencoded".into(),
+            )],
+            body: body.into_bytes(),
+            resp: Resp {
+                status: 400,
+                headers: vec![("content-type".into(), "application/json".into())],
+                body: json_object(
+                    &[
+                        ("message", json_string(&message, Escaping::Plain)),
+                        ("code", json_string("bad.request", Escaping::Plain)),
+                        ("status", "400".into()),
+                    ],
+                    Escaping::Plain,
+                )
+                .into_bytes(),
+                gzip: false,
+            },
+        }
+    }
+
     /// `GET /oauth/authorize`, answered with a redirect carrying a code or (implicit grant) a
     /// token.
     fn authorize(&mut self) -> Exch {
@@ -989,6 +1033,20 @@ impl Gen<'_> {
             json_string(&format!("integration {}", self.rng.hex(4)), e),
         )];
         for _ in 0..self.rng.range(1, 3) {
+            if self.rng.one_in(5) {
+                // An integration credential of a user-defined type: its fields named at will.
+                let name = self.rng.pick(&["apiToken", "key", "pin", "hmac", "bot"]);
+                let v = self.plant(
+                    Alphabet::B64Url,
+                    &format!("`credentialFields.{name}` of an integration credential"),
+                );
+                quotable.push(v.clone());
+                members.push((
+                    "credentialFields".into(),
+                    format!("{{{}:{}}}", json_string(name, e), json_string(&v, e)),
+                ));
+                continue;
+            }
             let (key, value) = if self.rng.one_in(6) {
                 // Headers carried as data: the `Authorization` of a webhook.
                 let t = self.plant(
