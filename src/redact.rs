@@ -1166,6 +1166,9 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
     if creds.is_empty() {
         return;
     }
+    // A rule's capture may cut a credential where the message has a delimiter of the rule's
+    // (`scope [pa]ss…]` gives `pa`): the piece of it a captured value holds goes too.
+    let pieces = captured_pieces(diagnoses, &creds);
     // Most diagnoses quote no credential: one search of each text for each credential instead
     // of building the matcher. A text with escapes or entities in it may hold one spelled
     // otherwise (`\/`, `&amp;`), and gets the full pass.
@@ -1177,7 +1180,8 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
         })
     };
     let spelt_otherwise = texts().any(|t| t.contains(['\\', '&']));
-    if !spelt_otherwise
+    if pieces.is_empty()
+        && !spelt_otherwise
         && !texts().any(|t| {
             creds
                 .iter()
@@ -1188,18 +1192,69 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
     }
     // From here on the rare case: the shared mechanism, whatever it costs.
     let secrets = Secrets::new(creds);
+    let scrub = |t: &str| -> Option<String> {
+        let mut out = secrets.scrub(t);
+        for (piece, placeholder) in &pieces {
+            if out.contains(piece.as_str()) {
+                out = Cow::Owned(out.replace(piece.as_str(), placeholder));
+            }
+        }
+        match out {
+            Cow::Owned(o) => Some(o),
+            Cow::Borrowed(_) => None,
+        }
+    };
     for d in diagnoses {
         for text in [&mut d.cause, &mut d.fix] {
-            if let Cow::Owned(t) = secrets.scrub(text) {
+            if let Some(t) = scrub(text) {
                 *text = t;
             }
         }
         for (_, v) in &mut d.evidence {
-            if let Cow::Owned(t) = secrets.scrub(v) {
+            if let Some(t) = scrub(v) {
                 *v = t.into();
             }
         }
     }
+}
+
+/// The pieces of credentials ([`Secrets::MIN_LEN`] bytes or more) that the diagnoses'
+/// captured values hold cut off: a value that is inside a credential, or that ends with its
+/// beginning or begins with its end; each with the placeholder of its credential, longest
+/// first.
+fn captured_pieces(
+    diagnoses: &[crate::diagnose::Diagnosis],
+    creds: &[String],
+) -> Vec<(String, String)> {
+    let min = Secrets::MIN_LEN;
+    let mut pieces: Vec<(String, String)> = Vec::new();
+    let values = diagnoses
+        .iter()
+        .flat_map(|d| d.evidence.iter().map(|(_, v)| &**v));
+    for v in values.filter(|v| v.len() >= min) {
+        for c in creds.iter().filter(|c| c.len() > min) {
+            let mut found: Vec<&str> = Vec::new();
+            if c.contains(v) && v != c {
+                found.push(v);
+            }
+            // The longest end of `v` that begins `c`, and the longest start of `v` that ends it.
+            let lengths = || (min..c.len().min(v.len() + 1)).rev();
+            if let Some(p) = lengths().find_map(|k| c.get(..k).filter(|p| v.ends_with(p))) {
+                found.push(p);
+            }
+            if let Some(p) =
+                lengths().find_map(|k| c.get(c.len() - k..).filter(|p| v.starts_with(p)))
+            {
+                found.push(p);
+            }
+            for p in found {
+                pieces.push((p.to_owned(), secret(c)));
+            }
+        }
+    }
+    pieces.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    pieces.dedup();
+    pieces
 }
 
 fn note(found: &mut Found<'_>, value: &str) {

@@ -231,3 +231,40 @@ async fn a_semicolon_separated_secret_is_not_captured_with_the_field_before_it()
     let log = logs.text();
     assert!(!log.contains("ASSERTIONSECRET9"), "{log}");
 }
+
+/// A rule's capture stops at its own delimiter, which may fall inside a credential the
+/// upstream quoted (`scope [PIECE]REST]`): the piece of the credential it holds is replaced
+/// too, not only whole copies.
+#[tokio::test]
+async fn a_capture_that_cuts_a_credential_does_not_quote_the_piece() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let up = upstream(|_| async {
+        Response::builder()
+            .status(403)
+            .header("content-type", "application/json")
+            .body(full(
+                r#"{"message":"App not authorized to use scope [PIECEONE9]PIECETWO9]","code":"app.not.authorized.for.scope","status":403}"#,
+            ))
+            .unwrap()
+    })
+    .await;
+    let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
+    let r = client()
+        .get(format!("http://{}/api/v2/users/me", p.addr))
+        .header("cookie", "sid=PIECEONE9]PIECETWO9")
+        .send()
+        .await
+        .unwrap();
+    let cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
+    r.bytes().await.unwrap();
+    p.shutdown().await.unwrap();
+
+    assert!(
+        cause.contains("any one of these would do: [redacted ") && !cause.contains("PIECEONE9"),
+        "{cause}"
+    );
+    let log = logs.text();
+    assert!(!log.contains("PIECEONE9"), "{log}");
+}
