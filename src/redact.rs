@@ -1167,7 +1167,8 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
         return;
     }
     // A rule's capture may cut a credential where the message has a delimiter of the rule's
-    // (`scope [pa]ss…]` gives `pa`): the piece of it a captured value holds goes too.
+    // (`scope [first-part]rest…]` gives `first-part`): the piece of it a captured value holds
+    // goes too.
     let pieces = captured_pieces(diagnoses, &creds);
     // Most diagnoses quote no credential: one search of each text for each credential instead
     // of building the matcher. A text with escapes or entities in it may hold one spelled
@@ -1218,15 +1219,15 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
     }
 }
 
-/// The pieces of credentials ([`Secrets::MIN_LEN`] bytes or more) that the diagnoses'
-/// captured values hold cut off: a value that is inside a credential, or that ends with its
-/// beginning or begins with its end; each with the placeholder of its credential, longest
-/// first.
+/// The pieces of credentials ([`PIECE_MIN`] bytes or more) that the diagnoses' captured values
+/// hold cut off: a value that is inside a credential, or that ends with its beginning or
+/// begins with its end; each with the placeholder of its credential, longest first. The
+/// beginning of a Basic pair is its client id, no secret, and not taken for a piece.
 fn captured_pieces(
     diagnoses: &[crate::diagnose::Diagnosis],
     creds: &[String],
 ) -> Vec<(String, String)> {
-    let min = Secrets::MIN_LEN;
+    let min = PIECE_MIN;
     let mut pieces: Vec<(String, String)> = Vec::new();
     let values = diagnoses
         .iter()
@@ -1239,7 +1240,10 @@ fn captured_pieces(
             }
             // The longest end of `v` that begins `c`, and the longest start of `v` that ends it.
             let lengths = || (min..c.len().min(v.len() + 1)).rev();
-            if let Some(p) = lengths().find_map(|k| c.get(..k).filter(|p| v.ends_with(p))) {
+            let in_user_part = |p: &str| c.contains(':') && !p.contains(':');
+            if let Some(p) =
+                lengths().find_map(|k| c.get(..k).filter(|p| v.ends_with(p) && !in_user_part(p)))
+            {
                 found.push(p);
             }
             if let Some(p) =
@@ -1256,6 +1260,10 @@ fn captured_pieces(
     pieces.dedup();
     pieces
 }
+
+/// The shortest piece of a credential looked for in what a rule captured: long enough not to
+/// be a word of the message that a credential happens to begin or end with.
+const PIECE_MIN: usize = 12;
 
 fn note(found: &mut Found<'_>, value: &str) {
     if let Some(f) = found {

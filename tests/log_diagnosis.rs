@@ -245,7 +245,7 @@ async fn a_capture_that_cuts_a_credential_does_not_quote_the_piece() {
             .status(403)
             .header("content-type", "application/json")
             .body(full(
-                r#"{"message":"App not authorized to use scope [PIECEONE9]PIECETWO9]","code":"app.not.authorized.for.scope","status":403}"#,
+                r#"{"message":"App not authorized to use scope [PIECEONEPIECE9]PIECETWO9]","code":"app.not.authorized.for.scope","status":403}"#,
             ))
             .unwrap()
     })
@@ -253,7 +253,7 @@ async fn a_capture_that_cuts_a_credential_does_not_quote_the_piece() {
     let p = proxy_with(config(&up.url(), &up.url()), inspector(false)).await;
     let r = client()
         .get(format!("http://{}/api/v2/users/me", p.addr))
-        .header("cookie", "sid=PIECEONE9]PIECETWO9")
+        .header("cookie", "sid=PIECEONEPIECE9]PIECETWO9")
         .send()
         .await
         .unwrap();
@@ -262,9 +262,10 @@ async fn a_capture_that_cuts_a_credential_does_not_quote_the_piece() {
     p.shutdown().await.unwrap();
 
     assert!(
-        cause.contains("any one of these would do: [redacted ") && !cause.contains("PIECEONE9"),
+        cause.contains("any one of these would do: [redacted ")
+            && !cause.contains("PIECEONEPIECE9"),
         "{cause}"
     );
     let log = logs.text();
-    assert!(!log.contains("PIECEONE9"), "{log}");
+    assert!(!log.contains("PIECEONEPIECE9"), "{log}");
 }

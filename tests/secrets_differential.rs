@@ -19,10 +19,12 @@
 //! is searched). Nor is a `credentialFields` given twice in one body: a JSON parser keeps the
 //! last, and only secret key names (not that container) are read textually as well.
 //!
-//! `TRIAGE_FUZZ_CASES=N` runs N cases (default 40, about 20 s unoptimised); `TRIAGE_FUZZ_SEED=S` fixes the seed
-//! (default: from the clock, printed on failure); `TRIAGE_FUZZ_CASE=K` runs case K of that seed
-//! alone and prints its exchanges. Logs are captured at `trace` for every crate
-//! (`TRIAGE_FUZZ_LOG` sets another filter). The binary is spawned only for what only it prints
+//! `TRIAGE_FUZZ_CASES=N` runs N cases (default 40, about 20 s unoptimised);
+//! `TRIAGE_FUZZ_SEED=S` fixes the seed (default: from the clock, printed on failure);
+//! `TRIAGE_FUZZ_CASE=K` runs case K of that seed alone and prints its exchanges. Logs are
+//! captured at `trace` for every crate (`TRIAGE_FUZZ_LOG` sets another filter): at that level
+//! h2 logs frames without their fields, hyper logs nothing (its tracing is off), and
+//! hyper-util only pool keys and addresses. The binary is spawned only for what only it prints
 //! (command-line errors and warnings on stderr), in a test of its own.
 
 mod common;
