@@ -1076,13 +1076,17 @@ impl Gen<'_> {
                 continue;
             }
             // The object that holds the secret, inside objects and arrays.
-            let mut v = format!("{{{}:{}}}", json_string(&key, e), json_string(&value, e));
+            // Keys as serializers write them (none escapes a letter or `_` in a key); values in
+            // the upstream's escaping. A key both escaped and given twice is out of reach of
+            // the textual pass, which reads plain keys only.
+            let k = json_string(&key, Escaping::Plain);
+            let mut v = format!("{{{k}:{}}}", json_string(&value, e));
             for _ in 1..depth {
                 v = if self.rng.one_in(3) {
                     format!("[{v}]")
                 } else {
                     let wrap = self.rng.pick(&["config", "headers", "request", "auth"]);
-                    format!("{{{}:{v}}}", json_string(wrap, e))
+                    format!("{{{}:{v}}}", json_string(wrap, Escaping::Plain))
                 };
             }
             let top = self.rng.pick(&["config", "settings", "auth"]);
@@ -1093,7 +1097,7 @@ impl Gen<'_> {
             if i > 0 {
                 out.push(',');
             }
-            let _ = write!(out, "{}:{v}", json_string(k, e));
+            let _ = write!(out, "{}:{v}", json_string(k, Escaping::Plain));
         }
         out.push('}');
         out
