@@ -2120,7 +2120,10 @@ fn check_har(case: &Case<HarExtra>, env: &Env) -> Vec<String> {
         let r = triage_bin(&os(&[&"redact", &env.file, &"-o", &out_path]));
         let want = if outcome.error.is_some() { 2 } else { 0 };
         p.extend(exit_problems("triage redact", &r, &[0, 2], Some(want)));
-        if std::fs::read(&out_path).ok().as_ref() != Some(&out) {
+        // With no entry read before the break, the binary writes nothing (an empty HAR in
+        // place of what the output held would destroy it for nothing).
+        let expected = (outcome.error.is_none() || outcome.entries > 0).then_some(&out);
+        if std::fs::read(&out_path).ok().as_ref() != expected {
             p.push("triage redact: the binary's output differs from redact_har's".into());
         }
     }
