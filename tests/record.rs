@@ -779,6 +779,56 @@ fn a_long_repetitive_credential_is_redacted_in_linear_time() {
     );
 }
 
+#[cfg(unix)]
+#[test]
+fn redact_of_a_gzip_body_with_a_false_size_allocates_no_more_than_it_reads() {
+    // A gzip member's last 4 bytes state its decoded size; the one-call decoder allocated that
+    // much before decoding. Redaction decodes base64 bodies without a limit, so damaged bytes
+    // stating 2 GiB had `triage redact` allocate 2 GiB (and die under a memory limit).
+    use base64::Engine as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(br#"{"message": "Bearer PLANTED-bearer-77 expired"}"#)
+        .unwrap();
+    let mut body = gz.finish().unwrap();
+    let n = body.len();
+    body[n - 4..].copy_from_slice(&0x7fff_fff0u32.to_le_bytes());
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("gz.har");
+    let har = json!({"log": {"entries": [har_entry(
+        "https://api.mypurecloud.ie/api/v2/users/me",
+        json!([{"name": "authorization", "value": "Bearer PLANTED-bearer-77"}]),
+        None,
+        401,
+        json!([{"name": "content-encoding", "value": "gzip"}]),
+        json!({"size": -1, "mimeType": "application/json", "encoding": "base64",
+               "text": base64::engine::general_purpose::STANDARD.encode(&body)}),
+        "",
+    )]}});
+    std::fs::write(&input, har.to_string()).unwrap();
+    let out = dir.path().join("out.har");
+    // 1 GiB of address space: plenty for triage, not for the size the bytes state.
+    let run = Command::new("sh")
+        .arg("-c")
+        .arg("ulimit -v 1048576 && exec \"$0\" \"$@\"")
+        .arg(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "redact",
+            input.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        run.status.code(),
+        Some(0),
+        "exit status\n  expected: 0\n       got: {:?}; stderr: {}",
+        run.status,
+        String::from_utf8_lossy(&run.stderr)
+    );
+    assert_no_secrets(&out, &[]);
+}
+
 #[test]
 fn redact_refuses_to_overwrite_its_input() {
     let dir = tempfile::tempdir().unwrap();

@@ -66,6 +66,9 @@ pub fn decode(encoding: Option<&str>, body: &[u8], limit: usize) -> Option<(Vec<
     Some((data, complete))
 }
 
+/// The most DEFLATE expands its input (a long run of one byte).
+const MAX_DEFLATE_RATIO: usize = 1032;
+
 thread_local! {
     static INFLATER: RefCell<libdeflater::Decompressor> =
         RefCell::new(libdeflater::Decompressor::new());
@@ -79,13 +82,15 @@ fn whole_buffer(coding: &str, data: &[u8], limit: usize) -> Option<Vec<u8>> {
         fn(&mut Decompressor, &[u8], &mut [u8]) -> Result<usize, libdeflater::DecompressionError>;
     let attempts: &[Inflate] = match coding {
         "gzip" | "x-gzip" => {
-            // The trailer states the size (mod 2^32), so one exact buffer does.
+            // The trailer states the size (mod 2^32), so one exact buffer does. It is only what
+            // the bytes say: past what DEFLATE can expand them to (1032 to 1), they are damaged
+            // or lie, and the streaming decoder, which allocates as it decodes, tells which.
             let size = data
                 .len()
                 .checked_sub(4)
                 .and_then(|at| data[at..].try_into().ok())
                 .map(|b| u32::from_le_bytes(b) as usize)?;
-            if size > limit {
+            if size > limit || size > data.len().saturating_mul(MAX_DEFLATE_RATIO) {
                 return None;
             }
             let mut out = vec![0; size];
