@@ -1258,6 +1258,13 @@ fn remove_at(v: &mut Value, ptr: &str) -> Option<Value> {
     }
 }
 
+fn gzip_base64(data: &[u8]) -> String {
+    use base64::Engine as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(data).unwrap();
+    base64::engine::general_purpose::STANDARD.encode(gz.finish().unwrap())
+}
+
 /// Swaps the places of members `i` and `j` (serde_json's map keeps the order written).
 fn swap_members(o: &mut serde_json::Map<String, Value>, i: usize, j: usize) {
     let mut members: Vec<(String, Value)> = std::mem::take(o).into_iter().collect();
@@ -1271,7 +1278,7 @@ fn legal_change(rng: &mut Rng, v: &mut Value, k: usize) -> Option<(String, Chang
     let e = format!("/log/entries/{k}");
     let at = |p: &str| format!("{e}/{p}");
     let has = |v: &Value, p: &str| v.pointer(&at(p)).is_some();
-    match rng.below(13) {
+    match rng.below(14) {
         0 => {
             let text_present = v
                 .pointer(&at("response/content/text"))
@@ -1545,6 +1552,33 @@ fn legal_change(rng: &mut Rng, v: &mut Value, k: usize) -> Option<(String, Chang
                 Change::Nothing,
             ))
         }
+        12 => {
+            // The body as it came over the wire, gzip, as Charles and mitmproxy keep it.
+            let text = v
+                .pointer(&at("response/content/text"))?
+                .as_str()?
+                .to_owned();
+            if v.pointer(&at("response/content/encoding")).is_some() {
+                return None;
+            }
+            let hs = v.pointer_mut(&at("response/headers"))?.as_array_mut()?;
+            if hs.iter().any(|h| {
+                h["name"]
+                    .as_str()
+                    .is_some_and(|n| n.eq_ignore_ascii_case("content-encoding"))
+            }) {
+                return None;
+            }
+            hs.push(json!({"name": "Content-Encoding", "value": "gzip"}));
+            let content = v.pointer_mut(&at("response/content"))?;
+            content["text"] = json!(gzip_base64(text.as_bytes()));
+            content["encoding"] = json!("base64");
+            // The header is new; the body reads as before.
+            Some((
+                format!("entry {k}: content as base64 of its gzip bytes"),
+                Change::Details,
+            ))
+        }
         _ => {
             // A custom member of the document itself, before `log`.
             let o = v.as_object_mut()?;
@@ -1596,7 +1630,33 @@ fn damage_structure(
         .is_some_and(|r| !r.contains('/'));
     let within = entry_of(&ptr);
     let (par, key) = parent(&ptr);
-    let (desc, entry, parses) = match rng.below(8) {
+    let (desc, entry, parses) = match rng.below(9) {
+        8 => {
+            // A gzip member whose trailer states another size than its data holds.
+            use base64::Engine as _;
+            let b64 = base64::engine::general_purpose::STANDARD;
+            let gzipped = |p: &String| {
+                let text = v
+                    .pointer(p)
+                    .and_then(|c| c.get("text"))
+                    .and_then(Value::as_str);
+                text.and_then(|t| b64.decode(t).ok())
+                    .filter(|r| r.len() > 18 && r.starts_with(&[0x1f, 0x8b]))
+            };
+            let all: Vec<&String> = all.iter().filter(|p| gzipped(p).is_some()).collect();
+            let ptr = (*all.get(rng.below(all.len().max(1)))?).clone();
+            let mut raw = gzipped(&ptr)?;
+            let n = raw.len();
+            let size = rng.pick(&[0u32, 1, 0x7fff_fff0, u32::MAX]);
+            raw[n - 4..].copy_from_slice(&size.to_le_bytes());
+            v.pointer_mut(&ptr)?["text"] = json!(b64.encode(raw));
+            let within = entry_of(&ptr);
+            (
+                format!("{ptr}: its gzip trailer says {size} bytes"),
+                within,
+                true,
+            )
+        }
         0 => {
             remove_at(v, &ptr)?;
             (format!("{ptr} deleted"), within.filter(|_| !is_entry), true)
@@ -2512,6 +2572,22 @@ fn check_recording(case: &Case<RecordingExtra>, env: &Env) -> Vec<String> {
                     p.push(format!(
                         "triage export: entries\n  expected: {}\n       got: {entries:?}",
                         yielded.len()
+                    ));
+                }
+                // Explained, the export gives the recording's diagnoses.
+                let records = |r: Report| -> Vec<Value> {
+                    anonymous(r)["records"]
+                        .as_array()
+                        .cloned()
+                        .unwrap_or_default()
+                };
+                let want = records(explain(&[&env.file], &kind(InputKind::Recording)));
+                let got = records(explain(&[&out], &kind(InputKind::Har)));
+                if want != got {
+                    p.push(format!(
+                        "triage export: explained, the export differs from the recording\n  expected: {}\n       got: {}",
+                        short(&want),
+                        short(&got)
                     ));
                 }
             }
