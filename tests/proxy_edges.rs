@@ -442,9 +442,11 @@ async fn a_refused_absolute_form_request_does_not_quote_its_password() {
     .await;
     let text = String::from_utf8_lossy(&raw);
     assert!(text.starts_with("HTTP/1.1 403"), "{text}");
+    // Named by its host alone: the user part is no business of the answer.
     assert!(
-        text.contains("absolute-form request for partner:[redacted ")
-            && !text.contains("URLPASSWORD9"),
+        text.contains("absolute-form request for partner.example.com:")
+            && !text.contains("URLPASSWORD9")
+            && !text.contains("partner:"),
         "{text}"
     );
     p.shutdown().await.unwrap();
