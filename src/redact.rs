@@ -184,8 +184,102 @@ pub fn is_content_json_key(name: &str) -> bool {
     CONTENT_JSON_KEYS.contains(&name)
 }
 
+/// Whether a header's value is a credential by its name: one of [`SECRET_HEADERS`], or a name
+/// that says so ([`SECRET_HEADER_WORDS`]: `X-Genesys-Token`, `X-Client-Secret`), as gateways
+/// and SDK wrappers invent their own.
 pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || secret_by_name(name)
+}
+
+/// Words that make a header name a credential's wherever they stand in it, compared as
+/// [`normalize`] compares (case, `-` and `_` ignored). Not `key` (`Sec-WebSocket-Key`,
+/// `Idempotency-Key`) nor `session` (`X-Journey-Session-Id`, which the API defines and which
+/// is no credential).
+pub const SECRET_HEADER_WORDS: &[&str] = &["token", "secret", "passw", "apikey", "credential"];
+
+fn secret_by_name(name: &str) -> bool {
+    // CORS headers name credentials without carrying any (`Access-Control-Allow-Credentials:
+    // true`).
+    if name.len() >= 15 && name[..15].eq_ignore_ascii_case("access-control-") {
+        return false;
+    }
+    let mut buf = [0u8; 64];
+    let mut len = 0;
+    for b in name.bytes().filter(|b| *b != b'-' && *b != b'_') {
+        let Some(slot) = buf.get_mut(len) else {
+            // Longer than any header a client sends on purpose: judged by its start.
+            break;
+        };
+        *slot = b.to_ascii_lowercase();
+        len += 1;
+    }
+    let norm = &buf[..len];
+    SECRET_HEADER_WORDS
+        .iter()
+        .any(|w| norm.windows(w.len()).any(|win| win == w.as_bytes()))
+}
+
+/// Whether a header (any name) carries a credential: by its name, or by a value that is one,
+/// `Bearer …` or `Basic …` under a name no list knows (`X-Forwarded-Auth`).
+pub fn is_secret_header_value(name: &str, value: &[u8]) -> bool {
+    is_secret_header(name) || scheme_credential(value).is_some()
+}
+
+/// The credential of a value written as an `Authorization` header writes it: `Bearer <token>`
+/// or `Basic <base64 of id:secret>`, alone in the value. A Basic one must decode to a pair,
+/// and a Bearer one be at least 16 characters, so that prose (`Basic authentication`,
+/// `Bearer token`) is not taken for one.
+fn scheme_credential(value: &[u8]) -> Option<(&str, &str)> {
+    let text = std::str::from_utf8(value).ok()?.trim();
+    let (scheme, cred) = text.split_once(' ')?;
+    let cred = cred.trim();
+    if cred.is_empty() || !cred.bytes().all(is_token68) || is_redacted(text) {
+        return None;
+    }
+    credential_after_scheme(scheme, cred).then_some((scheme, cred))
+}
+
+/// `token68` of RFC 9110 §11.2, the characters of a credential after its scheme.
+fn is_token68(b: u8) -> bool {
+    b.is_ascii_alphanumeric() || b"-._~+/=".contains(&b)
+}
+
+fn credential_after_scheme(scheme: &str, cred: &str) -> bool {
+    if scheme.eq_ignore_ascii_case("bearer") {
+        cred.len() >= 16
+    } else if scheme.eq_ignore_ascii_case("basic") {
+        use base64::Engine as _;
+        base64::engine::general_purpose::STANDARD
+            .decode(cred)
+            .ok()
+            .and_then(|d| String::from_utf8(d).ok())
+            .is_some_and(|pair| pair.contains(':'))
+    } else {
+        false
+    }
+}
+
+/// Every `Bearer <token>` and `Basic <id:secret>` credential written inside a text (a log
+/// message a tool kept, a string under a name no policy knows), as [`scheme_credential`]
+/// judges them, noted in `found`; the text is left as it is, for [`Secrets`] to scrub.
+pub fn note_scheme_credentials(text: &str, found: &mut Vec<String>) {
+    static SCHEME: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\b(bearer|basic)[ \t]+([A-Za-z0-9\-._~+/]+=*)").expect("valid regex")
+    });
+    if !text
+        .as_bytes()
+        .windows(5)
+        .any(|w| w.eq_ignore_ascii_case(b"beare") || w.eq_ignore_ascii_case(b"basic"))
+    {
+        return;
+    }
+    for c in SCHEME.captures_iter(text) {
+        // A sentence's full stop is not part of the token it ends.
+        let (scheme, cred) = (&c[1], c[2].trim_end_matches('.'));
+        if credential_after_scheme(scheme, cred) {
+            note_header_credentials("authorization", Some(scheme), cred, &mut Some(found));
+        }
+    }
 }
 
 /// Whether a query, form or multipart field name (as written, possibly percent-encoded) holds a
@@ -257,7 +351,7 @@ fn header_value_in(name: &str, value: &[u8], found: &mut Found<'_>) -> Cow<'stat
     if URL_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) {
         return Cow::Owned(url_in(&String::from_utf8_lossy(value), found).into_owned());
     }
-    if !is_secret_header(name) {
+    if !is_secret_header_value(name, value) {
         return Cow::Owned(String::from_utf8_lossy(value).into_owned());
     }
     let text = String::from_utf8_lossy(value);
@@ -283,7 +377,11 @@ fn split_credential<'a>(name: &str, text: &'a str) -> (Option<&'a str>, &'a str)
         || name.eq_ignore_ascii_case("proxy-authorization");
     match text.split_once(' ') {
         Some((s, c)) if is_auth => (Some(s), c.trim()),
-        _ => (None, text),
+        // Any other header written as `Authorization` is written (`X-Genesys-Token: Bearer …`).
+        _ => match scheme_credential(text.as_bytes()) {
+            Some((s, c)) => (Some(s), c),
+            None => (None, text),
+        },
     }
 }
 
@@ -602,6 +700,11 @@ fn headers_in(map: &HeaderMap, found: &mut Found<'_>) -> HeaderMap {
 /// `keep_content`, customer-written text replaced by its length. Returns whether it changed.
 pub fn json(value: &mut Value, keep_content: bool) -> bool {
     json_in(value, keep_content, &mut None)
+}
+
+/// [`json`], adding the credentials it replaces to `found` (see [`Secrets`]).
+pub fn json_found(value: &mut Value, keep_content: bool, found: &mut Vec<String>) -> bool {
+    json_in(value, keep_content, &mut Some(found))
 }
 
 fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool {
@@ -1137,7 +1240,9 @@ pub fn credentials(ex: &Exchange) -> Vec<String> {
     let note_headers = |h: &HeaderMap, f: &mut Found<'_>| {
         for (name, value) in h {
             let name = name.as_str();
-            if is_secret_header(name) || URL_HEADERS.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+            if is_secret_header_value(name, value.as_bytes())
+                || URL_HEADERS.iter().any(|u| u.eq_ignore_ascii_case(name))
+            {
                 header_value_in(name, value.as_bytes(), f);
             }
         }
@@ -1614,6 +1719,63 @@ impl Secrets {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn header_names_that_say_credential_are_secret_and_others_are_not() {
+        for name in [
+            "X-Genesys-Token",
+            "x_client_secret",
+            "X-Amz-Security-Token",
+            "X-User-Password",
+            "X-ApiKey",
+            "X-Service-Credentials",
+        ] {
+            assert!(is_secret_header(name), "{name} should be secret");
+        }
+        for name in [
+            "Access-Control-Allow-Credentials",
+            "X-Journey-Session-Id",
+            "Idempotency-Key",
+            "Sec-WebSocket-Key",
+            "ININ-Correlation-Id",
+            "WWW-Authenticate",
+            "Content-Type",
+        ] {
+            assert!(!is_secret_header(name), "{name} should not be secret");
+        }
+    }
+
+    #[test]
+    fn a_scheme_credential_under_any_name_is_redacted_and_prose_is_not() {
+        use base64::Engine as _;
+        let basic = base64::engine::general_purpose::STANDARD.encode("id:PW-0123456789");
+        let mut found = Vec::new();
+        let got = header_value_found("X-Relay", format!("Basic {basic}").as_bytes(), &mut found);
+        assert_eq!(
+            got,
+            format!("Basic [redacted {}]", fingerprint(basic.as_bytes()))
+        );
+        assert!(found.contains(&"PW-0123456789".to_owned()), "{found:?}");
+        let got = header_value("X-Fwd", b"Bearer abcDEF0123456789xyz");
+        assert_eq!(
+            got,
+            format!("Bearer [redacted {}]", fingerprint(b"abcDEF0123456789xyz"))
+        );
+        for prose in [
+            "Basic authentication",
+            "Bearer token",
+            "Basic realm=\"x\"",
+            "Bearer [redacted 01234567]",
+        ] {
+            assert_eq!(header_value("X-Note", prose.as_bytes()), prose);
+        }
+        let mut found = Vec::new();
+        note_scheme_credentials(
+            "use Basic authentication, not Bearer tok-0123456789abcdef.",
+            &mut found,
+        );
+        assert_eq!(found, ["tok-0123456789abcdef"]);
+    }
 
     #[test]
     fn bearer_keeps_scheme_and_fingerprint_only() {

@@ -1376,3 +1376,145 @@ fn how_a_live_exchange_ended_is_recorded_and_read_back() {
     );
     assert!(read[1..].iter().all(|r| r.triage_answer.is_none()));
 }
+
+#[test]
+fn redact_removes_secrets_from_members_tools_add_and_headers_no_list_names() {
+    use base64::Engine as _;
+    let b64 = |s: &str| base64::engine::general_purpose::STANDARD.encode(s);
+    let mut entry = har_entry(
+        "https://api.mypurecloud.com/api/v2/conversations/messages",
+        json!([{"name": "X-Genesys-Token", "value": "HDRTOKEN-0123456789"},
+               {"name": "X-Forwarded-Auth", "value": "Bearer FWDBEARER-0123456789"},
+               {"name": "X-Relay", "value": format!("Basic {}", b64("relay:RELAYPASSWORD-77"))},
+               {"name": "X-Journey-Session-Id", "value": "journey-session-1"},
+               {"name": "Idempotency-Key", "value": "idem-key-1"}]),
+        None,
+        409,
+        json!([{"name": "Access-Control-Allow-Credentials", "value": "true"},
+               {"name": "Content-Type", "value": "application/json"}]),
+        json!({"size": 2, "mimeType": "application/json", "text": "{}"}),
+        "",
+    );
+    entry["_extra"] = json!({"auth": {"access_token": "EXTRAACCESS-0123456789"}, "note": "kept"});
+    entry["_custom"] = json!({"client_secret": "CUSTOMSECRET-0123456789",
+        "log": ["sent Authorization: Bearer LOGBEARER-0123456789ab"],
+        "form": "grant_type=client_credentials&client_secret=FORMSECRET-0123456789",
+        "doc": r#"{"refresh_token":"DOCREFRESH-0123456789"}"#});
+    entry["request"]["_wrapper"] = json!({"password": "WRAPPERPW-0123456789"});
+    entry["comment"] = json!("retried with Bearer COMMENTBEARER-0123456789");
+    let har = json!({
+        "_exporter": {"apiKey": "TOPAPIKEY-0123456789"},
+        "log": {"version": "1.2", "creator": {"name": "x", "version": "1"},
+            "_session": {"token": "LOGTOKEN-0123456789"},
+            "pages": [{"id": "p", "title": "t", "_auth": {"secret": "PAGESECRET-0123456789"}}],
+            "entries": [entry]}});
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("tools.har");
+    std::fs::write(&input, har.to_string()).unwrap();
+    let out = dir.path().join("clean.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    let text = std::fs::read_to_string(&out).unwrap();
+    for planted in [
+        "HDRTOKEN-0123456789",
+        "FWDBEARER-0123456789",
+        "RELAYPASSWORD-77",
+        &b64("relay:RELAYPASSWORD-77"),
+        "EXTRAACCESS-0123456789",
+        "CUSTOMSECRET-0123456789",
+        "LOGBEARER-0123456789ab",
+        "FORMSECRET-0123456789",
+        "DOCREFRESH-0123456789",
+        "WRAPPERPW-0123456789",
+        "COMMENTBEARER-0123456789",
+        "TOPAPIKEY-0123456789",
+        "LOGTOKEN-0123456789",
+        "PAGESECRET-0123456789",
+    ] {
+        assert!(!text.contains(planted), "{planted} kept in:\n{text}");
+    }
+    let red = |s: &str| format!("[redacted {}]", redact::fingerprint(s.as_bytes()));
+    let got: Value = serde_json::from_str(&text).unwrap();
+    let e = &got["log"]["entries"][0];
+    let headers = &e["request"]["headers"];
+    assert_eq!(headers[0]["value"], red("HDRTOKEN-0123456789").as_str());
+    assert_eq!(
+        headers[1]["value"],
+        format!("Bearer {}", red("FWDBEARER-0123456789")).as_str()
+    );
+    // Names and values that are no credentials stay as they were.
+    assert_eq!(headers[3]["value"], "journey-session-1");
+    assert_eq!(headers[4]["value"], "idem-key-1");
+    assert_eq!(e["response"]["headers"][0]["value"], "true");
+    assert_eq!(e["_extra"]["note"], "kept");
+    assert_eq!(
+        e["_custom"]["log"][0],
+        format!(
+            "sent Authorization: Bearer {}",
+            red("LOGBEARER-0123456789ab")
+        )
+        .as_str()
+    );
+    assert_eq!(
+        e["comment"],
+        format!("retried with Bearer {}", red("COMMENTBEARER-0123456789")).as_str()
+    );
+    // Redacting the output again changes nothing.
+    let again = dir.path().join("again.har");
+    let (code, err) = triage(&[
+        "redact",
+        out.to_str().unwrap(),
+        "-o",
+        again.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    assert_eq!(std::fs::read_to_string(&again).unwrap(), text);
+}
+
+#[test]
+fn redact_replaces_a_compressed_body_too_large_to_search() {
+    // A small gzip member that decodes to 65 MiB: redaction would have to hold all of it to
+    // search it for secrets, so it holds at most 64 MiB and replaces the body instead.
+    use base64::Engine as _;
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    let zeros = vec![b' '; 1 << 20];
+    for _ in 0..65 {
+        gz.write_all(&zeros).unwrap();
+    }
+    gz.write_all(br#"{"access_token":"BOMBTOKEN-0123456789"}"#)
+        .unwrap();
+    let body = gz.finish().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("bomb.har");
+    let har = json!({"log": {"entries": [har_entry(
+        "https://api.mypurecloud.ie/api/v2/users/me",
+        json!([]),
+        None,
+        200,
+        json!([{"name": "content-encoding", "value": "gzip"}]),
+        json!({"size": -1, "mimeType": "application/json", "encoding": "base64",
+               "text": base64::engine::general_purpose::STANDARD.encode(&body)}),
+        "",
+    )]}});
+    std::fs::write(&input, har.to_string()).unwrap();
+    let out = dir.path().join("out.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "exit code; stderr: {err}");
+    let got: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let content = &got["log"]["entries"][0]["response"]["content"];
+    assert_eq!(
+        content["text"],
+        "[redacted body: decodes to more than 64 MiB, too large to search for secrets]"
+    );
+    assert_eq!(content.get("encoding"), None, "{content}");
+}

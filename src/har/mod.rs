@@ -430,6 +430,8 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
     {
         set_str(msg, "data", |d| redact_text(d, None, keep_content, found));
     }
+    redact_extensions(entry, keep_content, found);
+    note_scheme_credentials(entry, found);
     let secrets = redact::Secrets::new(std::mem::take(found));
     if secrets.is_empty() {
         return;
@@ -459,6 +461,64 @@ pub fn redact_entry(entry: &mut Value, keep_content: bool) {
     }
 }
 
+/// Members that a tool added to the format (their names start with `_`: `_initiator`,
+/// `_resourceType`, or a wrapper's own `_extra`) hold whatever it chose to keep, credentials
+/// included: they get the policy of a body, by key at any depth and by string (a form or a
+/// JSON document kept as text). `_webSocketMessages` has its own treatment above.
+fn redact_extensions(v: &mut Value, keep_content: bool, found: &mut Vec<String>) {
+    match v {
+        Value::Object(map) => {
+            for (k, m) in map.iter_mut() {
+                if k.starts_with('_') && k != "_webSocketMessages" {
+                    redact_free(m, keep_content, found);
+                } else {
+                    redact_extensions(m, keep_content, found);
+                }
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| redact_extensions(v, keep_content, found)),
+        _ => {}
+    }
+}
+
+/// A value of no known shape, redacted as a body is: secret keys, then every string as a
+/// body of unknown type.
+pub fn redact_free(v: &mut Value, keep_content: bool, found: &mut Vec<String>) {
+    redact::json_found(v, keep_content, found);
+    free_strings(v, keep_content, found);
+}
+
+fn free_strings(v: &mut Value, keep_content: bool, found: &mut Vec<String>) {
+    match v {
+        Value::String(s) => {
+            if let Some(new) = redact_text(s, None, keep_content, found) {
+                *s = new;
+            }
+        }
+        Value::Array(items) => items
+            .iter_mut()
+            .for_each(|v| free_strings(v, keep_content, found)),
+        Value::Object(map) => map
+            .values_mut()
+            .for_each(|v| free_strings(v, keep_content, found)),
+        _ => {}
+    }
+}
+
+/// `Bearer …` and `Basic …` credentials written into any string of the entry (a console
+/// message, a comment, a header no list names), for [`redact::Secrets`] to replace wherever
+/// they are.
+fn note_scheme_credentials(v: &Value, found: &mut Vec<String>) {
+    match v {
+        Value::String(s) => redact::note_scheme_credentials(s, found),
+        Value::Array(items) => items.iter().for_each(|v| note_scheme_credentials(v, found)),
+        Value::Object(map) => map.values().for_each(|v| note_scheme_credentials(v, found)),
+        _ => {}
+    }
+}
+
 /// Every string that is a URL (`_initiator.url`, stack frames, tool-specific fields) gets its
 /// secret query and fragment parameters redacted too.
 fn redact_urls(v: &mut Value, found: &mut Vec<String>) {
@@ -481,24 +541,76 @@ fn redact_urls(v: &mut Value, found: &mut Vec<String>) {
     }
 }
 
-/// The text of a base64 postData or content object, decoded (and decompressed): `None` when it
-/// is not base64, or not text.
-fn decoded_text(obj: &Value, content_encoding: Option<&str>) -> Option<String> {
-    if obj.get("encoding").and_then(Value::as_str) != Some("base64") {
-        return None;
+/// [`redact_loose`] of a member as the scanner read it. What does not parse (JSON that
+/// serde_json refuses: a lone surrogate, nesting past its limit) cannot be searched, so it is
+/// not copied either: a placeholder says how long it was.
+fn write_loose(out: &mut impl Write, raw: &[u8], keep_content: bool) -> io::Result<()> {
+    let v = match serde_json::from_slice::<Value>(raw) {
+        Ok(mut v) => {
+            redact_loose(&mut v, keep_content);
+            v
+        }
+        Err(_) => json!(format!("[redacted: unreadable JSON, {} bytes]", raw.len())),
+    };
+    serde_json::to_writer(out, &v)?;
+    Ok(())
+}
+
+/// A value outside the entries that a tool added (a member of `log` or of the document whose
+/// name is its own), redacted as an entry's extensions, with the copies of what was found.
+fn redact_loose(v: &mut Value, keep_content: bool) {
+    let mut found = Vec::new();
+    redact_free(v, keep_content, &mut found);
+    scrub_found(v, found);
+}
+
+fn scrub_found(v: &mut Value, mut found: Vec<String>) {
+    note_scheme_credentials(v, &mut found);
+    let secrets = redact::Secrets::new(found);
+    if !secrets.is_empty() {
+        secrets.scrub_json(v);
     }
-    let text = obj.get("text").and_then(Value::as_str)?;
+}
+
+/// What a base64 `text` decodes to, decompressed: redaction reads it whole, so a compressed body
+/// is decoded no further than this (or than its own coded size, when larger). Beyond it (a decompression bomb, or a download too large to
+/// search) the body cannot be shown safely and is replaced, as an unreadable multipart is.
+pub const MAX_DECODED_BODY: usize = 64 << 20;
+
+enum Decoded {
+    /// Not base64, or binary once decoded (an image): nothing textual to redact.
+    NotText,
+    Text(String),
+    /// Decodes to more than [`MAX_DECODED_BODY`] bytes.
+    TooLarge,
+}
+
+/// The text of a base64 postData or content object, decoded (and decompressed).
+fn decoded_text(obj: &Value, content_encoding: Option<&str>) -> Decoded {
+    if obj.get("encoding").and_then(Value::as_str) != Some("base64") {
+        return Decoded::NotText;
+    }
+    let Some(text) = obj.get("text").and_then(Value::as_str) else {
+        return Decoded::NotText;
+    };
     let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let raw = base64::engine::general_purpose::STANDARD
-        .decode(cleaned.as_bytes())
-        .ok()?;
+    let Ok(raw) = base64::engine::general_purpose::STANDARD.decode(cleaned.as_bytes()) else {
+        return Decoded::NotText;
+    };
     let mut headers = HeaderMap::new();
     if let Some(ce) = content_encoding {
         crate::ingest::push_header(&mut headers, "content-encoding", ce);
     }
-    let decoded = crate::ingest::body_from_file(raw, &headers, usize::MAX / 2);
-    // Binary (an image, say): nothing textual to redact.
-    String::from_utf8(decoded.bytes.to_vec()).ok()
+    // What is as large as its coded form costs no more than the entry already did.
+    let limit = MAX_DECODED_BODY.max(raw.len());
+    let decoded = crate::ingest::body_from_file(raw, &headers, limit);
+    if !decoded.complete {
+        return Decoded::TooLarge;
+    }
+    match String::from_utf8(decoded.bytes.to_vec()) {
+        Ok(s) => Decoded::Text(s),
+        Err(_) => Decoded::NotText,
+    }
 }
 
 /// Stores redacted text in place of base64 text.
@@ -528,11 +640,20 @@ fn redact_content(
         }
         return;
     }
-    let Some(s) = decoded_text(obj, content_encoding) else {
-        return;
-    };
-    if let Some(new) = redact_text(&s, mime, keep_content, found) {
-        set_plain_text(obj, new);
+    match decoded_text(obj, content_encoding) {
+        Decoded::NotText => {}
+        Decoded::Text(s) => {
+            if let Some(new) = redact_text(&s, mime, keep_content, found) {
+                set_plain_text(obj, new);
+            }
+        }
+        Decoded::TooLarge => set_plain_text(
+            obj,
+            format!(
+                "[redacted body: decodes to more than {} MiB, too large to search for secrets]",
+                MAX_DECODED_BODY >> 20
+            ),
+        ),
     }
 }
 
@@ -542,7 +663,7 @@ fn scrub_base64_content(
     content_encoding: Option<&str>,
     secrets: &redact::Secrets,
 ) {
-    let Some(s) = decoded_text(obj, content_encoding) else {
+    let Decoded::Text(s) = decoded_text(obj, content_encoding) else {
         return;
     };
     if let std::borrow::Cow::Owned(new) = secrets.scrub_document(s.as_bytes()) {
@@ -608,7 +729,8 @@ pub fn redact_har(
                 out.write_all(sep(&mut top_first))?;
                 serde_json::to_writer(&mut *out, &key)?;
                 out.write_all(b":")?;
-                out.write_all(&raw)?;
+                // Beside `log` only a tool's own members stand; nothing says what they hold.
+                write_loose(&mut *out, &raw, keep_content)?;
             }
             HarEvent::LogStart => {
                 out.write_all(sep(&mut top_first))?;
@@ -620,13 +742,19 @@ pub fn redact_har(
                 out.write_all(sep(&mut log_first))?;
                 serde_json::to_writer(&mut *out, &key)?;
                 out.write_all(b":")?;
-                if key == "pages" {
+                if key.starts_with('_') {
+                    // A tool's own member of `log`: redacted as an entry's are.
+                    write_loose(&mut *out, &raw, keep_content)?;
+                } else if key == "pages" {
                     let mut pages: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
                     for p in pages.as_array_mut().into_iter().flatten() {
                         set_str(p, "title", |t| match redact::url(t) {
                             std::borrow::Cow::Owned(s) => Some(s),
                             _ => None,
                         });
+                        let mut found = Vec::new();
+                        redact_extensions(p, keep_content, &mut found);
+                        scrub_found(p, found);
                     }
                     serde_json::to_writer(&mut *out, &pages)?;
                 } else {

@@ -604,7 +604,12 @@ fn record(
                 .evidence
                 .iter()
                 .map(|(k, v)| {
-                    let v = if redact::is_secret_json_key(k) || redact::is_secret_header(k) {
+                    // Evidence is named by the rule's captures, not by headers: the header
+                    // list, not its name words (`token_scopes` is no credential).
+                    let listed = redact::SECRET_HEADERS
+                        .iter()
+                        .any(|h| h.eq_ignore_ascii_case(k));
+                    let v = if redact::is_secret_json_key(k) || listed {
                         redact::secret(v)
                     } else if !keep_content && redact::is_content_json_key(k) {
                         redact::content(v)
