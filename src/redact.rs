@@ -188,7 +188,40 @@ pub fn is_content_json_key(name: &str) -> bool {
 /// that says so ([`SECRET_HEADER_WORDS`]: `X-Genesys-Token`, `X-Client-Secret`), as gateways
 /// and SDK wrappers invent their own.
 pub fn is_secret_header(name: &str) -> bool {
-    SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name)) || secret_by_name(name)
+    // Asked of every header of every exchange a writer shows: normalised once, on the stack.
+    let mut buf = [0u8; 64];
+    let long: Vec<u8>;
+    let squeezed = name.bytes().filter(|b| *b != b'-' && *b != b'_');
+    let norm: &[u8] = if name.len() <= buf.len() {
+        let mut len = 0;
+        for b in squeezed {
+            buf[len] = b.to_ascii_lowercase();
+            len += 1;
+        }
+        &buf[..len]
+    } else {
+        long = squeezed.map(|b| b.to_ascii_lowercase()).collect();
+        &long
+    };
+    // [`SECRET_HEADERS`] whose names hold none of the words.
+    if matches!(
+        norm,
+        b"authorization" | b"proxyauthorization" | b"cookie" | b"setcookie"
+    ) {
+        return true;
+    }
+    // CORS headers name credentials without carrying any (`Access-Control-Allow-Credentials:
+    // true`).
+    if norm.starts_with(b"accesscontrol") {
+        return false;
+    }
+    // Each word is tried only where its first letter stands.
+    (0..norm.len()).any(|i| {
+        matches!(norm[i], b't' | b's' | b'p' | b'a' | b'c')
+            && SECRET_HEADER_WORDS
+                .iter()
+                .any(|w| norm[i..].starts_with(w.as_bytes()))
+    })
 }
 
 /// Words that make a header name a credential's wherever they stand in it, compared as
@@ -196,28 +229,6 @@ pub fn is_secret_header(name: &str) -> bool {
 /// `Idempotency-Key`) nor `session` (`X-Journey-Session-Id`, which the API defines and which
 /// is no credential).
 pub const SECRET_HEADER_WORDS: &[&str] = &["token", "secret", "passw", "apikey", "credential"];
-
-fn secret_by_name(name: &str) -> bool {
-    // CORS headers name credentials without carrying any (`Access-Control-Allow-Credentials:
-    // true`).
-    if name.len() >= 15 && name[..15].eq_ignore_ascii_case("access-control-") {
-        return false;
-    }
-    let mut buf = [0u8; 64];
-    let mut len = 0;
-    for b in name.bytes().filter(|b| *b != b'-' && *b != b'_') {
-        let Some(slot) = buf.get_mut(len) else {
-            // Longer than any header a client sends on purpose: judged by its start.
-            break;
-        };
-        *slot = b.to_ascii_lowercase();
-        len += 1;
-    }
-    let norm = &buf[..len];
-    SECRET_HEADER_WORDS
-        .iter()
-        .any(|w| norm.windows(w.len()).any(|win| win == w.as_bytes()))
-}
 
 /// Whether a header (any name) carries a credential: by its name, or by a value that is one,
 /// `Bearer …` or `Basic …` under a name no list knows (`X-Forwarded-Auth`).
@@ -230,9 +241,16 @@ pub fn is_secret_header_value(name: &str, value: &[u8]) -> bool {
 /// and a Bearer one be at least 16 characters, so that prose (`Basic authentication`,
 /// `Bearer token`) is not taken for one.
 fn scheme_credential(value: &[u8]) -> Option<(&str, &str)> {
-    let text = std::str::from_utf8(value).ok()?.trim();
-    let (scheme, cred) = text.split_once(' ')?;
-    let cred = cred.trim();
+    // Asked of every header of every exchange a writer shows: the scheme is looked at first,
+    // and most values have none.
+    let value = value.trim_ascii();
+    let space = value.iter().position(|&b| b == b' ')?;
+    let scheme = &value[..space];
+    if !scheme.eq_ignore_ascii_case(b"bearer") && !scheme.eq_ignore_ascii_case(b"basic") {
+        return None;
+    }
+    let text = std::str::from_utf8(value).ok()?;
+    let (scheme, cred) = (&text[..space], text[space + 1..].trim());
     if cred.is_empty() || !cred.bytes().all(is_token68) || is_redacted(text) {
         return None;
     }
@@ -762,6 +780,184 @@ fn secret_value(key: &str, v: &mut Value, found: &mut Found<'_>) -> bool {
     false
 }
 
+/// Notes, in `found`, the credentials of a JSON document that [`json_in`] would replace, every
+/// copy of a key given twice included (a server may read the first where a parser keeps the
+/// last), in one pass over the text that builds no tree and runs no regex: for the proxy,
+/// which does this for every diagnosed exchange. `false` when the bytes are not one JSON
+/// document (a prefix, nesting past serde_json's limit), for the caller's textual pass.
+fn note_json(bytes: &[u8], found: &mut Vec<String>) -> bool {
+    use serde::de::DeserializeSeed as _;
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    Walk(found).deserialize(&mut de).is_ok() && de.end().is_ok()
+}
+
+/// Whether a JSON text (or the start of one) may have a member whose name is a secret one, by
+/// a look at its member names alone: without an escape in the text, every `"` opens or closes
+/// a string, and a string followed by `:` is a name. A text with an escape in it may spell a
+/// name otherwise (`\u0074oken`) and is taken to. Far cheaper than the walk, and most error
+/// bodies name no credential.
+fn may_name_a_secret(bytes: &[u8]) -> bool {
+    if memchr::memchr(b'\\', bytes).is_some() {
+        return true;
+    }
+    // A plain loop: error bodies are short, and a vector search pays its set-up per quote.
+    let mut quotes = bytes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, b)| (*b == b'"').then_some(i));
+    while let (Some(open), Some(close)) = (quotes.next(), quotes.next()) {
+        let next = bytes[close + 1..].iter().find(|b| !b.is_ascii_whitespace());
+        if next != Some(&b':') {
+            continue;
+        }
+        let mut buf = [0; MAX_NAME];
+        if let Some(n) = normalize(&bytes[open + 1..close], false, &mut buf) {
+            if !matches!(json_key_kind(&buf[..n]), KeyKind::Other) {
+                return true;
+            }
+        }
+    }
+    false
+}
+
+/// [`note_json`]'s walk over any value.
+struct Walk<'f>(&'f mut Vec<String>);
+
+/// What a member's name makes of its value.
+enum KeyKind {
+    Other,
+    Secret(Option<&'static str>),
+    Container,
+}
+
+/// A member's name, classified as it is read, without keeping it.
+struct Key;
+
+impl<'de> serde::de::DeserializeSeed<'de> for Key {
+    type Value = KeyKind;
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<KeyKind, D::Error> {
+        d.deserialize_str(self)
+    }
+}
+
+impl serde::de::Visitor<'_> for Key {
+    type Value = KeyKind;
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("a member name")
+    }
+    fn visit_str<E: serde::de::Error>(self, k: &str) -> Result<KeyKind, E> {
+        // Normalised once for both lists: this runs for every member of every diagnosed body.
+        let mut buf = [0; MAX_NAME];
+        let Some(n) = normalize(k.as_bytes(), false, &mut buf) else {
+            return Ok(KeyKind::Other);
+        };
+        Ok(json_key_kind(&buf[..n]))
+    }
+}
+
+/// [`SECRET_JSON_KEYS`] and [`SECRET_JSON_CONTAINERS`] as [`normalize`] writes them, in a
+/// `match` the compiler turns into a few comparisons (a test holds it to the lists).
+fn json_key_kind(norm: &[u8]) -> KeyKind {
+    match norm {
+        b"authorization" => KeyKind::Secret(Some("authorization")),
+        b"clientsecret" | b"clientassertion" | b"accesstoken" | b"refreshtoken" | b"idtoken"
+        | b"token" | b"password" | b"assertion" | b"codeverifier" | b"secret" | b"apikey"
+        | b"privatekey" => KeyKind::Secret(None),
+        b"credentialfields" => KeyKind::Container,
+        _ => KeyKind::Other,
+    }
+}
+
+/// A secret member's value: noted as [`secret_value`] notes it (a non-string as its JSON
+/// text; `null` and placeholders not at all).
+fn note_secret_value(v: &Value, header: Option<&str>, found: &mut Vec<String>) {
+    let text = match v {
+        Value::Null => return,
+        Value::String(s) => Cow::Borrowed(s.as_str()),
+        other => Cow::Owned(other.to_string()),
+    };
+    if is_redacted(&text) {
+        return;
+    }
+    found.push(text.clone().into_owned());
+    if let Some(header) = header {
+        let (scheme, cred) = split_credential(header, &text);
+        if scheme.is_some() {
+            note_header_credentials(header, scheme, cred, &mut Some(found));
+        }
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for Walk<'_> {
+    type Value = ();
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for Walk<'_> {
+    type Value = ();
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("JSON")
+    }
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(Walk(&mut *self.0))?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while let Some(kind) = map.next_key_seed(Key)? {
+            match kind {
+                KeyKind::Other => map.next_value_seed(Walk(&mut *self.0))?,
+                // Rare: the value is kept whole to be noted as redaction would replace it.
+                KeyKind::Secret(header) => {
+                    let v: Value = map.next_value()?;
+                    note_secret_value(&v, header, self.0);
+                }
+                KeyKind::Container => match map.next_value()? {
+                    Value::Object(fields) => {
+                        for (name, v) in &fields {
+                            let header = note_header_of(name);
+                            note_secret_value(v, header, self.0);
+                        }
+                    }
+                    mut other => {
+                        json_in(&mut other, true, &mut Some(&mut *self.0));
+                    }
+                },
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The header a member of `credentialFields` stands for, when it is an authorization one.
+fn note_header_of(name: &str) -> Option<&'static str> {
+    let mut buf = [0; MAX_NAME];
+    match normalize(name.as_bytes(), false, &mut buf).map(|n| &buf[..n]) {
+        Some(b"authorization") => Some("authorization"),
+        Some(b"proxyauthorization") => Some("proxy-authorization"),
+        _ => None,
+    }
+}
+
 /// An `Authorization` carried as data (a webhook's headers in JSON) holds what the header
 /// would: an upstream may quote the token after the scheme alone, or a Basic pair decoded.
 fn note_authorization_key(key: &str, value: &str, found: &mut Found<'_>) {
@@ -827,11 +1023,11 @@ fn body_at<'a>(
         }
     }
     if let Ok(mut v) = serde_json::from_slice::<Value>(bytes) {
-        if found.is_some() {
+        if let Some(f) = found.as_deref_mut() {
             // A key given twice parses as its last value, where a server may read the first:
-            // the textual pass notes every one.
-            if let Ok(text) = std::str::from_utf8(bytes) {
-                json_text(text, keep_content, found);
+            // the walk notes every one.
+            if may_name_a_secret(bytes) {
+                note_json(bytes, f);
             }
         }
         if json_in(&mut v, keep_content, found) {
@@ -1237,14 +1433,43 @@ pub fn credentials(ex: &Exchange) -> Vec<String> {
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned)
     };
+    // As `header_value_in` notes them, without the placeholders it makes.
     let note_headers = |h: &HeaderMap, f: &mut Found<'_>| {
         for (name, value) in h {
-            let name = name.as_str();
-            if is_secret_header_value(name, value.as_bytes())
-                || URL_HEADERS.iter().any(|u| u.eq_ignore_ascii_case(name))
-            {
-                header_value_in(name, value.as_bytes(), f);
+            let (name, value) = (name.as_str(), value.as_bytes());
+            if URL_HEADERS.iter().any(|u| u.eq_ignore_ascii_case(name)) {
+                if value.iter().any(|b| matches!(b, b'?' | b'#' | b'@')) {
+                    url_in(&String::from_utf8_lossy(value), f);
+                }
+            } else if is_secret_header_value(name, value) {
+                let text = String::from_utf8_lossy(value);
+                if !is_redacted(&text) {
+                    let (scheme, cred) = split_credential(name, &text);
+                    note_header_credentials(name, scheme, cred, f);
+                }
             }
+        }
+    };
+    // A JSON body (the usual one) is walked once, and not at all when it names no secret key
+    // (then neither the walk nor the textual pass of a cut one has anything to note);
+    // anything else is read as redaction reads it.
+    let note_body = |bytes: &[u8], ct: Option<String>, f: &mut Found<'_>| {
+        let form = ct.as_deref().is_some_and(|c| {
+            c.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+        let json = !form
+            && bytes
+                .iter()
+                .find(|b| !b.is_ascii_whitespace())
+                .is_some_and(|b| matches!(b, b'{' | b'['));
+        let noted = json
+            && (!may_name_a_secret(bytes) || f.as_deref_mut().is_some_and(|f| note_json(bytes, f)));
+        if !noted {
+            body_at(bytes, ct.as_deref(), true, 0, f);
         }
     };
     let req = &ex.request;
@@ -1252,10 +1477,10 @@ pub fn credentials(ex: &Exchange) -> Vec<String> {
     if let Some(q) = req.query.as_deref() {
         query_in(q, f);
     }
-    body_at(&req.body.bytes, ct(&req.headers).as_deref(), true, 0, f);
+    note_body(&req.body.bytes, ct(&req.headers), f);
     if let Some(resp) = &ex.response {
         note_headers(&resp.headers, f);
-        body_at(&resp.body.bytes, ct(&resp.headers).as_deref(), true, 0, f);
+        note_body(&resp.body.bytes, ct(&resp.headers), f);
     }
     found.retain(|v| v.len() >= Secrets::MIN_LEN);
     found
@@ -1285,16 +1510,12 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
                 .chain(d.evidence.iter().map(|(_, v)| &**v))
         })
     };
-    let spelt_otherwise = texts().any(|t| t.contains(['\\', '&']));
-    if pieces.is_empty()
-        && !spelt_otherwise
-        && !texts().any(|t| {
-            creds
-                .iter()
-                .any(|c| memchr::memmem::find(t.as_bytes(), c.as_bytes()).is_some())
-        })
-    {
-        return;
+    let spelt_otherwise = texts().any(|t| memchr::memchr2(b'\\', b'&', t.as_bytes()).is_some());
+    if pieces.is_empty() && !spelt_otherwise {
+        let finders: Vec<_> = creds.iter().map(memchr::memmem::Finder::new).collect();
+        if !texts().any(|t| finders.iter().any(|f| f.find(t.as_bytes()).is_some())) {
+            return;
+        }
     }
     // From here on the rare case: the shared mechanism, whatever it costs.
     let secrets = Secrets::new(creds);
@@ -1721,15 +1942,46 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_json_key_match_is_the_lists() {
+        let kind = |k: &str| {
+            let mut buf = [0; MAX_NAME];
+            match normalize(k.as_bytes(), false, &mut buf) {
+                Some(n) => json_key_kind(&buf[..n]),
+                None => KeyKind::Other,
+            }
+        };
+        for k in SECRET_JSON_KEYS {
+            assert!(matches!(kind(k), KeyKind::Secret(_)), "{k}");
+        }
+        for k in SECRET_JSON_CONTAINERS {
+            assert!(matches!(kind(k), KeyKind::Container), "{k}");
+        }
+        for k in [
+            "code",
+            "message",
+            "textBody",
+            "contextId",
+            "proxy_authorization",
+        ] {
+            assert_eq!(
+                matches!(kind(k), KeyKind::Other),
+                !is_secret_json_key(k) && !is_secret_json_container(k),
+                "{k}"
+            );
+        }
+    }
+
+    #[test]
     fn header_names_that_say_credential_are_secret_and_others_are_not() {
-        for name in [
+        for name in SECRET_HEADERS.iter().copied().chain([
             "X-Genesys-Token",
             "x_client_secret",
             "X-Amz-Security-Token",
             "X-User-Password",
             "X-ApiKey",
             "X-Service-Credentials",
-        ] {
+            "Set_Cookie",
+        ]) {
             assert!(is_secret_header(name), "{name} should be secret");
         }
         for name in [
