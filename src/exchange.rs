@@ -207,6 +207,39 @@ impl Inspection {
     }
 }
 
+/// How an exchange ended when its response did not reach the client whole, as a recording
+/// says (`outcome`, [`crate::record`]) or a HAR that `triage export` wrote (`_triage.outcome`).
+/// Live, the proxy tells this through [`crate::inspect::Ending`] instead, as the exchange is
+/// built before it ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Outcome {
+    /// The client went away (or its connection closed) before the response was over: while
+    /// triage waited for the upstream, or mid-body.
+    ClientGone,
+    /// triage closed the connection when its shutdown's drain deadline ran out.
+    CutAtShutdown,
+}
+
+impl Outcome {
+    /// The name recordings, HAR exports and reports write.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::ClientGone => "client-gone",
+            Outcome::CutAtShutdown => "cut-at-shutdown",
+        }
+    }
+
+    /// The outcome of its name; `None` for a name this triage does not know (a newer one's).
+    pub fn parse(s: &str) -> Option<Outcome> {
+        match s {
+            "client-gone" => Some(Outcome::ClientGone),
+            "cut-at-shutdown" => Some(Outcome::CutAtShutdown),
+            _ => None,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Exchange {
     /// Order of arrival, from 1, per proxy process or per input file.
@@ -218,6 +251,9 @@ pub struct Exchange {
     pub response: Option<Response>,
     pub timings: Timings,
     pub inspection: Inspection,
+    /// How it ended short of its response's end, when a file says so; `None` live (see
+    /// [`Outcome`]) and for a response that reached the client whole.
+    pub outcome: Option<Outcome>,
 }
 
 /// Genesys Cloud's per-request id, which support asks for. A static name: looked up by a

@@ -66,6 +66,19 @@ pub struct Ending {
     pub cut_at_shutdown: bool,
 }
 
+impl Ending {
+    /// The outcome recordings and reports name, when the response did not reach its end.
+    pub fn outcome(&self) -> Option<crate::exchange::Outcome> {
+        if self.cut_at_shutdown {
+            Some(crate::exchange::Outcome::CutAtShutdown)
+        } else if self.client_gone {
+            Some(crate::exchange::Outcome::ClientGone)
+        } else {
+            None
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Answered {
     pub status: u16,

@@ -2450,6 +2450,7 @@ mod tests {
             }),
             timings: Default::default(),
             inspection: Default::default(),
+            outcome: None,
         }
     }
 

@@ -1595,3 +1595,235 @@ fn html_rule_ids_break_at_hyphens_only() {
         "{html}"
     );
 }
+
+/// A recording line of `triage proxy --record` (format 1), with `outcome` when given.
+fn recorded(seq: u64, method: &str, path: &str, response: Value, outcome: Option<&str>) -> String {
+    let mut line = serde_json::json!({
+        "v": 1,
+        "seq": seq,
+        "time": format!("2026-03-01T10:20:3{seq}.000Z"),
+        "origin": "live",
+        "request": {
+            "method": method, "path": path, "query": null, "host": "127.0.0.1:8787",
+            "base_url": "https://api.mypurecloud.ie", "upstream": "api", "headers": [],
+            "body": null, "body_complete": true
+        },
+        "response": response,
+        "timings": {"upstream_ms": 5, "total_ms": 9},
+        "diagnoses": []
+    });
+    if let Some(o) = outcome {
+        line["outcome"] = o.into();
+    }
+    format!("{line}\n")
+}
+
+/// A recording of exchanges that ended each way: a diagnosed 403 whose client left mid-body,
+/// a 200 cut at shutdown mid-body, a client that left and a shutdown that cut before the API
+/// answered, a whole 200, and an outcome of a newer triage that this one does not know.
+fn ended_recording(dir: &Path) -> PathBuf {
+    let scope = serde_json::json!({
+        "status": 403,
+        "headers": [["content-type", "application/json"], ["inin-correlation-id", "corr-1"]],
+        "body": r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#,
+        "body_complete": true
+    });
+    // As the proxy records a success: its body streamed through, not read.
+    let cut_200 = serde_json::json!({
+        "status": 200, "headers": [["content-type", "application/json"]],
+        "body": null, "body_complete": false
+    });
+    let whole_200 =
+        serde_json::json!({"status": 200, "headers": [], "body": "{}", "body_complete": true});
+    let lines = [
+        recorded(
+            1,
+            "POST",
+            "/api/v2/conversations/messages/agentless",
+            scope,
+            Some("client-gone"),
+        ),
+        recorded(
+            2,
+            "GET",
+            "/api/v2/users/me",
+            cut_200,
+            Some("cut-at-shutdown"),
+        ),
+        recorded(
+            3,
+            "GET",
+            "/api/v2/users/slow",
+            Value::Null,
+            Some("client-gone"),
+        ),
+        recorded(
+            4,
+            "GET",
+            "/api/v2/users/slower",
+            Value::Null,
+            Some("cut-at-shutdown"),
+        ),
+        recorded(5, "GET", "/api/v2/users/me", whole_200.clone(), None),
+        recorded(
+            6,
+            "GET",
+            "/api/v2/users/me",
+            whole_200,
+            Some("an-outcome-of-a-newer-triage"),
+        ),
+    ];
+    let rec = dir.join("ended.jsonl");
+    std::fs::write(&rec, lines.concat()).unwrap();
+    rec
+}
+
+const GONE_MID_BODY: &str = "the client disconnected before the response was complete (client gone): it did not get all of this response";
+const CUT_MID_BODY: &str = "cut when triage shut down (its drain deadline ran out before the response was complete): the client did not get all of this response";
+const GONE_BEFORE: &str = "the client disconnected before the API answered (client gone): the client never saw the API's response, and triage did not learn it";
+const CUT_BEFORE: &str = "cut when triage shut down (its drain deadline ran out before the API answered): the client got no response from the API";
+
+/// Each of `want` is a whole line of `out`, in that order.
+fn assert_lines_in_order(what: &str, out: &str, want: &[String]) {
+    let lines: Vec<&str> = out.lines().collect();
+    let mut from = 0;
+    for w in want {
+        match lines[from..].iter().position(|l| l == w) {
+            Some(i) => from += i + 1,
+            None => {
+                panic!("{what}: line missing or out of order\n  expected: {w}\n       got:\n{out}")
+            }
+        }
+    }
+}
+
+#[test]
+fn how_a_recorded_exchange_ended_is_said_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = ended_recording(dir.path());
+    let p = rec.to_str().unwrap();
+
+    let text = triage(&[p]);
+    assert_eq!(
+        text.code, 1,
+        "exit code\n  expected: 1 (failures)\n       got: {}\n{}",
+        text.code, text.err
+    );
+    let want: Vec<String> = [
+        "triage explain: 6 exchanges read, 4 failed, 1 diagnosed, 3 failures without a diagnosis",
+        "Failing exchanges",
+        "  #1 2026-03-01T10:20:31Z POST api.mypurecloud.ie/api/v2/conversations/messages/agentless -> 403  missing-scope  correlation id corr-1",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .chain([
+        format!("      outcome: {GONE_MID_BODY}"),
+        "  #2 2026-03-01T10:20:32Z GET api.mypurecloud.ie/api/v2/users/me -> 200  (no diagnosis)".into(),
+        format!("      outcome: {CUT_MID_BODY}"),
+        "  #3 2026-03-01T10:20:33Z GET api.mypurecloud.ie/api/v2/users/slow -> no response  (no diagnosis)".into(),
+        format!("      outcome: {GONE_BEFORE}"),
+        "  #4 2026-03-01T10:20:34Z GET api.mypurecloud.ie/api/v2/users/slower -> no response  (no diagnosis)".into(),
+        format!("      outcome: {CUT_BEFORE}"),
+    ])
+    .collect();
+    assert_lines_in_order("text", &text.out, &want);
+    // The diagnosis stays with its exchange: its cause, then how the exchange ended.
+    let lines: Vec<&str> = text.out.lines().collect();
+    let first = lines.iter().position(|l| l.starts_with("  #1 ")).unwrap();
+    assert!(
+        lines[first + 1].starts_with("      The token's OAuth client is not authorized"),
+        "line after #1\n  expected: the missing-scope cause\n       got: {}",
+        lines[first + 1]
+    );
+    assert_eq!(text.out.matches("outcome: ").count(), 4, "{}", text.out);
+    assert!(
+        !text.out.contains("#5 ") && !text.out.contains("#6 "),
+        "{}",
+        text.out
+    );
+
+    let md = triage(&["--format", "markdown", p]);
+    assert_eq!(md.code, 1, "{}", md.err);
+    let esc = |s: &str| s.replace('(', "\\(").replace(')', "\\)");
+    let md_rows: Vec<String> = vec![
+        format!("| 2 | 2026-03-01T10:20:32Z | GET | api.mypurecloud.ie/api/v2/users/me | 200 |  | *no diagnosis* | *Outcome:* {} |", esc(CUT_MID_BODY)),
+        format!("| 3 | 2026-03-01T10:20:33Z | GET | api.mypurecloud.ie/api/v2/users/slow | no response |  | *no diagnosis* | *Outcome:* {} |", esc(GONE_BEFORE)),
+        format!("| 4 | 2026-03-01T10:20:34Z | GET | api.mypurecloud.ie/api/v2/users/slower | no response |  | *no diagnosis* | *Outcome:* {} |", esc(CUT_BEFORE)),
+    ];
+    assert_lines_in_order("markdown", &md.out, &md_rows);
+    let row1 = md.out.lines().find(|l| l.starts_with("| 1 |")).unwrap();
+    assert!(
+        row1.ends_with(&format!("<br>*Outcome:* {} |", esc(GONE_MID_BODY))),
+        "markdown row 1\n  expected: the cause, then <br>*Outcome:* {GONE_MID_BODY}\n       got: {row1}"
+    );
+
+    let html = triage(&["--format", "html", p]);
+    assert_eq!(html.code, 1, "{}", html.err);
+    let html_rows: Vec<String> = vec![
+        format!("<tr><td class=\"n\">2</td><td>2026-03-01T10:20:32Z</td><td class=\"mono\">GET api.mypurecloud.ie/api/v2/users/me</td><td>200</td><td class=\"mono\"></td><td><em>no diagnosis</em><br><strong>outcome:</strong> {CUT_MID_BODY}</td></tr>"),
+        format!("<tr><td class=\"n\">3</td><td>2026-03-01T10:20:33Z</td><td class=\"mono\">GET api.mypurecloud.ie/api/v2/users/slow</td><td>no response</td><td class=\"mono\"></td><td><em>no diagnosis</em><br><strong>outcome:</strong> {}</td></tr>", GONE_BEFORE.replace('\'', "&#39;")),
+        format!("<tr><td class=\"n\">4</td><td>2026-03-01T10:20:34Z</td><td class=\"mono\">GET api.mypurecloud.ie/api/v2/users/slower</td><td>no response</td><td class=\"mono\"></td><td><em>no diagnosis</em><br><strong>outcome:</strong> {CUT_BEFORE}</td></tr>"),
+    ];
+    assert_lines_in_order("html", &html.out, &html_rows);
+    let row1 = html
+        .out
+        .lines()
+        .find(|l| l.starts_with("<tr><td class=\"n\">1</td>"))
+        .unwrap();
+    assert!(
+        row1.ends_with(&format!(
+            "<br><strong>outcome:</strong> {GONE_MID_BODY}</td></tr>"
+        )),
+        "html row 1\n  expected: the diagnosis, then the outcome\n       got: {row1}"
+    );
+
+    // JSON Lines: every exchange with a diagnosis or an outcome, `outcome` machine-readable,
+    // absent where the response reached the client whole.
+    let json = triage(&["--format", "json", p]);
+    assert_eq!(json.code, 1, "{}", json.err);
+    let got: Vec<(u64, Value, Value, Vec<String>)> = json_lines(&json.out)
+        .iter()
+        .map(|l| {
+            (
+                l["index"].as_u64().unwrap(),
+                l["status"].clone(),
+                l.get("outcome").cloned().unwrap_or(Value::Null),
+                l["diagnoses"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|d| d["rule"].as_str().unwrap().to_owned())
+                    .collect(),
+            )
+        })
+        .collect();
+    let want = vec![
+        (
+            1,
+            403.into(),
+            "client-gone".into(),
+            vec!["missing-scope".to_owned()],
+        ),
+        (2, 200.into(), "cut-at-shutdown".into(), vec![]),
+        (3, Value::Null, "client-gone".into(), vec![]),
+        (4, Value::Null, "cut-at-shutdown".into(), vec![]),
+    ];
+    assert_eq!(
+        got, want,
+        "JSON lines (index, status, outcome, rules)\n  expected: {want:?}\n       got: {got:?}\n{}",
+        json.out
+    );
+    // A record without an outcome has no such key.
+    let closed = triage(&["--format", "json", &closed()]);
+    assert!(
+        json_lines(&closed.out)
+            .iter()
+            .all(|l| l.get("outcome").is_none()),
+        "{}",
+        closed.out
+    );
+
+    // An exchange that did not reach the client whole is a failure no rule explains.
+    let strict = triage(&["--fail-on", "undiagnosed", p]);
+    assert_eq!(strict.code, 1, "{}", strict.err);
+}

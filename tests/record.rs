@@ -96,6 +96,7 @@ fn synthetic() -> Vec<Exchange> {
             total_ms: Some(15),
         },
         inspection: triage::exchange::Inspection::OverLimit,
+        outcome: None,
     };
     let mut none = base.clone();
     none.response = None;
@@ -1517,4 +1518,98 @@ fn redact_replaces_a_compressed_body_too_large_to_search() {
         "[redacted body: decodes to more than 64 MiB, too large to search for secrets]"
     );
     assert_eq!(content.get("encoding"), None, "{content}");
+}
+
+/// How each exchange ended reaches the export (`_triage.outcome`, absent when the response
+/// reached the client whole), and the export explains as the recording: the same failures,
+/// diagnoses and outcomes.
+#[test]
+fn an_export_carries_how_each_exchange_ended_and_explains_as_the_recording() {
+    use triage::inspect::Ending;
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("ended.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    let [served, unanswered]: [Exchange; 2] = synthetic().try_into().unwrap();
+    let gone = Ending {
+        client_gone: true,
+        ..Ending::default()
+    };
+    let cut = Ending {
+        cut_at_shutdown: true,
+        ..Ending::default()
+    };
+    let mut ok = served.clone();
+    if let Some(r) = ok.response.as_mut() {
+        r.status = StatusCode::OK;
+        r.body = BodyPrefix::default();
+    }
+    ok.inspection = triage::exchange::Inspection::NotWanted;
+    let cases: [(&Exchange, &Ending, Option<&str>); 5] = [
+        (&served, &gone, Some("client-gone")),
+        (&ok, &cut, Some("cut-at-shutdown")),
+        (&unanswered, &gone, Some("client-gone")),
+        (&unanswered, &cut, Some("cut-at-shutdown")),
+        (&ok, &Ending::default(), None),
+    ];
+    for (ex, ending, _) in &cases {
+        recorder.append_ended(ex, &[], ending).unwrap();
+    }
+    let har = export_har(&rec, &dir.path().join("ended.har"));
+    let got: Vec<Option<&str>> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            assert!(e["_triage"].is_object(), "{e}");
+            e["_triage"].get("outcome").map(|o| o.as_str().unwrap())
+        })
+        .collect();
+    let want: Vec<Option<&str>> = cases.iter().map(|c| c.2).collect();
+    assert_eq!(
+        got, want,
+        "_triage.outcome of each entry\n  expected: {want:?}\n       got: {got:?}"
+    );
+
+    let explained = |file: &Path| -> Vec<(u64, Value, Value)> {
+        let out = Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args(["explain", "--format", "json"])
+            .arg(file)
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(1),
+            "explain {}: failures found\n{}",
+            file.display(),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                let v: Value = serde_json::from_str(l).unwrap();
+                (
+                    v["index"].as_u64().unwrap(),
+                    v["status"].clone(),
+                    v.get("outcome").cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect()
+    };
+    let from_recording = explained(&rec);
+    let want = vec![
+        (1, json!(404), json!("client-gone")),
+        (2, json!(200), json!("cut-at-shutdown")),
+        (3, Value::Null, json!("client-gone")),
+        (4, Value::Null, json!("cut-at-shutdown")),
+    ];
+    assert_eq!(
+        from_recording, want,
+        "explain of the recording (index, status, outcome)\n  expected: {want:?}\n       got: {from_recording:?}"
+    );
+    let from_export = explained(&dir.path().join("ended.har"));
+    assert_eq!(
+        from_export, from_recording,
+        "explain of the export\n  expected: as of the recording\n       got: {from_export:?}"
+    );
 }

@@ -38,6 +38,7 @@ fn at(t: SystemTime, method: Method, path: &str, status: u16, body: &'static str
         }),
         timings: Timings::default(),
         inspection: Inspection::Complete,
+        outcome: None,
     }
 }
 

@@ -137,7 +137,7 @@ pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
         if args.format == Format::Json {
             explain::json::write_record(&mut out, rec)?;
             // Lines reach a reader of the pipe as they are diagnosed.
-            if to_stdout && !rec.diagnoses.is_empty() {
+            if to_stdout && (!rec.diagnoses.is_empty() || rec.outcome.is_some()) {
                 out.flush()?;
             }
         }
@@ -221,12 +221,7 @@ pub fn replay(
             } => {
                 // A request to another site that triage refused (absolute-form) is triage's
                 // doing, recorded for that: it is explained, not left out.
-                let triage_answered = exchange.response.as_ref().is_some_and(|r| {
-                    r.headers
-                        .get("proxy-status")
-                        .and_then(|v| v.to_str().ok())
-                        .is_some_and(|v| v.trim_start().starts_with("triage;"))
-                });
+                let triage_answered = explain::answered_by_triage(&exchange);
                 if let Some(host) = exchange.request.host.as_deref().filter(|h| {
                     !opts.any_host
                         && !triage_answered

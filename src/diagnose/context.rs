@@ -300,6 +300,7 @@ mod tests {
             response: None,
             timings: Timings::default(),
             inspection: Inspection::Complete,
+            outcome: None,
         }
     }
 

@@ -119,6 +119,7 @@ impl Prober {
             }),
             timings: Timings::default(),
             inspection: Inspection::Complete,
+            outcome: None,
         })
     }
 }

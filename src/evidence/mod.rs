@@ -601,6 +601,7 @@ mod tests {
             }),
             timings: Timings::default(),
             inspection: crate::exchange::Inspection::Complete,
+            outcome: None,
         }
     }
 

@@ -857,6 +857,7 @@ mod tests {
             }),
             timings: Timings::default(),
             inspection: Inspection::Complete,
+            outcome: None,
         }
     }
 

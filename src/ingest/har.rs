@@ -616,6 +616,11 @@ pub fn entry_to_exchange(
         response,
         timings,
         inspection: crate::exchange::Inspection::Complete,
+        // How the exchange ended, which only a HAR that triage exported from a recording says.
+        outcome: ours
+            .and_then(|t| t.get("outcome"))
+            .and_then(Value::as_str)
+            .and_then(crate::exchange::Outcome::parse),
     }
     .read_from_file())
 }

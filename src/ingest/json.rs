@@ -169,6 +169,7 @@ pub(crate) fn parse(
         }),
         timings: Timings::default(),
         inspection: crate::exchange::Inspection::Complete,
+        outcome: None,
     }
     .read_from_file())
 }

@@ -147,6 +147,7 @@ impl Compact {
             }),
             timings: self.timings,
             inspection: self.inspection,
+            outcome: None,
         }
     }
 
@@ -372,6 +373,7 @@ mod tests {
                 total_ms: Some(4),
             },
             inspection: Inspection::Complete,
+            outcome: None,
         }
     }
 

@@ -697,6 +697,7 @@ impl Pending {
                 total_ms: None,
             },
             inspection,
+            outcome: None,
         }
     }
 }

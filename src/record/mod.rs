@@ -151,7 +151,7 @@ pub const CUT_AT_SHUTDOWN: &str = "cut-at-shutdown";
 impl Record {
     /// Adds how a live exchange ended. `secrets` are the exchange's credentials: triage's
     /// answer may quote what the client sent, so it goes through the same redaction.
-    fn with_ending(
+    pub(crate) fn with_ending(
         mut self,
         ending: &crate::inspect::Ending,
         secrets: &crate::redact::Secrets,
@@ -181,13 +181,7 @@ impl Record {
                 body_encoding,
             }
         });
-        self.outcome = if ending.cut_at_shutdown {
-            Some(CUT_AT_SHUTDOWN.to_owned())
-        } else if ending.client_gone {
-            Some(CLIENT_GONE.to_owned())
-        } else {
-            None
-        };
+        self.outcome = ending.outcome().map(|o| o.as_str().to_owned());
         self
     }
 }
@@ -308,7 +302,7 @@ impl Record {
             },
             response,
             triage_answer: None,
-            outcome: None,
+            outcome: ex.outcome.map(|o| o.as_str().to_owned()),
             timings: RecordTimings {
                 upstream_ms: ex.timings.upstream_ms,
                 total_ms: ex.timings.total_ms,
@@ -395,6 +389,11 @@ impl Record {
                 total_ms: self.timings.total_ms,
             },
             inspection: crate::exchange::Inspection::Complete,
+            // A name this triage does not know (a newer triage's) says nothing it can show.
+            outcome: self
+                .outcome
+                .as_deref()
+                .and_then(crate::exchange::Outcome::parse),
         }
         .read_from_file())
     }

@@ -1131,6 +1131,7 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
         }),
         timings: Default::default(),
         inspection: exchange::Inspection::Complete,
+        outcome: None,
     })
 }
 

@@ -181,6 +181,9 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
                     .collect();
                 parts.join("<hr>")
             };
+            if let Some(o) = &r.outcome_text {
+                diagnosis.push_str(&format!("<br><strong>outcome:</strong> {}", escape(o)));
+            }
             for n in &r.notes {
                 diagnosis.push_str(&format!(
                     "<br><span class=\"muted\">note: {}</span>",

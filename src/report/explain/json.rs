@@ -1,23 +1,27 @@
-//! JSON Lines: one object per diagnosed exchange, written as each one is diagnosed, so a
+//! JSON Lines: one object per diagnosed exchange, and per exchange whose response did not
+//! reach the client whole (a recording's `outcome`), written as each one is diagnosed, so a
 //! large input streams. Fields: `index`, `file`, `entry`, `time`, `method`, `url` (`null` when
 //! the input did not give the path), `status`,
 //! `correlation_id`, `diagnoses: [{rule, title, severity, confidence, cause, fix, docs,
-//! evidence, operation}]`. Nothing else goes to standard output.
+//! evidence, operation}]`, and when present `notes` and `outcome` (`client-gone`,
+//! `cut-at-shutdown`). Nothing else goes to standard output.
 
 use std::io::{self, Write};
 
 use super::{ExchangeRecord, Report};
 
-/// Writes one record as a line, when it has a diagnosis.
+/// Writes one record as a line, when it has a diagnosis or an outcome: a client that left, or
+/// a shutdown that cut the response, is what a reader of the JSON must learn even when no rule
+/// matched.
 pub fn write_record(w: &mut dyn Write, r: &ExchangeRecord) -> io::Result<()> {
-    if r.diagnoses.is_empty() {
+    if r.diagnoses.is_empty() && r.outcome.is_none() {
         return Ok(());
     }
     serde_json::to_writer(&mut *w, r).map_err(io::Error::other)?;
     w.write_all(b"\n")
 }
 
-/// Every stored diagnosed record, one line each.
+/// Every stored record [`write_record`] writes, one line each.
 pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
     for r in &report.records {
         write_record(w, r)?;

@@ -133,6 +133,12 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
                     causes.collect::<Vec<_>>().join("<br>"),
                 )
             };
+            if let Some(o) = &r.outcome_text {
+                if !cause.is_empty() {
+                    cause.push_str("<br>");
+                }
+                cause.push_str(&format!("*Outcome:* {}", escape(o)));
+            }
             for n in &r.notes {
                 if !cause.is_empty() {
                     cause.push(' ');

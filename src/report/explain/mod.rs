@@ -18,7 +18,7 @@ use std::time::UNIX_EPOCH;
 use serde::Serialize;
 
 use crate::diagnose::Diagnosis;
-use crate::exchange::{Exchange, Inspection};
+use crate::exchange::{Exchange, Inspection, Outcome};
 use crate::ingest::{IngestError, Skipped, SkippedByReason};
 use crate::redact;
 use crate::rules::{Confidence, Severity};
@@ -73,11 +73,18 @@ pub struct ExchangeRecord {
     /// what the input did not give and how to give it.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// How the exchange ended when its response did not reach the client whole (a
+    /// recording's `outcome`): `client-gone` or `cut-at-shutdown`; absent otherwise.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<Outcome>,
+    /// What `outcome` meant for the client, in words ([`outcome_text`]).
+    #[serde(skip)]
+    pub outcome_text: Option<String>,
 }
 
 impl ExchangeRecord {
     pub fn failed(&self) -> bool {
-        is_failure(self.status)
+        is_failure(self.status) || self.outcome.is_some()
     }
 
     /// The request as reports show it: `POST api.mypurecloud.ie/api/v2/…`, and what was not
@@ -130,6 +137,41 @@ fn request_note(ex: &Exchange) -> Option<String> {
 /// An exchange failed when it got no response or a status of 400 or more.
 pub fn is_failure(status: Option<u16>) -> bool {
     status.is_none_or(|s| s >= 400)
+}
+
+/// Whether the response is triage's own answer (`Proxy-Status: triage; error=…`), not the
+/// API's.
+pub fn answered_by_triage(ex: &Exchange) -> bool {
+    ex.response.as_ref().is_some_and(|r| {
+        r.headers
+            .get("proxy-status")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("triage;"))
+    })
+}
+
+/// What an outcome meant for the client, as every report format says it. Whether the API had
+/// answered decides the words: a client that left mid-body got part of a response, one that
+/// left while triage waited for the upstream got none, and triage never learnt the answer.
+pub fn outcome_text(outcome: Outcome, api_answered: bool) -> &'static str {
+    match (outcome, api_answered) {
+        (Outcome::ClientGone, true) => {
+            "the client disconnected before the response was complete (client gone): it did \
+             not get all of this response"
+        }
+        (Outcome::ClientGone, false) => {
+            "the client disconnected before the API answered (client gone): the client never \
+             saw the API's response, and triage did not learn it"
+        }
+        (Outcome::CutAtShutdown, true) => {
+            "cut when triage shut down (its drain deadline ran out before the response was \
+             complete): the client did not get all of this response"
+        }
+        (Outcome::CutAtShutdown, false) => {
+            "cut when triage shut down (its drain deadline ran out before the API answered): \
+             the client got no response from the API"
+        }
+    }
 }
 
 /// One rule in the summary: the exchanges whose best diagnosis it was.
@@ -388,7 +430,8 @@ impl Report {
         diagnoses: &[Diagnosis],
     ) -> Option<ExchangeRecord> {
         self.totals.exchanges += 1;
-        let failed = is_failure(ex.status());
+        // A response that did not reach the client whole failed it, whatever its status.
+        let failed = is_failure(ex.status()) || ex.outcome.is_some();
         if failed {
             self.totals.failed += 1;
             if diagnoses.is_empty() {
@@ -637,6 +680,11 @@ fn record(
         correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
         notes: request_note(ex).into_iter().collect(),
+        outcome: ex.outcome,
+        outcome_text: ex.outcome.map(|o| {
+            let api_answered = ex.response.is_some() && !answered_by_triage(ex);
+            outcome_text(o, api_answered).to_owned()
+        }),
     }
 }
 

@@ -1,6 +1,7 @@
 //! The terminal report: totals, the summary grouped by rule (count, first and last time,
 //! correlation ids, the fix once when every exchange has the same), then the failing exchanges,
-//! each with every diagnosis's cause and whatever fix the summary does not already give. Colour
+//! each with every diagnosis's cause and whatever fix the summary does not already give, then
+//! how it ended when its response did not reach the client whole, and its notes. Colour
 //! and wrapping only when asked ([`use_colour`] and [`terminal_width`] decide for standard
 //! output): written to a file or a pipe, every fix and cause stays on one line, whole for grep
 //! and copy-paste.
@@ -195,6 +196,9 @@ pub fn render(
                 if let Some(fix) = fix.text() {
                     writeln!(w, "{}", wrap("      fix: ", &clean(&fix), width))?;
                 }
+            }
+            if let Some(o) = &r.outcome_text {
+                writeln!(w, "{}", wrap("      outcome: ", o, width))?;
             }
             for n in &r.notes {
                 writeln!(w, "{}", wrap("      note: ", &clean(n), width))?;
