@@ -544,7 +544,178 @@ async fn triage_answers_and_clients_that_left_say_so() {
         "{answered}"
     );
     assert_eq!(answered["client_gone"], false, "{answered}");
+    assert_eq!(answered["cut_at_shutdown"], false, "{answered}");
     let left = by_path("/api/v2/slow");
     assert_eq!(left["triage_status"], Value::Null, "{left}");
     assert_eq!(left["client_gone"], true, "{left}");
+    assert_eq!(left["cut_at_shutdown"], false, "{left}");
+
+    // The detail says it in `triage explain`'s words, and its exchange as a recording has it.
+    let d = detail(&c, &base, &left["seq"]).await;
+    assert_eq!(
+        d["outcome_text"], GONE_BEFORE,
+        "outcome_text\n  expected: {GONE_BEFORE}\n       got: {}",
+        d["outcome_text"]
+    );
+    assert_eq!(d["exchange"]["outcome"], "client-gone", "{d}");
+    let d = detail(&c, &base, &answered["seq"]).await;
+    assert_eq!(d["outcome_text"], Value::Null, "{d}");
+    assert!(d["exchange"].get("outcome").is_none(), "{d}");
+    assert_eq!(d["exchange"]["triage_answer"]["status"], 502, "{d}");
+}
+
+/// One exchange's detail from the API.
+async fn detail(c: &reqwest::Client, base: &str, seq: &Value) -> Value {
+    let (status, _, t) = get(c, format!("{base}/__triage/api/exchanges/{seq}")).await;
+    assert_eq!(status, 200, "{t}");
+    serde_json::from_str(&t).unwrap()
+}
+
+const GONE_BEFORE: &str = "the client disconnected before the API answered (client gone): the client never saw the API's response, and triage did not learn it";
+const CUT_MID_BODY: &str = "cut when triage shut down (its drain deadline ran out before the response was complete): the client did not get all of this response";
+
+/// A `/__triage` answer asked of the monitor itself, as JSON: after a shutdown the proxy no
+/// longer listens, and what the shutdown cut is what is asked about.
+fn ask(monitor: &Monitor, path: &str) -> Value {
+    let (parts, ()) = http::Request::get(path)
+        .header("host", "127.0.0.1:8787")
+        .body(())
+        .unwrap()
+        .into_parts();
+    let r = monitor.answer(&parts).expect("a triage page");
+    assert_eq!(r.status(), 200, "{path}: {:?}", r.body());
+    serde_json::from_slice(r.body()).unwrap()
+}
+
+#[tokio::test]
+async fn an_exchange_cut_at_shutdown_says_so() {
+    // A download whose first bytes come at once and whose rest would come after the shutdown's
+    // grace: triage cuts it mid-body.
+    let up = upstream(|_| async {
+        let chunks = futures_util::stream::unfold(0, |i| async move {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+                return None;
+            }
+            Some((
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(http_body::Frame::data(
+                    bytes::Bytes::from_static(b"{\"first\":"),
+                )),
+                1,
+            ))
+        });
+        Response::new(http_body_util::BodyExt::boxed(
+            http_body_util::StreamBody::new(chunks),
+        ))
+    })
+    .await;
+    let monitor = Arc::new(Monitor::default());
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = Duration::from_millis(200);
+    let p = proxy_with(cfg, pipeline(monitor.clone())).await;
+    let addr = p.addr;
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let call = tokio::spawn(async move {
+        let r = client()
+            .get(format!("http://{addr}/api/v2/downloads/big"))
+            .send()
+            .await
+            .unwrap();
+        let _ = head_tx.send(r.status().as_u16());
+        r.bytes().await
+    });
+    // Shut down once the client has the head, so that what is cut is the body.
+    assert_eq!(head_rx.await.unwrap(), 200);
+    p.shutdown().await.unwrap();
+    assert!(
+        call.await.unwrap().is_err(),
+        "the cut body ended in an error"
+    );
+    for _ in 0..100 {
+        if !monitor.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    let list = ask(&monitor, "/__triage/api/exchanges");
+    let items = list["exchanges"].as_array().unwrap();
+    assert_eq!(items.len(), 1, "{list}");
+    let x = &items[0];
+    let got = (
+        x["status"].clone(),
+        x["triage_status"].clone(),
+        x["client_gone"].clone(),
+        x["cut_at_shutdown"].clone(),
+    );
+    let want = (Value::from(200), Value::Null, false.into(), true.into());
+    assert_eq!(
+        got, want,
+        "(status, triage_status, client_gone, cut_at_shutdown)\n  expected: {want:?}\n       got: {got:?}"
+    );
+    let d = ask(&monitor, &format!("/__triage/api/exchanges/{}", x["seq"]));
+    assert_eq!(
+        d["outcome_text"], CUT_MID_BODY,
+        "outcome_text\n  expected: {CUT_MID_BODY}\n       got: {}",
+        d["outcome_text"]
+    );
+    assert_eq!(d["exchange"]["outcome"], "cut-at-shutdown", "{d}");
+    assert_eq!(d["cut_at_shutdown"], true, "{d}");
+}
+
+/// The page's own words for how an exchange ended, run in node: the status column and the
+/// failure filter treat a cut exchange as they treat one whose client left.
+#[test]
+fn the_page_shows_exchanges_cut_at_shutdown_as_it_shows_clients_that_left() {
+    let node_ok = std::process::Command::new("node")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !node_ok {
+        if std::env::var_os("CI").is_some() {
+            panic!("node is not on PATH (Debian: nodejs)");
+        }
+        common::skip_note("node is not on PATH (Debian: nodejs): the page's helpers are not run");
+        return;
+    }
+    let page = triage::monitor::PAGE;
+    let start = page.find("function failed(").expect("failed() in the page");
+    let end = page
+        .find("\nfunction visible(")
+        .expect("visible() in the page");
+    let helpers = &page[start..end];
+    let cases = r#"[
+      {"status":200,"triage_status":null,"client_gone":false,"cut_at_shutdown":true},
+      {"status":null,"triage_status":null,"client_gone":false,"cut_at_shutdown":true},
+      {"status":200,"triage_status":null,"client_gone":true,"cut_at_shutdown":false},
+      {"status":null,"triage_status":null,"client_gone":true,"cut_at_shutdown":false},
+      {"status":null,"triage_status":502,"triage_error":"connection_refused","client_gone":false,"cut_at_shutdown":false},
+      {"status":200,"triage_status":null,"client_gone":false,"cut_at_shutdown":false}
+    ]"#;
+    let script = format!(
+        "{helpers}\nconsole.log(JSON.stringify({cases}.map((x) => [statusText(x), failed(x), statusClass(x)])));"
+    );
+    let out = std::process::Command::new("node")
+        .arg("-e")
+        .arg(&script)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "node: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let want = serde_json::json!([
+        ["200 (cut at shutdown)", true, "s2"],
+        ["cut at shutdown", true, "sgone"],
+        ["200 (client left)", true, "s2"],
+        ["client left", true, "sgone"],
+        ["triage 502 connection_refused", true, "striage"],
+        ["200", false, "s2"]
+    ]);
+    assert_eq!(
+        got, want,
+        "(status text, failed, class) per exchange\n  expected: {want}\n       got: {got}"
+    );
 }

@@ -7,8 +7,9 @@
 //! - `/__triage` → redirect to `/__triage/`, the page.
 //! - `/__triage/api/exchanges?since=SEQ` (or `?after=CURSOR`) → `{"exchanges":[summary…],
 //!   "oldest":SEQ|null,"cursor":N}`.
-//! - `/__triage/api/exchanges/{seq}` → a summary with `diagnoses`, `exchange` (the recording's
-//!   redacted JSON line) and `curl`; 404 JSON when it left the ring.
+//! - `/__triage/api/exchanges/{seq}` → a summary with `diagnoses`, `outcome_text` (how it ended
+//!   when its response was cut short), `exchange` (the recording's redacted JSON line) and
+//!   `curl`; 404 JSON when it left the ring.
 //! - `/__triage/metrics` → Prometheus text format 0.0.4.
 //!
 //! Everything shown goes through [`crate::redact`] as it is shown: no answer of these routes
@@ -298,6 +299,12 @@ impl Monitor {
             secrets.scrub_json(d);
         }
         out.insert("diagnoses".into(), Value::Array(diags));
+        // In the words of `triage explain`'s outcome line, so that both faces say it alike.
+        let outcome_text = e
+            .ending
+            .outcome()
+            .map(|o| crate::report::explain::outcome_text(o, record.response.is_some()));
+        out.insert("outcome_text".into(), json!(outcome_text));
         out.insert("curl".into(), Value::String(self.curl(&record)));
         out.insert(
             "exchange".into(),
@@ -315,7 +322,12 @@ impl Monitor {
     ) -> (Value, Record, crate::redact::Secrets) {
         let ex = e.exchange.unpack();
         let (redacted, secrets) = crate::redact::exchange_and_secrets(&ex, self.keep_content);
-        let record = Record::from_exchange(&redacted, &[]);
+        // As a recording line holds it, how it ended included.
+        let record = Record::from_exchange(&redacted, &[]).with_ending(
+            &e.ending,
+            &secrets,
+            self.keep_content,
+        );
         let mut summary = json!({
             "seq": e.exchange.seq,
             "time": record.time,
@@ -329,6 +341,7 @@ impl Monitor {
             "triage_error": e.ending.answered.as_ref().map(|a| a.error),
             "triage_detail": e.ending.answered.as_ref().map(|a| &a.detail),
             "client_gone": e.ending.client_gone,
+            "cut_at_shutdown": e.ending.cut_at_shutdown,
             "upstream_ms": ex.timings.upstream_ms,
             "total_ms": ex.timings.total_ms,
             "correlation_id": redacted.correlation_id(),
