@@ -691,3 +691,108 @@ async fn a_compressed_request_body_is_recorded_decoded_and_redacted() {
         "{recording}"
     );
 }
+
+/// A client that gives up on a slow call, and a download the shutdown cuts mid-body: the
+/// recording says how each ended, `triage explain` says it in words, and the export keeps it.
+#[tokio::test]
+async fn clients_that_left_and_calls_cut_at_shutdown_are_recorded_and_explained_as_such() {
+    let up = upstream(|seen| async move {
+        if seen.uri.ends_with("/slow") {
+            tokio::time::sleep(std::time::Duration::from_secs(3)).await;
+            return Response::new(full("late"));
+        }
+        // The first bytes at once, the rest after the shutdown's grace.
+        let chunks = futures_util::stream::unfold(0, |i| async move {
+            if i > 0 {
+                tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+                return None;
+            }
+            Some((
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(http_body::Frame::data(
+                    bytes::Bytes::from_static(b"{\"first\":"),
+                )),
+                1,
+            ))
+        });
+        Response::new(http_body_util::BodyExt::boxed(
+            http_body_util::StreamBody::new(chunks),
+        ))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ended.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = std::time::Duration::from_millis(200);
+    let p = proxy_with(cfg, Arc::new(pipeline)).await;
+    let addr = p.addr;
+    let gave_up = client()
+        .get(format!("http://{addr}/api/v2/users/slow"))
+        .timeout(std::time::Duration::from_millis(200))
+        .send()
+        .await;
+    assert!(gave_up.is_err(), "the client gave up");
+    let (head_tx, head_rx) = tokio::sync::oneshot::channel();
+    let download = tokio::spawn(async move {
+        let r = client()
+            .get(format!("http://{addr}/api/v2/downloads/big"))
+            .send()
+            .await
+            .unwrap();
+        let _ = head_tx.send(r.status().as_u16());
+        r.bytes().await
+    });
+    // Shut down once the client has the head, so that what is cut is the body.
+    assert_eq!(head_rx.await.unwrap(), 200);
+    p.shutdown().await.unwrap();
+    assert!(
+        download.await.unwrap().is_err(),
+        "the cut body ended in an error"
+    );
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let outcomes: Vec<(String, serde_json::Value)> = text
+        .lines()
+        .map(|l| {
+            let j: serde_json::Value = serde_json::from_str(l).unwrap();
+            (
+                j["request"]["path"].as_str().unwrap().to_owned(),
+                j["outcome"].clone(),
+            )
+        })
+        .collect();
+    let want = vec![
+        ("/api/v2/users/slow".to_owned(), "client-gone".into()),
+        ("/api/v2/downloads/big".to_owned(), "cut-at-shutdown".into()),
+    ];
+    assert_eq!(
+        outcomes, want,
+        "(path, outcome) recorded\n  expected: {want:?}\n       got: {outcomes:?}\n{text}"
+    );
+
+    let (code, out, err) = run_triage(&["explain", file.to_str().unwrap()]);
+    assert_eq!(code, 1, "failures found: {err}");
+    for line in [
+        "      outcome: the client disconnected before the API answered (client gone): the client never saw the API's response, and triage did not learn it",
+        "      outcome: cut when triage shut down (its drain deadline ran out before the response was complete): the client did not get all of this response",
+    ] {
+        assert!(
+            out.lines().any(|l| l == line),
+            "explain\n  expected the line: {line}\n       got:\n{out}"
+        );
+    }
+    let (_, har) = export(&file, dir.path());
+    let got: Vec<&serde_json::Value> = har["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| &e["_triage"]["outcome"])
+        .collect();
+    assert_eq!(
+        got,
+        [&want[0].1, &want[1].1],
+        "_triage.outcome of the export"
+    );
+}
