@@ -1613,3 +1613,29 @@ fn an_export_carries_how_each_exchange_ended_and_explains_as_the_recording() {
         "explain of the export\n  expected: as of the recording\n       got: {from_export:?}"
     );
 }
+
+/// An exchange read from a file that says how it ended (an export's `_triage.outcome`) keeps
+/// that when it is recorded again: only a live ending says otherwise.
+#[test]
+fn an_outcome_read_from_a_file_is_recorded_again() {
+    let dir = tempfile::tempdir().unwrap();
+    let rec = dir.path().join("again.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    let [mut served, _]: [Exchange; 2] = synthetic().try_into().unwrap();
+    served.outcome = Some(triage::exchange::Outcome::CutAtShutdown);
+    recorder.append(&served, &[]).unwrap();
+    let read: Vec<recording::Recorded> = recording::open(&rec, usize::MAX / 2)
+        .unwrap()
+        .map(Result::unwrap)
+        .collect();
+    let got: Vec<Option<&str>> = read.iter().map(|r| r.outcome.as_deref()).collect();
+    assert_eq!(
+        got,
+        [Some("cut-at-shutdown")],
+        "outcome recorded\n  expected: [Some(\"cut-at-shutdown\")]\n       got: {got:?}"
+    );
+    assert_eq!(
+        read[0].exchange.outcome,
+        Some(triage::exchange::Outcome::CutAtShutdown)
+    );
+}

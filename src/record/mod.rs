@@ -181,7 +181,10 @@ impl Record {
                 body_encoding,
             }
         });
-        self.outcome = ending.outcome().map(|o| o.as_str().to_owned());
+        // An exchange read from a file brings its own outcome; a live one's is the ending's.
+        if let Some(o) = ending.outcome() {
+            self.outcome = Some(o.as_str().to_owned());
+        }
         self
     }
 }
