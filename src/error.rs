@@ -16,8 +16,13 @@ pub enum Blame {
 pub enum Error {
     #[error("{0}")]
     Config(String),
-    #[error("unknown region {name:?}; valid regions are: {valid}")]
-    UnknownRegion { name: String, valid: String },
+    /// `suggestion` is `did you mean X? ` for a near miss, else empty.
+    #[error("unknown region {name:?}; {suggestion}valid regions are: {valid}")]
+    UnknownRegion {
+        name: String,
+        suggestion: String,
+        valid: String,
+    },
     #[error("cannot read {path}: {source}")]
     Read {
         path: PathBuf,

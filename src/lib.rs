@@ -24,5 +24,6 @@ pub mod region;
 pub mod report;
 pub mod rules;
 pub mod simulate;
+pub mod spelling;
 
 pub use error::{Error, Result};

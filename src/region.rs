@@ -123,8 +123,26 @@ impl Region {
             .find(|r| r.domain == n || r.id == as_id)
             .ok_or_else(|| Error::UnknownRegion {
                 name: name.to_owned(),
+                suggestion: Self::suggestion(n, &as_id),
                 valid: Self::valid_list(),
             })
+    }
+
+    /// `did you mean ...? ` for a name one typo away from a region's domain or id, the region
+    /// named both ways (whichever way it was typed, the user learns the other); else empty.
+    fn suggestion(domain: &str, id: &str) -> String {
+        // Domains and ids are compared each with their own kind: `eu-wset-1` is near
+        // `eu-west-1`, and a dotted name only near a domain.
+        let near = if domain.contains('.') {
+            crate::spelling::nearest(domain, REGIONS.iter().map(|r| r.domain))
+                .and_then(|d| REGIONS.iter().find(|r| r.domain == d))
+        } else {
+            crate::spelling::nearest(id, REGIONS.iter().map(|r| r.id))
+                .and_then(|i| REGIONS.iter().find(|r| r.id == i))
+        };
+        near.map_or_else(String::new, |r| {
+            format!("did you mean {} ({})? ", r.domain, r.id)
+        })
     }
 
     /// Whether `host` (port ignored) can carry Genesys Cloud traffic: a host under a region's
@@ -218,6 +236,37 @@ mod tests {
             "eu-central-1"
         );
         assert_eq!(REGIONS.len(), 18);
+    }
+
+    #[test]
+    fn a_misspelt_region_brings_a_suggestion_and_the_list() {
+        for (typed, meant) in [
+            (
+                "mypurecloud.iee",
+                "did you mean mypurecloud.ie (eu-west-1)? ",
+            ),
+            ("eu-wset-1", "did you mean mypurecloud.ie (eu-west-1)? "),
+            (
+                "https://api.mypurecloud.con",
+                "did you mean mypurecloud.com (us-east-1)? ",
+            ),
+            (
+                "ap_southeast_3",
+                "did you mean apse1.pure.cloud (ap-southeast-1)? ",
+            ),
+        ] {
+            let e = Region::lookup(typed).unwrap_err().to_string();
+            let want = format!(
+                "unknown region {typed:?}; {meant}valid regions are: {}",
+                Region::valid_list()
+            );
+            assert_eq!(e, want, "--region {typed}");
+        }
+        let e = Region::lookup("nowhere").unwrap_err().to_string();
+        assert!(
+            !e.contains("did you mean") && e.contains("valid regions are: mypurecloud.com"),
+            "no region is near \"nowhere\": expected the list alone, got {e}"
+        );
     }
 
     #[test]

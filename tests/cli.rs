@@ -20,6 +20,26 @@ fn unknown_region_is_an_error_listing_the_valid_ones() {
 }
 
 #[test]
+fn a_misspelt_region_is_answered_with_the_nearest_one_and_the_list() {
+    for (typed, meant) in [
+        ("mypurecloud.iee", "mypurecloud.ie (eu-west-1)"),
+        ("eu-wset-1", "mypurecloud.ie (eu-west-1)"),
+    ] {
+        let (code, _, err) = triage(&["proxy", "--region", typed]);
+        assert_eq!(code, 2, "--region {typed}: exit 2 expected\n{err}");
+        let want = format!("unknown region {typed:?}; did you mean {meant}? valid regions are: ");
+        assert!(
+            err.contains(&want),
+            "--region {typed}\n  expected: {want}...\n       got: {err}"
+        );
+        assert!(
+            err.contains("apne3.pure.cloud (ap-northeast-3)"),
+            "--region {typed}: the list of valid regions is gone: {err}"
+        );
+    }
+}
+
+#[test]
 fn non_loopback_listen_is_refused_without_allow_remote() {
     let (code, _, err) = triage(&[
         "proxy",

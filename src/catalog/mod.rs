@@ -371,7 +371,7 @@ fn word_similarity(a: &str, b: &str) -> f64 {
     if a == b {
         return 1.0;
     }
-    let d = edit_distance(a, b);
+    let d = crate::spelling::edit_distance(a, b);
     1.0 - d as f64 / a.len().max(b.len()).max(1) as f64
 }
 
@@ -379,21 +379,6 @@ fn word_similarity(a: &str, b: &str) -> f64 {
 pub fn looks_like_id(s: &str) -> bool {
     // Past `/api/v2`, the API's own path words never hold a digit; ids (GUIDs, numbers) do.
     s.chars().any(|c| c.is_ascii_digit()) || (s.contains('-') && s.len() >= 8)
-}
-
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            cur[j + 1] = (prev[j] + usize::from(ca != *cb))
-                .min(prev[j + 1] + 1)
-                .min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 #[cfg(test)]
