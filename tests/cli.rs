@@ -321,7 +321,20 @@ fn on_off_environment_variables_take_1_0_yes_no_on_off() {
         }
         let (code, _, err) = triage_env(&[(var, "maybe")], &["proxy", "--region", "nowhere"]);
         assert_eq!(code, 2, "{var}=maybe: {err}");
-        assert!(err.contains("invalid value 'maybe'"), "{var}=maybe: {err}");
+        let flag = format!(
+            "--{}",
+            var["TRIAGE_".len()..]
+                .to_ascii_lowercase()
+                .replace('_', "-")
+        );
+        let want = format!(
+            "error: invalid value \"maybe\" in {var} ({flag}): an on/off variable takes 1, true, \
+             yes or on for on, and 0, false, no or off for off\n"
+        );
+        assert!(
+            err.starts_with(&want),
+            "{var}=maybe\n  expected: {want}\n       got: {err}"
+        );
     }
     // The flag alone still means on.
     let (code, _, err) = triage(&["proxy", "--no-dashboard", "--region", "nowhere"]);

@@ -22,9 +22,9 @@ use crate::record::Recorder;
 use crate::region::Region;
 use crate::rules::RuleSet;
 
-// The on/off flags parse their TRIAGE_* variables with `BoolishValueParser`: environments (CI,
-// compose files, systemd units) say `1`, `yes` or `on` as often as `true`, and clap's default
-// accepts only `true`/`false`. A bare `--flag` still means true.
+// The on/off flags parse their TRIAGE_* variables with [`OnOff`]: environments (CI, compose
+// files, systemd units) say `1`, `yes` or `on` as often as `true`, and clap's default accepts
+// only `true`/`false`. A bare `--flag` still means true.
 #[derive(Debug, Args)]
 #[command(after_long_help = format!("{}\n{}", Region::help_table(), crate::cli::rules::builtin_rules_help()))]
 pub struct ProxyArgs {
@@ -34,7 +34,7 @@ pub struct ProxyArgs {
     pub listen: SocketAddr,
 
     /// Allow listening on a non-loopback address (anyone who reaches it can use your tokens).
-    #[arg(long, env = "TRIAGE_ALLOW_REMOTE", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_ALLOW_REMOTE", value_parser = OnOff)]
     pub allow_remote: bool,
 
     /// Genesys Cloud region, by domain (mypurecloud.ie) or region id (eu-west-1); the list is
@@ -55,7 +55,7 @@ pub struct ProxyArgs {
     pub ca_file: Option<PathBuf>,
 
     /// Serve https to clients (HTTP/1.1 and HTTP/2 by ALPN) with the certificate of `triage certs`.
-    #[arg(long, env = "TRIAGE_TLS", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_TLS", value_parser = OnOff)]
     pub tls: bool,
 
     /// Server certificate for --tls.
@@ -91,7 +91,7 @@ pub struct ProxyArgs {
 
     /// Also append the fix to the JSON error body's `message` and add a `triage` member, so the
     /// SDK's exception text carries it (the JS SDK shows the body, not the headers).
-    #[arg(long, env = "TRIAGE_ANNOTATE_BODY", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_ANNOTATE_BODY", value_parser = OnOff)]
     pub annotate_body: bool,
 
     /// Append every exchange (redacted) with its diagnoses to FILE as JSON Lines, as it happens.
@@ -100,11 +100,11 @@ pub struct ProxyArgs {
 
     /// Keep the text customers wrote (`textBody`, `text`, `content`) in recordings and the
     /// dashboard; by default it is replaced by its length.
-    #[arg(long, env = "TRIAGE_KEEP_CONTENT", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_KEEP_CONTENT", value_parser = OnOff)]
     pub keep_content: bool,
 
     /// Do not serve the live dashboard and metrics (`/__triage/`); those paths then get 404.
-    #[arg(long, env = "TRIAGE_NO_DASHBOARD", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_NO_DASHBOARD", value_parser = OnOff)]
     pub no_dashboard: bool,
 
     /// The API catalog to use: a Swagger 2.0 document or operations catalog. By default triage
@@ -114,11 +114,11 @@ pub struct ProxyArgs {
 
     /// Ask `GET /api/v2/tokens/me` (read-only) once about each new bearer token, so diagnoses
     /// can cite its organization, OAuth client and scopes. Off by default; logged when done.
-    #[arg(long, env = "TRIAGE_PROBE_TOKEN", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_PROBE_TOKEN", value_parser = OnOff)]
     pub probe_token: bool,
 
     /// Do not fetch the upstream's catalog; use `--spec`, the cache, or the built-in one.
-    #[arg(long, env = "TRIAGE_NO_SPEC_FETCH", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_NO_SPEC_FETCH", value_parser = OnOff)]
     pub no_spec_fetch: bool,
 
     /// Where the fetched catalog is cached [default: $XDG_CACHE_HOME/triage or ~/.cache/triage].
@@ -140,7 +140,7 @@ pub struct RulesArgs {
     pub rules: Vec<PathBuf>,
 
     /// Do not load the built-in Genesys rule pack.
-    #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES", value_parser = BoolishValueParser::new())]
+    #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES", value_parser = OnOff)]
     pub no_builtin_rules: bool,
 }
 
@@ -310,6 +310,43 @@ pub fn parse_listen(s: &str) -> Result<SocketAddr, String> {
              localhost:8787); host names other than localhost are not resolved"
                 .to_owned(),
         ),
+    }
+}
+
+/// The value parser of the on/off flags: clap's `BoolishValueParser`, with an error that names
+/// the variable. A bare flag never fails to parse (clap hands it `true`), so a value that
+/// fails came from the environment, and "invalid value for '--no-dashboard'" sent users
+/// looking for a flag they never typed.
+#[derive(Debug, Clone, Copy)]
+pub struct OnOff;
+
+impl TypedValueParser for OnOff {
+    type Value = bool;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<bool, clap::Error> {
+        BoolishValueParser::new()
+            .parse_ref(cmd, arg, value)
+            .map_err(|_| {
+                let flag = arg
+                    .and_then(|a| a.get_long())
+                    .map_or_else(String::new, |l| format!(" (--{l})"));
+                let var = arg
+                    .and_then(|a| a.get_env())
+                    .map_or_else(|| "the variable".into(), |v| v.to_string_lossy());
+                cmd.clone().error(
+                    ErrorKind::ValueValidation,
+                    format!(
+                        "invalid value {:?} in {var}{flag}: an on/off variable takes 1, true, \
+                         yes or on for on, and 0, false, no or off for off",
+                        value.to_string_lossy()
+                    ),
+                )
+            })
     }
 }
 
