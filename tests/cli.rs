@@ -546,3 +546,114 @@ fn second_signal_during_graceful_shutdown_exits_at_once() {
         p.wait_for("second shutdown signal: exiting now, without waiting for open exchanges");
     assert_eq!(forced["level"], "WARN");
 }
+
+/// `triage explain` with nothing to explain says so, names where it looked and what it takes,
+/// and exits 2 (bad input) as documented.
+#[test]
+fn explain_of_an_empty_input_says_it_is_empty() {
+    const TAKES: &str = "a HAR file, a triage recording, `curl -i` output or a JSON error body";
+    let dir = tempfile::tempdir().unwrap();
+    let empty = dir.path().join("customer.har");
+    std::fs::write(&empty, b"").unwrap();
+    let (code, _, err) = triage(&["explain", empty.to_str().unwrap()]);
+    assert_eq!(code, 2, "an empty FILE: exit 2 expected\n{err}");
+    let want = format!(
+        "triage: error: {}: the file is empty (0 bytes): nothing to explain; give {TAKES}\n",
+        empty.display()
+    );
+    assert!(
+        err.contains(&want),
+        "an empty FILE\n  expected: {want}       got: {err}"
+    );
+
+    // No FILE and an empty pipe: standard input is read, and found empty.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .arg("explain")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "no FILE, empty stdin\n{err}");
+    let want = format!(
+        "triage: error: -: standard input is empty (0 bytes): nothing to explain; pipe in \
+         {TAKES}, or give it as FILE\n"
+    );
+    assert!(
+        err.contains(&want),
+        "no FILE, empty stdin\n  expected: {want}       got: {err}"
+    );
+}
+
+/// No FILE reads a pipe, as `jq` or `grep` do.
+#[test]
+fn explain_without_a_file_reads_what_is_piped_in() {
+    use std::io::Write;
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "explain",
+            "--status",
+            "404",
+            "--method",
+            "GET",
+            "--path",
+            "/api/v2/nope",
+        ])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(br#"{"message":"The requested resource was not found.","code":"not.found","status":404}"#)
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "a failure was piped in: exit 1 expected\n{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        text.starts_with("triage explain: 1 exchange read, 1 failed"),
+        "expected the piped body explained, got: {text}"
+    );
+}
+
+/// At a terminal, no FILE would wait for a HAR file typed by hand: triage says what to pass.
+/// Needs `script` (util-linux) for a terminal.
+#[cfg(target_os = "linux")]
+#[test]
+fn explain_without_a_file_at_a_terminal_says_what_to_pass() {
+    if std::process::Command::new("script")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        common::skip_note("`script` (util-linux) is not installed: no terminal to test with");
+        return;
+    }
+    // `script` runs the command with a new terminal as its standard input and output.
+    let out = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{} explain", env!("CARGO_BIN_EXE_triage")),
+            "/dev/null",
+        ])
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
+    let want = "triage: error: no FILE given and standard input is a terminal: pass a HAR file, \
+                a triage recording, `curl -i` output or a pasted JSON error body as FILE, or \
+                pipe one in (`triage explain --help` says more)\n";
+    assert_eq!(text, want, "triage explain at a terminal: expected vs got");
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "exit status (script -e passes it on)"
+    );
+}

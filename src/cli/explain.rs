@@ -2,7 +2,7 @@
 //! bodies through one diagnosis [`Pipeline`], all their exchanges in the order they happened
 //! (evidence builds up as it would have live, across files), and reports what failed and why.
 
-use std::io::{self, BufWriter, IntoInnerError, Write};
+use std::io::{self, BufWriter, IntoInnerError, IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -22,9 +22,10 @@ const AFTER_HELP: &str = "\
 Exit status:
   0  nothing failed (or, with --fail-on undiagnosed, every failure has a diagnosis)
   1  failures found (with --fail-on undiagnosed: at least one failure has no diagnosis)
-  2  input error: a file is missing, of unknown kind, truncated or malformed (the report of
-     what was read before the break is still written; the error names the file, byte, line,
-     column and entry), a recording with no readable line, or bad flags or rules
+  2  input error: a file is missing, empty, of unknown kind, truncated or malformed (the report
+     of what was read before the break is still written; the error names the file, byte, line,
+     column and entry), a recording with no readable line, no FILE while standard input is a
+     terminal, or bad flags or rules
 
 A line of a recording that is not a record (cut off by a crash) is skipped, and the report
 names it; the other lines are read.
@@ -43,8 +44,8 @@ a fingerprint, and text customers wrote by its length unless --keep-content.";
 pub struct ExplainArgs {
     /// Inputs, replayed through one pipeline in the order their exchanges happened (`-` for
     /// standard input): HAR 1.2, a triage recording, `curl -i` output, or a bare JSON error
-    /// body.
-    #[arg(value_name = "FILE", required = true)]
+    /// body. None: standard input, when it is not a terminal.
+    #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
     #[command(flatten)]
@@ -86,7 +87,20 @@ pub enum FailOn {
     Undiagnosed,
 }
 
-pub fn run(args: ExplainArgs) -> Result<ExitCode, Error> {
+pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
+    if args.files.is_empty() {
+        // As `jq` or `grep` do: no FILE reads a pipe. At a terminal, waiting for a HAR file
+        // typed by hand would look like a hang.
+        if io::stdin().is_terminal() {
+            return Err(Error::Input(
+                "no FILE given and standard input is a terminal: pass a HAR file, a triage \
+                 recording, `curl -i` output or a pasted JSON error body as FILE, or pipe one in \
+                 (`triage explain --help` says more)"
+                    .to_owned(),
+            ));
+        }
+        args.files.push(PathBuf::from(STDIN));
+    }
     if let Some(out) = &args.output {
         for f in &args.files {
             refuse_same_file(f, out)?;

@@ -360,6 +360,11 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
         None => {
             // The first buffer's worth, without consuming it.
             let head = src.fill_buf().map_err(|e| IngestError::io(path, e))?;
+            if head.is_empty() {
+                // Named with --input, an empty input is that kind's to judge: an empty
+                // recording is one of a proxy that saw no traffic.
+                return Err(empty_input(path));
+            }
             detect(head).ok_or_else(|| unknown_kind(path))?
         }
     };
@@ -444,7 +449,24 @@ pub fn detect_file(path: &Path) -> Result<InputKind, IngestError> {
     f.take(64 * 1024)
         .read_to_end(&mut buf)
         .map_err(|e| IngestError::io(path, e))?;
+    if buf.is_empty() {
+        return Err(empty_input(path));
+    }
     detect(&buf).ok_or_else(|| unknown_kind(path))
+}
+
+/// An input of 0 bytes: said as such, since "cannot tell what kind of input this is" sent users
+/// looking at a file's format when the file (an export that failed, a pipe with nothing in it)
+/// held nothing at all.
+fn empty_input(path: &Path) -> IngestError {
+    let message = if path.as_os_str() == STDIN {
+        "standard input is empty (0 bytes): nothing to explain; pipe in a HAR file, a triage \
+         recording, `curl -i` output or a JSON error body, or give it as FILE"
+    } else {
+        "the file is empty (0 bytes): nothing to explain; give a HAR file, a triage \
+         recording, `curl -i` output or a JSON error body"
+    };
+    IngestError::invalid(path, message)
 }
 
 fn unknown_kind(path: &Path) -> IngestError {
