@@ -172,3 +172,86 @@ async fn an_http2_upstream_may_send_as_large_a_head_as_an_http1_one() {
     assert_eq!(r.headers()["x-big-3"].len(), 10 * 1024);
     assert_eq!(r.text().await.unwrap(), "big head");
 }
+
+/// Plain HTTP sent to the `--tls` port gets a short 400 that names the port and says to use
+/// https://, as Go's net/http and nginx answer, instead of an empty reply; TLS on the same
+/// port still works.
+#[tokio::test]
+async fn plain_http_on_the_tls_port_is_told_to_use_https() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let dir = tempfile::tempdir().unwrap();
+    let paths = triage::certs::generate(dir.path(), false).unwrap();
+    let up = upstream(|_| async { Response::new(full("over tls")) }).await;
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.tls = Some(ServerTls {
+        cert: paths.cert.clone(),
+        key: paths.key.clone(),
+    });
+    let p = proxy(cfg).await;
+    let port = p.addr.port();
+
+    for request in [
+        &b"GET /api/v2/users/me HTTP/1.1\r\nhost: localhost\r\nauthorization: Bearer t\r\n\r\n"[..],
+        // The method may come in pieces.
+        &b"P"[..],
+    ] {
+        let mut s = tokio::net::TcpStream::connect(p.addr).await.unwrap();
+        s.write_all(request).await.unwrap();
+        let mut got = Vec::new();
+        tokio::time::timeout(std::time::Duration::from_secs(5), s.read_to_end(&mut got))
+            .await
+            .expect("the answer ends with a close")
+            .unwrap();
+        let body = format!(
+            "Client sent an HTTP request to an HTTPS port: triage listens with --tls on port \
+             {port}, so use https:// (or start triage without --tls for plain http).\n"
+        );
+        let want = format!(
+            "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+             content-length: {}\r\nconnection: close\r\n\r\n{body}",
+            body.len()
+        );
+        assert_eq!(
+            String::from_utf8_lossy(&got),
+            want,
+            "answer to {:?} on the TLS port",
+            String::from_utf8_lossy(request)
+        );
+    }
+    assert!(
+        up.seen().is_empty(),
+        "nothing was forwarded: {:?}",
+        up.seen()
+    );
+
+    // A TLS client on the same port is served as before.
+    let mut roots = rustls::RootCertStore::empty();
+    use rustls_pki_types::pem::PemObject;
+    for c in rustls_pki_types::CertificateDer::pem_file_iter(&paths.ca_cert).unwrap() {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let tls =
+        rustls::ClientConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let conn = hyper_rustls::HttpsConnectorBuilder::new()
+        .with_tls_config(tls)
+        .https_only()
+        .enable_http1()
+        .build();
+    let c: Client<_, Empty<bytes::Bytes>> = Client::builder(TokioExecutor::new()).build(conn);
+    let r = c
+        .get(
+            format!("https://localhost:{port}/api/v2/x")
+                .parse()
+                .unwrap(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        r.into_body().collect().await.unwrap().to_bytes(),
+        "over tls"
+    );
+}

@@ -144,13 +144,25 @@ impl Proxy {
                 }
                 Some(acceptor) => {
                     let acceptor = acceptor.clone();
+                    let port = shared.local_addr.port();
                     tokio::spawn(async move {
-                        let hs =
-                            tokio::time::timeout(Duration::from_secs(10), acceptor.accept(stream))
-                                .await;
+                        let hs = tokio::time::timeout(Duration::from_secs(10), async {
+                            match plain_http(&stream).await {
+                                Some(method) => {
+                                    answer_plain_http(stream, port).await;
+                                    Err(method)
+                                }
+                                None => Ok(acceptor.accept(stream).await),
+                            }
+                        })
+                        .await;
                         let stream = match hs {
-                            Ok(Ok(s)) => s,
-                            Ok(Err(e)) => {
+                            Ok(Ok(Ok(s))) => s,
+                            Ok(Err(method)) => {
+                                tracing::info!(%peer, %method, "plain HTTP request on the --tls port: answered 400, use https://");
+                                return;
+                            }
+                            Ok(Ok(Err(e))) => {
                                 tracing::info!(%peer, error = %e, "TLS handshake with client failed");
                                 return;
                             }
@@ -208,6 +220,64 @@ impl Proxy {
             task,
         }
     }
+}
+
+/// The method of a plain HTTP request sent to the TLS port, if that is what the first bytes
+/// are; `None` for a TLS handshake (its first byte is 0x16, a handshake record) and anything
+/// else, which the TLS acceptor then refuses in its own words. One peek: the bytes stay for
+/// the acceptor.
+async fn plain_http(stream: &tokio::net::TcpStream) -> Option<String> {
+    let mut buf = [0u8; 8];
+    let n = stream.peek(&mut buf).await.ok()?;
+    let first = buf[..n].first()?;
+    if *first == 0x16 || !first.is_ascii_uppercase() {
+        return None;
+    }
+    // A method is a token of letters; the first peek may hold only part of it.
+    let method: String = buf[..n]
+        .iter()
+        .take_while(|b| b.is_ascii_uppercase())
+        .map(|&b| char::from(b))
+        .collect();
+    let whole = buf[..n].get(method.len()).is_none_or(|&b| b == b' ');
+    whole.then_some(method)
+}
+
+/// Answers a plain HTTP request on the TLS port the way Go's net/http and nginx do: a short
+/// 400 saying to use https://, then close. Without it the client saw an empty reply or a
+/// reset, and nothing said that only the scheme was wrong.
+async fn answer_plain_http(mut stream: tokio::net::TcpStream, port: u16) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = format!(
+        "Client sent an HTTP request to an HTTPS port: triage listens with --tls on port \
+         {port}, so use https:// (or start triage without --tls for plain http).\n"
+    );
+    let head = format!(
+        "HTTP/1.1 400 Bad Request\r\ncontent-type: text/plain; charset=utf-8\r\n\
+         content-length: {}\r\nconnection: close\r\n\r\n",
+        body.len()
+    );
+    if stream
+        .write_all(format!("{head}{body}").as_bytes())
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let _ = stream.shutdown().await;
+    // Closed with the request still unread, the socket would send a reset, and the client
+    // could lose the answer before reading it: read what it sent until it closes (bounded).
+    let mut sink = [0u8; 4096];
+    let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let mut left: usize = 64 * 1024;
+        while left > 0 {
+            match stream.read(&mut sink).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => left = left.saturating_sub(n),
+            }
+        }
+    })
+    .await;
 }
 
 /// Logs how a client connection ended, when that is worth a line.
