@@ -654,3 +654,115 @@ fn scenario_errors_name_file_and_line() {
     assert!(e.starts_with(&format!("{}:13:", f.path().display())), "{e}");
     assert!(e.contains("unknown deployment \"x\""), "{e}");
 }
+
+/// `triage simulate` prints the ids a reproduction needs (conversations, their participants'
+/// communications, the calls that use them), and logs the ids a successful POST created.
+#[tokio::test]
+async fn the_binary_prints_the_scenarios_ids_and_logs_what_a_post_created() {
+    use std::io::BufRead;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "simulate",
+            "--listen",
+            "127.0.0.1:0",
+            "--log-format",
+            "json",
+        ])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut banner = Vec::new();
+    let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+    loop {
+        let mut line = String::new();
+        if out.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        let done = line.starts_with("  Ctrl-C stops it.");
+        banner.push(line.trim_end().to_owned());
+        if done {
+            break;
+        }
+    }
+    let url = banner[0]
+        .split_whitespace()
+        .find(|w| w.starts_with("http://"))
+        .expect("the banner's first line names the URL")
+        .to_owned();
+    let want = [
+        "  Conversations:".to_owned(),
+        format!("    {CLOSED}  webmessaging, disconnected, deployment {DEPLOYMENT}, externalContactId {CONTACT}"),
+        "      customer  participant 11111111-2222-4333-8444-555555555501  communication aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeee01  disconnected  Web guest".to_owned(),
+        format!("      agent     participant 11111111-2222-4333-8444-555555555502  communication {CLOSED_AGENT_COMM}  disconnected  Agent"),
+        format!("      GET  /api/v2/conversations/messages/{CLOSED}"),
+        format!("      POST {}", send_path(CLOSED, CLOSED_AGENT_COMM)),
+    ];
+    let at = banner
+        .iter()
+        .position(|l| l == "  Conversations:")
+        .unwrap_or_else(|| panic!("no Conversations in the banner:\n{}", banner.join("\n")));
+    assert_eq!(
+        &banner[at..at + want.len()],
+        &want[..],
+        "the banner's first conversation: expected vs got"
+    );
+    for line in [
+        format!("    {DEPLOYMENT}  Acme website messenger"),
+        "    desktop-user-token  of client c3f5e1b4-7d90-4a43-8b2c-8e4f1d6a9c33".to_owned(),
+        format!("    {OPEN}  webmessaging, connected, deployment {DEPLOYMENT}, externalContactId 0a1b2c3d-4e5f-4607-8819-2a3b4c5d6e7f"),
+    ] {
+        assert!(
+            banner.contains(&line),
+            "missing from the banner: {line:?}\n{}",
+            banner.join("\n")
+        );
+    }
+
+    let http = Client::builder().no_proxy().build().unwrap();
+    let r = http
+        .post(format!("{url}/oauth/token"))
+        .basic_auth(NOTIFIER.0, Some(NOTIFIER.1))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    let t: Value = r.json().await.unwrap();
+    let r = http
+        .post(format!("{url}/api/v2/conversations/messages/agentless"))
+        .bearer_auth(t["access_token"].as_str().unwrap())
+        .json(&json!({"fromAddress": DEPLOYMENT, "toAddressMessengerType": "webmessaging", "externalContactId": CONTACT, "textBody": "hello again"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let b: Value = r.json().await.unwrap();
+    let want = format!(
+        "message {}, conversation {}",
+        b["id"].as_str().unwrap(),
+        b["conversationId"].as_str().unwrap()
+    );
+    // A graceful stop, so that the batched log lines are written.
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    child.wait().unwrap();
+    let logs: Vec<Value> = std::io::BufReader::new(child.stderr.take().unwrap())
+        .lines()
+        .map_while(Result::ok)
+        .filter_map(|l| serde_json::from_str(&l).ok())
+        .collect();
+    let created: Vec<&Value> = logs
+        .iter()
+        .filter(|l| l["message"] == "simulated")
+        .map(|l| &l["created"])
+        .collect();
+    assert_eq!(
+        created,
+        [&Value::Null, &Value::String(want)],
+        "`created` of the token request and the agentless send: expected vs got\n{logs:#?}"
+    );
+}

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::Args;
 
 use crate::error::Error;
-use crate::simulate::scenario::Grant;
+use crate::simulate::scenario::{Grant, ParticipantState};
 use crate::simulate::{Scenario, Simulator};
 
 #[derive(Debug, Args)]
@@ -62,9 +62,84 @@ fn banner(url: &str, s: &Scenario, file: Option<&std::path::Path>) -> String {
             c.name.as_deref().unwrap_or("")
         ));
     }
+    if !s.tokens.is_empty() {
+        out.push_str("  Tokens (Authorization: Bearer TOKEN):\n");
+        for t in &s.tokens {
+            out.push_str(&format!(
+                "    {}  of client {}\n",
+                t.value,
+                t.client.get_ref()
+            ));
+        }
+    }
+    if !s.deployments.is_empty() {
+        out.push_str("  Web messaging deployments (fromAddress of an agentless send):\n");
+        for d in &s.deployments {
+            out.push_str(&format!(
+                "    {}  {}\n",
+                d.id.get_ref(),
+                d.name.as_deref().unwrap_or("")
+            ));
+        }
+    }
+    ids_of_conversations(&mut out, s);
     out.push_str(&format!(
         "  Put triage in front of it: triage proxy --api-upstream {url} --login-upstream {url}\n"
     ));
     out.push_str("  Ctrl-C stops it.");
     out
+}
+
+/// The conversations' ids and the calls that use them, ready to paste into a request or a
+/// follow-up: a reproduction needs the conversation id and the communication id of a send,
+/// which were only in the scenario file (or nowhere, for the built-in one).
+fn ids_of_conversations(out: &mut String, s: &Scenario) {
+    if s.conversations.is_empty() {
+        return;
+    }
+    out.push_str("  Conversations:\n");
+    for c in &s.conversations {
+        let id = c.id.get_ref();
+        let open = c
+            .participants
+            .iter()
+            .any(|p| p.state == ParticipantState::Connected);
+        let mut about = vec![
+            c.messenger_type.as_str().to_owned(),
+            if open { "connected" } else { "disconnected" }.to_owned(),
+        ];
+        if let Some(d) = &c.deployment {
+            about.push(format!("deployment {}", d.get_ref()));
+        }
+        if let Some(x) = &c.external_contact_id {
+            about.push(format!("externalContactId {x}"));
+        }
+        out.push_str(&format!("    {id}  {}\n", about.join(", ")));
+        for p in &c.participants {
+            out.push_str(&format!(
+                "      {:9} participant {}  communication {}  {}{}\n",
+                p.purpose,
+                p.id,
+                p.communication_id,
+                p.state.as_str(),
+                p.name
+                    .as_deref()
+                    .map_or_else(String::new, |n| format!("  {n}"))
+            ));
+        }
+        out.push_str(&format!("      GET  /api/v2/conversations/messages/{id}\n"));
+        // A send goes out on the sender's side: the agent's communication, else the first
+        // participant that is not the customer.
+        let sender = c
+            .participants
+            .iter()
+            .find(|p| p.purpose == "agent")
+            .or_else(|| c.participants.iter().find(|p| p.purpose != "customer"));
+        if let Some(p) = sender {
+            out.push_str(&format!(
+                "      POST /api/v2/conversations/messages/{id}/communications/{}/messages\n",
+                p.communication_id
+            ));
+        }
+    }
 }

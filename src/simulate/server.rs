@@ -154,11 +154,36 @@ async fn answer(
     };
     // The world's lock is taken and released inside `handle`, with no await in between.
     let resp = routes::handle(&world, &sim_req);
-    tracing::info!(method = %sim_req.method, path = %sim_req.path, status = resp.status.as_u16(), "simulated");
+    match created(&sim_req, &resp) {
+        Some(ids) => {
+            tracing::info!(method = %sim_req.method, path = %sim_req.path, status = resp.status.as_u16(), created = %ids, "simulated")
+        }
+        None => {
+            tracing::info!(method = %sim_req.method, path = %sim_req.path, status = resp.status.as_u16(), "simulated")
+        }
+    }
     let mut out = http::Response::new(Full::new(resp.body));
     *out.status_mut() = resp.status;
     for (name, value) in resp.headers {
         out.headers_mut().append(name, value);
     }
     Ok(out)
+}
+
+/// The ids a successful POST made (a sent message, an agentless send's message and new
+/// conversation), for the log line: a reproduction's next call or `triage explain` needs them,
+/// and without this they were only in the response body the client may not print.
+fn created(req: &SimRequest, resp: &routes::SimResponse) -> Option<String> {
+    if req.method != http::Method::POST || !resp.status.is_success() {
+        return None;
+    }
+    let v: serde_json::Value = serde_json::from_slice(&resp.body).ok()?;
+    let mut ids = Vec::new();
+    if let Some(id) = v.get("id").and_then(|i| i.as_str()) {
+        ids.push(format!("message {id}"));
+    }
+    if let Some(c) = v.get("conversationId").and_then(|i| i.as_str()) {
+        ids.push(format!("conversation {c}"));
+    }
+    (!ids.is_empty()).then(|| ids.join(", "))
 }
