@@ -93,7 +93,7 @@ async fn one_log_line_per_exchange_and_no_secret_in_it() {
 }
 
 /// An exchange that outlasts the shutdown grace is cut by triage, and its line says so rather
-/// than blaming the client.
+/// than blaming the client. One still waiting for its upstream gets triage's 503 first.
 #[tokio::test]
 async fn an_exchange_cut_at_shutdown_is_logged_as_such() {
     let logs = LogCapture::default();
@@ -116,13 +116,35 @@ async fn an_exchange_cut_at_shutdown_is_logged_as_such() {
     });
     tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     p.shutdown().await.unwrap();
-    assert!(call.await.unwrap().is_err(), "the cut call got no answer");
+    let r = call
+        .await
+        .unwrap()
+        .expect("the call still waiting for its upstream is answered");
+    assert_eq!(r.status(), 503, "status of the cut call");
 
     let lines = logs.lines("triage::exchange");
-    let bodies: Vec<_> = lines.iter().map(|l| l["fields"]["body"].clone()).collect();
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["fields"]["message"].clone(),
+                l["fields"]["body"].clone(),
+                l["fields"]["status"].clone(),
+            )
+        })
+        .collect();
     assert_eq!(
-        bodies,
-        vec![serde_json::json!("cut-at-shutdown")],
+        got,
+        vec![(
+            serde_json::json!("triage answered"),
+            serde_json::json!("cut-at-shutdown"),
+            serde_json::json!(503)
+        )],
         "expected one exchange line saying triage cut it; got {lines:#?}"
+    );
+    let err = lines[0]["fields"]["error"].as_str().unwrap_or("");
+    assert!(
+        err.starts_with("proxy_internal_response: triage is shutting down: its shutdown grace (200ms) ran out before http://127.0.0.1:"),
+        "the line's error: {err}"
     );
 }

@@ -247,18 +247,41 @@ async fn shutdown_does_not_wait_for_clients_without_a_request() {
     }
 }
 
+/// After the grace: an exchange still waiting for its upstream gets triage's 503 (the client
+/// learns why, and that the request may have reached the API); one whose response head went
+/// out already can only be cut.
 #[tokio::test]
-async fn shutdown_grace_ends_exchanges_that_outlast_it() {
-    let up = upstream(|_| async {
-        tokio::time::sleep(Duration::from_secs(30)).await;
-        Response::new(full("too late"))
+async fn shutdown_grace_answers_what_waits_and_cuts_what_streams() {
+    let up = upstream(|s| async move {
+        if s.uri.ends_with("/slow-head") {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            return Response::new(full("too late"));
+        }
+        let chunks = futures_util::stream::unfold(0, |i| async move {
+            if i > 0 {
+                tokio::time::sleep(Duration::from_secs(30)).await;
+            }
+            Some((
+                Ok::<_, Box<dyn std::error::Error + Send + Sync>>(http_body::Frame::data(
+                    Bytes::from(format!("chunk{i};")),
+                )),
+                i + 1,
+            ))
+        });
+        Response::new(StreamBody::new(chunks).boxed())
     })
     .await;
     let mut cfg = config(&up.url(), &up.url());
     cfg.shutdown_grace = Duration::from_millis(300);
     let p = proxy(cfg).await;
-    let mut s = TcpStream::connect(p.addr).await.unwrap();
-    s.write_all(b"GET /api/v2/x HTTP/1.1\r\nhost: a\r\n\r\n")
+    let mut waiting = TcpStream::connect(p.addr).await.unwrap();
+    waiting
+        .write_all(b"GET /api/v2/slow-head HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    let mut streaming = TcpStream::connect(p.addr).await.unwrap();
+    streaming
+        .write_all(b"GET /api/v2/slow-body HTTP/1.1\r\nhost: a\r\n\r\n")
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -268,15 +291,94 @@ async fn shutdown_grace_ends_exchanges_that_outlast_it() {
         .expect("shutdown outlasted its grace")
         .unwrap();
     assert_between(
-        "shutdown with an exchange in flight took",
+        "shutdown with exchanges in flight took",
         start.elapsed(),
         Duration::from_millis(300),
         Duration::from_millis(1500),
     );
-    let (got, _) = until_closed(&mut s, Duration::from_secs(2)).await;
+
+    let (got, _) = until_closed(&mut waiting, Duration::from_secs(2)).await;
+    let (head, body) = split_response(&got);
+    let details = format!(
+        "triage is shutting down: its shutdown grace (300ms) ran out before {} answered; the \
+         request may have reached the API",
+        up.url()
+    );
+    for line in [
+        "HTTP/1.1 503 Service Unavailable".to_owned(),
+        "content-type: application/problem+json".to_owned(),
+        format!("proxy-status: triage; error=proxy_internal_response; details=\"{details}\""),
+        "connection: close".to_owned(),
+    ] {
+        assert!(
+            head.lines().any(|l| l == line),
+            "the waiting exchange's answer\n  expected the line: {line}\n  got: {head}"
+        );
+    }
+    let problem: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(
+        (
+            &problem["title"],
+            &problem["status"],
+            &problem["detail"],
+            &problem["blame"]
+        ),
+        (
+            &serde_json::json!("triage is shutting down"),
+            &serde_json::json!(503),
+            &serde_json::json!(details),
+            &serde_json::json!("triage")
+        ),
+        "the 503's problem body: {problem:#}"
+    );
+
+    let (got, _) = until_closed(&mut streaming, Duration::from_secs(2)).await;
+    let got = String::from_utf8_lossy(&got);
     assert!(
-        got.is_empty(),
-        "the cut exchange got no answer: {:?}",
-        String::from_utf8_lossy(&got)
+        got.starts_with("HTTP/1.1 200 OK\r\n")
+            && got.contains("chunk0;")
+            && !got.ends_with("0\r\n\r\n"),
+        "the streaming exchange: expected its head and first chunk, then a cut (no last \
+         chunk), got {got:?}"
+    );
+    assert!(
+        !got.contains("503"),
+        "no 503 after a response head: {got:?}"
+    );
+}
+
+/// An exchange in flight when shutdown begins finishes, and its response says
+/// `Connection: close`: hyper closes the connection after it, and a client must not reuse it.
+#[tokio::test]
+async fn a_response_finished_during_the_drain_says_connection_close() {
+    let up = upstream(|_| async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        Response::new(full("ok"))
+    })
+    .await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let mut s = TcpStream::connect(p.addr).await.unwrap();
+    s.write_all(b"GET /api/v2/x HTTP/1.1\r\nhost: a\r\n\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stop = tokio::spawn(p.shutdown());
+    let (got, _) = until_closed(&mut s, Duration::from_secs(5)).await;
+    let (head, body) = split_response(&got);
+    assert!(
+        head.starts_with("HTTP/1.1 200 OK\r\n") && head.lines().any(|l| l == "connection: close"),
+        "expected a 200 with connection: close, got {head}"
+    );
+    assert_eq!(body, b"ok", "the body passes whole");
+    stop.await.unwrap().unwrap();
+
+    // Before shutdown, the same answer keeps the connection.
+    let up2 = upstream(|_| async { Response::new(full("ok")) }).await;
+    let p2 = proxy(config(&up2.url(), &up2.url())).await;
+    let got = raw(p2.addr, b"GET /api/v2/x HTTP/1.0\r\nhost: a\r\n\r\n").await;
+    let (head, _) = split_response(&got);
+    assert!(
+        !head.to_ascii_lowercase().contains("connection: close"),
+        "a response while running says nothing of closing: {head}"
     );
 }

@@ -796,3 +796,58 @@ async fn clients_that_left_and_calls_cut_at_shutdown_are_recorded_and_explained_
         "_triage.outcome of the export"
     );
 }
+
+/// An exchange the shutdown grace ended while it waited for its upstream is recorded as cut
+/// (`outcome`), with the 503 triage answered it, as a proxy's own answers always are.
+#[tokio::test]
+async fn an_exchange_answered_at_shutdown_is_recorded_as_cut() {
+    let up = upstream(|_| async {
+        tokio::time::sleep(std::time::Duration::from_secs(30)).await;
+        Response::new(full("too late"))
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("session.jsonl");
+    let engine = Arc::new(Engine::new(RuleSet::builtin().unwrap()));
+    let pipeline = Pipeline::new(engine, PipelineOptions::default())
+        .with_sink(Arc::new(Recorder::open(&file).unwrap()));
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = std::time::Duration::from_millis(200);
+    let p = proxy_with(cfg, Arc::new(pipeline)).await;
+    let addr = p.addr;
+    let call = tokio::spawn(async move {
+        client()
+            .get(format!("http://{addr}/api/v2/slow"))
+            .header("authorization", "Bearer PLANTED-SECRET-TOKEN")
+            .send()
+            .await
+    });
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    p.shutdown().await.unwrap();
+    assert_eq!(call.await.unwrap().unwrap().status(), 503);
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    let records: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 1, "one record expected:\n{text}");
+    let r = &records[0];
+    assert_eq!(
+        (
+            &r["outcome"],
+            &r["triage_answer"]["status"],
+            &r["triage_answer"]["error"]
+        ),
+        (
+            &serde_json::json!("cut-at-shutdown"),
+            &serde_json::json!(503),
+            &serde_json::json!("proxy_internal_response")
+        ),
+        "outcome and triage's answer in the record: {r:#}"
+    );
+    assert!(
+        !text.contains("PLANTED-SECRET-TOKEN"),
+        "the token reached the recording:\n{text}"
+    );
+}

@@ -29,12 +29,16 @@ const QUIET_STEPS: u32 = 4;
 
 const RUNNING: u8 = 0;
 const DRAINING: u8 = 1;
-const FORCED: u8 = 2;
+/// The grace is over: exchanges still waiting for their upstream answer 503 (see
+/// `forward::unless_cut`), which their connections are polled on to write; then FORCED.
+const CUTTING: u8 = 2;
+const FORCED: u8 = 3;
 
 /// Every open client connection, by id, with the waker of the task serving it.
 pub(crate) struct Conns {
     registry: Mutex<Registry>,
-    /// RUNNING, DRAINING (shutdown asked: finish what is in flight) or FORCED (grace is over).
+    /// RUNNING, DRAINING (shutdown asked: finish what is in flight), CUTTING (grace is over:
+    /// answer what waits on its upstream) or FORCED (close whatever is left).
     state: AtomicU8,
     /// The ticker's count of steps.
     step: AtomicU64,
@@ -115,6 +119,14 @@ impl Conns {
     /// between exchanges close at once, HTTP/2 ones send GOAWAY.
     pub(crate) fn drain(&self) {
         self.state.store(DRAINING, Ordering::Release);
+        self.wake_all();
+    }
+
+    /// The grace is over: wakes every connection so that an HTTP/1 exchange still waiting for
+    /// its upstream sees the cut and answers 503, and keeps polling them so that the answer is
+    /// written (a body already streaming streams on until [`Conns::force`]).
+    pub(crate) fn cut(&self) {
+        self.state.store(CUTTING, Ordering::Release);
         self.wake_all();
     }
 
@@ -298,7 +310,7 @@ impl<C: Graceful> Future for Served<C> {
                     }
                 }
             }
-            DRAINING => {
+            DRAINING | CUTTING => {
                 if !*this.draining {
                     *this.draining = true;
                     this.conn.as_mut().graceful_shutdown();

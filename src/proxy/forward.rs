@@ -29,8 +29,11 @@ pub struct Shared {
     pub inspector: Arc<dyn Inspector>,
     pub local_addr: SocketAddr,
     seq: AtomicU64,
-    /// Set when the shutdown grace ran out: exchanges dropped from then on were cut by triage,
-    /// not left by their clients, and are logged so.
+    /// Set when shutdown begins: HTTP/1 responses then say `Connection: close`.
+    pub(super) stopping: std::sync::atomic::AtomicBool,
+    /// Set when the shutdown grace ran out: an exchange still waiting for its upstream answers
+    /// 503, and exchanges dropped from then on were cut by triage, not left by their clients,
+    /// and are logged so.
     pub(super) cut: std::sync::atomic::AtomicBool,
 }
 
@@ -47,6 +50,7 @@ impl Shared {
             inspector,
             local_addr,
             seq: AtomicU64::new(0),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             cut: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -208,6 +212,8 @@ struct LogInfo {
     note: Option<&'static str>,
     /// triage's own answer, when it made one.
     error: Option<crate::inspect::Answered>,
+    /// Ended by the shutdown grace (with triage's 503, when `error` is set).
+    cut: bool,
 }
 
 fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
@@ -228,9 +234,16 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
     let upstream = info.upstream.as_str();
     if let Some(a) = &info.error {
         let err = format!("{}: {}", a.error, a.detail);
-        crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
-            method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
-            total_ms = total_ms, correlation_id = cid, error = &err);
+        if outcome == BodyOutcome::Cut {
+            // Every exchange the shutdown ended says so in `body`, answered or not.
+            crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
+                method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+                total_ms = total_ms, correlation_id = cid, error = &err, body = body);
+        } else {
+            crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
+                method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+                total_ms = total_ms, correlation_id = cid, error = &err);
+        }
     } else {
         crate::log_line!(INFO, target: "triage::exchange", "exchange", seq = info.seq,
             method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
@@ -244,7 +257,7 @@ fn is_triage_page(path: &str) -> bool {
 
 /// Serves one request. Never fails: triage's own failures become responses here.
 pub async fn handle(
-    shared: Arc<Shared>,
+    shared: &Arc<Shared>,
     req: Request<Incoming>,
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
@@ -273,7 +286,7 @@ pub async fn handle(
     let kind = UpstreamKind::for_path(uri.path());
     let up = shared.cfg.upstream(kind);
     let mut pending = Abandon::new(
-        &shared,
+        shared,
         Pending {
             info: LogInfo {
                 seq,
@@ -285,6 +298,7 @@ pub async fn handle(
                 correlation_id: None,
                 note: None,
                 error: None,
+                cut: false,
             },
             started,
             started_at,
@@ -322,7 +336,7 @@ pub async fn handle(
             refused.host = t.into();
         }
         return Ok(answer(
-            &shared,
+            shared,
             ProxyError::new(ErrorKind::HttpRequestDenied, detail),
             refused,
         ));
@@ -330,7 +344,7 @@ pub async fn handle(
 
     let target = match upstream_uri(up, uri.path_and_query()) {
         Ok(t) => t,
-        Err(e) => return Ok(answer(&shared, e, pending.take())),
+        Err(e) => return Ok(answer(shared, e, pending.take())),
     };
 
     let mut headers = parts.headers;
@@ -341,7 +355,7 @@ pub async fn handle(
         );
         pending.headers = headers;
         return Ok(answer(
-            &shared,
+            shared,
             ProxyError::new(ErrorKind::HttpRequestTransferCoding, detail),
             pending.take(),
         ));
@@ -383,19 +397,26 @@ pub async fn handle(
     // One pinned request future whichever way it is awaited: this future is moved whole for
     // every exchange, so two copies of it in its states would cost a copy each time.
     tokio::pin!(request);
-    // The response timeout counts from the end of the upload: a client that uploads slowly is
-    // not the upstream's fault. A stalled upload is bounded by the body's idle timeout instead.
-    let early = match &capture {
-        Some(c) => tokio::select! {
-            biased;
-            r = &mut request => Some(r),
-            () = c.ended() => None,
-        },
-        None => None,
-    };
-    let result = match early {
-        Some(r) => Ok(r),
-        None => tokio::time::timeout(shared.cfg.response_timeout, request).await,
+    let waited = unless_cut(&shared.cut, async {
+        // The response timeout counts from the end of the upload: a client that uploads slowly
+        // is not the upstream's fault. A stalled upload is bounded by the body's idle timeout
+        // instead.
+        let early = match &capture {
+            Some(c) => tokio::select! {
+                biased;
+                r = &mut request => Some(r),
+                () = c.ended() => None,
+            },
+            None => None,
+        };
+        match early {
+            Some(r) => Ok(r),
+            None => tokio::time::timeout(shared.cfg.response_timeout, &mut request).await,
+        }
+    })
+    .await;
+    let Some(result) = waited else {
+        return Ok(cut_short(shared, up, pending.take()));
     };
     let upstream_ms = up_started.elapsed().as_millis() as u64;
     pending.info.upstream_ms = Some(upstream_ms);
@@ -410,7 +431,7 @@ pub async fn handle(
                 ProxyError::new(kind, format!("{}: {}", up, problem::chain(&e)))
             };
             return Ok(answer(
-                &shared,
+                shared,
                 err.with_upstream(up.to_string()),
                 pending.take(),
             ));
@@ -424,7 +445,7 @@ pub async fn handle(
                 ),
             )
             .with_upstream(up.to_string());
-            return Ok(answer(&shared, err, pending.take()));
+            return Ok(answer(shared, err, pending.take()));
         }
     };
 
@@ -439,7 +460,7 @@ pub async fn handle(
             ),
         )
         .with_upstream(up.to_string());
-        return Ok(answer(&shared, err, pending.take()));
+        return Ok(answer(shared, err, pending.take()));
     }
     strip_hop_by_hop(&mut rparts.headers);
     pending.info.status = rparts.status.as_u16();
@@ -461,7 +482,7 @@ pub async fn handle(
             )),
             Inspection::NotWanted,
         );
-        let guard = finish_guard(&shared, pending.take(), ex);
+        let guard = finish_guard(shared, pending.take(), ex);
         let body = ProxyBody::stream(rbody, shared.cfg.idle_timeout, guard);
         // An intermediary speaks its own HTTP version (RFC 9110 §6.2); hyper would put an
         // HTTP/1.0 upstream's in the status line, and frame the body as HTTP/1.0 does.
@@ -476,7 +497,15 @@ pub async fn handle(
     let mut trailers = None;
     let mut complete = false;
     while let Some(b) = rest.as_mut() {
-        match tokio::time::timeout(shared.cfg.idle_timeout, b.frame()).await {
+        let Some(frame) = unless_cut(
+            &shared.cut,
+            tokio::time::timeout(shared.cfg.idle_timeout, b.frame()),
+        )
+        .await
+        else {
+            return Ok(cut_short(shared, up, pending.take()));
+        };
+        match frame {
             Err(_) => {
                 let err = ProxyError::new(
                     ErrorKind::HttpResponseTimeout,
@@ -486,7 +515,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                return Ok(answer(&shared, err, pending.take()));
+                return Ok(answer(shared, err, pending.take()));
             }
             Ok(None) => {
                 complete = true;
@@ -502,7 +531,7 @@ pub async fn handle(
                     ),
                 )
                 .with_upstream(up.to_string());
-                return Ok(answer(&shared, err, pending.take()));
+                return Ok(answer(shared, err, pending.take()));
             }
             Ok(Some(Ok(frame))) => match frame.into_data() {
                 Ok(data) => {
@@ -594,11 +623,50 @@ pub async fn handle(
         }
         None => raw,
     };
-    let guard = finish_guard(&shared, pending.take(), ex);
+    let guard = finish_guard(shared, pending.take(), ex);
     let body = ProxyBody::prefixed(body_bytes, rest, trailers, shared.cfg.idle_timeout, guard);
     // triage's own HTTP version, as above.
     rparts.version = Version::HTTP_11;
     Ok(Response::from_parts(rparts, body))
+}
+
+/// Awaits `f` unless the shutdown grace runs out first (`None` then). One relaxed load per
+/// poll, of a flag no one writes until then. It registers no waker of its own: an HTTP/1
+/// connection's task, which polls this exchange, is woken by `Conns::cut`. An HTTP/2 stream
+/// runs in a task of its own that nothing wakes at the cut, so it is cut with its connection
+/// unless its upstream stirs first.
+async fn unless_cut<F: std::future::Future>(
+    cut: &std::sync::atomic::AtomicBool,
+    f: F,
+) -> Option<F::Output> {
+    let mut f = std::pin::pin!(f);
+    std::future::poll_fn(|cx| {
+        if cut.load(Ordering::Relaxed) {
+            return std::task::Poll::Ready(None);
+        }
+        f.as_mut().poll(cx).map(Some)
+    })
+    .await
+}
+
+/// triage's answer to an exchange that the shutdown grace cut before its response head went
+/// out: a 503 that says so, recorded with the outcome `cut-at-shutdown`.
+fn cut_short(
+    shared: &Arc<Shared>,
+    up: &super::UpstreamUrl,
+    mut pending: Pending,
+) -> Response<ProxyBody> {
+    pending.info.cut = true;
+    let err = ProxyError::new(
+        ErrorKind::ShuttingDown,
+        format!(
+            "triage is shutting down: its shutdown grace ({:?}) ran out before {up} answered; \
+             the request may have reached the API",
+            shared.cfg.shutdown_grace
+        ),
+    )
+    .with_upstream(up.to_string());
+    answer(shared, err, pending)
 }
 
 /// A [`Pending`] exchange while triage waits on the upstream. When the client goes away then,
@@ -755,7 +823,7 @@ impl Finish {
         } = *self;
         let total_ms = o.total.as_millis() as u64;
         let mut o = o;
-        if o.body == BodyOutcome::Aborted && shared.cut.load(Ordering::Relaxed) {
+        if info.cut || (o.body == BodyOutcome::Aborted && shared.cut.load(Ordering::Relaxed)) {
             o.body = BodyOutcome::Cut;
         }
         emit(&info, o.body, total_ms);

@@ -40,6 +40,8 @@ pub enum ErrorKind {
     /// The client's request body has a transfer coding triage does not decode (`gzip, chunked`).
     HttpRequestTransferCoding,
     ProxyInternalError,
+    /// triage stopped before the upstream answered: the shutdown grace ran out.
+    ShuttingDown,
 }
 
 impl ErrorKind {
@@ -60,6 +62,9 @@ impl ErrorKind {
                 "http_request_error"
             }
             ErrorKind::ProxyInternalError => "proxy_internal_error",
+            // RFC 9209 has no type for an intermediary that stops; this one says the answer is
+            // triage's own, not the next hop's.
+            ErrorKind::ShuttingDown => "proxy_internal_response",
         }
     }
 
@@ -68,7 +73,7 @@ impl ErrorKind {
             ErrorKind::HttpRequestDenied
             | ErrorKind::HttpRequestError
             | ErrorKind::HttpRequestTransferCoding => Blame::Client,
-            ErrorKind::ProxyInternalError => Blame::Triage,
+            ErrorKind::ProxyInternalError | ErrorKind::ShuttingDown => Blame::Triage,
             _ => Blame::Upstream,
         }
     }
@@ -83,6 +88,7 @@ impl ErrorKind {
             // RFC 9112 §6.1: a transfer coding the server does not understand.
             ErrorKind::HttpRequestTransferCoding => StatusCode::NOT_IMPLEMENTED,
             ErrorKind::ProxyInternalError => StatusCode::INTERNAL_SERVER_ERROR,
+            ErrorKind::ShuttingDown => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::BAD_GATEWAY,
         }
     }
@@ -107,6 +113,7 @@ impl ErrorKind {
                 "triage does not decode the request body's transfer coding"
             }
             ErrorKind::ProxyInternalError => "triage failed internally",
+            ErrorKind::ShuttingDown => "triage is shutting down",
         }
     }
 
@@ -127,6 +134,7 @@ impl ErrorKind {
             ErrorKind::HttpRequestError => "The client stopped sending the request body before it was complete; check the client.",
             ErrorKind::HttpRequestTransferCoding => "Send the body with Content-Length or plain chunked; to compress it, use Content-Encoding instead of a transfer coding.",
             ErrorKind::ProxyInternalError => "This is a bug in triage; please report it with the log line.",
+            ErrorKind::ShuttingDown => "triage was stopped (Ctrl-C or SIGTERM) while this request waited for the API, longer than the shutdown grace. The request may have reached the API: check its effect before retrying a call that is not idempotent, then retry once triage runs again (or point the SDK at the API).",
         }
     }
 }

@@ -24,6 +24,10 @@ use super::{upstream, Config, ServerTls};
 use crate::error::Error;
 use crate::inspect::Inspector;
 
+/// How long, once the shutdown grace is over, connections get to write the 503 of exchanges
+/// still waiting for their upstream before every connection left is closed.
+const CUT_ANSWER_TIME: Duration = Duration::from_millis(250);
+
 /// A bound, not yet serving, proxy.
 pub struct Proxy {
     listener: TcpListener,
@@ -117,12 +121,22 @@ impl Proxy {
                 let shared = shared.clone();
                 let activity = activity.clone();
                 service_fn(move |req: Request<Incoming>| {
+                    let http1 = req.version() <= http::Version::HTTP_11;
                     let busy = activity.begin(req.version());
                     let shared = shared.clone();
                     // The exchange's future is made inside this one, in place: made outside
                     // and moved in, its few kilobytes cost ~10 000 instructions of copying.
                     async move {
-                        let resp = forward::handle(shared, req).await?;
+                        let mut resp = forward::handle(&shared, req).await?;
+                        // Once shutdown began, hyper closes an HTTP/1 connection after this
+                        // response; saying so spares the client a reused connection that is
+                        // gone. (HTTP/2 has its GOAWAY.)
+                        if http1 && shared.stopping.load(std::sync::atomic::Ordering::Relaxed) {
+                            resp.headers_mut().insert(
+                                http::header::CONNECTION,
+                                http::HeaderValue::from_static("close"),
+                            );
+                        }
                         Ok::<_, Infallible>(resp.map(|b| b.holding(busy)))
                     }
                 })
@@ -191,13 +205,20 @@ impl Proxy {
                 "shutting down: waiting for open connections to finish"
             );
         }
+        shared
+            .stopping
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         conns.drain();
         if tokio::time::timeout(cfg.shutdown_grace, conns.all_closed())
             .await
             .is_err()
         {
-            tracing::warn!(grace = ?cfg.shutdown_grace, "shutdown grace period over; dropping open connections");
+            tracing::warn!(grace = ?cfg.shutdown_grace, "shutdown grace period over; answering 503 to exchanges still waiting for the upstream, closing the others");
             shared.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+            conns.cut();
+            // Writing a short 503 takes a moment; a connection that closes on its own ends
+            // this early.
+            let _ = tokio::time::timeout(CUT_ANSWER_TIME, conns.all_closed()).await;
             conns.force();
             // Each connection's task closes it on its next poll, which the force just woke.
             let _ = tokio::time::timeout(Duration::from_secs(1), conns.all_closed()).await;
