@@ -1827,3 +1827,153 @@ fn how_a_recorded_exchange_ended_is_said_in_every_format() {
     let strict = triage(&["--fail-on", "undiagnosed", p]);
     assert_eq!(strict.code, 1, "{}", strict.err);
 }
+
+/// The errors `triage explain` and `triage redact` print for `har/unreadable.har`: three entries
+/// that are JSON serde_json refuses, each named with its request, where and why.
+fn unreadable_errors(file: &str) -> Vec<String> {
+    [
+        (1, "POST https://api.mypurecloud.ie/api/v2/conversations/messages/agentless", "byte 623 (line 3, column 294)", "a string holds the escape \\ud83d, one half of a UTF-16 surrogate pair without the other, which is no Unicode text"),
+        (2, "GET https://api.mypurecloud.ie/api/v2/analytics/conversations/details", "byte 911 (line 4, column 279)", "the number 1e400 is beyond the range of a 64-bit float"),
+        (3, "GET https://api.mypurecloud.ie/api/v2/routing/queues", "byte 2445 (line 5, column 1527)", "objects and arrays nested deeper than the 127 levels triage reads"),
+    ]
+    .into_iter()
+    .map(|(i, request, at, why)| {
+        format!("triage: error: {file}: log.entries[{i}] ({request}) skipped: JSON triage cannot read at {at}: {why}; the entries after it are read")
+    })
+    .collect()
+}
+
+fn assert_lines(what: &str, got: &str, want: &[String]) {
+    let got: Vec<&str> = got.lines().collect();
+    assert_eq!(
+        got,
+        want,
+        "{what}\n  expected:\n{}\n       got:\n{}",
+        want.join("\n"),
+        got.join("\n")
+    );
+}
+
+#[test]
+fn har_entries_of_json_triage_cannot_read_are_errors_that_cost_only_themselves() {
+    let f = fixture("har/unreadable.har");
+    let file = f.to_str().unwrap();
+    let want: Vec<String> = unreadable_errors(file)
+        .into_iter()
+        .enumerate()
+        .map(|(i, l)| format!("{l} (entry {}, counting from 0)", i + 1))
+        .collect();
+    let t = triage(&[file]);
+    assert_eq!(
+        t.code, 2,
+        "an entry that could not be read is an input error"
+    );
+    assert_lines("explain's standard error", &t.err, &want);
+    assert!(
+        t.out.starts_with("triage explain: 2 exchanges read, 1 failed, 1 diagnosed, 0 failures without a diagnosis; 3 entries skipped\n"),
+        "{}",
+        t.out
+    );
+    assert!(
+        t.out.contains(&format!(
+            "  {file}: 3 skipped (JSON triage cannot read): log.entries[1], log.entries[2], log.entries[3]\n"
+        )),
+        "{}",
+        t.out
+    );
+    assert!(
+        t.out.contains("-> 409  request-conflict"),
+        "the entry after them is explained: {}",
+        t.out
+    );
+    let j = triage(&["--format", "json", "--fail-on", "undiagnosed", file]);
+    assert_eq!(j.code, 2);
+    assert_eq!(json_lines(&j.out).len(), 1, "{}", j.out);
+    let md = triage(&["--format", "markdown", file]);
+    let escaped: String = want
+        .iter()
+        .map(|l| {
+            let mut e = String::new();
+            for c in l.trim_start_matches("triage: error: ").chars() {
+                if "\\[]()".contains(c) {
+                    e.push('\\');
+                }
+                e.push(c);
+            }
+            format!("- {e}\n")
+        })
+        .collect();
+    assert!(
+        md.out.contains(&format!("## Input errors\n\n{escaped}")),
+        "expected the three errors under Input errors:\n{escaped}\ngot:\n{}",
+        md.out
+    );
+    let html = triage(&["--format", "html", file]);
+    assert!(
+        html.out
+            .contains("</ul><p>The report covers every other entry.</p></div>"),
+        "{}",
+        html.out
+    );
+}
+
+#[test]
+fn redact_leaves_out_har_entries_it_cannot_read_and_names_them() {
+    let f = fixture("har/unreadable.har");
+    let file = f.to_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.har");
+    let run = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["redact", file, "-o", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let mut want = unreadable_errors(file);
+    want.push(format!(
+        "triage: wrote 2 redacted entries to {}, leaving out the 3 entries triage cannot read (named above)",
+        out.display()
+    ));
+    assert_eq!(run.status.code(), Some(2));
+    assert_lines(
+        "redact's standard error",
+        &String::from_utf8_lossy(&run.stderr),
+        &want,
+    );
+    let written: Value = serde_json::from_slice(&std::fs::read(&out).unwrap()).unwrap();
+    let urls: Vec<&str> = written["log"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["request"]["url"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls,
+        [
+            "https://api.mypurecloud.ie/api/v2/users/me",
+            "https://api.mypurecloud.ie/api/v2/conversations/messages/5c1e2f0a-0000-4000-8000-000000000001"
+        ]
+    );
+
+    // Only unreadable entries: nothing is written, as for a HAR broken before its first entry.
+    let only = dir.path().join("only.har");
+    std::fs::write(&only, r#"{"log":{"entries":[{"request":{"method":"GET","url":"https://api.mypurecloud.ie/x"},"n":1e999}]}}"#).unwrap();
+    std::fs::write(&out, "kept").unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "redact",
+            only.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert_lines(
+        "redact's standard error",
+        &String::from_utf8_lossy(&run.stderr),
+        &[
+            format!("triage: error: {}: log.entries[0] (GET https://api.mypurecloud.ie/x) skipped: JSON triage cannot read at byte 88 (line 1, column 89): the number 1e999 is beyond the range of a 64-bit float; the entries after it are read", only.display()),
+            format!("triage: no entry could be read, so nothing was written: {} is left as it was", out.display()),
+        ],
+    );
+    assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept");
+}

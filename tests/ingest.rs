@@ -466,3 +466,100 @@ fn body_limit_keeps_a_prefix() {
     let r = exs[1].response.as_ref().unwrap();
     assert_eq!((r.body.bytes.len(), r.body.complete), (10, false));
 }
+
+/// `(byte, line, column)` of the first `needle` in `text`, as errors name a place.
+fn place_of(text: &str, needle: &str) -> (usize, usize, usize) {
+    let at = text
+        .find(needle)
+        .unwrap_or_else(|| panic!("{needle:?} not in the file"));
+    let line = text[..at].matches('\n').count() + 1;
+    let column = at - text[..at].rfind('\n').map_or(0, |n| n + 1) + 1;
+    (at, line, column)
+}
+
+#[test]
+fn har_entries_serde_json_refuses_are_skipped_and_named_and_later_ones_read() {
+    let path = fixture("har/unreadable.har");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let (exs, err, summary) = read_all("har/unreadable.har", &ReadOptions::default());
+    assert!(err.is_none(), "no entry ends the file: {err:?}");
+    let read: Vec<(String, Option<u16>)> = exs
+        .iter()
+        .map(|e| (e.request.path.clone(), e.status()))
+        .collect();
+    assert_eq!(
+        read,
+        [
+            ("/api/v2/users/me".to_owned(), Some(200)),
+            (
+                "/api/v2/conversations/messages/5c1e2f0a-0000-4000-8000-000000000001".to_owned(),
+                Some(409)
+            ),
+        ],
+        "the entries around the unreadable ones, the one after them included"
+    );
+    let skipped = &summary.skipped["JSON triage cannot read"];
+    assert_eq!(
+        (skipped.count, skipped.places.as_slice()),
+        (
+            3,
+            &["log.entries[1]", "log.entries[2]", "log.entries[3]"].map(String::from)[..]
+        )
+    );
+    let file = path.display();
+    let (b1, l1, c1) = place_of(&text, r"\ud83d");
+    let (b2, l2, c2) = place_of(&text, "1e400");
+    // The 128th open object of entry 3: its own, then the 127th of `_initiator`'s.
+    let initiator = text.find(r#""_initiator":"#).unwrap() + r#""_initiator":"#.len();
+    let b3 = initiator + 126 * r#"{"parent":"#.len();
+    let (l3, c3) = (5, b3 - text[..b3].rfind('\n').unwrap());
+    let want = [
+        format!("{file}: log.entries[1] (POST https://api.mypurecloud.ie/api/v2/conversations/messages/agentless) skipped: JSON triage cannot read at byte {b1} (line {l1}, column {c1}): a string holds the escape \\ud83d, one half of a UTF-16 surrogate pair without the other, which is no Unicode text; the entries after it are read"),
+        format!("{file}: log.entries[2] (GET https://api.mypurecloud.ie/api/v2/analytics/conversations/details) skipped: JSON triage cannot read at byte {b2} (line {l2}, column {c2}): the number 1e400 is beyond the range of a 64-bit float; the entries after it are read"),
+        format!("{file}: log.entries[3] (GET https://api.mypurecloud.ie/api/v2/routing/queues) skipped: JSON triage cannot read at byte {b3} (line {l3}, column {c3}): objects and arrays nested deeper than the 127 levels triage reads; the entries after it are read"),
+    ];
+    let got: Vec<String> = summary.unreadable.iter().map(ToString::to_string).collect();
+    for (i, (w, g)) in want.iter().zip(&got).enumerate() {
+        assert_eq!(
+            g, w,
+            "unreadable entry {i}\n  expected: {w}\n       got: {g}"
+        );
+    }
+    assert_eq!(got.len(), 3, "{got:#?}");
+}
+
+#[test]
+fn a_syntax_error_inside_an_entry_still_ends_the_har() {
+    // Not JSON at all: where the next entry starts is only a guess, so the file ends here.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("x.har");
+    let entry = |path: &str, extra: &str| {
+        format!(
+            r#"{{"request":{{"method":"GET","url":"https://api.mypurecloud.ie{path}"{extra}}},"response":{{"status":404}}}}"#
+        )
+    };
+    std::fs::write(
+        &p,
+        format!(
+            "{{\"log\":{{\"entries\":[{},{},{}]}}}}",
+            entry("/a", ""),
+            entry("/b", r#","x":01"#),
+            entry("/c", "")
+        ),
+    )
+    .unwrap();
+    let (exs, err, summary) = read_all_at(&p, &ReadOptions::default());
+    assert_eq!(exs.len(), 1);
+    assert!(summary.unreadable.is_empty());
+    let err = err.expect("an error");
+    // serde_json places it at the digit after the leading zero.
+    let at = std::fs::read_to_string(&p).unwrap().find(":01").unwrap() + 2;
+    assert_eq!(
+        err.to_string(),
+        format!(
+            "{}: broken at byte {at} (line 1, column {}), in log.entries[1]: invalid number",
+            p.display(),
+            at + 1
+        )
+    );
+}

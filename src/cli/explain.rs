@@ -24,8 +24,9 @@ Exit status:
   1  failures found (with --fail-on undiagnosed: at least one failure has no diagnosis)
   2  input error: a file is missing, empty, of unknown kind, truncated or malformed (the report
      of what was read before the break is still written; the error names the file, byte, line,
-     column and entry), a recording with no readable line, no FILE while standard input is a
-     terminal, or bad flags or rules
+     column and entry), a HAR entry that is JSON triage cannot read (skipped, and named: the
+     entries after it are read), a recording with no readable line, no FILE while standard
+     input is a terminal, or bad flags or rules
 
 A line of a recording that is not a record (cut off by a crash) is skipped, and the report
 names it; the other lines are read.
@@ -183,7 +184,7 @@ pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
 
     for e in &report.errors {
         eprintln!("triage: error: {}", e.message);
-        if e.exchanges_before > 0 {
+        if e.exchanges_before > 0 && !e.read_on {
             eprintln!(
                 "triage: the report covers the {} exchange{} of {} read before the break",
                 e.exchanges_before,
@@ -259,8 +260,12 @@ pub fn replay(
     }
     for (name, summary) in names.iter().zip(timeline.summaries()) {
         report.skipped(name, &summary.skipped);
+        for u in &summary.unreadable {
+            report.unreadable(u);
+        }
         report.warnings.extend(summary.warnings);
     }
+    report.sort_errors();
     Ok(())
 }
 

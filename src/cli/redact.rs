@@ -46,12 +46,21 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     let mut out = BufWriter::new(Output::create(&args.output).map_err(write_err)?);
     let outcome =
         crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
-    if let (Some(e), 0) = (&outcome.error, outcome.entries) {
-        // Nothing was read (not a HAR, or broken before its first entry): an empty HAR in
-        // place of whatever the output held would destroy it for nothing. Dropping the staged
-        // output removes it.
-        drop(out);
+    for u in &outcome.unreadable {
+        eprintln!("triage: error: {u}");
+    }
+    let more = outcome.unreadable_count - outcome.unreadable.len();
+    if more > 0 {
+        eprintln!("triage: error: and {more} more entries of JSON triage cannot read");
+    }
+    if let Some(e) = &outcome.error {
         eprintln!("triage: error: {e}");
+    }
+    if outcome.entries == 0 && (outcome.error.is_some() || outcome.unreadable_count > 0) {
+        // Nothing was read (not a HAR, broken before its first entry, or no entry triage can
+        // read): an empty HAR in place of whatever the output held would destroy it for
+        // nothing. Dropping the staged output removes it.
+        drop(out);
         if args.output.as_os_str() != STDIN {
             eprintln!(
                 "triage: no entry could be read, so nothing was written: {} is left as it was",
@@ -65,23 +74,27 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         .map_err(IntoInnerError::into_error)
         .and_then(Output::commit)
         .map_err(write_err)?;
-    match outcome.error {
-        None => {
-            eprintln!(
-                "triage: wrote {} redacted entries to {}",
-                outcome.entries,
-                args.output.display()
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Some(e) => {
-            eprintln!("triage: error: {e}");
-            eprintln!(
-                "triage: wrote the {} entries before the break, redacted, to {}",
-                outcome.entries,
-                args.output.display()
-            );
-            Ok(ExitCode::from(2))
-        }
+    let left_out = match outcome.unreadable_count {
+        0 => String::new(),
+        1 => ", leaving out the 1 entry triage cannot read (named above)".to_owned(),
+        n => format!(", leaving out the {n} entries triage cannot read (named above)"),
+    };
+    if outcome.error.is_some() {
+        eprintln!(
+            "triage: wrote the {} entries before the break, redacted, to {}{left_out}",
+            outcome.entries,
+            args.output.display()
+        );
+        return Ok(ExitCode::from(2));
     }
+    eprintln!(
+        "triage: wrote {} redacted entries to {}{left_out}",
+        outcome.entries,
+        args.output.display()
+    );
+    Ok(if outcome.unreadable_count > 0 {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

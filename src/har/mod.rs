@@ -13,7 +13,7 @@ use http::HeaderMap;
 use serde_json::{json, Value};
 
 use crate::exchange::{version_text, BodyPrefix, Exchange, Origin};
-use crate::ingest::har::{HarEvent, HarScanner};
+use crate::ingest::har::{EntryError, HarEvent, HarScanner};
 use crate::ingest::IngestError;
 use crate::redact;
 
@@ -679,6 +679,12 @@ pub struct RedactOutcome {
     /// Where the input broke, when it did; the output then holds the entries before it and is
     /// still a complete HAR document.
     pub error: Option<IngestError>,
+    /// Entries left out as JSON triage cannot read (a lone surrogate escape, nesting past
+    /// serde_json's limit, `1e400`): what cannot be parsed cannot be redacted, and copying it
+    /// as it is could pass its secrets on. The entries after one are redacted and written.
+    pub unreadable_count: usize,
+    /// The first [`crate::ingest::Skipped::MAX_PLACES`] of them, with where and why.
+    pub unreadable: Vec<crate::ingest::Unreadable>,
 }
 
 /// Streams a HAR from `input` to `out` with every entry redacted; memory is bounded by the
@@ -771,9 +777,16 @@ pub fn redact_har(
             HarEvent::Entry { index, raw, at } => {
                 let mut v = match sc.parse_entry(&raw, at, index) {
                     Ok(v) => v,
-                    Err(e) => {
+                    Err(EntryError::Broken(e)) => {
                         outcome.error = Some(e);
                         break;
+                    }
+                    Err(EntryError::Unreadable(u)) => {
+                        outcome.unreadable_count += 1;
+                        if outcome.unreadable.len() < crate::ingest::Skipped::MAX_PLACES {
+                            outcome.unreadable.push(u);
+                        }
+                        continue;
                     }
                 };
                 redact_entry(&mut v, keep_content);

@@ -8,7 +8,10 @@
 //! `content.text` next to a `content-encoding` header; Firefox's `"status": 0` for blocked
 //! requests (no response), missing `postData`, `bodySize: -1`; base64 `content.text` (Charles,
 //! mitmproxy, binary bodies), compressed or not. WebSocket and non-HTTP entries are skipped and
-//! counted. Broken JSON is an error naming the byte, line, column and entry.
+//! counted. Broken JSON is an error naming the byte, line, column and entry, and ends the file:
+//! past it, where the next entry starts is a guess. An entry that is JSON but that serde_json
+//! refuses (a lone surrogate escape, nesting past its limit, `1e400`) is skipped, named with
+//! where and why, and the entries after it are read.
 
 use std::io::BufRead;
 use std::path::{Path, PathBuf};
@@ -19,8 +22,8 @@ use http::{HeaderMap, Method, StatusCode};
 use serde_json::Value;
 
 use super::{
-    advance, body_from_file, index_of, limit_body, parse_time, push_header, split_url,
-    upstream_for, IngestError, Position, ReadOptions,
+    advance, body_from_file, index_of, limit_body, parse_time, push_header, rfc8259, split_url,
+    upstream_for, IngestError, Position, ReadOptions, Unreadable,
 };
 use crate::exchange::{parse_version, BodyPrefix, Exchange, Origin, Request, Response, Timings};
 
@@ -272,28 +275,47 @@ impl<R: BufRead> HarScanner<R> {
         })
     }
 
-    /// Parses the raw JSON of `log.entries[index]` strictly. A syntax error ends the scan.
+    /// Parses the raw JSON of `log.entries[index]` strictly. A syntax error ends the scan; JSON
+    /// that serde_json refuses ([`rfc8259`]) costs only the entry, and the scan goes on.
     pub fn parse_entry(
         &mut self,
         raw: &[u8],
         at: Position,
         index: usize,
-    ) -> Result<Value, IngestError> {
-        self.parse(raw, at).map_err(|e| {
-            self.failed = true;
-            match e {
-                IngestError::Broken {
-                    path, at, message, ..
-                } => IngestError::Broken {
-                    path,
-                    at,
-                    entry: Some(index),
-                    context: Some(format!("log.entries[{index}]")),
-                    message,
+    ) -> Result<Value, EntryError> {
+        let e = match self.parse(raw, at) {
+            Ok(v) => return Ok(v),
+            Err(e) => e,
+        };
+        if let Some(scan) = rfc8259::scan(raw) {
+            let (at, reason) = match scan.beyond_serde {
+                Some((off, why)) => (advance(at, &raw[..off]), why.to_string()),
+                None => match &e {
+                    IngestError::Broken { at, message, .. } => (*at, message.clone()),
+                    other => (at, other.to_string()),
                 },
-                other => other,
-            }
-        })
+            };
+            return Err(EntryError::Unreadable(Unreadable {
+                path: self.path.clone(),
+                at,
+                entry: index,
+                request: request_text(scan.method.as_deref(), scan.url.as_deref()),
+                reason,
+            }));
+        }
+        self.failed = true;
+        Err(EntryError::Broken(match e {
+            IngestError::Broken {
+                path, at, message, ..
+            } => IngestError::Broken {
+                path,
+                at,
+                entry: Some(index),
+                context: Some(format!("log.entries[{index}]")),
+                message,
+            },
+            other => other,
+        }))
     }
 
     /// The next event, `None` at the end of a complete document. After an error, `None`.
@@ -399,6 +421,44 @@ impl<R: BufRead> HarScanner<R> {
     }
 }
 
+/// The reason [`HarReader`] counts an entry of JSON triage cannot read under.
+pub const UNREADABLE: &str = "JSON triage cannot read";
+
+/// Why an entry was not read.
+#[derive(Debug)]
+pub enum EntryError {
+    /// Broken syntax: the scan has ended.
+    Broken(IngestError),
+    /// JSON that serde_json refuses: the entry is skipped and the scan goes on.
+    Unreadable(Unreadable),
+}
+
+/// `POST https://…` of an entry that could not be read, for naming it: credentials in the URL
+/// redacted, control characters escaped, a long URL cut.
+fn request_text(method: Option<&str>, url: Option<&str>) -> Option<String> {
+    const MAX_URL: usize = 200;
+    fn shown(s: &str, max: usize) -> String {
+        let mut out = String::new();
+        for (n, c) in s.chars().enumerate() {
+            if n == max {
+                out.push('…');
+                break;
+            }
+            if c.is_control() {
+                out.extend(c.escape_default());
+            } else {
+                out.push(c);
+            }
+        }
+        out
+    }
+    let url = url.map(|u| shown(&crate::redact::url(u), MAX_URL));
+    match (method.map(|m| shown(m, 20)), url) {
+        (Some(m), Some(u)) => Some(format!("{m} {u}")),
+        (m, u) => m.or(u),
+    }
+}
+
 /// The exchanges of a HAR document, one entry at a time.
 pub struct HarReader<R> {
     scanner: HarScanner<R>,
@@ -406,6 +466,8 @@ pub struct HarReader<R> {
     seq: u64,
     /// Entries not turned into exchanges, by reason.
     pub skipped: super::SkippedByReason,
+    /// The first entries skipped as [`UNREADABLE`], with where and why.
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl<R: BufRead> HarReader<R> {
@@ -415,6 +477,7 @@ impl<R: BufRead> HarReader<R> {
             opts: opts.clone(),
             seq: 0,
             skipped: super::SkippedByReason::new(),
+            unreadable: Vec::new(),
         }
     }
 }
@@ -430,7 +493,17 @@ impl<R: BufRead> Iterator for HarReader<R> {
                     // The entry is parsed with its index still "in flight" for error context.
                     let value = match self.scanner.parse_entry(&raw, at, index) {
                         Ok(v) => v,
-                        Err(e) => return Some(Err(e)),
+                        Err(EntryError::Broken(e)) => return Some(Err(e)),
+                        Err(EntryError::Unreadable(u)) => {
+                            self.skipped
+                                .entry(UNREADABLE.to_owned())
+                                .or_default()
+                                .add(|| format!("log.entries[{index}]"));
+                            if self.unreadable.len() < super::Skipped::MAX_PLACES {
+                                self.unreadable.push(u);
+                            }
+                            continue;
+                        }
                     };
                     let origin = Origin::File {
                         path: self.scanner.path().display().to_string(),

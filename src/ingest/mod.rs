@@ -12,7 +12,9 @@
 //! strict on broken syntax: a truncated or malformed file yields every exchange read before the
 //! break, then one [`IngestError`] naming the file and where it broke, then nothing. Recordings
 //! are the exception: each line stands alone, so a broken line (a crash cut it off) is skipped
-//! and counted in the [`Summary`] like a HAR's WebSocket entries, and reading goes on.
+//! and counted in the [`Summary`] like a HAR's WebSocket entries, and reading goes on. So is a
+//! HAR entry that is JSON but JSON serde_json refuses ([`Unreadable`]): its end is certain, so
+//! the entries after it are read, but it is an input error all the same.
 //!
 //! What a file does not say is represented honestly: an unknown method is
 //! [`Request::unknown_method`](crate::exchange::Request::unknown_method), an unknown path is `""`,
@@ -22,6 +24,7 @@ pub mod curl;
 pub mod har;
 pub mod json;
 pub mod recording;
+mod rfc8259;
 mod sdk;
 pub mod timeline;
 
@@ -209,6 +212,35 @@ impl IngestError {
     }
 }
 
+/// A HAR entry that is JSON, but JSON triage cannot read (serde_json refuses a lone surrogate
+/// escape, nesting past its limit, a number beyond `f64`): it is skipped, and the entries after
+/// it are read. An input error all the same: the report lacks what the entry held.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unreadable {
+    pub path: PathBuf,
+    /// Where in the file the first thing triage cannot read is.
+    pub at: Position,
+    /// The entry's index in `log.entries`, from 0.
+    pub entry: usize,
+    /// `POST https://…` (credentials redacted), when the entry says.
+    pub request: Option<String>,
+    pub reason: String,
+}
+
+impl fmt::Display for Unreadable {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: log.entries[{}]", self.path.display(), self.entry)?;
+        if let Some(r) = &self.request {
+            write!(f, " ({r})")?;
+        }
+        write!(
+            f,
+            " skipped: JSON triage cannot read at {}: {}; the entries after it are read",
+            self.at, self.reason
+        )
+    }
+}
+
 /// Entries of an input passed over for one reason: how many, and where the first ones are.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Skipped {
@@ -265,6 +297,9 @@ pub struct Summary {
     /// disagrees with what the input says (`--status 400` for a body saying `"status": 409`),
     /// naming both and which one was used.
     pub warnings: Vec<String>,
+    /// The first [`Skipped::MAX_PLACES`] entries skipped as JSON triage cannot read, with where
+    /// and why (all of them are counted in `skipped`): input errors, though reading went on.
+    pub unreadable: Vec<Unreadable>,
 }
 
 impl Summary {
@@ -304,6 +339,9 @@ impl Exchanges {
             Inner::Recording(r) => r.skipped.clone(),
             Inner::Single(_) => SkippedByReason::new(),
         };
+        if let Inner::Har(h) = &self.inner {
+            s.unreadable = h.unreadable.clone();
+        }
         s
     }
 }

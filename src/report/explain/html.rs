@@ -80,10 +80,13 @@ pub fn render(report: &Report, w: &mut dyn Write) -> io::Result<()> {
         for e in &report.errors {
             writeln!(w, "<li>{}</li>", escape(&e.message))?;
         }
-        writeln!(
-            w,
-            "</ul><p>The report covers what was read before the break.</p></div>"
-        )?;
+        // An entry skipped along the way lost only itself; a break lost the rest of its input.
+        let covers = if report.errors.iter().all(|e| e.read_on) {
+            "The report covers every other entry."
+        } else {
+            "The report covers what was read before the break."
+        };
+        writeln!(w, "</ul><p>{covers}</p></div>")?;
     }
     let skipped = skipped_lines(report);
     if !skipped.is_empty() {

@@ -19,7 +19,7 @@ use serde::Serialize;
 
 use crate::diagnose::Diagnosis;
 use crate::exchange::{Exchange, Inspection, Outcome};
-use crate::ingest::{IngestError, Skipped, SkippedByReason};
+use crate::ingest::{IngestError, Skipped, SkippedByReason, Unreadable};
 use crate::redact;
 use crate::rules::{Confidence, Severity};
 
@@ -260,6 +260,8 @@ pub struct InputError {
     pub entry: Option<usize>,
     /// Exchanges of this input read (and reported) before the break.
     pub exchanges_before: usize,
+    /// Only the entry was lost: the input was read on after it.
+    pub read_on: bool,
 }
 
 impl InputError {
@@ -273,6 +275,7 @@ impl InputError {
             column: None,
             entry: None,
             exchanges_before: 0,
+            read_on: false,
         };
         if let IngestError::Broken { at, entry, .. } = e {
             out.offset = Some(at.offset);
@@ -284,6 +287,19 @@ impl InputError {
             }
         }
         out
+    }
+
+    pub fn from_unreadable(u: &Unreadable) -> Self {
+        InputError {
+            file: u.path.display().to_string(),
+            message: format!("{u} (entry {}, counting from 0)", u.entry),
+            offset: Some(u.at.offset),
+            line: Some(u.at.line),
+            column: Some(u.at.column),
+            entry: Some(u.entry),
+            exchanges_before: 0,
+            read_on: true,
+        }
     }
 }
 
@@ -382,6 +398,26 @@ impl Report {
         let mut err = InputError::from_ingest(e);
         err.exchanges_before = exchanges_before;
         self.errors.push(err);
+    }
+
+    /// An entry of an input that could not be read, though the input was read on.
+    pub fn unreadable(&mut self, u: &Unreadable) {
+        self.errors.push(InputError::from_unreadable(u));
+    }
+
+    /// Puts the errors in the order of the inputs, and of where they are in each: entries
+    /// skipped along the way are only known once their input has been read.
+    pub fn sort_errors(&mut self) {
+        let inputs = &self.inputs;
+        self.errors.sort_by_key(|e| {
+            (
+                inputs
+                    .iter()
+                    .position(|i| *i == e.file)
+                    .unwrap_or(usize::MAX),
+                e.offset.unwrap_or(u64::MAX),
+            )
+        });
     }
 
     /// What a report without failures says: an input that could not be read is not a clean
