@@ -1977,3 +1977,43 @@ fn redact_leaves_out_har_entries_it_cannot_read_and_names_them() {
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept");
 }
+
+#[test]
+fn a_curl_transcript_pasted_from_an_email_explains_as_the_transcript() {
+    let f = fixture("curl/verbose.txt");
+    let printed = std::fs::read_to_string(&f).unwrap();
+    let want = triage(&[f.to_str().unwrap()]);
+    assert_eq!(want.code, 1, "{}", want.err);
+    let dir = tempfile::tempdir().unwrap();
+    for (how, text) in [
+        (
+            "indented",
+            printed
+                .lines()
+                .map(|l| format!("    {l}\n"))
+                .collect::<String>(),
+        ),
+        (
+            "quoted",
+            printed
+                .lines()
+                .map(|l| {
+                    if l.is_empty() {
+                        ">\n".to_owned()
+                    } else {
+                        format!("> {l}\n")
+                    }
+                })
+                .collect(),
+        ),
+    ] {
+        let p = dir.path().join(format!("{how}.txt"));
+        std::fs::write(&p, text).unwrap();
+        let got = triage(&[p.to_str().unwrap()]);
+        assert_eq!(
+            (got.code, got.out.as_str(), got.err.as_str()),
+            (want.code, want.out.as_str(), ""),
+            "{how}: the report of curl/verbose.txt"
+        );
+    }
+}

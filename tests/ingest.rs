@@ -563,3 +563,105 @@ fn a_syntax_error_inside_an_entry_still_ends_the_har() {
         )
     );
 }
+
+/// `text` with every line given `prefix`, blank lines `blank` (as an email reply quotes or
+/// indents what it quotes).
+fn prefixed(text: &str, prefix: &str, blank: &str) -> String {
+    text.split_inclusive('\n')
+        .map(|l| {
+            if l.trim().is_empty() {
+                format!("{blank}{l}")
+            } else {
+                format!("{prefix}{l}")
+            }
+        })
+        .collect()
+}
+
+#[test]
+fn curl_transcripts_pasted_from_an_email_read_as_curl_printed_them() {
+    let dir = tempfile::tempdir().unwrap();
+    for rel in ["curl/verbose.txt", "curl/conflict.txt"] {
+        let printed = std::fs::read_to_string(fixture(rel)).unwrap();
+        let (want, err, _) = read_all(rel, &ReadOptions::default());
+        assert!(err.is_none(), "{rel}: {err:?}");
+        let pasted = [
+            ("indented by four spaces", prefixed(&printed, "    ", "")),
+            ("indented by a tab", prefixed(&printed, "\t", "\t")),
+            ("quoted", prefixed(&printed, "> ", ">")),
+            (
+                "quoted twice, then indented",
+                prefixed(&prefixed(&printed, "> ", ">"), "  > ", "  >"),
+            ),
+        ];
+        for (how, text) in pasted {
+            let p = dir.path().join("pasted.txt");
+            std::fs::write(&p, &text).unwrap();
+            assert_eq!(
+                ingest::detect_file(&p).unwrap(),
+                InputKind::Curl,
+                "{rel} {how}"
+            );
+            let (got, err, _) = read_all_at(&p, &ReadOptions::default());
+            assert!(err.is_none(), "{rel} {how}: {err:?}");
+            let key = |e: &Exchange| {
+                (
+                    e.request.method.clone(),
+                    e.request.path.clone(),
+                    e.request.query.clone(),
+                    e.request.host.clone(),
+                    e.request.headers.clone(),
+                    e.status(),
+                    e.response
+                        .as_ref()
+                        .map(|r| (r.headers.clone(), r.body.bytes.clone())),
+                )
+            };
+            assert_eq!(
+                got.iter().map(key).collect::<Vec<_>>(),
+                want.iter().map(key).collect::<Vec<_>>(),
+                "{rel} {how}:\n{text}"
+            );
+        }
+    }
+}
+
+#[test]
+fn curl_output_only_partly_indented_or_quoted_is_read_as_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    // The status line at the margin: what is indented is the body's own.
+    let (exs, err, _) = read_all_at(
+        &write_temp(
+            &dir,
+            "HTTP/1.1 409 Conflict\n\n  {\"code\": \"request.conflict\"}\n",
+        ),
+        &ReadOptions::default(),
+    );
+    assert!(err.is_none(), "{err:?}");
+    assert_eq!(
+        &exs[0].response.as_ref().unwrap().body.bytes[..],
+        b"  {\"code\": \"request.conflict\"}\n"
+    );
+    // curl -v's request lines quoted, its response lines not: curl printed it so.
+    let (exs, _, _) = read_all_at(
+        &write_temp(
+            &dir,
+            "> GET /a HTTP/1.1\n>\n< HTTP/1.1 404\n<\n{\"status\":404}\n",
+        ),
+        &ReadOptions::default(),
+    );
+    assert_eq!(
+        (exs[0].request.path.as_str(), exs[0].status()),
+        ("/a", Some(404))
+    );
+    assert_eq!(
+        &exs[0].response.as_ref().unwrap().body.bytes[..],
+        b"{\"status\":404}\n"
+    );
+}
+
+fn write_temp(dir: &tempfile::TempDir, text: &str) -> PathBuf {
+    let p = dir.path().join("t.txt");
+    std::fs::write(&p, text).unwrap();
+    p
+}

@@ -18,7 +18,8 @@
 //!   recording every undamaged line is read, and every line that is not is named;
 //! - odd but legal shapes (optional members left out, `params`-only `postData`, base64 content,
 //!   huge, negative or string sizes, repeated, upper-case and HTTP/2 pseudo headers, `_` fields,
-//!   `\u` escapes, CRLF, a BOM, blank lines and spacing in a transcript) read as the plain one;
+//!   `\u` escapes, CRLF, a BOM, blank lines and spacing in a transcript, a transcript indented
+//!   or quoted as an email reply does) read as the plain one;
 //! - `triage redact` writes a complete HAR whatever it reads, and redacting that changes
 //!   nothing.
 //!
@@ -3002,6 +3003,9 @@ fn gen_curl(rng: &mut Rng, binary: bool) -> Case<CurlExtra> {
         text.splice(0..0, *b"\n\r\n  \n");
         desc.push("blank lines first".into());
     }
+    if rng.one_in(3) {
+        desc.push(pasted_from_an_email(rng, &mut text));
+    }
     if rng.one_in(4) {
         text.splice(0..0, *b"\xEF\xBB\xBF");
         desc.push("a BOM".into());
@@ -3029,6 +3033,34 @@ fn gen_curl(rng: &mut Rng, binary: bool) -> Case<CurlExtra> {
             want: (!damaged).then_some(want),
         },
     }
+}
+
+/// Indents every line of a transcript alike, or quotes it as an email reply does (`> `, a
+/// blank line `>`), once or twice, either way round; returns what it did.
+fn pasted_from_an_email(rng: &mut Rng, text: &mut Vec<u8>) -> String {
+    let mut did = Vec::new();
+    for _ in 0..rng.range(1, 2) {
+        let quote = rng.one_in(2);
+        let indent = rng.pick(&["  ", "    ", "\t", " \t"]);
+        let mut out = Vec::with_capacity(text.len() * 2);
+        for line in text.split_inclusive(|&b| b == b'\n') {
+            let blank = line.iter().all(u8::is_ascii_whitespace);
+            match (quote, blank) {
+                (true, true) => out.push(b'>'),
+                (true, false) => out.extend_from_slice(b"> "),
+                (false, true) => {}
+                (false, false) => out.extend_from_slice(indent.as_bytes()),
+            }
+            out.extend_from_slice(line);
+        }
+        *text = out;
+        did.push(if quote {
+            "quoted with > ".to_owned()
+        } else {
+            format!("indented by {indent:?}")
+        });
+    }
+    format!("pasted from an email: {}", did.join(", then "))
 }
 
 /// Deletes, repeats or swaps lines of a text; returns what it did.

@@ -2,8 +2,10 @@
 //! preceded by the request: either `curl -v`'s `> ` lines (with `< ` response lines and `* `
 //! notes mixed in) or a plain pasted request (`POST /path HTTP/1.1`, headers, blank line, body).
 //! When several responses follow each other (`HTTP/1.1 100 Continue`, a proxy's
-//! `200 Connection established`), the last one is the exchange's response.
+//! `200 Connection established`), the last one is the exchange's response. A transcript pasted
+//! from an email, every line indented alike or quoted with `> `, is read as curl printed it.
 
+use std::borrow::Cow;
 use std::path::Path;
 use std::time::UNIX_EPOCH;
 
@@ -96,6 +98,70 @@ fn from_command(cmd: &str) -> (Option<Method>, Option<String>) {
     (method, url)
 }
 
+/// The transcript as curl printed it, from one pasted out of an email: every line indented
+/// alike (by spaces or a tab: the common indentation is removed), or quoted with `>` (one level
+/// removed, with the space after it, as often as every line is quoted). Email quoting of
+/// `curl -v` gives `> > GET …` and `> < HTTP/1.1 …`; curl's own lines are never all `>`, since
+/// its response lines are `<`, so a transcript whose every line is quoted is quoted. (One of
+/// request lines alone reads the same either way: a `> ` request is that request pasted.)
+/// Lines of whitespace alone count as blank and do not decide either.
+pub(crate) fn unwrap_pasted(data: &[u8]) -> Cow<'_, [u8]> {
+    fn content(line: &[u8]) -> &[u8] {
+        let l = line.strip_suffix(b"\n").unwrap_or(line);
+        l.strip_suffix(b"\r").unwrap_or(l)
+    }
+    fn blank(line: &[u8]) -> bool {
+        content(line).iter().all(|b| b.is_ascii_whitespace())
+    }
+    let mut out = Cow::Borrowed(data);
+    // Each round removes one layer; a layer is at least one byte of every line that is not
+    // blank, so this ends.
+    loop {
+        let lines: Vec<&[u8]> = out.split_inclusive(|&b| b == b'\n').collect();
+        let texts: Vec<&[u8]> = lines.iter().copied().filter(|l| !blank(l)).collect();
+        let Some(first) = texts.first() else {
+            return out;
+        };
+        let mut indent = first
+            .iter()
+            .position(|b| !matches!(b, b' ' | b'\t'))
+            .unwrap_or(first.len());
+        for t in &texts[1..] {
+            indent = first[..indent]
+                .iter()
+                .zip(t.iter())
+                .take_while(|(a, b)| a == b)
+                .count();
+        }
+        let next: Vec<u8> = if indent > 0 {
+            lines
+                .iter()
+                .flat_map(|l| {
+                    if blank(l) {
+                        // Keep the line break only: a blank line's spaces are no content.
+                        &l[content(l).len()..]
+                    } else {
+                        &l[indent..]
+                    }
+                })
+                .copied()
+                .collect()
+        } else if texts.iter().all(|t| t.starts_with(b">")) {
+            lines
+                .iter()
+                .flat_map(|l| {
+                    let r = l.strip_prefix(b">").unwrap_or(l);
+                    r.strip_prefix(b" ").unwrap_or(r)
+                })
+                .copied()
+                .collect()
+        } else {
+            return out;
+        };
+        out = Cow::Owned(next);
+    }
+}
+
 /// Removes what `curl -v` prints to stderr after the body (`* Connection #0 … left intact`)
 /// when both streams were pasted together.
 fn strip_trailing_notes(body: &mut Vec<u8>) {
@@ -125,6 +191,7 @@ pub(crate) fn parse(
     warnings: &mut Vec<String>,
 ) -> Result<Exchange, IngestError> {
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    let data = &*unwrap_pasted(data);
     let all = lines(data);
     let mut i = all
         .iter()
@@ -389,6 +456,52 @@ mod tests {
         );
         let ex = p("> GET /x HTTP/1.1\n>\n< HTTP/1.1 400 Bad Request\n<\n{ \"status\": 400 }* Connection #0 to host x left intact\n* Closing\n");
         assert_eq!(&ex.response.unwrap().body.bytes[..], b"{ \"status\": 400 }");
+    }
+
+    #[test]
+    fn pasted_from_an_email_reads_as_curl_printed_it() {
+        let printed = "> GET /x HTTP/1.1\r\n> Host: h\r\n>\r\n< HTTP/1.1 404 Not Found\r\n<\r\n{\n  \"a\": 1\n}\n";
+        let cases = [
+            // Indented alike, a blank line indented less, or not at all.
+            "    > GET /x HTTP/1.1\r\n    > Host: h\r\n    >\r\n    < HTTP/1.1 404 Not Found\r\n  \r\n".to_owned(),
+            printed.lines().map(|l| format!("\t{l}\n")).collect::<String>(),
+            // Quoted once, and twice with spaces inside.
+            "> > GET /x HTTP/1.1\r\n> > Host: h\r\n> >\r\n> < HTTP/1.1 404 Not Found\r\n> <\r\n> {\n>   \"a\": 1\n> }\n".to_owned(),
+            printed.lines().map(|l| format!(">   > {l}\n")).collect::<String>(),
+        ];
+        // `str::lines` took the CRs off.
+        let lf = printed.replace("\r\n", "\n");
+        let want: [&[u8]; 4] = [
+            b"> GET /x HTTP/1.1\r\n> Host: h\r\n>\r\n< HTTP/1.1 404 Not Found\r\n\r\n",
+            lf.as_bytes(),
+            printed.as_bytes(),
+            lf.as_bytes(),
+        ];
+        for (i, (case, want)) in cases.iter().zip(want).enumerate() {
+            let got = unwrap_pasted(case.as_bytes());
+            assert_eq!(
+                String::from_utf8_lossy(&got),
+                String::from_utf8_lossy(want),
+                "case {i}: {case:?}"
+            );
+        }
+        // What curl printed is left as it is, its indented body lines and all.
+        for s in [
+            printed,
+            "HTTP/1.1 409\n\n  {\"a\": 1}\n",
+            "> GET /x HTTP/1.1\n< HTTP/1.1 200\n",
+        ] {
+            assert!(
+                matches!(unwrap_pasted(s.as_bytes()), Cow::Borrowed(_)),
+                "{s:?}"
+            );
+        }
+        let ex = p("\t> POST /api/v2/x HTTP/2\n\t> host: api.mypurecloud.ie\n\t>\n\t< HTTP/2 400\n\t<\n\t{\"status\":400}\n");
+        assert_eq!(
+            (&ex.request.method, ex.status()),
+            (&Method::POST, Some(400))
+        );
+        assert_eq!(&ex.response.unwrap().body.bytes[..], b"{\"status\":400}\n");
     }
 
     #[test]

@@ -549,16 +549,24 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
     if s[0] == b'[' || sdk::looks_python(&String::from_utf8_lossy(s)) {
         return Some(InputKind::JsonBody);
     }
-    let line = s.split(|&b| b == b'\n').next().unwrap_or(s);
-    let line = String::from_utf8_lossy(line);
-    let line = line.trim_end();
-    if line.starts_with("HTTP/")
-        || curl::command_line(line).is_some()
-        || line.starts_with("> ")
-        || line.starts_with("< ")
-        || line.starts_with("* ")
-        || curl::is_request_line(line)
-    {
+    let curl_first_line = |s: &[u8]| {
+        let s = &s[s
+            .iter()
+            .position(|b| !b.is_ascii_whitespace())
+            .unwrap_or(s.len())..];
+        let line = s.split(|&b| b == b'\n').next().unwrap_or(s);
+        let line = String::from_utf8_lossy(line);
+        let line = line.trim_end();
+        line.starts_with("HTTP/")
+            || curl::command_line(line).is_some()
+            || line.starts_with("> ")
+            || line.starts_with("< ")
+            || line.starts_with("* ")
+            || curl::is_request_line(line)
+    };
+    // Only what is no other kind is looked at again as pasted from an email (its first line
+    // a quoted blank one, `>`), so no other kind is read differently.
+    if curl_first_line(s) || curl_first_line(&curl::unwrap_pasted(s)) {
         return Some(InputKind::Curl);
     }
     None
@@ -831,6 +839,12 @@ mod tests {
             detect(b"POST /api/v2/x HTTP/1.1\r\n"),
             Some(InputKind::Curl)
         );
+        assert_eq!(
+            detect(b">\n> HTTP/1.1 409 Conflict\n"),
+            Some(InputKind::Curl),
+            "quoted from an email, a quoted blank line first"
+        );
+        assert_eq!(detect(b">\n> hello\n"), None);
         assert_eq!(detect(b"hello"), None);
         assert_eq!(detect(b"  \n"), None);
     }
