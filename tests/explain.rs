@@ -1976,6 +1976,37 @@ fn redact_leaves_out_har_entries_it_cannot_read_and_names_them() {
         ],
     );
     assert_eq!(std::fs::read_to_string(&out).unwrap(), "kept");
+
+    // Pages whose titles (URLs, maybe with a token) cannot be parsed are not copied as they are.
+    let pages = dir.path().join("pages.har");
+    std::fs::write(
+        &pages,
+        r#"{"log":{"pages":[{"id":"p","title":"https://x/?code=\ud800SECRET"}],"entries":[]}}"#,
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args([
+            "redact",
+            pages.to_str().unwrap(),
+            "-o",
+            out.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert_lines(
+        "redact's standard error",
+        &String::from_utf8_lossy(&run.stderr),
+        &[
+            format!("triage: error: {}: log.pages left out: JSON triage cannot read: a string holds the escape \\ud800, one half of a UTF-16 surrogate pair without the other, which is no Unicode text", pages.display()),
+            format!("triage: wrote 0 redacted entries to {}", out.display()),
+        ],
+    );
+    let written = std::fs::read_to_string(&out).unwrap();
+    assert!(
+        written.contains(r#""pages":[]"#) && !written.contains("SECRET"),
+        "{written}"
+    );
 }
 
 #[test]

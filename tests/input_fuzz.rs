@@ -2249,7 +2249,8 @@ fn check_har(case: &Case<HarExtra>, env: &Env) -> Vec<String> {
         p.extend(binary_explain(&env.file, &[], &ReadOptions::default()));
         let out_path = env.dir.join("redacted-by-binary.har");
         let r = triage_bin(&os(&[&"redact", &env.file, &"-o", &out_path]));
-        let lost = outcome.error.is_some() || outcome.unreadable_count > 0;
+        let entries_lost = outcome.error.is_some() || outcome.unreadable_count > 0;
+        let lost = entries_lost || outcome.pages_left_out.is_some();
         p.extend(exit_problems(
             "triage redact",
             &r,
@@ -2259,7 +2260,7 @@ fn check_har(case: &Case<HarExtra>, env: &Env) -> Vec<String> {
         // With no entry read (before the break, or besides those triage cannot read), the
         // binary writes nothing (an empty HAR in place of what the output held would destroy
         // it for nothing).
-        let expected = (!lost || outcome.entries > 0).then_some(&out);
+        let expected = (!entries_lost || outcome.entries > 0).then_some(&out);
         if std::fs::read(&out_path).ok().as_ref() != expected {
             p.push("triage redact: the binary's output differs from redact_har's".into());
         }

@@ -53,6 +53,9 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     if more > 0 {
         eprintln!("triage: error: and {more} more entries of JSON triage cannot read");
     }
+    if let Some(e) = &outcome.pages_left_out {
+        eprintln!("triage: error: {e}");
+    }
     if let Some(e) = &outcome.error {
         eprintln!("triage: error: {e}");
     }
@@ -92,9 +95,11 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         outcome.entries,
         args.output.display()
     );
-    Ok(if outcome.unreadable_count > 0 {
-        ExitCode::from(2)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(
+        if outcome.unreadable_count > 0 || outcome.pages_left_out.is_some() {
+            ExitCode::from(2)
+        } else {
+            ExitCode::SUCCESS
+        },
+    )
 }

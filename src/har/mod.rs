@@ -685,6 +685,8 @@ pub struct RedactOutcome {
     pub unreadable_count: usize,
     /// The first [`crate::ingest::Skipped::MAX_PLACES`] of them, with where and why.
     pub unreadable: Vec<crate::ingest::Unreadable>,
+    /// `log.pages` was JSON triage cannot read, and was written as `[]`: why.
+    pub pages_left_out: Option<String>,
 }
 
 /// Streams a HAR from `input` to `out` with every entry redacted; memory is bounded by the
@@ -752,7 +754,26 @@ pub fn redact_har(
                     // A tool's own member of `log`: redacted as an entry's are.
                     write_loose(&mut *out, &raw, keep_content)?;
                 } else if key == "pages" {
-                    let mut pages: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
+                    // Titles are URLs and may carry a token: what cannot be parsed cannot be
+                    // redacted, so it is left out (an empty list), and said so, not copied.
+                    let mut pages: Value = match serde_json::from_slice(&raw) {
+                        Ok(v) => v,
+                        Err(e) => {
+                            let why = match crate::ingest::rfc8259::scan(&raw) {
+                                Some(crate::ingest::rfc8259::Scan {
+                                    beyond_serde: Some((_, b)),
+                                    ..
+                                }) => b.to_string(),
+                                _ => e.to_string(),
+                            };
+                            let why = why.split(" at line ").next().unwrap_or(&why);
+                            outcome.pages_left_out = Some(format!(
+                                "{}: log.pages left out: JSON triage cannot read: {why}",
+                                input.display()
+                            ));
+                            Value::Array(Vec::new())
+                        }
+                    };
                     for p in pages.as_array_mut().into_iter().flatten() {
                         set_str(p, "title", |t| match redact::url(t) {
                             std::borrow::Cow::Owned(s) => Some(s),

@@ -24,7 +24,7 @@ pub mod curl;
 pub mod har;
 pub mod json;
 pub mod recording;
-mod rfc8259;
+pub(crate) mod rfc8259;
 mod sdk;
 pub mod timeline;
 
