@@ -56,50 +56,12 @@ use triage::rules::RuleSet;
 
 mod common;
 
-// ---------------------------------------------------------------------------------------------
-// A small deterministic PRNG: splitmix64, so that a seed and a case number name one input.
+use common::fuzz::{self, case_seed, env_u64, Rng};
 
-struct Rng(u64);
+// ---------------------------------------------------------------------------------------------
+// The PRNG and the TRIAGE_FUZZ_* variables: tests/common/fuzz.rs.
 
 impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n.max(1) as u64) as usize
-    }
-
-    /// `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())].clone()
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(n + 8);
-        while out.len() < n {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(n);
-        out
-    }
-
     /// Printable ASCII, with some JSON-significant characters among it; a long one repeats
     /// a random 4 KiB (drawing every character costs seconds in a debug build).
     fn text(&mut self, n: usize) -> String {
@@ -110,11 +72,6 @@ impl Rng {
             .collect();
         chunk.chars().cycle().take(n).collect()
     }
-}
-
-fn case_seed(seed: u64, n: usize) -> u64 {
-    let mut r = Rng::new(seed ^ (n as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    r.next()
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -132,16 +89,6 @@ const BINARY_MEMORY_KIB: u64 = 2 * 1024 * 1024;
 const PROCESS_PEAK: u64 = 512 * 1024 * 1024;
 /// Stack of a case's thread: the binary's main thread has 8 MiB.
 const CASE_STACK: usize = 8 * 1024 * 1024;
-
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
-}
 
 /// One generated input and what the check needs to know of it.
 struct Case<T> {
@@ -178,14 +125,9 @@ fn run_cases<T: Send + Sync + 'static>(
     gen: impl Fn(&mut Rng, bool) -> Case<T>,
     check: fn(&Case<T>, &Env) -> Vec<String>,
 ) {
-    let seed = env_u64("TRIAGE_FUZZ_SEED").unwrap_or_else(|| {
-        SystemTime::now()
-            .duration_since(SystemTime::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
-    let count = env_u64("TRIAGE_FUZZ_CASES").unwrap_or(default_cases as u64) as usize;
-    let only = env_u64("TRIAGE_FUZZ_CASE").map(|c| c as usize);
+    let seed = fuzz::seed();
+    let count = fuzz::cases(default_cases);
+    let only = fuzz::only_case();
     let binary_every = env_u64("TRIAGE_FUZZ_BINARY").map_or(binary_every, |b| b as usize);
     eprintln!("input_fuzz {name}: seed {seed} ({count} cases)");
     let work = tempfile::tempdir().unwrap();

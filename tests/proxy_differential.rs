@@ -21,6 +21,8 @@
 
 mod common;
 
+use common::fuzz::{self, case_seed, Rng};
+
 use std::collections::{BTreeMap, HashMap};
 use std::convert::Infallible;
 use std::fmt::Write as _;
@@ -39,71 +41,7 @@ use tokio::net::tcp::{OwnedReadHalf, OwnedWriteHalf};
 use tokio::net::{TcpListener, TcpStream};
 
 // ---------------------------------------------------------------------------------------------
-// A small deterministic PRNG: splitmix64, so that a seed and a case number name one exchange.
-
-struct Rng(u64);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        Rng(seed)
-    }
-
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())].clone()
-    }
-
-    fn bytes(&mut self, n: usize) -> Vec<u8> {
-        let mut out = Vec::with_capacity(n + 8);
-        while out.len() < n {
-            out.extend_from_slice(&self.next().to_le_bytes());
-        }
-        out.truncate(n);
-        out
-    }
-
-    fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b"0123456789abcdef"[self.below(16)]))
-            .collect()
-    }
-
-    fn uuid(&mut self) -> String {
-        format!(
-            "{}-{}-4{}-8{}-{}",
-            self.hex(8),
-            self.hex(4),
-            self.hex(3),
-            self.hex(3),
-            self.hex(12)
-        )
-    }
-}
-
-fn case_seed(seed: u64, n: usize) -> u64 {
-    let mut r = Rng::new(seed ^ (n as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    r.next()
-}
+// The PRNG and the TRIAGE_FUZZ_* variables: tests/common/fuzz.rs.
 
 // ---------------------------------------------------------------------------------------------
 // The case model.
@@ -2348,26 +2286,11 @@ async fn run_cases(ctx: Arc<Ctx>, cases: Vec<usize>, stats: Arc<Mutex<Stats>>) -
     failures
 }
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn random_exchanges_pass_through_unchanged() {
-    let seed = env_u64("TRIAGE_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
-    let count = env_u64("TRIAGE_FUZZ_CASES").unwrap_or(200) as usize;
-    let only = env_u64("TRIAGE_FUZZ_CASE").map(|c| c as usize);
+    let seed = fuzz::seed();
+    let count = fuzz::cases(200);
+    let only = fuzz::only_case();
     eprintln!("proxy_differential: seed {seed} ({count} cases)");
     if let Ok(filter) = std::env::var("TRIAGE_FUZZ_LOG") {
         let _ = tracing::subscriber::set_global_default(

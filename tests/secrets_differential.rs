@@ -29,6 +29,8 @@
 
 mod common;
 
+use common::fuzz::{self, case_seed, Rng};
+
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::io::Write as _;
@@ -52,58 +54,7 @@ use triage::rules::RuleSet;
 const WINDOW: usize = 16;
 
 // ---------------------------------------------------------------------------------------------
-// A small deterministic PRNG: splitmix64, so that a seed and a case number name one session.
-
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % n as u64) as usize
-    }
-
-    /// `lo..=hi`.
-    fn range(&mut self, lo: usize, hi: usize) -> usize {
-        lo + self.below(hi - lo + 1)
-    }
-
-    fn one_in(&mut self, n: usize) -> bool {
-        self.below(n) == 0
-    }
-
-    fn pick<T: Clone>(&mut self, xs: &[T]) -> T {
-        xs[self.below(xs.len())].clone()
-    }
-
-    fn hex(&mut self, n: usize) -> String {
-        (0..n)
-            .map(|_| char::from(b"0123456789abcdef"[self.below(16)]))
-            .collect()
-    }
-
-    fn uuid(&mut self) -> String {
-        format!(
-            "{}-{}-4{}-8{}-{}",
-            self.hex(8),
-            self.hex(4),
-            self.hex(3),
-            self.hex(3),
-            self.hex(12)
-        )
-    }
-}
-
-fn case_seed(seed: u64, n: usize) -> u64 {
-    let mut r = Rng(seed ^ (n as u64).wrapping_mul(0xD1B5_4A32_D192_ED03));
-    r.next()
-}
+// The PRNG and the TRIAGE_FUZZ_* variables: tests/common/fuzz.rs.
 
 // ---------------------------------------------------------------------------------------------
 // Credentials: random, long enough to be looked for, from alphabets that fit where they go.
@@ -2090,16 +2041,6 @@ fn ceil(s: &str, mut i: usize) -> usize {
 
 // ---------------------------------------------------------------------------------------------
 
-fn env_u64(name: &str) -> Option<u64> {
-    let v = std::env::var(name).ok()?;
-    let v = v.trim();
-    let parsed = match v.strip_prefix("0x") {
-        Some(hex) => u64::from_str_radix(hex, 16),
-        None => v.parse(),
-    };
-    Some(parsed.unwrap_or_else(|_| panic!("{name}={v:?} is not a number")))
-}
-
 struct Failure {
     n: usize,
     desc: String,
@@ -2108,14 +2049,9 @@ struct Failure {
 
 #[test]
 fn planted_credentials_reach_no_output() {
-    let seed = env_u64("TRIAGE_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
-    let count = env_u64("TRIAGE_FUZZ_CASES").unwrap_or(40) as usize;
-    let only = env_u64("TRIAGE_FUZZ_CASE").map(|c| c as usize);
+    let seed = fuzz::seed();
+    let count = fuzz::cases(40);
+    let only = fuzz::only_case();
     eprintln!("secrets_differential: seed {seed} ({count} cases)");
     let logs = logs();
     let engine = Arc::new(Engine::new(RuleSet::builtin().expect("built-in rules")));
@@ -2209,12 +2145,7 @@ fn planted_credentials_reach_no_output() {
 /// on purpose: one process each.
 #[test]
 fn command_line_errors_and_warnings_quote_no_credential() {
-    let seed = env_u64("TRIAGE_FUZZ_SEED").unwrap_or_else(|| {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .unwrap()
-            .as_nanos() as u64
-    });
+    let seed = fuzz::seed();
     let mut rng = Rng(seed ^ 0xC11);
     let mut secret = || secret_text(&mut rng, Alphabet::B64Url);
     let (key, token, path_token) = (secret(), secret(), secret());

@@ -2,6 +2,8 @@
 //! for byte-exact assertions. Everything binds `127.0.0.1:0`.
 #![allow(dead_code)]
 
+pub mod fuzz;
+
 use std::convert::Infallible;
 use std::future::Future;
 use std::net::SocketAddr;
