@@ -2048,3 +2048,30 @@ fn a_curl_transcript_pasted_from_an_email_explains_as_the_transcript() {
         );
     }
 }
+
+#[test]
+fn a_json_body_nested_past_the_parsers_limit_is_named_where_it_is_not_as_an_sdk_paste() {
+    // Valid JSON that serde_json refuses (128 levels) was taken for a JavaScript SDK error
+    // printed by console.log (the fallback for objects that do not parse), and its error was
+    // placed in a copy of the body rather than in the file.
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("deep.json");
+    let deep = format!("{}1{}", "[".repeat(128), "]".repeat(128));
+    std::fs::write(
+        &file,
+        format!("{{\n  \"message\": \"conflict\",\n  \"code\": \"request.conflict\",\n  \"status\": {deep}\n}}\n"),
+    )
+    .unwrap();
+    let f = file.to_str().unwrap();
+    let run = triage(&[f, "--status", "409"]);
+    assert_eq!(run.code, 2, "exit code; stderr: {}", run.err);
+    let want = format!(
+        "triage: error: {f}: broken at byte 195 (line 4, column 139): recursion limit exceeded (entry 0, counting from 0)"
+    );
+    assert!(
+        run.err.lines().any(|l| l == want),
+        "stderr\n  expected the line: {want}\n       got: {}",
+        run.err
+    );
+    assert!(!run.err.contains("SDK"), "{}", run.err);
+}

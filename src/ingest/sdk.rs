@@ -49,7 +49,12 @@ pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
     }
     let t = text.trim_start();
     // JSON parses as JSON; only what does not, and opens an object, may be util.inspect's.
-    if t.starts_with('{') && serde_json::from_str::<Value>(t).is_err() {
+    // JSON that serde_json refuses (nested past its limit, say) is still JSON, and its error
+    // is the JSON reader's to give, at its place in the file.
+    if t.starts_with('{')
+        && serde_json::from_str::<Value>(t).is_err()
+        && super::rfc8259::scan(t.as_bytes()).is_none()
+    {
         return js(t);
     }
     None
