@@ -16,7 +16,8 @@ const BUCKETS: [f64; 12] = [
 
 #[derive(Debug, Default)]
 pub struct Metrics {
-    /// 1xx..5xx, then triage's own answers (no upstream response).
+    /// 1xx..5xx, then exchanges without an upstream response: triage's own answers, and
+    /// exchanges that ended (client gone, shutdown) before the upstream answered.
     by_class: [AtomicU64; 6],
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_count: AtomicU64,
@@ -64,7 +65,7 @@ impl Metrics {
     pub fn render(&self) -> String {
         let mut out = String::with_capacity(2048);
         let get = |a: &AtomicU64| a.load(Ordering::Relaxed);
-        out.push_str("# HELP triage_exchanges_total Exchanges through the proxy, by response status class (\"triage\": answered by triage itself).\n# TYPE triage_exchanges_total counter\n");
+        out.push_str("# HELP triage_exchanges_total Exchanges through the proxy, by response status class (\"triage\": no upstream response: triage answered, or the client left or triage shut down before the upstream did).\n# TYPE triage_exchanges_total counter\n");
         for (i, class) in ["1xx", "2xx", "3xx", "4xx", "5xx", "triage"]
             .iter()
             .enumerate()
