@@ -665,3 +665,45 @@ fn write_temp(dir: &tempfile::TempDir, text: &str) -> PathBuf {
     std::fs::write(&p, text).unwrap();
     p
 }
+
+#[test]
+fn a_har_entry_with_bytes_that_are_not_utf8_costs_only_itself() {
+    // A tool that wrote one body as Latin-1: the entry is JSON but for that byte, so where the
+    // next entry starts is known, and only this one is lost.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("latin1.har");
+    let entry = |path: &str, text: &[u8]| {
+        let mut e = format!(
+            r#"{{"request":{{"method":"GET","url":"https://api.mypurecloud.ie{path}"}},"response":{{"status":409,"content":{{"mimeType":"text/plain","text":""#
+        )
+        .into_bytes();
+        e.extend_from_slice(text);
+        e.extend_from_slice(br#""}}}"#);
+        e
+    };
+    let mut har = b"{\"log\":{\"entries\":[".to_vec();
+    har.extend(entry("/a", b"ok"));
+    har.push(b',');
+    let bad_entry_at = har.len();
+    har.extend(entry("/b", b"caf\xe9"));
+    har.push(b',');
+    har.extend(entry("/c", b"ok"));
+    har.extend_from_slice(b"]}}");
+    std::fs::write(&p, &har).unwrap();
+    let (exs, err, summary) = read_all_at(&p, &ReadOptions::default());
+    assert!(err.is_none(), "no entry ends the file: {err:?}");
+    let paths: Vec<&str> = exs.iter().map(|e| e.request.path.as_str()).collect();
+    assert_eq!(paths, ["/a", "/c"]);
+    let at = bad_entry_at + har[bad_entry_at..].iter().position(|b| *b == 0xe9).unwrap();
+    let got: Vec<String> = summary.unreadable.iter().map(ToString::to_string).collect();
+    let want = format!(
+        "{}: log.entries[1] (GET https://api.mypurecloud.ie/b) skipped: JSON triage cannot read at byte {at} (line 1, column {}): the byte 0xe9 is not UTF-8, which JSON text must be; the entries after it are read",
+        p.display(),
+        at + 1
+    );
+    assert_eq!(
+        got.as_slice(),
+        std::slice::from_ref(&want),
+        "\n  expected: {want}\n       got: {got:?}"
+    );
+}

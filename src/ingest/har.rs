@@ -287,10 +287,23 @@ impl<R: BufRead> HarScanner<R> {
             Ok(v) => return Ok(v),
             Err(e) => e,
         };
-        if let Some(scan) = rfc8259::scan(raw) {
-            let (at, reason) = match scan.beyond_serde {
-                Some((off, why)) => (advance(at, &raw[..off]), why.to_string()),
-                None => match &e {
+        // Bytes that are not UTF-8 in an entry that is JSON otherwise (a tool that wrote a
+        // body as Latin-1) cost that entry too: where the next one starts is still known.
+        let scanned = rfc8259::scan(raw).map(|s| (s, None)).or_else(|| {
+            let bad = std::str::from_utf8(raw).err()?.valid_up_to();
+            rfc8259::scan(String::from_utf8_lossy(raw).as_bytes()).map(|s| (s, Some(bad)))
+        });
+        if let Some((scan, not_utf8)) = scanned {
+            let (at, reason) = match (not_utf8, scan.beyond_serde) {
+                (Some(off), _) => (
+                    advance(at, &raw[..off]),
+                    format!(
+                        "the byte 0x{:02x} is not UTF-8, which JSON text must be",
+                        raw[off]
+                    ),
+                ),
+                (None, Some((off, why))) => (advance(at, &raw[..off]), why.to_string()),
+                (None, None) => match &e {
                     IngestError::Broken { at, message, .. } => (*at, message.clone()),
                     other => (at, other.to_string()),
                 },
