@@ -2192,7 +2192,7 @@ fn check_har(case: &Case<HarExtra>, env: &Env) -> Vec<String> {
         let out_path = env.dir.join("redacted-by-binary.har");
         let r = triage_bin(&os(&[&"redact", &env.file, &"-o", &out_path]));
         let entries_lost = outcome.error.is_some() || outcome.unreadable_count > 0;
-        let lost = entries_lost || outcome.pages_left_out.is_some();
+        let lost = entries_lost || !outcome.left_out.is_empty();
         p.extend(exit_problems(
             "triage redact",
             &r,

@@ -1639,3 +1639,50 @@ fn an_outcome_read_from_a_file_is_recorded_again() {
         Some(triage::exchange::Outcome::CutAtShutdown)
     );
 }
+
+#[test]
+fn redact_replaces_a_tools_member_it_cannot_read_and_says_so() {
+    // What does not parse cannot be searched for credentials: it is not copied, and, like an
+    // entry or a pages list of such JSON, named, with exit status 2.
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("members.har");
+    let entry = har_entry(
+        "https://api.mypurecloud.ie/api/v2/users/me",
+        json!([]),
+        None,
+        200,
+        json!([]),
+        json!({"size": 2, "mimeType": "application/json", "text": "{}"}),
+        "",
+    );
+    std::fs::write(
+        &input,
+        format!(
+            r#"{{"_exporter":{{"n":1e400}},"log":{{"version":"1.2","_session":{{"token":"\ud800SECRETTOKEN-0123"}},"entries":[{entry}]}}}}"#
+        ),
+    )
+    .unwrap();
+    let out = dir.path().join("out.har");
+    let (code, err) = triage(&[
+        "redact",
+        input.to_str().unwrap(),
+        "-o",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "exit code; stderr: {err}");
+    let f = input.display();
+    for want in [
+        format!("triage: error: {f}: _exporter replaced by a placeholder: JSON triage cannot read: the number 1e400 is beyond the range of a 64-bit float"),
+        format!("triage: error: {f}: log._session replaced by a placeholder: JSON triage cannot read: a string holds the escape \\ud800, one half of a UTF-16 surrogate pair without the other, which is no Unicode text"),
+    ] {
+        assert!(
+            err.lines().any(|l| l == want),
+            "stderr\n  expected the line: {want}\n       got: {err}"
+        );
+    }
+    let text = std::fs::read_to_string(&out).unwrap();
+    assert!(!text.contains("SECRETTOKEN"), "{text}");
+    let got: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(got["_exporter"], "[redacted: unreadable JSON, 11 bytes]");
+    assert_eq!(got["log"]["entries"].as_array().unwrap().len(), 1);
+}

@@ -53,7 +53,7 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     if more > 0 {
         eprintln!("triage: error: and {more} more entries of JSON triage cannot read");
     }
-    if let Some(e) = &outcome.pages_left_out {
+    for e in &outcome.left_out {
         eprintln!("triage: error: {e}");
     }
     if let Some(e) = &outcome.error {
@@ -96,7 +96,7 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         args.output.display()
     );
     Ok(
-        if outcome.unreadable_count > 0 || outcome.pages_left_out.is_some() {
+        if outcome.unreadable_count > 0 || !outcome.left_out.is_empty() {
             ExitCode::from(2)
         } else {
             ExitCode::SUCCESS

@@ -544,16 +544,33 @@ fn redact_urls(v: &mut Value, found: &mut Vec<String>) {
 /// [`redact_loose`] of a member as the scanner read it. What does not parse (JSON that
 /// serde_json refuses: a lone surrogate, nesting past its limit) cannot be searched, so it is
 /// not copied either: a placeholder says how long it was.
-fn write_loose(out: &mut impl Write, raw: &[u8], keep_content: bool) -> io::Result<()> {
-    let v = match serde_json::from_slice::<Value>(raw) {
+fn write_loose(out: &mut impl Write, raw: &[u8], keep_content: bool) -> io::Result<Option<String>> {
+    let (v, why) = match serde_json::from_slice::<Value>(raw) {
         Ok(mut v) => {
             redact_loose(&mut v, keep_content);
-            v
+            (v, None)
         }
-        Err(_) => json!(format!("[redacted: unreadable JSON, {} bytes]", raw.len())),
+        Err(e) => (
+            json!(format!("[redacted: unreadable JSON, {} bytes]", raw.len())),
+            Some(unreadable_why(raw, &e)),
+        ),
     };
     serde_json::to_writer(out, &v)?;
-    Ok(())
+    Ok(why)
+}
+
+/// Why serde_json refused `raw`: what the grammar-only scan names when the text is JSON (a
+/// lone surrogate, nesting, a number too large), else serde_json's own words, without its
+/// position (the caller names the member).
+fn unreadable_why(raw: &[u8], e: &serde_json::Error) -> String {
+    let why = match crate::ingest::rfc8259::scan(raw) {
+        Some(crate::ingest::rfc8259::Scan {
+            beyond_serde: Some((_, b)),
+            ..
+        }) => b.to_string(),
+        _ => e.to_string(),
+    };
+    why.split(" at line ").next().unwrap_or(&why).to_owned()
 }
 
 /// A value outside the entries that a tool added (a member of `log` or of the document whose
@@ -685,8 +702,9 @@ pub struct RedactOutcome {
     pub unreadable_count: usize,
     /// The first [`crate::ingest::Skipped::MAX_PLACES`] of them, with where and why.
     pub unreadable: Vec<crate::ingest::Unreadable>,
-    /// `log.pages` was JSON triage cannot read, and was written as `[]`: why.
-    pub pages_left_out: Option<String>,
+    /// What outside the entries was JSON triage cannot read, and was not copied (`log.pages`
+    /// written as `[]`, a tool's own member as a placeholder): each with why.
+    pub left_out: Vec<String>,
 }
 
 /// Streams a HAR from `input` to `out` with every entry redacted; memory is bounded by the
@@ -738,7 +756,12 @@ pub fn redact_har(
                 serde_json::to_writer(&mut *out, &key)?;
                 out.write_all(b":")?;
                 // Beside `log` only a tool's own members stand; nothing says what they hold.
-                write_loose(&mut *out, &raw, keep_content)?;
+                if let Some(why) = write_loose(&mut *out, &raw, keep_content)? {
+                    outcome.left_out.push(format!(
+                        "{}: {key} replaced by a placeholder: JSON triage cannot read: {why}",
+                        input.display()
+                    ));
+                }
             }
             HarEvent::LogStart => {
                 out.write_all(sep(&mut top_first))?;
@@ -752,22 +775,20 @@ pub fn redact_har(
                 out.write_all(b":")?;
                 if key.starts_with('_') {
                     // A tool's own member of `log`: redacted as an entry's are.
-                    write_loose(&mut *out, &raw, keep_content)?;
+                    if let Some(why) = write_loose(&mut *out, &raw, keep_content)? {
+                        outcome.left_out.push(format!(
+                            "{}: log.{key} replaced by a placeholder: JSON triage cannot read: {why}",
+                            input.display()
+                        ));
+                    }
                 } else if key == "pages" {
                     // Titles are URLs and may carry a token: what cannot be parsed cannot be
                     // redacted, so it is left out (an empty list), and said so, not copied.
                     let mut pages: Value = match serde_json::from_slice(&raw) {
                         Ok(v) => v,
                         Err(e) => {
-                            let why = match crate::ingest::rfc8259::scan(&raw) {
-                                Some(crate::ingest::rfc8259::Scan {
-                                    beyond_serde: Some((_, b)),
-                                    ..
-                                }) => b.to_string(),
-                                _ => e.to_string(),
-                            };
-                            let why = why.split(" at line ").next().unwrap_or(&why);
-                            outcome.pages_left_out = Some(format!(
+                            let why = unreadable_why(&raw, &e);
+                            outcome.left_out.push(format!(
                                 "{}: log.pages left out: JSON triage cannot read: {why}",
                                 input.display()
                             ));
