@@ -707,3 +707,38 @@ fn a_har_entry_with_bytes_that_are_not_utf8_costs_only_itself() {
         "\n  expected: {want}\n       got: {got:?}"
     );
 }
+
+#[test]
+fn json_bodies_pasted_from_an_email_read_as_they_were() {
+    let dir = tempfile::tempdir().unwrap();
+    for rel in ["json/429.json"] {
+        let printed = std::fs::read_to_string(fixture(rel)).unwrap();
+        let (want, err, _) = read_all(rel, &ReadOptions::default());
+        assert!(err.is_none(), "{rel}: {err:?}");
+        for (how, text) in [
+            ("indented by four spaces", prefixed(&printed, "    ", "")),
+            ("quoted", prefixed(&printed, "> ", ">")),
+            (
+                "quoted twice",
+                prefixed(&prefixed(&printed, "> ", ">"), "> ", ">"),
+            ),
+        ] {
+            let p = dir.path().join("pasted.json");
+            std::fs::write(&p, &text).unwrap();
+            assert_eq!(
+                ingest::detect_file(&p).unwrap(),
+                InputKind::JsonBody,
+                "{rel} {how}"
+            );
+            let (got, err, _) = read_all_at(&p, &ReadOptions::default());
+            assert!(err.is_none(), "{rel} {how}: {err:?}");
+            // Indented JSON is JSON as it is: the same document, not the same bytes.
+            let key = |e: &Exchange| (e.status(), body_json(e));
+            let (g, w): (Vec<_>, Vec<_>) = (
+                got.iter().map(key).collect(),
+                want.iter().map(key).collect(),
+            );
+            assert_eq!(g, w, "{rel} {how}:\n{text}");
+        }
+    }
+}

@@ -24,6 +24,18 @@ pub(crate) fn parse(
 ) -> Result<Exchange, IngestError> {
     let file = data;
     let data = data.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(data);
+    // A body pasted from an email, every line quoted (`> `) or indented alike: read as it was
+    // before, a copy whose places are its own (as a pasted SDK error's body is).
+    let opens_json = |d: &[u8]| {
+        d.iter()
+            .find(|b| !b.is_ascii_whitespace())
+            .is_some_and(|b| matches!(b, b'{' | b'['))
+    };
+    let unquoted = match super::curl::unwrap_pasted(data) {
+        std::borrow::Cow::Owned(u) if !opens_json(data) && opens_json(&u) => Some(u),
+        _ => None,
+    };
+    let data = unquoted.as_deref().unwrap_or(data);
     let pasted = match std::str::from_utf8(data)
         .ok()
         .and_then(super::sdk::recognise)
@@ -59,10 +71,11 @@ pub(crate) fn parse(
         let msg = e.to_string();
         IngestError::Broken {
             path: path.to_owned(),
-            // In a pasted SDK error the body is a copy cut out of the text: a place in it.
-            at: match &pasted {
-                Some(_) => advance(start, &data[..idx]),
-                None => advance(start, &file[..file.len() - data.len() + idx]),
+            // In a pasted SDK error, or an unquoted paste, the body is a copy made from the
+            // text: a place in it.
+            at: match (&pasted, &unquoted) {
+                (None, None) => advance(start, &file[..file.len() - data.len() + idx]),
+                _ => advance(start, &data[..idx]),
             },
             entry: Some(0),
             context: None,

@@ -565,8 +565,13 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
             || curl::is_request_line(line)
     };
     // Only what is no other kind is looked at again as pasted from an email (its first line
-    // a quoted blank one, `>`), so no other kind is read differently.
-    if curl_first_line(s) || curl_first_line(&curl::unwrap_pasted(s)) {
+    // a quoted blank one, `>`), so no other kind is read differently. A JSON body quoted so
+    // opens with `{` or `[` once unquoted, which no curl transcript does.
+    let unwrapped = curl::unwrap_pasted(s);
+    if let Some(b'{' | b'[') = unwrapped.iter().find(|b| !b.is_ascii_whitespace()) {
+        return Some(InputKind::JsonBody);
+    }
+    if curl_first_line(s) || curl_first_line(&unwrapped) {
         return Some(InputKind::Curl);
     }
     None
