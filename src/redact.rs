@@ -881,10 +881,7 @@ fn note_secret_value(v: &Value, header: Option<&str>, found: &mut Vec<String>) {
     }
     found.push(text.clone().into_owned());
     if let Some(header) = header {
-        let (scheme, cred) = split_credential(header, &text);
-        if scheme.is_some() {
-            note_header_credentials(header, scheme, cred, &mut Some(found));
-        }
+        note_as_header(header, &text, &mut Some(found));
     }
 }
 
@@ -961,12 +958,14 @@ fn note_header_of(name: &str) -> Option<&'static str> {
 /// An `Authorization` carried as data (a webhook's headers in JSON) holds what the header
 /// would: an upstream may quote the token after the scheme alone, or a Basic pair decoded.
 fn note_authorization_key(key: &str, value: &str, found: &mut Found<'_>) {
-    let mut buf = [0; MAX_NAME];
-    let header = match normalize(key.as_bytes(), false, &mut buf).map(|n| &buf[..n]) {
-        Some(b"authorization") => "authorization",
-        Some(b"proxyauthorization") => "proxy-authorization",
-        _ => return,
-    };
+    if let Some(header) = note_header_of(key) {
+        note_as_header(header, value, found);
+    }
+}
+
+/// A value that stands for the authorization header `header`: its credential after the
+/// scheme, noted as the header's would be.
+fn note_as_header(header: &str, value: &str, found: &mut Found<'_>) {
     let (scheme, cred) = split_credential(header, value);
     if scheme.is_some() {
         note_header_credentials(header, scheme, cred, found);

@@ -31,9 +31,13 @@ pub(crate) fn parse(
             .find(|b| !b.is_ascii_whitespace())
             .is_some_and(|b| matches!(b, b'{' | b'['))
     };
-    let unquoted = match super::curl::unwrap_pasted(data) {
-        std::borrow::Cow::Owned(u) if !opens_json(data) && opens_json(&u) => Some(u),
-        _ => None,
+    let unquoted = if opens_json(data) {
+        None
+    } else {
+        match super::curl::unwrap_pasted(data) {
+            std::borrow::Cow::Owned(u) if opens_json(&u) => Some(u),
+            _ => None,
+        }
     };
     let data = unquoted.as_deref().unwrap_or(data);
     let pasted = match std::str::from_utf8(data)
