@@ -4,6 +4,7 @@
 //! new kind of evidence or a new report never changes forwarding code.
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
 
 use crate::exchange::Exchange;
@@ -38,6 +39,15 @@ pub trait Inspector: Send + Sync + 'static {
     fn wants_body(&self, method: &Method, path: &str, status: StatusCode) -> bool {
         let _ = (method, path);
         status.as_u16() >= 400
+    }
+
+    /// Evidence to wait for before [`inspect`](Self::inspect) is asked about this exchange
+    /// (its response head known, its body read when wanted): a fetch under way whose answer the
+    /// diagnosis would cite. The inspector bounds the wait. `None`, the default and the usual
+    /// answer, costs the proxy nothing.
+    fn prepare(&self, exchange: &Exchange) -> Option<BoxFuture<'static, ()>> {
+        let _ = exchange;
+        None
     }
 
     /// Looks at an exchange whose response head is known and whose body, when wanted, was read.

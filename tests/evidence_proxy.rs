@@ -334,25 +334,18 @@ async fn probe_token_asks_tokens_me_once_and_the_diagnosis_cites_the_scopes() {
         .body("{}")
         .send()
     };
-    let first = call().await.unwrap();
-    assert_eq!(rules(first.headers())[0], "missing-scope");
-    first.bytes().await.unwrap();
-    // The probe runs in the background after the first exchange.
-    let mut cause = String::new();
-    for _ in 0..50 {
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    // The first failure of a new token waits for the probe, and cites it; so does the next.
+    for attempt in ["first", "second"] {
         let r = call().await.unwrap();
-        cause = r.headers()["triage-cause"].to_str().unwrap().to_owned();
-        if cause.contains("authorized scopes") {
-            break;
-        }
+        assert_eq!(rules(r.headers())[0], "missing-scope", "{attempt} call");
+        let cause = r.headers()["triage-cause"].to_str().unwrap();
+        assert!(
+            cause.contains(
+                "The token's authorized scopes (GET /api/v2/tokens/me) are: users:readonly, analytics."
+            ),
+            "{attempt} call: {cause}"
+        );
     }
-    assert!(
-        cause.contains(
-            "The token's authorized scopes (GET /api/v2/tokens/me) are: users:readonly, analytics."
-        ),
-        "{cause}"
-    );
     let probes = up
         .seen()
         .iter()
@@ -369,4 +362,99 @@ async fn probe_token_asks_tokens_me_once_and_the_diagnosis_cites_the_scopes() {
         .to_str()
         .unwrap()
         .contains("--probe-token"));
+}
+
+#[tokio::test]
+async fn probe_token_failures_arriving_together_all_wait_for_the_one_probe() {
+    let up = upstream(|seen| async move {
+        if seen.uri == "/api/v2/tokens/me" {
+            // Slow enough that the other failures arrive while the probe is out.
+            tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+            return Response::new(full(r#"{"authorizedScope":["users:readonly"]}"#));
+        }
+        Response::builder()
+            .status(403)
+            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
+            .unwrap()
+    })
+    .await;
+    let cfg = config(&up.url(), &up.url());
+    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
+    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
+    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let c = client();
+    let calls = (0..4).map(|_| {
+        c.post(format!(
+            "http://{}/api/v2/conversations/messages/agentless",
+            p.addr
+        ))
+        .header("authorization", "Bearer one-new-token-for-all")
+        .body("{}")
+        .send()
+    });
+    for (i, r) in futures_util::future::join_all(calls)
+        .await
+        .into_iter()
+        .enumerate()
+    {
+        let r = r.unwrap();
+        let cause = r.headers()["triage-cause"].to_str().unwrap();
+        assert!(
+            cause.contains(
+                "The token's authorized scopes (GET /api/v2/tokens/me) are: users:readonly."
+            ),
+            "call {i}: {cause}"
+        );
+    }
+    let probes = up
+        .seen()
+        .iter()
+        .filter(|s| s.uri == "/api/v2/tokens/me")
+        .count();
+    assert_eq!(probes, 1, "one probe per token");
+}
+
+#[tokio::test]
+async fn probe_token_that_fails_leaves_the_failure_diagnosed_without_it() {
+    let up = upstream(|seen| async move {
+        if seen.uri == "/api/v2/tokens/me" {
+            return Response::builder()
+                .status(500)
+                .body(full(r#"{"status":500}"#))
+                .unwrap();
+        }
+        Response::builder()
+            .status(403)
+            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
+            .unwrap()
+    })
+    .await;
+    let cfg = config(&up.url(), &up.url());
+    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
+    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
+    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let started = std::time::Instant::now();
+    let r = client()
+        .post(format!(
+            "http://{}/api/v2/conversations/messages/agentless",
+            p.addr
+        ))
+        .header("authorization", "Bearer a-token-the-probe-cannot-read")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    assert_eq!(rules(r.headers())[0], "missing-scope");
+    let cause = r.headers()["triage-cause"].to_str().unwrap();
+    assert!(
+        cause.contains("any one of these would do: conversations.")
+            && !cause.contains("authorized scopes"),
+        "{cause}"
+    );
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(4),
+        "a failed probe ends the wait: took {:?}",
+        started.elapsed()
+    );
 }

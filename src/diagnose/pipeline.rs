@@ -197,6 +197,16 @@ impl Inspector for Pipeline {
         status.as_u16() >= 400 || Store::wants_body(method, path, status.as_u16())
     }
 
+    fn prepare(&self, ex: &Exchange) -> Option<futures_util::future::BoxFuture<'static, ()>> {
+        let prober = self.prober.as_ref()?;
+        // The probe's fact that a diagnosis cites, the token's authorized scopes, is cited for
+        // a 403 (missing-scope); no other failure is worth the wait of a round trip.
+        if ex.response.as_ref()?.status != StatusCode::FORBIDDEN {
+            return None;
+        }
+        prober.before_diagnosis(&self.evidence, ex)
+    }
+
     fn inspect(&self, ex: &Exchange) -> Verdict {
         let Some(resp) = &ex.response else {
             return Verdict::default();

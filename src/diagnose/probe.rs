@@ -4,12 +4,15 @@
 //! happens: it is a call the user's code did not make. The token is used for that one call and
 //! never kept.
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use bytes::Bytes;
+use futures_util::future::BoxFuture;
 use http::{header, HeaderMap, HeaderValue, Method, Request};
 use http_body_util::BodyExt;
+use tokio::sync::watch;
 
 use crate::evidence::Store;
 use crate::exchange::{BodyPrefix, Exchange, Inspection, Origin, Response, Timings, UpstreamKind};
@@ -23,29 +26,74 @@ const MAX_BODY: usize = 256 * 1024;
 pub struct Prober {
     client: UpstreamClient,
     api: UpstreamUrl,
+    /// Probes under way, by the token's fingerprint: a failure that arrives while its token's
+    /// probe is out waits for it too. An entry leaves when its probe ends, and every probe
+    /// ends within its timeouts.
+    under_way: Mutex<HashMap<String, watch::Receiver<bool>>>,
 }
+
+/// How long a failure's answer waits for its token's probe before it is diagnosed without.
+const WAIT: Duration = Duration::from_secs(5);
 
 impl Prober {
     pub fn new(client: UpstreamClient, api: UpstreamUrl) -> Self {
-        Prober { client, api }
+        Prober {
+            client,
+            api,
+            under_way: Mutex::default(),
+        }
     }
 
     /// Probes the token of `ex` in the background if it is new to `store`. Needs a Tokio runtime.
     pub fn maybe_probe(self: &Arc<Self>, store: &Arc<Store>, ex: &Exchange) {
+        drop(self.start(store, ex));
+    }
+
+    /// For a failure about to be diagnosed: probes its token if it is new to `store`, or finds
+    /// that token's probe under way, and returns the wait for it (at most [`WAIT`]), so that
+    /// the first failure of a token cites what the probe found, not only the later ones.
+    pub fn before_diagnosis(
+        self: &Arc<Self>,
+        store: &Arc<Store>,
+        ex: &Exchange,
+    ) -> Option<BoxFuture<'static, ()>> {
+        let mut done = match self.start(store, ex) {
+            Some(done) => done,
+            None => {
+                let under_way = self.under_way.lock().unwrap_or_else(|p| p.into_inner());
+                if under_way.is_empty() {
+                    return None;
+                }
+                let token = Store::bearer_of(ex)?;
+                under_way
+                    .get(&crate::redact::fingerprint(token.as_bytes()))?
+                    .clone()
+            }
+        };
+        Some(Box::pin(async move {
+            // A probe that fails drops its sender: the wait ends then too.
+            let _ = tokio::time::timeout(WAIT, done.wait_for(|over| *over)).await;
+        }))
+    }
+
+    /// Starts the probe of the token of `ex` if it is new to `store`; the receiver turns true
+    /// once what the probe found is in `store`.
+    fn start(self: &Arc<Self>, store: &Arc<Store>, ex: &Exchange) -> Option<watch::Receiver<bool>> {
         if ex.request.upstream != UpstreamKind::Api || ex.request.path == "/api/v2/tokens/me" {
-            return;
+            return None;
         }
-        let Some(token) = Store::bearer_of(ex) else {
-            return;
-        };
+        let token = Store::bearer_of(ex)?;
         if !store.claim_probe(token, Instant::now()) {
-            return;
+            return None;
         }
-        let Ok(auth) = HeaderValue::from_str(&format!("Bearer {token}")) else {
-            return;
-        };
+        let auth = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
         let fp = crate::redact::fingerprint(token.as_bytes());
         tracing::info!(target: "triage::probe", token = %fp, "--probe-token: asking GET /api/v2/tokens/me about a new token");
+        let (tx, rx) = watch::channel(false);
+        self.under_way
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(fp.clone(), rx.clone());
         let (me, store) = (self.clone(), store.clone());
         tokio::spawn(async move {
             match me.tokens_me(auth).await {
@@ -54,7 +102,13 @@ impl Prober {
                     tracing::info!(target: "triage::probe", token = %fp, error = %e, "--probe-token: GET /api/v2/tokens/me failed")
                 }
             }
+            me.under_way
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&fp);
+            let _ = tx.send(true);
         });
+        Some(rx)
     }
 
     async fn tokens_me(&self, auth: HeaderValue) -> Result<Exchange, String> {

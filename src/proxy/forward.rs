@@ -606,6 +606,10 @@ pub async fn handle(
         inspection,
     );
     let verdict = if inspection == Inspection::Complete {
+        if let Some(ready) = shared.inspector.prepare(&ex) {
+            // Bounded by the inspector; the shutdown's cut ends the wait sooner.
+            unless_cut(&shared.cut, ready).await;
+        }
         shared.inspector.inspect(&ex)
     } else {
         Default::default()
