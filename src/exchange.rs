@@ -112,6 +112,11 @@ pub struct Request {
     /// `http://127.0.0.1:9000`), when known: the proxy's upstream, a file's URL. Never a path
     /// (a gateway's path prefix is not part of the API path the rules read).
     pub base_url: Option<std::sync::Arc<str>>,
+    /// The input showed no more of the request than, at most, its method and URL (a bare error
+    /// body; `curl -i` output with neither the request nor a command line that gives it): its
+    /// headers and body are unknown, not empty. A rule's condition on them neither holds nor
+    /// fails, so that no diagnosis rests on a header the request may well have had.
+    pub unseen: bool,
 }
 
 impl Request {

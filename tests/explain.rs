@@ -2075,3 +2075,52 @@ fn a_json_body_nested_past_the_parsers_limit_is_named_where_it_is_not_as_an_sdk_
     );
     assert!(!run.err.contains("SDK"), "{}", run.err);
 }
+
+#[test]
+fn a_request_the_input_does_not_show_is_not_taken_for_one_without_headers() {
+    // A token endpoint's `invalid_client`, given as a bare body with the request's method and
+    // path, and as `curl -i` output after its command line: neither shows the request's
+    // headers or body, so no diagnosis may say the request had no credentials (curl's `-u`
+    // sent them here).
+    let body = br#"{"error":"invalid_client","description":"invalid client","error_description":"invalid client"}"#;
+    let bare = triage_in(
+        &[
+            "--method",
+            "POST",
+            "--path",
+            "/oauth/token",
+            "--status",
+            "401",
+            "-",
+        ],
+        Some(body),
+    );
+    let mut curl = b"$ curl -i -u my-client-id:my-client-secret-value -X POST https://login.mypurecloud.com/oauth/token -d grant_type=client_credentials\n\
+        HTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n"
+        .to_vec();
+    curl.extend_from_slice(body);
+    let curl = triage_in(&["-"], Some(&curl));
+    for (input, r) in [("bare body", bare), ("curl -i", curl)] {
+        assert!(
+            r.out.contains("oauth-client-error")
+                && r.out
+                    .contains("The client id or secret was not accepted (invalid_client)"),
+            "{input}: expected the invalid_client diagnosis, got:\n{}",
+            r.out
+        );
+        assert!(
+            !r.out.contains("carried no client credentials"),
+            "{input}: a diagnosis about headers nobody saw:\n{}",
+            r.out
+        );
+    }
+    // The same exchange with its request shown (`curl -v`) and no credentials in it.
+    let mut shown = b"> POST /oauth/token HTTP/1.1\n> Host: login.mypurecloud.com\n> Content-Type: application/x-www-form-urlencoded\n>\n< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n<\n".to_vec();
+    shown.extend_from_slice(body);
+    let r = triage_in(&["-"], Some(&shown));
+    assert!(
+        r.out.contains("carried no client credentials"),
+        "a request shown without credentials is diagnosed as such:\n{}",
+        r.out
+    );
+}

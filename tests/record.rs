@@ -80,6 +80,7 @@ fn synthetic() -> Vec<Exchange> {
             upstream: UpstreamKind::Api,
             host: Some("api.mypurecloud.ie".into()),
             base_url: None,
+            unseen: false,
         },
         response: Some(Response {
             status: StatusCode::NOT_FOUND,

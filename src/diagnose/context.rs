@@ -296,6 +296,7 @@ mod tests {
                 upstream: UpstreamKind::for_path(path),
                 host: None,
                 base_url: None,
+                unseen: false,
             },
             response: None,
             timings: Timings::default(),

@@ -592,6 +592,7 @@ mod tests {
                     .into(),
                 ),
                 base_url: None,
+                unseen: false,
             },
             response: Some(Response {
                 status: StatusCode::from_u16(status).unwrap(),

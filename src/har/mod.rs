@@ -903,6 +903,7 @@ mod tests {
                 upstream: UpstreamKind::Api,
                 host: Some("api.mypurecloud.ie".into()),
                 base_url: None,
+                unseen: false,
             },
             response: Some(Response {
                 status: http::StatusCode::from_u16(status).unwrap(),

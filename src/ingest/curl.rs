@@ -212,6 +212,9 @@ pub(crate) fn parse(
     }
     let mut req_headers = HeaderMap::new();
     let mut req_body = Vec::new();
+    // Whether the request itself was shown (`curl -v`'s `>` lines, or a pasted request): a
+    // command line gives its method and URL, not (as read here) its headers or body.
+    let mut request_shown = false;
     let mut status: Option<StatusCode> = None;
     let mut version = None;
     let mut resp_headers = HeaderMap::new();
@@ -233,6 +236,7 @@ pub(crate) fn parse(
             if let Some(r) = marked(l, '>') {
                 let r = r.trim_start();
                 if is_request_line(r) {
+                    request_shown = true;
                     let mut p = r.split(' ');
                     method = p.next().and_then(|m| Method::from_bytes(m.as_bytes()).ok());
                     target = p.next().map(str::to_owned);
@@ -258,6 +262,7 @@ pub(crate) fn parse(
         body_start = all.get(last).map_or(data.len(), |(_, end)| *end);
     } else {
         if let Some((l, _)) = all.get(i).filter(|(l, _)| is_request_line(l)) {
+            request_shown = true;
             let mut p = l.split(' ');
             method = p.next().and_then(|m| Method::from_bytes(m.as_bytes()).ok());
             target = p.next().map(str::to_owned);
@@ -394,6 +399,7 @@ pub(crate) fn parse(
             upstream,
             host: host.map(Into::into),
             base_url: base_url.map(Into::into),
+            unseen: !request_shown,
         },
         response: Some(Response {
             status,

@@ -645,6 +645,7 @@ pub fn entry_to_exchange(
         upstream,
         host: parts.host.map(Into::into),
         base_url: base_url.map(Into::into),
+        unseen: false,
     };
     let version = match ours.and_then(|t| t.get("http_version")) {
         Some(v) => v.as_str().and_then(parse_version),

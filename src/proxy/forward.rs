@@ -757,6 +757,7 @@ impl Pending {
                 upstream: self.info.upstream,
                 host: Some(self.host.clone()),
                 base_url: self.base.clone(),
+                unseen: false,
             },
             response: response.map(|(status, version, headers, body)| exchange::Response {
                 status,

@@ -385,6 +385,7 @@ impl Record {
                     .or_else(|| r.host.clone())
                     .map(Into::into),
                 base_url: r.base_url.as_deref().map(Into::into),
+                unseen: false,
             },
             response,
             timings: Timings {

@@ -505,6 +505,14 @@ impl std::ops::Deref for SharedDoc {
     }
 }
 
+/// What a condition comes to on one exchange: it holds (with what it bound), it fails, or it
+/// turns on something the input did not show.
+enum Truth {
+    Holds(Captures),
+    Fails,
+    Unknown,
+}
+
 /// One exchange as the matchers see it, with the shared work done at most once.
 pub struct View<'a> {
     pub ex: &'a Exchange,
@@ -594,21 +602,70 @@ impl<'a> View<'a> {
         })
     }
 
-    /// Evaluates a condition; `Some` with what it bound when it holds.
+    /// Evaluates a condition; `Some` with what it bound when it holds. A condition that turns
+    /// on what the input did not show (the headers or body of a request nobody saw) does not
+    /// hold, and neither does its negation.
     pub fn eval(&self, c: &Cond) -> Option<Captures> {
+        match self.eval3(c) {
+            Truth::Holds(caps) => Some(caps),
+            Truth::Fails | Truth::Unknown => None,
+        }
+    }
+
+    fn eval3(&self, c: &Cond) -> Truth {
         match c {
             Cond::All(cs) => {
                 let mut caps = Captures::default();
+                let mut unknown = false;
                 for c in cs {
-                    caps.extend(self.eval(c)?);
+                    match self.eval3(c) {
+                        Truth::Holds(c) => caps.extend(c),
+                        Truth::Fails => return Truth::Fails,
+                        Truth::Unknown => unknown = true,
+                    }
                 }
-                Some(caps)
+                if unknown {
+                    Truth::Unknown
+                } else {
+                    Truth::Holds(caps)
+                }
             }
-            Cond::Any(cs) => cs.iter().find_map(|c| self.eval(c)),
-            Cond::Not(c) => match self.eval(c) {
-                Some(_) => None,
-                None => Some(Captures::default()),
+            Cond::Any(cs) => {
+                let mut unknown = false;
+                for c in cs {
+                    match self.eval3(c) {
+                        Truth::Holds(caps) => return Truth::Holds(caps),
+                        Truth::Fails => {}
+                        Truth::Unknown => unknown = true,
+                    }
+                }
+                if unknown {
+                    Truth::Unknown
+                } else {
+                    Truth::Fails
+                }
+            }
+            Cond::Not(c) => match self.eval3(c) {
+                Truth::Holds(_) => Truth::Fails,
+                Truth::Fails => Truth::Holds(Captures::default()),
+                Truth::Unknown => Truth::Unknown,
             },
+            Cond::Field(f)
+                if self.ex.request.unseen
+                    && matches!(f.source, Source::RequestHeader | Source::RequestBody) =>
+            {
+                Truth::Unknown
+            }
+            c => self.eval_leaf(c).map_or(Truth::Fails, Truth::Holds),
+        }
+    }
+
+    /// A condition that combines no others, on what the input showed: the method, path and
+    /// status are what it said (or `UNKNOWN`, `""`, which no condition takes for a real one).
+    fn eval_leaf(&self, c: &Cond) -> Option<Captures> {
+        match c {
+            // Combinations are [`eval3`](Self::eval3)'s.
+            Cond::All(_) | Cond::Any(_) | Cond::Not(_) => self.eval(c),
             Cond::Method(ms) => ms.contains(&self.ex.request.method).then(Captures::default),
             Cond::Status(ranges) => {
                 let s = self.ex.status()?;

@@ -161,3 +161,53 @@ fn candidates_come_from_lookups_not_from_every_rule() {
     assert_eq!(set.candidates(&view), vec![123]);
     assert_eq!(set.matches(ex).len(), 1);
 }
+
+#[test]
+fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
+    // Each rule's first example has the request seen without any header or body; the same
+    // exchange is then tried as an input that did not show the request.
+    let rule = |id: &str, when: &str| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"error\"\nwhen = {when}\n\
+             cause = \"c\"\nfix = \"f\"\nsources = [\"GCS\"]\n\
+             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
+             request = {{ method = \"POST\", path = \"/x\" }}\n\
+             response = {{ status = 401, body = '{{\"code\":\"a\"}}' }}\n\
+             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
+             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n"
+        )
+    };
+    let text = [
+        "version = 1\n".to_owned(),
+        rule("missing", r#"{ status = 401, request_header = { name = "authorization", missing = true } }"#),
+        rule("not-equals", r#"{ status = 401, not = { request_header = { name = "content-type", equals = "application/json" } } }"#),
+        rule("any-known-branch", r#"{ status = 401, any = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "a" } }] }"#),
+        rule("not-all-failing", r#"{ status = 401, not = { all = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "b" } }] } }"#),
+        rule("not-any-unknown", r#"{ status = 401, not = { any = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "b" } }] } }"#),
+    ]
+    .concat();
+    // Not `load`: not-any-unknown's example does not match when seen, as the test shows.
+    let set = RuleSet::compile(&src(&text)).unwrap();
+    let mut ex = set.rules()[0].examples[0].exchange.clone();
+    let ids = |ex: &Exchange| {
+        let mut ids: Vec<&str> = set.matches(ex).iter().map(|m| &*m.rule.id).collect();
+        ids.sort_unstable();
+        ids
+    };
+    assert_eq!(
+        ids(&ex),
+        [
+            "any-known-branch",
+            "missing",
+            "not-all-failing",
+            "not-equals"
+        ],
+        "seen, without headers or body"
+    );
+    ex.request.unseen = true;
+    assert_eq!(
+        ids(&ex),
+        ["any-known-branch", "not-all-failing"],
+        "unseen: only what the response settles"
+    );
+}
