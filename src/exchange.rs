@@ -112,11 +112,37 @@ pub struct Request {
     /// `http://127.0.0.1:9000`), when known: the proxy's upstream, a file's URL. Never a path
     /// (a gateway's path prefix is not part of the API path the rules read).
     pub base_url: Option<std::sync::Arc<str>>,
-    /// The input showed no more of the request than, at most, its method and URL (a bare error
-    /// body; `curl -i` output with neither the request nor a command line that gives it): its
-    /// headers and body are unknown, not empty. A rule's condition on them neither holds nor
-    /// fails, so that no diagnosis rests on a header the request may well have had.
-    pub unseen: bool,
+    /// How much of the request the input showed; conditions on what it did not show neither
+    /// hold nor fail (`rules::matcher`).
+    pub shown: Shown,
+}
+
+/// How much of a request the input showed, so that what it left out is not taken for absent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Shown {
+    /// Every header and the body: what the proxy saw, a triage recording or export, `curl -v`.
+    #[default]
+    All,
+    /// A HAR file from another tool. Browsers' sanitised export (Chrome's default) and redaction
+    /// by hand before a file is shared drop `Authorization`, `Proxy-Authorization` and `Cookie`,
+    /// so that their absence says nothing of the request; what the file holds is as sent.
+    MaybeSanitized,
+    /// At most the method and URL (a bare error body; `curl -i` output with neither the request
+    /// nor a command line that gives it): the headers and body are unknown, not empty.
+    MethodAndUrl,
+}
+
+impl Shown {
+    /// Whether the request's header `name` (lower case) may have been left out of the input.
+    pub fn may_lack_header(self, name: &str) -> bool {
+        match self {
+            Shown::All => false,
+            Shown::MaybeSanitized => {
+                matches!(name, "authorization" | "proxy-authorization" | "cookie")
+            }
+            Shown::MethodAndUrl => true,
+        }
+    }
 }
 
 impl Request {

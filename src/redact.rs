@@ -2524,7 +2524,7 @@ mod tests {
                 upstream: crate::exchange::UpstreamKind::Login,
                 host: None,
                 base_url: None,
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: Some(crate::exchange::Response {
                 status: http::StatusCode::from_u16(status).unwrap(),

@@ -2124,3 +2124,55 @@ fn a_request_the_input_does_not_show_is_not_taken_for_one_without_headers() {
         r.out
     );
 }
+
+#[test]
+fn a_har_without_credential_headers_may_have_been_sanitised() {
+    // Browsers' sanitised HAR export drops `Authorization` and `Cookie`: an entry without them
+    // says nothing of whether the request had them. A HAR `triage export` wrote keeps them (as
+    // placeholders), so there their absence is the request's.
+    let har = |extra: &str| {
+        format!(
+            r#"{{"log":{{"version":"1.2","creator":{{"name":"WebInspector","version":"537.36"}},"entries":[
+{{"startedDateTime":"2026-11-23T01:00:00Z","time":1,{extra}
+ "request":{{"method":"POST","url":"https://login.mypurecloud.com/oauth/token","httpVersion":"HTTP/1.1","headers":[{{"name":"Content-Type","value":"application/x-www-form-urlencoded"}}],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":29,"postData":{{"mimeType":"application/x-www-form-urlencoded","text":"grant_type=client_credentials"}}}},
+ "response":{{"status":401,"statusText":"Unauthorized","httpVersion":"HTTP/1.1","headers":[{{"name":"Content-Type","value":"application/json"}}],"cookies":[],"content":{{"size":90,"mimeType":"application/json","text":"{{\"error\":\"invalid_client\",\"description\":\"invalid client\",\"error_description\":\"invalid client\"}}"}},"redirectURL":"","headersSize":-1,"bodySize":90}},
+ "cache":{{}},"timings":{{"send":0,"wait":1,"receive":0}}}},
+{{"startedDateTime":"2026-11-23T01:00:01Z","time":1,{extra}
+ "request":{{"method":"GET","url":"https://api.mypurecloud.com/api/v2/users/me","httpVersion":"HTTP/1.1","headers":[],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":0}},
+ "response":{{"status":401,"statusText":"Unauthorized","httpVersion":"HTTP/1.1","headers":[{{"name":"Content-Type","value":"application/json"}}],"cookies":[],"content":{{"size":90,"mimeType":"application/json","text":"{{\"message\":\"Authentication required\",\"code\":\"authentication.required\",\"status\":401}}"}},"redirectURL":"","headersSize":-1,"bodySize":90}},
+ "cache":{{}},"timings":{{"send":0,"wait":1,"receive":0}}}}]}}}}"#
+        )
+    };
+    let browser = triage_in(&["-"], Some(har("").as_bytes()));
+    for claim in [
+        "carried no client credentials",
+        "the request has no Authorization header",
+    ] {
+        assert!(
+            !browser.out.contains(claim),
+            "a browser's HAR: {claim:?} of a header it may have dropped:\n{}",
+            browser.out
+        );
+    }
+    for diagnosis in [
+        "The client id or secret was not accepted (invalid_client)",
+        "The API did not accept the request's credentials (authentication.required).",
+    ] {
+        assert!(
+            browser.out.contains(diagnosis),
+            "a browser's HAR: expected {diagnosis:?} in:\n{}",
+            browser.out
+        );
+    }
+    let ours = triage_in(&["-"], Some(har(r#""_triage":{},"#).as_bytes()));
+    for claim in [
+        "carried no client credentials",
+        "the request has no Authorization header",
+    ] {
+        assert!(
+            ours.out.contains(claim),
+            "triage's own HAR: expected {claim:?} in:\n{}",
+            ours.out
+        );
+    }
+}

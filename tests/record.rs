@@ -80,7 +80,7 @@ fn synthetic() -> Vec<Exchange> {
             upstream: UpstreamKind::Api,
             host: Some("api.mypurecloud.ie".into()),
             base_url: None,
-            unseen: false,
+            shown: triage::exchange::Shown::All,
         },
         response: Some(Response {
             status: StatusCode::NOT_FOUND,

@@ -29,7 +29,7 @@ fn at(t: SystemTime, method: Method, path: &str, status: u16, body: &'static str
             upstream: UpstreamKind::Api,
             host: None,
             base_url: None,
-            unseen: false,
+            shown: triage::exchange::Shown::All,
         },
         response: Some(Response {
             status: StatusCode::from_u16(status).unwrap(),

@@ -296,7 +296,7 @@ mod tests {
                 upstream: UpstreamKind::for_path(path),
                 host: None,
                 base_url: None,
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: None,
             timings: Timings::default(),

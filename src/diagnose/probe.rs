@@ -164,7 +164,7 @@ impl Prober {
                 upstream: UpstreamKind::Api,
                 host: Some(self.api.host().into()),
                 base_url: Some(self.api.shared_base().clone()),
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: Some(Response {
                 status: parts.status,

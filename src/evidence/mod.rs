@@ -592,7 +592,7 @@ mod tests {
                     .into(),
                 ),
                 base_url: None,
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: Some(Response {
                 status: StatusCode::from_u16(status).unwrap(),

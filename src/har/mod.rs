@@ -903,7 +903,7 @@ mod tests {
                 upstream: UpstreamKind::Api,
                 host: Some("api.mypurecloud.ie".into()),
                 base_url: None,
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: Some(Response {
                 status: http::StatusCode::from_u16(status).unwrap(),

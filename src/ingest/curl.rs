@@ -399,7 +399,11 @@ pub(crate) fn parse(
             upstream,
             host: host.map(Into::into),
             base_url: base_url.map(Into::into),
-            unseen: !request_shown,
+            shown: if request_shown {
+                crate::exchange::Shown::All
+            } else {
+                crate::exchange::Shown::MethodAndUrl
+            },
         },
         response: Some(Response {
             status,

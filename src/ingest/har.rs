@@ -645,7 +645,13 @@ pub fn entry_to_exchange(
         upstream,
         host: parts.host.map(Into::into),
         base_url: base_url.map(Into::into),
-        unseen: false,
+        // Another tool's HAR may have been sanitised (its credential headers dropped);
+        // `triage export` keeps them, as placeholders.
+        shown: if ours.is_some() {
+            crate::exchange::Shown::All
+        } else {
+            crate::exchange::Shown::MaybeSanitized
+        },
     };
     let version = match ours.and_then(|t| t.get("http_version")) {
         Some(v) => v.as_str().and_then(parse_version),

@@ -177,7 +177,7 @@ pub(crate) fn parse(
             body: BodyPrefix::complete(bytes::Bytes::new()),
             host: host.map(Into::into),
             base_url: base_url.map(Into::into),
-            unseen: true,
+            shown: crate::exchange::Shown::MethodAndUrl,
         },
         response: Some(Response {
             status,

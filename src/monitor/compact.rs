@@ -134,7 +134,7 @@ impl Compact {
                 upstream: self.upstream,
                 host: self.host.clone(),
                 base_url: self.base_url.clone(),
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: self.status.map(|status| Response {
                 status,
@@ -362,7 +362,7 @@ mod tests {
                 upstream: UpstreamKind::Login,
                 host: Some("api.example".into()),
                 base_url: Some("http://api.example:9000".into()),
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: response.then(|| Response {
                 status: StatusCode::CONFLICT,

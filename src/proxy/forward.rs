@@ -757,7 +757,7 @@ impl Pending {
                 upstream: self.info.upstream,
                 host: Some(self.host.clone()),
                 base_url: self.base.clone(),
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response: response.map(|(status, version, headers, body)| exchange::Response {
                 status,

@@ -385,7 +385,7 @@ impl Record {
                     .or_else(|| r.host.clone())
                     .map(Into::into),
                 base_url: r.base_url.as_deref().map(Into::into),
-                unseen: false,
+                shown: crate::exchange::Shown::All,
             },
             response,
             timings: Timings {

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use super::lazy_json::LazyJson;
 use crate::exchange::Exchange;
+use crate::exchange::Shown;
 
 /// Names and values a match bound, in binding order. Small, so a Vec beats a map. Both are
 /// shared strings: names come from the rules and are bound on every match, and a rule's
@@ -650,13 +651,25 @@ impl<'a> View<'a> {
                 Truth::Fails => Truth::Holds(Captures::default()),
                 Truth::Unknown => Truth::Unknown,
             },
-            Cond::Field(f)
-                if self.ex.request.unseen
-                    && matches!(f.source, Source::RequestHeader | Source::RequestBody) =>
-            {
-                Truth::Unknown
-            }
+            Cond::Field(f) if self.hidden(f) => Truth::Unknown,
             c => self.eval_leaf(c).map_or(Truth::Fails, Truth::Holds),
+        }
+    }
+
+    /// Whether the field is one the input may have left out of the request: then what the
+    /// exchange holds of it settles nothing.
+    fn hidden(&self, f: &Field) -> bool {
+        let shown = self.ex.request.shown;
+        match f.source {
+            Source::RequestBody => shown == Shown::MethodAndUrl,
+            Source::RequestHeader => {
+                shown != Shown::All
+                    && f.key.first().is_some_and(|name| {
+                        shown.may_lack_header(name)
+                            && !self.ex.request.headers.contains_key(name.as_str())
+                    })
+            }
+            _ => false,
         }
     }
 

@@ -1122,7 +1122,7 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
             body: BodyPrefix::complete(d.request.body.clone().unwrap_or_default().into_bytes()),
             host: None,
             base_url: None,
-            unseen: false,
+            shown: crate::exchange::Shown::All,
         },
         response: Some(exchange::Response {
             status,

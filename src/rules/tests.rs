@@ -204,7 +204,7 @@ fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
         ],
         "seen, without headers or body"
     );
-    ex.request.unseen = true;
+    ex.request.shown = crate::exchange::Shown::MethodAndUrl;
     assert_eq!(
         ids(&ex),
         ["any-known-branch", "not-all-failing"],
