@@ -120,13 +120,17 @@ pub struct Request {
 /// How much of a request the input showed, so that what it left out is not taken for absent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Shown {
-    /// Every header and the body: what the proxy saw, a triage recording or export, `curl -v`.
+    /// Every header and the body: what the proxy saw, a triage recording or export, a pasted
+    /// request, a `curl` command line that gives them.
     #[default]
     All,
     /// A HAR file from another tool. Browsers' sanitised export (Chrome's default) and redaction
     /// by hand before a file is shared drop `Authorization`, `Proxy-Authorization` and `Cookie`,
     /// so that their absence says nothing of the request; what the file holds is as sent.
     MaybeSanitized,
+    /// Every header, not the body: `curl -v` output (curl does not print what it uploads),
+    /// or a command line whose data is in a file (`-d @body.json`).
+    HeadOnly,
     /// At most the method and URL (a bare error body; `curl -i` output with neither the request
     /// nor a command line that gives it): the headers and body are unknown, not empty.
     MethodAndUrl,
@@ -136,7 +140,7 @@ impl Shown {
     /// Whether the request's header `name` (lower case) may have been left out of the input.
     pub fn may_lack_header(self, name: &str) -> bool {
         match self {
-            Shown::All => false,
+            Shown::All | Shown::HeadOnly => false,
             Shown::MaybeSanitized => {
                 matches!(name, "authorization" | "proxy-authorization" | "cookie")
             }

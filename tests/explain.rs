@@ -2114,15 +2114,36 @@ fn a_request_the_input_does_not_show_is_not_taken_for_one_without_headers() {
             r.out
         );
     }
-    // The same exchange with its request shown (`curl -v`) and no credentials in it.
-    let mut shown = b"> POST /oauth/token HTTP/1.1\n> Host: login.mypurecloud.com\n> Content-Type: application/x-www-form-urlencoded\n>\n< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n<\n".to_vec();
+    // `curl -v` shows the headers but not the body, which may hold the client_id: not enough.
+    let verbose = b"> POST /oauth/token HTTP/1.1\n> Host: login.mypurecloud.com\n> Content-Type: application/x-www-form-urlencoded\n>\n< HTTP/1.1 401 Unauthorized\n< Content-Type: application/json\n<\n";
+    let mut shown = verbose.to_vec();
     shown.extend_from_slice(body);
     let r = triage_in(&["-"], Some(&shown));
     assert!(
-        r.out.contains("carried no client credentials"),
-        "a request shown without credentials is diagnosed as such:\n{}",
+        !r.out.contains("carried no client credentials"),
+        "curl -v alone does not show the body:\n{}",
         r.out
     );
+    // With the command line that gives the body, the request is whole, and without
+    // credentials; so it is with the command alone, over several lines.
+    let mut whole =
+        b"$ curl -v -X POST https://login.mypurecloud.com/oauth/token -d grant_type=client_credentials\n"
+            .to_vec();
+    whole.extend_from_slice(verbose);
+    whole.extend_from_slice(body);
+    let mut alone = b"curl -i -X POST \\\n  https://login.mypurecloud.com/oauth/token \\\n  -d 'grant_type=client_credentials'\nHTTP/1.1 401 Unauthorized\r\nContent-Type: application/json\r\n\r\n".to_vec();
+    alone.extend_from_slice(body);
+    for (input, text) in [
+        ("curl -v and its command", whole),
+        ("a command over lines", alone),
+    ] {
+        let r = triage_in(&["-"], Some(&text));
+        assert!(
+            r.out.contains("carried no client credentials"),
+            "{input}: a request shown without credentials is diagnosed as such:\n{}",
+            r.out
+        );
+    }
 }
 
 #[test]
@@ -2175,4 +2196,29 @@ fn a_har_without_credential_headers_may_have_been_sanitised() {
             ours.out
         );
     }
+}
+
+#[test]
+fn a_curl_command_gives_the_request_body_the_rules_read() {
+    // The forum's recontact advice, as a support engineer reproduces it: a command over several
+    // lines, the JSON body quoted across them, then `curl -i`'s output.
+    let input = b"$ curl -i -X POST 'https://api.mypurecloud.com/api/v2/conversations/messages/agentless' \\\n\
+        \x20 -H \"Authorization: Bearer $TOKEN\" \\\n\
+        \x20 -H 'Content-Type: application/json' \\\n\
+        \x20 -d '{\n\
+        \x20   \"toAddressMessengerType\": \"webmessaging\",\n\
+        \x20   \"allowRecontact\": true\n\
+        \x20 }'\n\
+        HTTP/1.1 400 Bad Request\r\nContent-Type: application/json\r\n\r\n\
+        {\"message\":\"Invalid request\",\"code\":\"bad.request\",\"status\":400}";
+    let r = triage_in(&["--format", "json", "-"], Some(input));
+    let lines = json_lines(&r.out);
+    let d = &lines[0]["diagnoses"][0];
+    assert_eq!(d["rule"], "recontact-disabled", "{}", r.out);
+    assert_eq!(
+        d["cause"],
+        "The request sets allowRecontact, a field that exists in no Genesys Cloud model: there is no recontact flag to turn on.",
+        "{}",
+        r.out
+    );
 }

@@ -57,6 +57,9 @@ fn lines(data: &[u8]) -> Vec<(String, usize)> {
     out
 }
 
+/// The most lines one pasted command runs over (continued, or a quoted body).
+const MAX_COMMAND_LINES: usize = 500;
+
 /// The command of a `$ curl …` / `curl …` line.
 pub(crate) fn command_line(line: &str) -> Option<&str> {
     let l = line.trim_start();
@@ -200,12 +203,42 @@ pub(crate) fn parse(
 
     let mut method: Option<Method> = None;
     let mut target: Option<String> = None;
-    // A pasted command line (`$ curl -i -X POST https://…`) says the method and the URL.
-    while let Some(cmd) = all.get(i).and_then(|(l, _)| command_line(l)) {
-        let (m, url) = from_command(cmd);
+    // A pasted command line (`$ curl -i -X POST https://…`, over several lines with `\` or a
+    // quoted body) says the method and the URL, and what the request carried as far as the
+    // command gives it.
+    let mut command: Option<super::curl_cmd::Command> = None;
+    while let Some(first) = all.get(i).and_then(|(l, _)| command_line(l)) {
+        let (m, url) = from_command(first);
         method = m.or(method);
         target = url.or(target);
-        i += 1;
+        let mut text = first.to_owned();
+        let mut end = i + 1;
+        let words = loop {
+            let continued = text.ends_with('\\') || text.ends_with('^');
+            match super::curl_cmd::words(&text) {
+                Some(w) if !continued => break Some(w),
+                _ if end >= all.len() || end - i > MAX_COMMAND_LINES => break None,
+                _ => {
+                    text.push('\n');
+                    text.push_str(&all[end].0);
+                    end += 1;
+                }
+            }
+        };
+        match words {
+            Some(w) => {
+                let c = super::curl_cmd::parse(&w);
+                method = c.method.clone().or(method);
+                target = c.url.clone().or(target);
+                command = Some(c);
+                i = end;
+            }
+            // A quote that never closes: the first line alone says what it can.
+            None => {
+                command = None;
+                i += 1;
+            }
+        }
     }
     while all.get(i).is_some_and(|(l, _)| l.trim().is_empty()) {
         i += 1;
@@ -379,6 +412,32 @@ pub(crate) fn parse(
         .or_else(|| opts.method.clone())
         .unwrap_or_else(Request::unknown_method);
     let upstream = upstream_for(host.as_deref(), &path_s);
+    // How much of the request the input showed: a pasted request shows it whole; `curl -v`
+    // its headers, not its body, which the command line may give; a command line alone what
+    // it gives.
+    use crate::exchange::Shown;
+    let shown = match (&command, request_shown, verbose) {
+        (_, true, false) => Shown::All,
+        (Some(c), true, true) if c.body_known => {
+            if req_body.is_empty() {
+                req_body = c.body.clone().unwrap_or_default();
+            }
+            Shown::All
+        }
+        (_, true, true) => Shown::HeadOnly,
+        (Some(c), false, _) if c.headers_known => {
+            for (n, v) in &c.headers {
+                push_header(&mut req_headers, n, v);
+            }
+            req_body = c.body.clone().unwrap_or_default();
+            if c.body_known {
+                Shown::All
+            } else {
+                Shown::HeadOnly
+            }
+        }
+        _ => Shown::MethodAndUrl,
+    };
     Ok(Exchange {
         seq: 1,
         origin: Origin::File {
@@ -399,11 +458,7 @@ pub(crate) fn parse(
             upstream,
             host: host.map(Into::into),
             base_url: base_url.map(Into::into),
-            shown: if request_shown {
-                crate::exchange::Shown::All
-            } else {
-                crate::exchange::Shown::MethodAndUrl
-            },
+            shown,
         },
         response: Some(Response {
             status,

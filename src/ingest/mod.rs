@@ -21,6 +21,7 @@
 //! an unknown start time is [`std::time::UNIX_EPOCH`], unknown timings are `None`.
 
 pub mod curl;
+mod curl_cmd;
 pub mod har;
 pub mod json;
 pub mod recording;

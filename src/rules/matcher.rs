@@ -661,7 +661,7 @@ impl<'a> View<'a> {
     fn hidden(&self, f: &Field) -> bool {
         let shown = self.ex.request.shown;
         match f.source {
-            Source::RequestBody => shown == Shown::MethodAndUrl,
+            Source::RequestBody => matches!(shown, Shown::HeadOnly | Shown::MethodAndUrl),
             Source::RequestHeader => {
                 shown != Shown::All
                     && f.key.first().is_some_and(|name| {
