@@ -506,14 +506,6 @@ impl std::ops::Deref for SharedDoc {
     }
 }
 
-/// What a condition comes to on one exchange: it holds (with what it bound), it fails, or it
-/// turns on something the input did not show.
-enum Truth {
-    Holds(Captures),
-    Fails,
-    Unknown,
-}
-
 /// One exchange as the matchers see it, with the shared work done at most once.
 pub struct View<'a> {
     pub ex: &'a Exchange,
@@ -607,52 +599,29 @@ impl<'a> View<'a> {
     /// on what the input did not show (the headers or body of a request nobody saw) does not
     /// hold, and neither does its negation.
     pub fn eval(&self, c: &Cond) -> Option<Captures> {
-        match self.eval3(c) {
-            Truth::Holds(caps) => Some(caps),
-            Truth::Fails | Truth::Unknown => None,
-        }
+        self.eval_as(c, false)
     }
 
-    fn eval3(&self, c: &Cond) -> Truth {
+    /// `negated`: whether an odd number of `not`s encloses `c`. A field the input did not show
+    /// then comes out as whatever makes the whole condition fail: absent where it counts for
+    /// the condition, present under a `not`. That is Kleene's three-valued logic, with unknown
+    /// taken for false at the top, at the cost of one flag.
+    fn eval_as(&self, c: &Cond, negated: bool) -> Option<Captures> {
         match c {
             Cond::All(cs) => {
                 let mut caps = Captures::default();
-                let mut unknown = false;
                 for c in cs {
-                    match self.eval3(c) {
-                        Truth::Holds(c) => caps.extend(c),
-                        Truth::Fails => return Truth::Fails,
-                        Truth::Unknown => unknown = true,
-                    }
+                    caps.extend(self.eval_as(c, negated)?);
                 }
-                if unknown {
-                    Truth::Unknown
-                } else {
-                    Truth::Holds(caps)
-                }
+                Some(caps)
             }
-            Cond::Any(cs) => {
-                let mut unknown = false;
-                for c in cs {
-                    match self.eval3(c) {
-                        Truth::Holds(caps) => return Truth::Holds(caps),
-                        Truth::Fails => {}
-                        Truth::Unknown => unknown = true,
-                    }
-                }
-                if unknown {
-                    Truth::Unknown
-                } else {
-                    Truth::Fails
-                }
-            }
-            Cond::Not(c) => match self.eval3(c) {
-                Truth::Holds(_) => Truth::Fails,
-                Truth::Fails => Truth::Holds(Captures::default()),
-                Truth::Unknown => Truth::Unknown,
+            Cond::Any(cs) => cs.iter().find_map(|c| self.eval_as(c, negated)),
+            Cond::Not(c) => match self.eval_as(c, !negated) {
+                Some(_) => None,
+                None => Some(Captures::default()),
             },
-            Cond::Field(f) if self.hidden(f) => Truth::Unknown,
-            c => self.eval_leaf(c).map_or(Truth::Fails, Truth::Holds),
+            Cond::Field(f) if self.hidden(f) => negated.then(Captures::default),
+            c => self.eval_leaf(c),
         }
     }
 
@@ -677,7 +646,7 @@ impl<'a> View<'a> {
     /// status are what it said (or `UNKNOWN`, `""`, which no condition takes for a real one).
     fn eval_leaf(&self, c: &Cond) -> Option<Captures> {
         match c {
-            // Combinations are [`eval3`](Self::eval3)'s.
+            // Combinations are [`eval_as`](Self::eval_as)'s.
             Cond::All(_) | Cond::Any(_) | Cond::Not(_) => self.eval(c),
             Cond::Method(ms) => ms.contains(&self.ex.request.method).then(Captures::default),
             Cond::Status(ranges) => {
