@@ -625,12 +625,18 @@ impl<'a> View<'a> {
         }
     }
 
-    /// Whether the field is one the input may have left out of the request: then what the
-    /// exchange holds of it settles nothing.
+    /// Whether the field is one the input may have left out (of the request, or of a body it
+    /// holds only a part of): then what the exchange holds of it settles nothing.
     fn hidden(&self, f: &Field) -> bool {
         let shown = self.ex.request.shown;
         match f.source {
-            Source::RequestBody => matches!(shown, Shown::HeadOnly | Shown::MethodAndUrl),
+            // A body held only in part (over a size limit, or a HAR entry saved without its
+            // content) may hold anything in the rest.
+            Source::RequestBody => {
+                matches!(shown, Shown::HeadOnly | Shown::MethodAndUrl)
+                    || !self.ex.request.body.complete
+            }
+            Source::ResponseBody => self.ex.response.as_ref().is_some_and(|r| !r.body.complete),
             Source::RequestHeader => {
                 shown != Shown::All
                     && f.key.first().is_some_and(|name| {

@@ -184,6 +184,7 @@ fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
         rule("any-known-branch", r#"{ status = 401, any = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "a" } }] }"#),
         rule("not-all-failing", r#"{ status = 401, not = { all = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "b" } }] } }"#),
         rule("not-any-unknown", r#"{ status = 401, not = { any = [{ request_body = { path = "x", missing = true } }, { response_body = { path = "code", equals = "b" } }] } }"#),
+        rule("not-response-code", r#"{ status = 401, not = { response_body = { path = "code", equals = "b" } } }"#),
     ]
     .concat();
     // Not `load`: not-any-unknown's example does not match when seen, as the test shows.
@@ -200,14 +201,22 @@ fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
             "any-known-branch",
             "missing",
             "not-all-failing",
-            "not-equals"
+            "not-equals",
+            "not-response-code"
         ],
         "seen, without headers or body"
     );
     ex.request.shown = crate::exchange::Shown::MethodAndUrl;
     assert_eq!(
         ids(&ex),
-        ["any-known-branch", "not-all-failing"],
+        ["any-known-branch", "not-all-failing", "not-response-code"],
         "unseen: only what the response settles"
+    );
+    // A response body held only in part may have any code in the rest.
+    ex.response.as_mut().unwrap().body.complete = false;
+    assert_eq!(
+        ids(&ex),
+        Vec::<&str>::new(),
+        "unseen, and a response body cut short"
     );
 }
