@@ -24,8 +24,37 @@ pub(crate) struct Command {
 }
 
 /// The words of a shell command line, as `sh` splits them; `None` for an unterminated quote.
-/// Line continuations (a backslash, or cmd's `^`, at the end of a line) join lines.
+/// Line continuations (a backslash, or cmd's `^`, at the end of a line) join lines. A command
+/// written for Windows' cmd (browsers' "Copy as cURL (cmd)": `curl ^"https://…^" ^` with every
+/// special character escaped by `^`) is read once its escapes are undone.
 pub(crate) fn words(line: &str) -> Option<Vec<String>> {
+    if line.contains("^\"") {
+        return sh_words(&uncaret(line));
+    }
+    sh_words(line)
+}
+
+/// cmd's escapes undone: `^x` is `x`, and `^` at the end of a line joins it to the next.
+fn uncaret(line: &str) -> String {
+    let mut out = String::with_capacity(line.len());
+    let mut chars = line.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '^' {
+            out.push(c);
+            continue;
+        }
+        match chars.next() {
+            Some('\r') if chars.peek() == Some(&'\n') => {
+                chars.next();
+            }
+            Some('\n') | None => {}
+            Some(e) => out.push(e),
+        }
+    }
+    out
+}
+
+fn sh_words(line: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let mut word = String::new();
     let mut in_word = false;
@@ -409,6 +438,18 @@ mod tests {
             ["curl", "-X", "POST", "https://x/y"]
         );
         assert_eq!(words("curl 'open"), None);
+        // Chrome's "Copy as cURL (cmd)".
+        assert_eq!(
+            words("curl ^\"https://api.example/x?a=1^&b=2^\" ^\n  -H ^\"content-type: application/json^\" ^\n  --data-raw ^\"^{^\\^\"a^\\^\":1^}^\"").unwrap(),
+            [
+                "curl",
+                "https://api.example/x?a=1&b=2",
+                "-H",
+                "content-type: application/json",
+                "--data-raw",
+                r#"{"a":1}"#
+            ]
+        );
     }
 
     #[test]
