@@ -2222,3 +2222,28 @@ fn a_curl_command_gives_the_request_body_the_rules_read() {
         r.out
     );
 }
+
+#[test]
+fn a_har_entry_whose_upload_was_not_kept_has_an_unknown_body() {
+    // `bodySize` 29 and no `postData` (Chrome leaves large and binary uploads out): the body
+    // may well hold the client_id, so "no client credentials" is not said.
+    let har = r#"{"log":{"version":"1.2","creator":{"name":"triage","version":"1"},"entries":[{"startedDateTime":"2026-11-23T01:00:00Z","time":1,"_triage":{},
+ "request":{"method":"POST","url":"https://login.mypurecloud.com/oauth/token","httpVersion":"HTTP/1.1","headers":[{"name":"Content-Type","value":"application/x-www-form-urlencoded"}],"queryString":[],"cookies":[],"headersSize":-1,"bodySize":29},
+ "response":{"status":401,"statusText":"Unauthorized","httpVersion":"HTTP/1.1","headers":[{"name":"Content-Type","value":"application/json"}],"cookies":[],"content":{"size":90,"mimeType":"application/json","text":"{\"error\":\"invalid_client\",\"description\":\"invalid client\",\"error_description\":\"invalid client\"}"},"redirectURL":"","headersSize":-1,"bodySize":90},
+ "cache":{},"timings":{"send":0,"wait":1,"receive":0}}]}}"#;
+    let r = triage_in(&["-"], Some(har.as_bytes()));
+    assert!(
+        r.out
+            .contains("The client id or secret was not accepted (invalid_client)")
+            && !r.out.contains("carried no client credentials"),
+        "{}",
+        r.out
+    );
+    // The same entry with its body kept, and no client_id in it.
+    let kept = har.replace(
+        r#""bodySize":29},"#,
+        r#""bodySize":29,"postData":{"mimeType":"application/x-www-form-urlencoded","text":"grant_type=client_credentials"}},"#,
+    );
+    let r = triage_in(&["-"], Some(kept.as_bytes()));
+    assert!(r.out.contains("carried no client credentials"), "{}", r.out);
+}

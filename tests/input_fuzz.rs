@@ -1228,6 +1228,12 @@ fn legal_change(rng: &mut Rng, v: &mut Value, k: usize) -> Option<(String, Chang
             let text_present = v
                 .pointer(&at("response/content/text"))
                 .is_some_and(Value::is_string);
+            // Without `postData`, `bodySize` says whether there was a body nobody kept.
+            let upload = if has(v, "request/postData") {
+                Change::Nothing
+            } else {
+                Change::Exchange
+            };
             let optional: &[(&str, Change)] = &[
                 ("cache", Change::Nothing),
                 ("timings", Change::Details),
@@ -1242,7 +1248,7 @@ fn legal_change(rng: &mut Rng, v: &mut Value, k: usize) -> Option<(String, Chang
                 ("request/cookies", Change::Nothing),
                 ("request/queryString", Change::Nothing),
                 ("request/headersSize", Change::Nothing),
-                ("request/bodySize", Change::Nothing),
+                ("request/bodySize", upload),
                 ("request/httpVersion", Change::Details),
                 ("request/postData/mimeType", Change::Nothing),
                 ("request/postData", Change::Exchange),
@@ -1315,8 +1321,13 @@ fn legal_change(rng: &mut Rng, v: &mut Value, k: usize) -> Option<(String, Chang
             let text_present = v
                 .pointer(&at("response/content/text"))
                 .is_some_and(Value::is_string);
+            let upload = if has(v, "request/postData") {
+                Change::Nothing
+            } else {
+                Change::Exchange
+            };
             let mut fields = vec![
-                ("request/bodySize", Change::Nothing),
+                ("request/bodySize", upload),
                 ("request/headersSize", Change::Nothing),
                 ("response/bodySize", Change::Nothing),
                 ("response/headersSize", Change::Nothing),

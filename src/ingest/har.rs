@@ -623,6 +623,13 @@ pub fn entry_to_exchange(
                 limit_body(form.join("&").into_bytes(), body_limit)
             }
         },
+        // No `postData` for a body the tool did not keep (Chrome leaves out large and binary
+        // uploads): the size says there was one, and what it held is unknown.
+        None if num(req.get("bodySize")).is_some_and(|n| n > 0.0) => BodyPrefix {
+            bytes: bytes::Bytes::new(),
+            complete: false,
+            original_size: None,
+        },
         None => BodyPrefix::complete(bytes::Bytes::new()),
     };
     let upstream = upstream_for(parts.host.as_deref(), &parts.path);
