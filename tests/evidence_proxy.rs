@@ -308,35 +308,58 @@ async fn a_403_names_the_operation_and_what_it_requires() {
     assert!(cause.ends_with("The API catalog says postConversationsMessagesAgentless requires permissions: all of: conversation:message:create; accepted OAuth scopes: conversations."), "{cause}");
 }
 
+/// The API's answer to a call for a scope the token lacks.
+fn scope_refusal() -> Response<Body> {
+    Response::builder()
+        .status(403)
+        .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
+        .unwrap()
+}
+
+/// A proxy with `--probe-token` in front of `up`.
+async fn probing_proxy(up: &Upstream) -> triage::proxy::server::ProxyHandle {
+    let cfg = config(&up.url(), &up.url());
+    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
+    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
+    proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await
+}
+
+/// An agentless send with `token`, through `p`.
+fn send_with(
+    c: &reqwest::Client,
+    p: &triage::proxy::server::ProxyHandle,
+    token: &str,
+) -> reqwest::RequestBuilder {
+    c.post(format!(
+        "http://{}/api/v2/conversations/messages/agentless",
+        p.addr
+    ))
+    .header("authorization", format!("Bearer {token}"))
+    .body("{}")
+}
+
+/// The probes `up` was asked.
+fn probes(up: &Upstream) -> Vec<Seen> {
+    up.seen()
+        .into_iter()
+        .filter(|s| s.uri == "/api/v2/tokens/me")
+        .collect()
+}
+
 #[tokio::test]
 async fn probe_token_asks_tokens_me_once_and_the_diagnosis_cites_the_scopes() {
     let up = upstream(|seen| async move {
         if seen.uri == "/api/v2/tokens/me" {
             return Response::new(full(r#"{"organization":{"id":"o1","name":"Acme"},"OAuthClient":{"id":"c1","name":"Outreach bot"},"authorizedScope":["users:readonly","analytics"]}"#));
         }
-        Response::builder()
-            .status(403)
-            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
-            .unwrap()
+        scope_refusal()
     })
     .await;
-    let cfg = config(&up.url(), &up.url());
-    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
-    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
-    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let p = probing_proxy(&up).await;
     let c = client();
-    let call = || {
-        c.post(format!(
-            "http://{}/api/v2/conversations/messages/agentless",
-            p.addr
-        ))
-        .header("authorization", "Bearer code-grant-token")
-        .body("{}")
-        .send()
-    };
     // The first failure of a new token waits for the probe, and cites it; so does the next.
     for attempt in ["first", "second"] {
-        let r = call().await.unwrap();
+        let r = send_with(&c, &p, "code-grant-token").send().await.unwrap();
         assert_eq!(rules(r.headers())[0], "missing-scope", "{attempt} call");
         let cause = r.headers()["triage-cause"].to_str().unwrap();
         assert!(
@@ -346,19 +369,10 @@ async fn probe_token_asks_tokens_me_once_and_the_diagnosis_cites_the_scopes() {
             "{attempt} call: {cause}"
         );
     }
-    let probes = up
-        .seen()
-        .iter()
-        .filter(|s| s.uri == "/api/v2/tokens/me")
-        .count();
-    assert_eq!(probes, 1, "one probe per token");
-    let probe = up
-        .seen()
-        .into_iter()
-        .find(|s| s.uri == "/api/v2/tokens/me")
-        .unwrap();
-    assert_eq!(probe.method, http::Method::GET);
-    assert!(probe.headers["user-agent"]
+    let probes = probes(&up);
+    assert_eq!(probes.len(), 1, "one probe per token");
+    assert_eq!(probes[0].method, http::Method::GET);
+    assert!(probes[0].headers["user-agent"]
         .to_str()
         .unwrap()
         .contains("--probe-token"));
@@ -372,26 +386,12 @@ async fn probe_token_failures_arriving_together_all_wait_for_the_one_probe() {
             tokio::time::sleep(std::time::Duration::from_millis(300)).await;
             return Response::new(full(r#"{"authorizedScope":["users:readonly"]}"#));
         }
-        Response::builder()
-            .status(403)
-            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
-            .unwrap()
+        scope_refusal()
     })
     .await;
-    let cfg = config(&up.url(), &up.url());
-    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
-    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
-    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let p = probing_proxy(&up).await;
     let c = client();
-    let calls = (0..4).map(|_| {
-        c.post(format!(
-            "http://{}/api/v2/conversations/messages/agentless",
-            p.addr
-        ))
-        .header("authorization", "Bearer one-new-token-for-all")
-        .body("{}")
-        .send()
-    });
+    let calls = (0..4).map(|_| send_with(&c, &p, "one-new-token-for-all").send());
     for (i, r) in futures_util::future::join_all(calls)
         .await
         .into_iter()
@@ -406,12 +406,7 @@ async fn probe_token_failures_arriving_together_all_wait_for_the_one_probe() {
             "call {i}: {cause}"
         );
     }
-    let probes = up
-        .seen()
-        .iter()
-        .filter(|s| s.uri == "/api/v2/tokens/me")
-        .count();
-    assert_eq!(probes, 1, "one probe per token");
+    assert_eq!(probes(&up).len(), 1, "one probe per token");
 }
 
 #[tokio::test]
@@ -423,24 +418,12 @@ async fn probe_token_that_fails_leaves_the_failure_diagnosed_without_it() {
                 .body(full(r#"{"status":500}"#))
                 .unwrap();
         }
-        Response::builder()
-            .status(403)
-            .body(full(r#"{"message":"App not authorized to use scope [conversations]","code":"app.not.authorized.for.scope","status":403}"#))
-            .unwrap()
+        scope_refusal()
     })
     .await;
-    let cfg = config(&up.url(), &up.url());
-    let upstream_client = triage::proxy::upstream::build(&cfg).unwrap();
-    let prober = triage::diagnose::probe::Prober::new(upstream_client, cfg.api.clone());
-    let p = proxy_with(cfg, Arc::new(pipeline(None).with_prober(prober))).await;
+    let p = probing_proxy(&up).await;
     let started = std::time::Instant::now();
-    let r = client()
-        .post(format!(
-            "http://{}/api/v2/conversations/messages/agentless",
-            p.addr
-        ))
-        .header("authorization", "Bearer a-token-the-probe-cannot-read")
-        .body("{}")
+    let r = send_with(&client(), &p, "a-token-the-probe-cannot-read")
         .send()
         .await
         .unwrap();
