@@ -71,7 +71,8 @@ impl Prober {
             }
         };
         Some(Box::pin(async move {
-            // A probe that fails drops its sender: the wait ends then too.
+            // A probe says when it is over, found or failed; one whose task is gone (the runtime
+            // shutting down) drops its sender, which ends the wait as well.
             let _ = tokio::time::timeout(WAIT, done.wait_for(|over| *over)).await;
         }))
     }
@@ -83,17 +84,18 @@ impl Prober {
             return None;
         }
         let token = Store::bearer_of(ex)?;
+        // Held from the claim to the entry: a failure that finds the token claimed finds its
+        // probe too.
+        let mut under_way = self.under_way.lock().unwrap_or_else(|p| p.into_inner());
         if !store.claim_probe(token, Instant::now()) {
             return None;
         }
         let auth = HeaderValue::from_str(&format!("Bearer {token}")).ok()?;
         let fp = crate::redact::fingerprint(token.as_bytes());
-        tracing::info!(target: "triage::probe", token = %fp, "--probe-token: asking GET /api/v2/tokens/me about a new token");
         let (tx, rx) = watch::channel(false);
-        self.under_way
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(fp.clone(), rx.clone());
+        under_way.insert(fp.clone(), rx.clone());
+        drop(under_way);
+        tracing::info!(target: "triage::probe", token = %fp, "--probe-token: asking GET /api/v2/tokens/me about a new token");
         let (me, store) = (self.clone(), store.clone());
         tokio::spawn(async move {
             match me.tokens_me(auth).await {

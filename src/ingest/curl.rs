@@ -245,8 +245,8 @@ pub(crate) fn parse(
     }
     let mut req_headers = HeaderMap::new();
     let mut req_body = Vec::new();
-    // Whether the request itself was shown (`curl -v`'s `>` lines, or a pasted request): a
-    // command line gives its method and URL, not (as read here) its headers or body.
+    // Whether the request itself was shown (`curl -v`'s `>` lines, or a pasted request), which
+    // then says more of it than a command line does.
     let mut request_shown = false;
     let mut status: Option<StatusCode> = None;
     let mut version = None;
