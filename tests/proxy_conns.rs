@@ -347,6 +347,50 @@ async fn shutdown_grace_answers_what_waits_and_cuts_what_streams() {
     );
 }
 
+/// The same for an HTTP/2 client: its stream is a task of its own, woken at the cut to answer.
+#[tokio::test]
+async fn shutdown_grace_answers_an_http2_stream_that_waits() {
+    let up = upstream(|_| async {
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        Response::new(full("too late"))
+    })
+    .await;
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = Duration::from_millis(300);
+    let p = proxy(cfg).await;
+    let client = reqwest::Client::builder()
+        .http2_prior_knowledge()
+        .build()
+        .unwrap();
+    let url = format!("http://{}/api/v2/slow-head", p.addr);
+    let waiting = tokio::spawn(async move { client.get(url).send().await });
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), p.shutdown())
+        .await
+        .expect("shutdown outlasted its grace")
+        .unwrap();
+    assert_between(
+        "shutdown with an HTTP/2 exchange in flight took",
+        start.elapsed(),
+        Duration::from_millis(300),
+        Duration::from_millis(1500),
+    );
+    let r = waiting
+        .await
+        .unwrap()
+        .expect("the HTTP/2 stream was answered, not reset");
+    assert_eq!(r.version(), http::Version::HTTP_2);
+    assert_eq!(r.status(), 503);
+    let status = r.headers()["proxy-status"].to_str().unwrap().to_owned();
+    assert!(
+        status.starts_with(
+            "triage; error=proxy_internal_response; details=\"triage is shutting down"
+        ),
+        "proxy-status: {status}"
+    );
+}
+
 /// An exchange in flight when shutdown begins finishes, and its response says
 /// `Connection: close`: hyper closes the connection after it, and a client must not reuse it.
 #[tokio::test]

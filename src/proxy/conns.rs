@@ -123,8 +123,9 @@ impl Conns {
     }
 
     /// The grace is over: wakes every connection so that an HTTP/1 exchange still waiting for
-    /// its upstream sees the cut and answers 503, and keeps polling them so that the answer is
-    /// written (a body already streaming streams on until [`Conns::force`]).
+    /// its upstream sees the cut and answers 503 (an HTTP/2 stream, a task of its own, is woken
+    /// by the forwarder's `cut_notify`), and keeps polling them so that the answer is written
+    /// (a body already streaming streams on until [`Conns::force`]).
     pub(crate) fn cut(&self) {
         self.state.store(CUTTING, Ordering::Release);
         self.wake_all();

@@ -35,6 +35,9 @@ pub struct Shared {
     /// 503, and exchanges dropped from then on were cut by triage, not left by their clients,
     /// and are logged so.
     pub(super) cut: std::sync::atomic::AtomicBool,
+    /// Told at the cut, to wake the HTTP/2 streams still waiting for their upstream (each is a
+    /// task of its own, which waking the connections does not reach).
+    pub(super) cut_notify: tokio::sync::Notify,
 }
 
 impl Shared {
@@ -52,6 +55,7 @@ impl Shared {
             seq: AtomicU64::new(0),
             stopping: std::sync::atomic::AtomicBool::new(false),
             cut: std::sync::atomic::AtomicBool::new(false),
+            cut_notify: tokio::sync::Notify::new(),
         }
     }
 
@@ -283,6 +287,8 @@ pub async fn handle(
 
     let method = parts.method.clone();
     let uri = parts.uri.clone();
+    // An HTTP/2 stream's waits are woken at the shutdown's cut by `Shared::cut_notify`.
+    let woken = (parts.version == Version::HTTP_2).then_some(&shared.cut_notify);
     let kind = UpstreamKind::for_path(uri.path());
     let up = shared.cfg.upstream(kind);
     let mut pending = Abandon::new(
@@ -397,7 +403,7 @@ pub async fn handle(
     // One pinned request future whichever way it is awaited: this future is moved whole for
     // every exchange, so two copies of it in its states would cost a copy each time.
     tokio::pin!(request);
-    let waited = unless_cut(&shared.cut, async {
+    let waited = unless_cut(&shared.cut, woken, async {
         // The response timeout counts from the end of the upload: a client that uploads slowly
         // is not the upstream's fault. A stalled upload is bounded by the body's idle timeout
         // instead.
@@ -499,6 +505,7 @@ pub async fn handle(
     while let Some(b) = rest.as_mut() {
         let Some(frame) = unless_cut(
             &shared.cut,
+            woken,
             tokio::time::timeout(shared.cfg.idle_timeout, b.frame()),
         )
         .await
@@ -608,7 +615,7 @@ pub async fn handle(
     let verdict = if inspection == Inspection::Complete {
         if let Some(ready) = shared.inspector.prepare(&ex) {
             // Bounded by the inspector; the shutdown's cut ends the wait sooner.
-            unless_cut(&shared.cut, ready).await;
+            unless_cut(&shared.cut, woken, ready).await;
         }
         shared.inspector.inspect(&ex)
     } else {
@@ -637,16 +644,26 @@ pub async fn handle(
 /// Awaits `f` unless the shutdown grace runs out first (`None` then). One relaxed load per
 /// poll, of a flag no one writes until then. It registers no waker of its own: an HTTP/1
 /// connection's task, which polls this exchange, is woken by `Conns::cut`. An HTTP/2 stream
-/// runs in a task of its own that nothing wakes at the cut, so it is cut with its connection
-/// unless its upstream stirs first.
+/// runs in a task of its own that nothing else wakes at the cut: it passes `woken`
+/// ([`Shared::cut_notify`]), and is woken by it.
 async fn unless_cut<F: std::future::Future>(
     cut: &std::sync::atomic::AtomicBool,
+    woken: Option<&tokio::sync::Notify>,
     f: F,
 ) -> Option<F::Output> {
     let mut f = std::pin::pin!(f);
+    let mut notified = std::pin::pin!(woken.map(tokio::sync::Notify::notified));
+    if let Some(n) = notified.as_mut().as_pin_mut() {
+        // Registered before the flag is first read, so a cut between the two is not missed.
+        n.enable();
+    }
     std::future::poll_fn(|cx| {
         if cut.load(Ordering::Relaxed) {
             return std::task::Poll::Ready(None);
+        }
+        if let Some(n) = notified.as_mut().as_pin_mut() {
+            // Only to be woken: the flag above says whether the cut came.
+            let _ = std::future::Future::poll(n, cx);
         }
         f.as_mut().poll(cx).map(Some)
     })

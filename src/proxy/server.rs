@@ -215,6 +215,7 @@ impl Proxy {
         {
             tracing::warn!(grace = ?cfg.shutdown_grace, "shutdown grace period over; answering 503 to exchanges still waiting for the upstream, closing the others");
             shared.cut.store(true, std::sync::atomic::Ordering::Relaxed);
+            shared.cut_notify.notify_waiters();
             conns.cut();
             // Writing a short 503 takes a moment; a connection that closes on its own ends
             // this early.
