@@ -2247,3 +2247,56 @@ fn a_har_entry_whose_upload_was_not_kept_has_an_unknown_body() {
     let r = triage_in(&["-"], Some(kept.as_bytes()));
     assert!(r.out.contains("carried no client credentials"), "{}", r.out);
 }
+
+#[test]
+fn a_har_that_kept_a_credential_header_is_not_taken_for_sanitised_after_it() {
+    // An entry that carries `Authorization` shows the file kept credential headers: an entry
+    // after it without one really had none. Before it, nothing is known yet.
+    let entry = |t: &str, auth: bool, status: u16, body: &str| {
+        let headers = if auth {
+            r#"[{"name":"Authorization","value":"Bearer a-token-of-the-app-0123456789"}]"#
+        } else {
+            "[]"
+        };
+        format!(
+            r#"{{"startedDateTime":"2026-11-23T01:00:0{t}Z","time":1,"request":{{"method":"GET","url":"https://api.mypurecloud.com/api/v2/users/me","httpVersion":"HTTP/1.1","headers":{headers},"queryString":[],"cookies":[],"headersSize":-1,"bodySize":0}},"response":{{"status":{status},"statusText":"","httpVersion":"HTTP/1.1","headers":[{{"name":"Content-Type","value":"application/json"}}],"cookies":[],"content":{{"size":10,"mimeType":"application/json","text":{body}}},"redirectURL":"","headersSize":-1,"bodySize":10}},"cache":{{}},"timings":{{"send":0,"wait":1,"receive":0}}}}"#
+        )
+    };
+    let ok = entry("0", true, 200, r#""{\"id\":\"u1\"}""#);
+    let refused = |t| {
+        entry(
+            t,
+            false,
+            401,
+            r#""{\"message\":\"Authentication required\",\"code\":\"authentication.required\",\"status\":401}""#,
+        )
+    };
+    let har = |entries: &[String]| {
+        format!(
+            r#"{{"log":{{"version":"1.2","creator":{{"name":"WebInspector","version":"537.36"}},"entries":[{}]}}}}"#,
+            entries.join(",")
+        )
+    };
+    let after = triage_in(&["-"], Some(har(&[ok.clone(), refused("1")]).as_bytes()));
+    assert!(
+        after
+            .out
+            .contains("the request has no Authorization header"),
+        "after an entry with Authorization:\n{}",
+        after.out
+    );
+    let before = triage_in(
+        &["-"],
+        Some(har(&[refused("0"), ok.replace(":00:00Z", ":00:01Z")]).as_bytes()),
+    );
+    assert!(
+        !before
+            .out
+            .contains("the request has no Authorization header")
+            && before.out.contains(
+                "The API did not accept the request's credentials (authentication.required)."
+            ),
+        "before any entry with Authorization:\n{}",
+        before.out
+    );
+}

@@ -481,6 +481,9 @@ pub struct HarReader<R> {
     pub skipped: super::SkippedByReason,
     /// The first entries skipped as [`UNREADABLE`], with where and why.
     pub unreadable: Vec<Unreadable>,
+    /// An entry so far carried a credential header: the tool that wrote the file kept them,
+    /// so the entries after it are not taken for sanitised.
+    credentials_kept: bool,
 }
 
 impl<R: BufRead> HarReader<R> {
@@ -491,6 +494,22 @@ impl<R: BufRead> HarReader<R> {
             seq: 0,
             skipped: super::SkippedByReason::new(),
             unreadable: Vec::new(),
+            credentials_kept: false,
+        }
+    }
+
+    /// [`Shown::MaybeSanitized`] unless this file showed it keeps credential headers.
+    fn judge_sanitised(&mut self, ex: &mut Exchange) {
+        use crate::exchange::Shown;
+        if ex.request.shown != Shown::MaybeSanitized {
+            return;
+        }
+        let h = &ex.request.headers;
+        self.credentials_kept |= ["authorization", "proxy-authorization", "cookie"]
+            .iter()
+            .any(|n| h.contains_key(*n));
+        if self.credentials_kept {
+            ex.request.shown = Shown::All;
         }
     }
 }
@@ -523,7 +542,8 @@ impl<R: BufRead> Iterator for HarReader<R> {
                         index,
                     };
                     match entry_to_exchange(&value, origin, self.seq + 1, self.opts.body_limit) {
-                        Ok(ex) => {
+                        Ok(mut ex) => {
+                            self.judge_sanitised(&mut ex);
                             self.seq += 1;
                             return Some(Ok(ex));
                         }
