@@ -2185,7 +2185,17 @@ fn a_har_without_credential_headers_may_have_been_sanitised() {
             browser.out
         );
     }
+    assert_eq!(
+        browser
+            .out
+            .matches("note: this HAR entry has no Authorization header, and a browser's sanitised export")
+            .count(),
+        2,
+        "a note with each refused call:\n{}",
+        browser.out
+    );
     let ours = triage_in(&["-"], Some(har(r#""_triage":{},"#).as_bytes()));
+    assert!(!ours.out.contains("sanitised export"), "{}", ours.out);
     for claim in [
         "carried no client credentials",
         "the request has no Authorization header",

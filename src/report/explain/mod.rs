@@ -134,6 +134,22 @@ fn request_note(ex: &Exchange) -> Option<String> {
     )
 }
 
+/// The note of a refused call (401, 403) from a HAR that may have been sanitised and whose
+/// entry has no `Authorization`: the rules took the header for unknown, not missing, and the
+/// reader should know why a diagnosis does not say whether one was sent.
+fn credentials_note(ex: &Exchange) -> Option<String> {
+    let refused = matches!(ex.status(), Some(401 | 403));
+    let unknown = ex.request.shown == crate::exchange::Shown::MaybeSanitized
+        && !ex.request.headers.contains_key(http::header::AUTHORIZATION);
+    (refused && unknown).then(|| {
+        "this HAR entry has no Authorization header, and a browser's sanitised export \
+         (Chrome's default) drops it: triage does not take it for missing, and the diagnosis \
+         rests on the response. A HAR exported with its sensitive data and then passed \
+         through `triage redact` keeps the header as a placeholder, which the rules can check"
+            .to_owned()
+    })
+}
+
 /// An exchange failed when it got no response or a status of 400 or more.
 pub fn is_failure(status: Option<u16>) -> bool {
     status.is_none_or(|s| s >= 400)
@@ -715,7 +731,10 @@ fn record(
         status: shown.status(),
         correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
-        notes: request_note(ex).into_iter().collect(),
+        notes: request_note(ex)
+            .into_iter()
+            .chain(credentials_note(ex))
+            .collect(),
         outcome: ex.outcome,
         outcome_text: ex.outcome.map(|o| {
             let api_answered = ex.response.is_some() && !answered_by_triage(ex);
