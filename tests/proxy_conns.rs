@@ -247,6 +247,21 @@ async fn shutdown_does_not_wait_for_clients_without_a_request() {
     }
 }
 
+/// Shuts `p` (with a 300 ms grace) down, which must take the grace and not much more.
+async fn shut_down_after_grace(p: triage::proxy::server::ProxyHandle, what: &str) {
+    let start = Instant::now();
+    tokio::time::timeout(Duration::from_secs(5), p.shutdown())
+        .await
+        .expect("shutdown outlasted its grace")
+        .unwrap();
+    assert_between(
+        what,
+        start.elapsed(),
+        Duration::from_millis(300),
+        Duration::from_millis(1500),
+    );
+}
+
 /// After the grace: an exchange still waiting for its upstream gets triage's 503 (the client
 /// learns why, and that the request may have reached the API); one whose response head went
 /// out already can only be cut.
@@ -285,17 +300,7 @@ async fn shutdown_grace_answers_what_waits_and_cuts_what_streams() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let start = Instant::now();
-    tokio::time::timeout(Duration::from_secs(5), p.shutdown())
-        .await
-        .expect("shutdown outlasted its grace")
-        .unwrap();
-    assert_between(
-        "shutdown with exchanges in flight took",
-        start.elapsed(),
-        Duration::from_millis(300),
-        Duration::from_millis(1500),
-    );
+    shut_down_after_grace(p, "shutdown with exchanges in flight took").await;
 
     let (got, _) = until_closed(&mut waiting, Duration::from_secs(2)).await;
     let (head, body) = split_response(&got);
@@ -365,17 +370,7 @@ async fn shutdown_grace_answers_an_http2_stream_that_waits() {
     let url = format!("http://{}/api/v2/slow-head", p.addr);
     let waiting = tokio::spawn(async move { client.get(url).send().await });
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let start = Instant::now();
-    tokio::time::timeout(Duration::from_secs(5), p.shutdown())
-        .await
-        .expect("shutdown outlasted its grace")
-        .unwrap();
-    assert_between(
-        "shutdown with an HTTP/2 exchange in flight took",
-        start.elapsed(),
-        Duration::from_millis(300),
-        Duration::from_millis(1500),
-    );
+    shut_down_after_grace(p, "shutdown with an HTTP/2 exchange in flight took").await;
     let r = waiting
         .await
         .unwrap()
