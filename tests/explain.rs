@@ -2310,3 +2310,50 @@ fn a_har_that_kept_a_credential_header_is_not_taken_for_sanitised_after_it() {
         before.out
     );
 }
+
+#[test]
+fn an_undiagnosed_failure_whose_request_was_not_shown_says_what_would_show_it() {
+    let body = br#"{"message":"Something odd","code":"odd.thing","status":400}"#;
+    let bare = triage_in(
+        &[
+            "--method",
+            "POST",
+            "--path",
+            "/api/v2/conversations/messages/agentless",
+            "-",
+        ],
+        Some(body),
+    );
+    assert!(
+        bare.out.contains("(no diagnosis)")
+            && bare
+                .out
+                .contains("note: the input does not show the request's headers or body"),
+        "{}",
+        bare.out
+    );
+    let mut verbose = b"> POST /api/v2/conversations/messages/agentless HTTP/1.1\n> Host: api.mypurecloud.com\n> Content-Type: application/json\n>\n< HTTP/1.1 400 Bad Request\n< Content-Type: application/json\n<\n".to_vec();
+    verbose.extend_from_slice(body);
+    let r = triage_in(&["-"], Some(&verbose));
+    assert!(
+        r.out.contains(
+            "note: the input does not show the request's body (`curl -v` does not print it)"
+        ),
+        "{}",
+        r.out
+    );
+    // A diagnosed failure, or a request shown whole, gets no such note.
+    let conflict = triage_in(
+        &["--method", "PUT", "--path", "/api/v2/x", "-"],
+        Some(br#"{"message":"x","code":"request.conflict","status":409}"#),
+    );
+    assert!(
+        !conflict.out.contains("does not show the request"),
+        "{}",
+        conflict.out
+    );
+    let mut whole = b"$ curl -v -X POST https://api.mypurecloud.com/api/v2/conversations/messages/agentless -d '{}'\n".to_vec();
+    whole.extend_from_slice(&verbose);
+    let r = triage_in(&["-"], Some(&whole));
+    assert!(!r.out.contains("does not show the request"), "{}", r.out);
+}

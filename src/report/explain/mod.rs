@@ -150,6 +150,28 @@ fn credentials_note(ex: &Exchange) -> Option<String> {
     })
 }
 
+/// The note of an undiagnosed failure whose request the input did not show whole (its method
+/// and path known): rules that read the request's headers or body could not match, and the
+/// reader learns what input would let them.
+fn unshown_note(ex: &Exchange, diagnosed: bool) -> Option<String> {
+    use crate::exchange::Shown;
+    let r = &ex.request;
+    if diagnosed || !is_failure(ex.status()) || !(r.method_known() && r.path_known()) {
+        return None;
+    }
+    match r.shown {
+        Shown::MethodAndUrl => Some(
+            "the input does not show the request's headers or body, so the rules that read              them could not match: `curl -v` output with the curl command above it, or a HAR              file, shows them"
+                .to_owned(),
+        ),
+        Shown::HeadOnly if !matches!(r.method.as_str(), "GET" | "HEAD" | "DELETE") => Some(
+            "the input does not show the request's body (`curl -v` does not print it), so the              rules that read it could not match: paste the curl command above the output to              give it"
+                .to_owned(),
+        ),
+        _ => None,
+    }
+}
+
 /// An exchange failed when it got no response or a status of 400 or more.
 pub fn is_failure(status: Option<u16>) -> bool {
     status.is_none_or(|s| s >= 400)
@@ -685,7 +707,7 @@ fn record(
     // text quoted from it into a diagnosis (a cause quoting the upstream's message, say).
     let (shown, secrets) = redact::exchange_and_secrets(ex, keep_content);
     let scrub = |t: &str| secrets.scrub(t).into_owned();
-    let diagnoses = diagnoses
+    let diagnoses: Vec<DiagnosisRecord> = diagnoses
         .iter()
         .map(|d| DiagnosisRecord {
             rule: d.rule.clone(),
@@ -717,6 +739,7 @@ fn record(
             operation: d.operation.clone(),
         })
         .collect();
+    let diagnosed = !diagnoses.is_empty();
     ExchangeRecord {
         index,
         file: file.to_owned(),
@@ -734,6 +757,7 @@ fn record(
         notes: request_note(ex)
             .into_iter()
             .chain(credentials_note(ex))
+            .chain(unshown_note(ex, diagnosed))
             .collect(),
         outcome: ex.outcome,
         outcome_text: ex.outcome.map(|o| {
