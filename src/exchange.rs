@@ -137,13 +137,15 @@ pub enum Shown {
 }
 
 impl Shown {
+    /// The request headers a sanitised HAR drops (lower case).
+    pub const SANITISED_HEADERS: [&'static str; 3] =
+        ["authorization", "proxy-authorization", "cookie"];
+
     /// Whether the request's header `name` (lower case) may have been left out of the input.
     pub fn may_lack_header(self, name: &str) -> bool {
         match self {
             Shown::All | Shown::HeadOnly => false,
-            Shown::MaybeSanitized => {
-                matches!(name, "authorization" | "proxy-authorization" | "cookie")
-            }
+            Shown::MaybeSanitized => Self::SANITISED_HEADERS.contains(&name),
             Shown::MethodAndUrl => true,
         }
     }

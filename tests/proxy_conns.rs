@@ -247,19 +247,24 @@ async fn shutdown_does_not_wait_for_clients_without_a_request() {
     }
 }
 
-/// Shuts `p` (with a 300 ms grace) down, which must take the grace and not much more.
+/// The shutdown grace of [`short_grace_proxy`].
+const GRACE: Duration = Duration::from_millis(300);
+
+/// A proxy in front of `up` whose shutdown grace is [`GRACE`].
+async fn short_grace_proxy(up: &Upstream) -> triage::proxy::server::ProxyHandle {
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.shutdown_grace = GRACE;
+    proxy(cfg).await
+}
+
+/// Shuts `p` (a [`short_grace_proxy`]) down, which must take the grace and not much more.
 async fn shut_down_after_grace(p: triage::proxy::server::ProxyHandle, what: &str) {
     let start = Instant::now();
     tokio::time::timeout(Duration::from_secs(5), p.shutdown())
         .await
         .expect("shutdown outlasted its grace")
         .unwrap();
-    assert_between(
-        what,
-        start.elapsed(),
-        Duration::from_millis(300),
-        Duration::from_millis(1500),
-    );
+    assert_between(what, start.elapsed(), GRACE, Duration::from_millis(1500));
 }
 
 /// After the grace: an exchange still waiting for its upstream gets triage's 503 (the client
@@ -286,9 +291,7 @@ async fn shutdown_grace_answers_what_waits_and_cuts_what_streams() {
         Response::new(StreamBody::new(chunks).boxed())
     })
     .await;
-    let mut cfg = config(&up.url(), &up.url());
-    cfg.shutdown_grace = Duration::from_millis(300);
-    let p = proxy(cfg).await;
+    let p = short_grace_proxy(&up).await;
     let mut waiting = TcpStream::connect(p.addr).await.unwrap();
     waiting
         .write_all(b"GET /api/v2/slow-head HTTP/1.1\r\nhost: a\r\n\r\n")
@@ -360,9 +363,7 @@ async fn shutdown_grace_answers_an_http2_stream_that_waits() {
         Response::new(full("too late"))
     })
     .await;
-    let mut cfg = config(&up.url(), &up.url());
-    cfg.shutdown_grace = Duration::from_millis(300);
-    let p = proxy(cfg).await;
+    let p = short_grace_proxy(&up).await;
     let client = reqwest::Client::builder()
         .http2_prior_knowledge()
         .build()

@@ -67,40 +67,6 @@ pub(crate) fn command_line(line: &str) -> Option<&str> {
     l.starts_with("curl ").then_some(l)
 }
 
-/// Method (`-X`/`--request`, or POST for `-d`/`--data*`) and URL of a curl command line.
-fn from_command(cmd: &str) -> (Option<Method>, Option<String>) {
-    let words: Vec<&str> = cmd
-        .split_whitespace()
-        .map(|w| w.trim_matches(|c| c == '\'' || c == '"'))
-        .collect();
-    let mut method = None;
-    let mut url = None;
-    let mut data = false;
-    let mut it = words.iter().skip(1);
-    while let Some(w) = it.next() {
-        match *w {
-            "-X" | "--request" => {
-                method = it
-                    .next()
-                    .and_then(|m| Method::from_bytes(m.as_bytes()).ok());
-            }
-            w if w.starts_with("-X") && w.len() > 2 => {
-                method = Method::from_bytes(&w.as_bytes()[2..]).ok();
-            }
-            w if w == "-d" || w.starts_with("--data") || w == "-F" || w == "--form" => data = true,
-            w if w.starts_with("http://") || w.starts_with("https://") => url = Some(w.to_owned()),
-            _ => {}
-        }
-    }
-    if method.is_none() && data {
-        method = Some(Method::POST);
-    }
-    if method.is_none() && url.is_some() {
-        method = Some(Method::GET);
-    }
-    (method, url)
-}
-
 /// The transcript as curl printed it, from one pasted out of an email: every line indented
 /// alike (by spaces or a tab: the common indentation is removed), or quoted with `>` (one level
 /// removed, with the space after it, as often as every line is quoted). Email quoting of
@@ -208,9 +174,6 @@ pub(crate) fn parse(
     // command gives it.
     let mut command: Option<super::curl_cmd::Command> = None;
     while let Some(first) = all.get(i).and_then(|(l, _)| command_line(l)) {
-        let (m, url) = from_command(first);
-        method = m.or(method);
-        target = url.or(target);
         let mut text = first.to_owned();
         let mut end = i + 1;
         let words = loop {
@@ -233,8 +196,16 @@ pub(crate) fn parse(
                 command = Some(c);
                 i = end;
             }
-            // A quote that never closes: the first line alone says what it can.
+            // A quote that never closes: the first line, split at spaces, says its method and
+            // URL; not what the request carried.
             None => {
+                let words: Vec<String> = first
+                    .split_whitespace()
+                    .map(|w| w.trim_matches(|c| c == '\'' || c == '"').to_owned())
+                    .collect();
+                let c = super::curl_cmd::parse(&words);
+                method = c.method.or(method);
+                target = c.url.or(target);
                 command = None;
                 i += 1;
             }
@@ -485,6 +456,14 @@ mod tests {
             &mut Vec::new(),
         )
         .unwrap()
+    }
+
+    #[test]
+    fn a_command_whose_quote_never_closes_still_gives_method_and_url() {
+        let ex = p("$ curl -X PUT https://api.mypurecloud.com/api/v2/x -d '{\"a\":\nHTTP/1.1 409 Conflict\r\n\r\n{}");
+        assert_eq!(ex.request.method, Method::PUT);
+        assert_eq!(ex.request.path, "/api/v2/x");
+        assert_eq!(ex.request.shown, crate::exchange::Shown::MethodAndUrl);
     }
 
     #[test]

@@ -505,9 +505,7 @@ impl<R: BufRead> HarReader<R> {
             return;
         }
         let h = &ex.request.headers;
-        self.credentials_kept |= ["authorization", "proxy-authorization", "cookie"]
-            .iter()
-            .any(|n| h.contains_key(*n));
+        self.credentials_kept |= Shown::SANITISED_HEADERS.iter().any(|n| h.contains_key(*n));
         if self.credentials_kept {
             ex.request.shown = Shown::All;
         }
