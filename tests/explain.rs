@@ -2342,6 +2342,14 @@ fn an_undiagnosed_failure_whose_request_was_not_shown_says_what_would_show_it() 
         "{}",
         r.out
     );
+    // The note reads as one sentence, single-spaced.
+    assert!(
+        bare.out.contains(
+            "note: the input does not show the request's headers or body, so the rules that read them could not match: `curl -v` output with the curl command above it, or a HAR file, shows them"
+        ),
+        "{}",
+        bare.out
+    );
     // A diagnosed failure, or a request shown whole, gets no such note.
     let conflict = triage_in(
         &["--method", "PUT", "--path", "/api/v2/x", "-"],

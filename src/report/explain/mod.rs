@@ -161,11 +161,15 @@ fn unshown_note(ex: &Exchange, diagnosed: bool) -> Option<String> {
     }
     match r.shown {
         Shown::MethodAndUrl => Some(
-            "the input does not show the request's headers or body, so the rules that read              them could not match: `curl -v` output with the curl command above it, or a HAR              file, shows them"
+            "the input does not show the request's headers or body, so the rules that read \
+             them could not match: `curl -v` output with the curl command above it, or a HAR \
+             file, shows them"
                 .to_owned(),
         ),
         Shown::HeadOnly if !matches!(r.method.as_str(), "GET" | "HEAD" | "DELETE") => Some(
-            "the input does not show the request's body (`curl -v` does not print it), so the              rules that read it could not match: paste the curl command above the output to              give it"
+            "the input does not show the request's body (`curl -v` does not print it), so the \
+             rules that read it could not match: paste the curl command above the output to \
+             give it"
                 .to_owned(),
         ),
         _ => None,
