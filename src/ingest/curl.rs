@@ -28,6 +28,17 @@ pub fn is_request_line(line: &str) -> bool {
         && v.starts_with("HTTP/")
 }
 
+/// A line curl printed (a request or status line, `curl -v`'s marked lines), which no command
+/// line runs on into.
+fn printed_by_curl(line: &str) -> bool {
+    let l = line.trim_end();
+    is_request_line(l)
+        || status_line(l).is_some()
+        || ["> ", "< ", "* "].iter().any(|m| l.starts_with(m))
+        || l == ">"
+        || l == "<"
+}
+
 /// The HTTP version of a status line (`HTTP/2 404`).
 fn status_line_version(line: &str) -> Option<http::Version> {
     crate::exchange::parse_version(line.split_whitespace().next()?)
@@ -181,6 +192,10 @@ pub(crate) fn parse(
             match super::curl_cmd::words(&text) {
                 Some(w) if !continued => break Some(w),
                 _ if end >= all.len() || end - i > MAX_COMMAND_LINES => break None,
+                // A quote that runs into what curl printed was never closed in the command: a
+                // `'` in the request's body below would close it, and the command would then
+                // swallow the request it printed and give a body that was not sent.
+                _ if printed_by_curl(&all[end].0) => break None,
                 _ => {
                     text.push('\n');
                     text.push_str(&all[end].0);
@@ -464,6 +479,20 @@ mod tests {
         assert_eq!(ex.request.method, Method::PUT);
         assert_eq!(ex.request.path, "/api/v2/x");
         assert_eq!(ex.request.shown, crate::exchange::Shown::MethodAndUrl);
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_does_not_swallow_the_request_curl_printed() {
+        // The `'` in the body closes the command's quote only lines later, in the request
+        // curl printed: the command must not run on into it.
+        let ex = p("$ curl -i -X POST 'https://login.mypurecloud.ie/oauth/token' --data-raw 'client_secret=ab'cd&grant_type=client_credentials'\nPOST /oauth/token HTTP/1.1\nHost: login.mypurecloud.ie\nContent-Type: application/x-www-form-urlencoded\n\nclient_secret=ab'cd&grant_type=client_credentials\nHTTP/1.1 400 X\ncontent-type: application/json\n\n{\"error\":\"invalid_client\"}");
+        assert_eq!(ex.request.method, Method::POST);
+        assert_eq!(ex.request.shown, crate::exchange::Shown::All);
+        assert_eq!(
+            &ex.request.body.bytes[..],
+            b"client_secret=ab'cd&grant_type=client_credentials"
+        );
+        assert_eq!(ex.status(), Some(400));
     }
 
     #[test]
