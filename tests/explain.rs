@@ -509,7 +509,7 @@ fn summary_caps_correlation_ids_and_records() {
             http::HeaderValue::from_str(&format!("corr-{i}")).unwrap(),
         );
         let d = p.diagnose(&ex);
-        report.observe("x", i, &ex, &d);
+        report.observe("x", i, &ex, &d, false);
     }
     assert_eq!(report.records.len(), 5);
     assert_eq!(report.totals.records_dropped, 10);
@@ -577,7 +577,7 @@ fn customer_text_in_evidence_is_redacted_unless_kept() {
         .push(("client_secret".into(), "a-client-secret-value".into()));
     for keep in [false, true] {
         let mut report = Report::new(keep);
-        let rec = report.observe("x", 0, &ex, &d).unwrap();
+        let rec = report.observe("x", 0, &ex, &d, false).unwrap();
         let ev = &rec.diagnoses[0].evidence;
         assert_eq!(
             ev["textBody"] == "Hello, my card number is 4111",
@@ -2312,7 +2312,7 @@ fn a_har_that_kept_a_credential_header_is_not_taken_for_sanitised_after_it() {
 }
 
 #[test]
-fn an_undiagnosed_failure_whose_request_was_not_shown_says_what_would_show_it() {
+fn a_failure_whose_request_was_not_shown_says_what_would_show_it() {
     let body = br#"{"message":"Something odd","code":"odd.thing","status":400}"#;
     let bare = triage_in(
         &[
@@ -2345,21 +2345,36 @@ fn an_undiagnosed_failure_whose_request_was_not_shown_says_what_would_show_it() 
     // The note reads as one sentence, single-spaced.
     assert!(
         bare.out.contains(
-            "note: the input does not show the request's headers or body, so the rules that read them could not match: `curl -v` output with the curl command above it, or a HAR file, shows them"
+            "note: the input does not show the request's headers or body: a rule that reads them could not be checked, and it might have matched. `curl -v` output with the curl command above it, or a HAR file, shows them"
         ),
         "{}",
         bare.out
     );
-    // A diagnosed failure, or a request shown whole, gets no such note.
+    // A diagnosed failure gets it too when a rule that reads the request might have said more:
+    // `recontact-disabled` reads the body, which a bare 409 does not show.
     let conflict = triage_in(
         &["--method", "PUT", "--path", "/api/v2/x", "-"],
         Some(br#"{"message":"x","code":"request.conflict","status":409}"#),
     );
     assert!(
-        !conflict.out.contains("does not show the request"),
+        conflict.out.contains("request-conflict")
+            && conflict.out.contains(
+                "note: the input does not show the request's headers or body: a rule that reads them could not be checked, and it might have said more than this diagnosis."
+            ),
         "{}",
         conflict.out
     );
+    // No rule for a 404 reads the request's headers or body: nothing to show, no note.
+    let missing = triage_in(
+        &["--method", "GET", "--path", "/api/v2/users/u-1", "-"],
+        Some(br#"{"message":"x","code":"not.found","status":404}"#),
+    );
+    assert!(
+        !missing.out.contains("does not show the request"),
+        "{}",
+        missing.out
+    );
+    // A request shown whole gets no such note.
     let mut whole = b"$ curl -v -X POST https://api.mypurecloud.com/api/v2/conversations/messages/agentless -d '{}'\n".to_vec();
     whole.extend_from_slice(&verbose);
     let r = triage_in(&["-"], Some(&whole));

@@ -246,8 +246,9 @@ pub fn replay(
                     report.other_host(host);
                     continue;
                 }
-                let diagnoses = pipeline.diagnose(&exchange);
-                if let Some(rec) = report.observe(&names[input], entry, &exchange, &diagnoses) {
+                let (diagnoses, undecided) = pipeline.diagnose_noting(&exchange);
+                let seen = report.observe(&names[input], entry, &exchange, &diagnoses, undecided);
+                if let Some(rec) = seen {
                     each(&rec)?;
                 }
             }

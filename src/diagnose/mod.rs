@@ -58,15 +58,29 @@ impl Engine {
     /// Every rule matching `ex` in its context, best first; empty without a response. A 403's
     /// diagnoses also name what the catalog says the operation requires.
     pub fn diagnose_in(&self, ex: &Exchange, ctx: &Context) -> Vec<Diagnosis> {
+        self.diagnosing(ex, ctx, false).0
+    }
+
+    /// [`diagnose_in`](Self::diagnose_in), and whether a rule that did not match might have,
+    /// had the input shown the whole request (its headers, its body).
+    pub fn diagnose_noting(&self, ex: &Exchange, ctx: &Context) -> (Vec<Diagnosis>, bool) {
+        self.diagnosing(ex, ctx, true)
+    }
+
+    fn diagnosing(&self, ex: &Exchange, ctx: &Context, note: bool) -> (Vec<Diagnosis>, bool) {
         if ex.response.is_none() {
-            return Vec::new();
+            return (Vec::new(), false);
         }
         let operation = ctx.operation_id();
         let requirement = (ex.status() == Some(403))
             .then(|| ctx.requirement())
             .flatten();
-        self.rules
-            .matches_in(ex, &ctx.rules)
+        let (matches, undecided) = if note {
+            self.rules.matches_noting(ex, &ctx.rules)
+        } else {
+            (self.rules.matches_in(ex, &ctx.rules), false)
+        };
+        let diagnoses = matches
             .into_iter()
             .map(|m| Diagnosis {
                 rule: m.rule.id.clone(),
@@ -86,6 +100,7 @@ impl Engine {
                 }
                 d
             })
-            .collect()
+            .collect();
+        (diagnoses, undecided)
     }
 }

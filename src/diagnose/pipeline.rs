@@ -131,16 +131,26 @@ impl Pipeline {
     /// Learns from `ex`, then diagnoses it in its context. Successes teach but get no
     /// diagnosis.
     pub fn diagnose(&self, ex: &Exchange) -> Vec<Diagnosis> {
+        self.diagnosing(ex, false).0
+    }
+
+    /// [`diagnose`](Self::diagnose), and whether a rule that did not match might have, had the
+    /// input shown the whole request: reports then say what input would show it.
+    pub fn diagnose_noting(&self, ex: &Exchange) -> (Vec<Diagnosis>, bool) {
+        self.diagnosing(ex, true)
+    }
+
+    fn diagnosing(&self, ex: &Exchange, note: bool) -> (Vec<Diagnosis>, bool) {
         let now = self.now(ex);
         let region = self.region_of(ex);
         // With no rules at all (`--no-builtin-rules` and no `--rules`), the evidence is still
         // learnt, but nothing would read facts or a context.
         if self.engine.rules().rules().is_empty() {
             self.evidence.observe_in(ex, now, region);
-            return Vec::new();
+            return (Vec::new(), false);
         }
         let Some(mut facts) = self.evidence.observe_then_facts(ex, now, region) else {
-            return Vec::new();
+            return (Vec::new(), false);
         };
         if self.options.replay && ex.started_at == UNIX_EPOCH {
             // The replay clock puts an exchange without a time at the latest time replayed;
@@ -149,11 +159,15 @@ impl Pipeline {
         }
         let operation = self.operations.get(ex, &self.catalog.get());
         let ctx = Context::with_operation(ex, Some(&facts), operation, region);
-        let mut diagnoses = self.engine.diagnose_in(ex, &ctx);
+        let (mut diagnoses, undecided) = if note {
+            self.engine.diagnose_noting(ex, &ctx)
+        } else {
+            (self.engine.diagnose_in(ex, &ctx), false)
+        };
         // A cause may quote the upstream's message, and the upstream may have quoted the
         // request's credentials back; what is logged, put in headers or shown must not.
         crate::redact::scrub_diagnoses(ex, &mut diagnoses);
-        diagnoses
+        (diagnoses, undecided)
     }
 
     /// The instant an exchange happened at: now, live; in a replay its own time, laid onto the

@@ -6,7 +6,7 @@
 //! same value is tried first as one `RegexSet`, so adding rules does not add a pass per rule.
 
 use std::borrow::Cow;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::{BTreeSet, HashMap};
 use std::sync::Arc;
 
@@ -518,6 +518,9 @@ pub struct View<'a> {
     sets: Vec<OnceCell<Vec<bool>>>,
     code: OnceCell<Option<String>>,
     builtins: OnceCell<Captures>,
+    /// While [`could_hold_if_shown`](Self::could_hold_if_shown) asks: the parts of the request
+    /// the input did not show come out as whatever makes a condition hold.
+    hopeful: Cell<bool>,
 }
 
 enum Body<'a> {
@@ -543,7 +546,24 @@ impl<'a> View<'a> {
             sets: (0..m.sets.len()).map(|_| OnceCell::new()).collect(),
             code: OnceCell::new(),
             builtins: OnceCell::new(),
+            hopeful: Cell::new(false),
         }
+    }
+
+    /// Whether the request showed less than all of itself: its headers or body unknown, or
+    /// its body held only in part.
+    pub fn request_partly_shown(&self) -> bool {
+        self.ex.request.shown != Shown::All || !self.ex.request.body.complete
+    }
+
+    /// Whether a condition that does not hold might have, had the input shown the whole
+    /// request: it holds when what the input left out of the request is taken for whatever
+    /// suits it. Kleene's logic again: false, not unknown, is what this rules out.
+    pub fn could_hold_if_shown(&self, c: &Cond) -> bool {
+        self.hopeful.set(true);
+        let held = self.eval(c).is_some();
+        self.hopeful.set(false);
+        held
     }
 
     /// The response body's `code`, the key of the engine's code index.
@@ -620,7 +640,25 @@ impl<'a> View<'a> {
                 Some(_) => None,
                 None => Some(Captures::default()),
             },
-            Cond::Field(f) if self.hidden(f) => negated.then(Captures::default),
+            Cond::Field(f) if self.hidden(f) => {
+                // A GET or HEAD is taken to have had no body here: no Platform API operation
+                // reads one, and no SDK sends one. This only spares a note; the diagnosis still
+                // takes the body for unknown.
+                let bodiless = matches!(
+                    self.ex.request.method,
+                    http::Method::GET | http::Method::HEAD
+                );
+                let of_request = match f.source {
+                    Source::RequestHeader => true,
+                    Source::RequestBody => !bodiless,
+                    _ => false,
+                };
+                if self.hopeful.get() && of_request {
+                    (!negated).then(Captures::default)
+                } else {
+                    negated.then(Captures::default)
+                }
+            }
             c => self.eval_leaf(c),
         }
     }

@@ -397,12 +397,37 @@ impl RuleSet {
 
     /// Every rule matching `ex` given what is known beyond it (evidence, catalog), best first.
     pub fn matches_in<'a>(&'a self, ex: &Exchange, ctx: &matcher::Context) -> Vec<Match<'a>> {
+        self.matching(ex, ctx, false).0
+    }
+
+    /// [`matches_in`](Self::matches_in), and whether a rule that did not match might have, had
+    /// the input shown the whole request (then the matches may not be all there are).
+    pub fn matches_noting<'a>(
+        &'a self,
+        ex: &Exchange,
+        ctx: &matcher::Context,
+    ) -> (Vec<Match<'a>>, bool) {
+        self.matching(ex, ctx, true)
+    }
+
+    /// The matches, best first, and with `note` whether a rule was left undecided by what the
+    /// input did not show of the request.
+    fn matching<'a>(
+        &'a self,
+        ex: &Exchange,
+        ctx: &matcher::Context,
+        note: bool,
+    ) -> (Vec<Match<'a>>, bool) {
         let view = View::with_context(ex, ctx, &self.matchers);
-        let candidates = self.candidates(&view);
-        let mut out: Vec<(usize, Match<'a>)> = candidates
-            .into_iter()
-            .filter_map(|i| self.match_rule(&self.rules[i], &view).map(|m| (i, m)))
-            .collect();
+        let mut candidates_left = self.candidates(&view);
+        let mut out: Vec<(usize, Match<'a>)> = Vec::new();
+        candidates_left.retain(|&i| match self.match_rule(&self.rules[i], &view) {
+            Some(m) => {
+                out.push((i, m));
+                false
+            }
+            None => true,
+        });
         out.sort_by(|(ia, a), (ib, b)| {
             b.rule
                 .priority
@@ -411,7 +436,14 @@ impl RuleSet {
                 .then(b.rule.weight.cmp(&a.rule.weight))
                 .then(ia.cmp(ib))
         });
-        out.into_iter().map(|(_, m)| m).collect()
+        // Only when asked, when the input left part of the request out, and only for the rules
+        // that did not match.
+        let undecided = note
+            && view.request_partly_shown()
+            && candidates_left
+                .iter()
+                .any(|&i| view.could_hold_if_shown(&self.rules[i].when));
+        (out.into_iter().map(|(_, m)| m).collect(), undecided)
     }
 
     /// The rules that can match at all, found by status and code lookups rather than by trying

@@ -220,3 +220,94 @@ fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
         "unseen, and a response body cut short"
     );
 }
+
+#[test]
+fn a_rule_left_unknown_by_an_unshown_request_is_told_from_one_that_fails() {
+    let rule = |id: &str, when: &str| {
+        format!(
+            "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"error\"\nwhen = {when}\n\
+             cause = \"c\"\nfix = \"f\"\nsources = [\"GCS\"]\n\
+             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
+             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 400 }}\n\
+             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
+             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n"
+        )
+    };
+    let text = [
+        "version = 1\n".to_owned(),
+        rule(
+            "body",
+            r#"{ status = 400, request_body = { path = "x", equals = 1 } }"#,
+        ),
+        rule(
+            "no-header",
+            r#"{ status = 401, not = { request_header = { name = "authorization" } } }"#,
+        ),
+    ]
+    .concat();
+    let set = RuleSet::compile(&src(&text)).unwrap();
+    let exchange = |status: u16, method: &str, shown| {
+        use crate::exchange::*;
+        Exchange {
+            seq: 1,
+            origin: Origin::Live,
+            started_at: std::time::UNIX_EPOCH,
+            request: Request {
+                method: method.parse().unwrap(),
+                path: "/x".into(),
+                query: None,
+                headers: Default::default(),
+                body: BodyPrefix::complete(bytes::Bytes::new()),
+                upstream: UpstreamKind::Api,
+                host: None,
+                base_url: None,
+                shown,
+            },
+            response: Some(Response {
+                status: http::StatusCode::from_u16(status).unwrap(),
+                version: None,
+                headers: Default::default(),
+                body: BodyPrefix::complete(bytes::Bytes::new()),
+            }),
+            timings: Timings::default(),
+            inspection: Inspection::Complete,
+            outcome: None,
+        }
+    };
+    let noting = |status, method, shown| {
+        let (matches, undecided) =
+            set.matches_noting(&exchange(status, method, shown), &matcher::NO_CONTEXT);
+        let ids: Vec<String> = matches.iter().map(|m| m.rule.id.clone()).collect();
+        (ids, undecided)
+    };
+    use crate::exchange::Shown;
+    let none = Vec::<String>::new();
+    // The body could hold `x: 1`: unknown, not false.
+    assert_eq!(
+        noting(400, "POST", Shown::MethodAndUrl),
+        (none.clone(), true)
+    );
+    // The status rules each rule out: false whatever the request was.
+    assert_eq!(
+        noting(409, "POST", Shown::MethodAndUrl),
+        (none.clone(), false)
+    );
+    // Headers unknown: the header rule neither matches nor fails.
+    assert_eq!(
+        noting(401, "POST", Shown::MethodAndUrl),
+        (none.clone(), true)
+    );
+    // Headers shown, body not: the body rule is unknown, the header rule decided (it holds).
+    assert_eq!(noting(400, "POST", Shown::HeadOnly), (none.clone(), true));
+    assert_eq!(
+        noting(401, "POST", Shown::HeadOnly),
+        (vec!["no-header".to_owned()], false)
+    );
+    // A GET is taken to have had no body: no note for it.
+    assert_eq!(
+        noting(400, "GET", Shown::MethodAndUrl),
+        (none.clone(), false)
+    );
+    // The whole request shown: nothing is unknown.
+    assert_eq!(noting(400, "POST", Shown::All), (none, false));
+}

@@ -150,30 +150,41 @@ fn credentials_note(ex: &Exchange) -> Option<String> {
     })
 }
 
-/// The note of an undiagnosed failure whose request the input did not show whole (its method
-/// and path known): rules that read the request's headers or body could not match, and the
-/// reader learns what input would let them.
-fn unshown_note(ex: &Exchange, diagnosed: bool) -> Option<String> {
+/// The note of a failure whose request the input did not show whole, when a rule that did not
+/// match might have with the rest of it (`undecided`): the reader learns that the diagnosis,
+/// or its absence, rests on what was shown, and what input would show the rest.
+fn unshown_note(ex: &Exchange, diagnosed: bool, undecided: bool) -> Option<String> {
     use crate::exchange::Shown;
     let r = &ex.request;
-    if diagnosed || !is_failure(ex.status()) || !(r.method_known() && r.path_known()) {
+    if !undecided || !is_failure(ex.status()) {
         return None;
     }
-    match r.shown {
-        Shown::MethodAndUrl => Some(
-            "the input does not show the request's headers or body, so the rules that read \
-             them could not match: `curl -v` output with the curl command above it, or a HAR \
-             file, shows them"
-                .to_owned(),
+    let unchecked = |what: &str| {
+        let might = if diagnosed {
+            "it might have said more than this diagnosis"
+        } else {
+            "it might have matched"
+        };
+        format!("a rule that reads {what} could not be checked, and {might}")
+    };
+    Some(match r.shown {
+        Shown::MethodAndUrl => format!(
+            "the input does not show the request's headers or body: {}. `curl -v` output \
+             with the curl command above it, or a HAR file, shows them",
+            unchecked("them")
         ),
-        Shown::HeadOnly if !matches!(r.method.as_str(), "GET" | "HEAD" | "DELETE") => Some(
-            "the input does not show the request's body (`curl -v` does not print it), so the \
-             rules that read it could not match: paste the curl command above the output to \
-             give it"
-                .to_owned(),
+        Shown::HeadOnly => format!(
+            "the input does not show the request's body (`curl -v` does not print it): {}. \
+             Paste the curl command above the output to give it",
+            unchecked("it")
         ),
-        _ => None,
-    }
+        // What a sanitised HAR drops has its own note (`credentials_note`).
+        Shown::MaybeSanitized if r.body.complete => return None,
+        Shown::MaybeSanitized | Shown::All => format!(
+            "the input holds only part of the request's body, or none of it: {}",
+            unchecked("it")
+        ),
+    })
 }
 
 /// An exchange failed when it got no response or a status of 400 or more.
@@ -506,6 +517,7 @@ impl Report {
         entry: usize,
         ex: &Exchange,
         diagnoses: &[Diagnosis],
+        undecided: bool,
     ) -> Option<ExchangeRecord> {
         self.totals.exchanges += 1;
         // A response that did not reach the client whole failed it, whatever its status.
@@ -551,6 +563,7 @@ impl Report {
             entry,
             ex,
             diagnoses,
+            undecided,
             self.keep_content,
         );
         if over_limit {
@@ -705,6 +718,7 @@ fn record(
     entry: usize,
     ex: &Exchange,
     diagnoses: &[Diagnosis],
+    undecided: bool,
     keep_content: bool,
 ) -> ExchangeRecord {
     // What is shown of the exchange goes through the one redaction policy, and so does every
@@ -761,7 +775,7 @@ fn record(
         notes: request_note(ex)
             .into_iter()
             .chain(credentials_note(ex))
-            .chain(unshown_note(ex, diagnosed))
+            .chain(unshown_note(ex, diagnosed, undecided))
             .collect(),
         outcome: ex.outcome,
         outcome_text: ex.outcome.map(|o| {
