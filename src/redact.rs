@@ -357,10 +357,38 @@ pub fn is_redacted(value: &str) -> bool {
 /// already a placeholder.
 pub fn secret(value: &str) -> String {
     if is_redacted(value) {
-        value.to_owned()
-    } else {
-        format!("[redacted {}]", fingerprint(value.as_bytes()))
+        return value.to_owned();
     }
+    // A form or query value is fingerprinted as the server read it (`%2B` as `+`), so that the
+    // one an upstream quotes back, or sends in a header, has the same placeholder as the one
+    // sent: two fingerprints would say two secrets. (`+` is left alone: it is a space only in a
+    // form, and a `+` in a token is far more common.)
+    if value.contains('%') {
+        let decoded = percent_decoded(value.as_bytes());
+        if decoded.len() != value.len() {
+            return format!("[redacted {}]", fingerprint(&decoded));
+        }
+    }
+    format!("[redacted {}]", fingerprint(value.as_bytes()))
+}
+
+/// `%XX` decoded, nothing else; a `%` not followed by two hex digits stays as it is.
+fn percent_decoded(b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        match b.get(i + 1..i + 3).and_then(hex_byte) {
+            Some(d) if b[i] == b'%' => {
+                out.push(d);
+                i += 3;
+            }
+            _ => {
+                out.push(b[i]);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// [`secret`] of bytes that need not be UTF-8 (a multipart field); `None` when already a
@@ -1990,6 +2018,27 @@ impl Secrets {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_form_value_and_its_quoted_copy_have_one_placeholder() {
+        // Sent percent-encoded in a form, quoted back decoded by the upstream's error.
+        let sent = "client_secret=j%2BhHX%7DxB%27q;grant_type=client_credentials";
+        let redacted = super::query(sent);
+        let placeholder = super::secret("j+hHX}xB'q");
+        assert_eq!(
+            redacted,
+            format!("client_secret={placeholder};grant_type=client_credentials")
+        );
+        let mut found = Vec::new();
+        super::url_found(&format!("/oauth/token?{sent}"), &mut found);
+        let secrets = super::Secrets::new(found);
+        assert_eq!(
+            secrets.scrub("unauthorized_client: j+hHX}xB'q"),
+            format!("unauthorized_client: {placeholder}")
+        );
+        // A `%` that starts no escape is the value's own.
+        assert_ne!(super::secret("ab%zz"), super::secret("abzz"));
+    }
+
     #[test]
     fn the_look_at_names_misses_no_secret_the_walk_finds() {
         // `may_name_a_secret` may say yes wrongly (then the walk runs), never no wrongly.
