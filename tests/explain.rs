@@ -2234,6 +2234,26 @@ fn a_curl_command_gives_the_request_body_the_rules_read() {
 }
 
 #[test]
+fn a_browsers_copy_as_curl_bash_with_an_ansi_c_quoted_body_is_read() {
+    // Chrome's "Copy as cURL (bash)" writes a body with a `'` in it as `$'…'`, with `\'`.
+    let input = br#"curl 'https://api.mypurecloud.com/api/v2/conversations/messages/abc/communications/def/messages' \
+  -H 'content-type: application/json' \
+  --data-raw $'{"textBody":"it\'s me","allowRecontact":true}'
+HTTP/2 409
+content-type: application/json
+
+{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#;
+    let r = triage_in(&["--format", "json", "-"], Some(input));
+    let lines = json_lines(&r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["rule"], "recontact-disabled",
+        "{}",
+        r.out
+    );
+    assert!(lines[0].get("notes").is_none(), "{}", r.out);
+}
+
+#[test]
 fn a_har_entry_whose_upload_was_not_kept_has_an_unknown_body() {
     // `bodySize` 29 and no `postData` (Chrome leaves large and binary uploads out): the body
     // may well hold the client_id, so "no client credentials" is not said.

@@ -212,7 +212,8 @@ pub(crate) fn parse(
                 i = end;
             }
             // A quote that never closes: the first line, split at spaces, says its method and
-            // URL; not what the request carried.
+            // URL; not what the request carried. The lines it continues onto (`\`, `^`) are
+            // the command's too, up to what curl printed.
             None => {
                 let words: Vec<String> = first
                     .split_whitespace()
@@ -222,6 +223,15 @@ pub(crate) fn parse(
                 method = c.method.or(method);
                 target = c.url.or(target);
                 command = None;
+                let continued = |l: &str| {
+                    let l = l.trim_end();
+                    l.ends_with('\\') || l.ends_with('^')
+                };
+                while all.get(i).is_some_and(|(l, _)| continued(l))
+                    && all.get(i + 1).is_some_and(|(l, _)| !printed_by_curl(l))
+                {
+                    i += 1;
+                }
                 i += 1;
             }
         }
@@ -493,6 +503,14 @@ mod tests {
             b"client_secret=ab'cd&grant_type=client_credentials"
         );
         assert_eq!(ex.status(), Some(400));
+    }
+
+    #[test]
+    fn a_quote_that_never_closes_in_a_command_over_lines_skips_the_whole_command() {
+        let ex = p("curl 'https://api.mypurecloud.com/api/v2/x' \\\n  -H 'content-type: application/json' \\\n  --data-raw '{\"a\":\"it's\"}'\nHTTP/2 409\ncontent-type: application/json\n\n{\"code\":\"request.conflict\"}");
+        assert_eq!(ex.request.path, "/api/v2/x");
+        assert_eq!(ex.request.shown, crate::exchange::Shown::MethodAndUrl);
+        assert_eq!(ex.status(), Some(409));
     }
 
     #[test]

@@ -1,9 +1,10 @@
 //! A `curl` command line pasted above its output: what it says of the request it sent. The
-//! words are split as a POSIX shell splits them (quotes, backslashes, lines continued with `\`
-//! or, from Windows' cmd, `^`), and the options that shape a request are read as curl reads
-//! them: the method, the URL, `-H`, `-d` and its kin, `--json`, `-u`, `--oauth2-bearer`, `-b`,
-//! `-A`, `-e`, `-G`. What the command takes from elsewhere (`-d @file`, `-F`, `-T`, `-K`,
-//! `-H @file`, a cookie file) leaves that part of the request unknown, never empty.
+//! words are split as a POSIX shell splits them (quotes, bash's `$'…'`, backslashes, lines
+//! continued with `\` or, from Windows' cmd, `^`), and the options that shape a request are
+//! read as curl reads them: the method, the URL, `-H`, `-d` and its kin, `--json`, `-u`,
+//! `--oauth2-bearer`, `-b`, `-A`, `-e`, `-G`. What the command takes from elsewhere (`-d @file`,
+//! `-F`, `-T`, `-K`, `-H @file`, a cookie file) leaves that part of the request unknown, never
+//! empty.
 
 use base64::Engine as _;
 use http::Method;
@@ -54,6 +55,77 @@ fn uncaret(line: &str) -> String {
     out
 }
 
+/// The rest of a `$'…'` word, its escapes undone as bash undoes them; `None` when it never
+/// closes. `\xHH` and octal escapes give bytes (a browser writes `\xE9` for `é`); they are read
+/// as UTF-8 where they form it.
+fn ansi_c_quoted(chars: &mut std::iter::Peekable<std::str::Chars<'_>>) -> Option<String> {
+    let mut out: Vec<u8> = Vec::new();
+    let digits = |chars: &mut std::iter::Peekable<std::str::Chars<'_>>, radix, max| {
+        let mut v: u32 = 0;
+        let mut n = 0;
+        while n < max {
+            match chars.peek().and_then(|c| c.to_digit(radix)) {
+                Some(d) => {
+                    v = v * radix + d;
+                    chars.next();
+                    n += 1;
+                }
+                None => break,
+            }
+        }
+        (n > 0).then_some(v)
+    };
+    let push_char = |out: &mut Vec<u8>, c: char| {
+        let mut buf = [0; 4];
+        out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+    };
+    loop {
+        match chars.next()? {
+            '\'' => break,
+            '\\' => match chars.next()? {
+                'n' => out.push(b'\n'),
+                't' => out.push(b'\t'),
+                'r' => out.push(b'\r'),
+                'a' => out.push(0x07),
+                'b' => out.push(0x08),
+                'e' | 'E' => out.push(0x1b),
+                'f' => out.push(0x0c),
+                'v' => out.push(0x0b),
+                'x' => match digits(chars, 16, 2) {
+                    Some(v) => out.push(v as u8),
+                    None => out.extend_from_slice(b"\\x"),
+                },
+                c @ ('u' | 'U') if chars.peek().is_some_and(|c| c.is_ascii_hexdigit()) => {
+                    let v = digits(chars, 16, if c == 'u' { 4 } else { 8 }).unwrap_or(0);
+                    push_char(&mut out, char::from_u32(v).unwrap_or('\u{fffd}'));
+                }
+                c @ '0'..='7' => {
+                    let mut v = c as u32 - '0' as u32;
+                    for _ in 0..2 {
+                        match chars.peek().and_then(|d| d.to_digit(8)) {
+                            Some(d) => {
+                                v = v * 8 + d;
+                                chars.next();
+                            }
+                            None => break,
+                        }
+                    }
+                    out.push(v as u8);
+                }
+                c => {
+                    // `\\`, `\'`, `\"`, `\?` are the character; any other keeps its backslash.
+                    if !matches!(c, '\\' | '\'' | '"' | '?') {
+                        out.push(b'\\');
+                    }
+                    push_char(&mut out, c);
+                }
+            },
+            c => push_char(&mut out, c),
+        }
+    }
+    Some(String::from_utf8_lossy(&out).into_owned())
+}
+
 fn sh_words(line: &str) -> Option<Vec<String>> {
     let mut out = Vec::new();
     let mut word = String::new();
@@ -69,6 +141,13 @@ fn sh_words(line: &str) -> Option<Vec<String>> {
                         c => word.push(c),
                     }
                 }
+            }
+            // bash's `$'…'`, which browsers' "Copy as cURL (bash)" writes for a body with a `'`
+            // or a line break in it.
+            '$' if chars.peek() == Some(&'\'') => {
+                chars.next();
+                in_word = true;
+                word.push_str(&ansi_c_quoted(&mut chars)?);
             }
             '"' => {
                 in_word = true;
@@ -438,6 +517,20 @@ mod tests {
             ["curl", "-X", "POST", "https://x/y"]
         );
         assert_eq!(words("curl 'open"), None);
+        // bash's `$'…'`, as browsers' "Copy as cURL (bash)" writes a body with `'` or a line
+        // break, or a character outside printable ASCII, in it.
+        assert_eq!(
+            words(r#"curl --data-raw $'{"a":"it\'s\\n\x41\u00e9\351\\\\\u0041bc"}' x$'\t'y $notquoted"#)
+                .unwrap(),
+            [
+                "curl",
+                "--data-raw",
+                "{\"a\":\"it's\\n\u{41}\u{e9}\u{fffd}\\\\Abc\"}",
+                "x\ty",
+                "$notquoted"
+            ]
+        );
+        assert_eq!(words("curl -d $'open"), None);
         // Chrome's "Copy as cURL (cmd)".
         assert_eq!(
             words("curl ^\"https://api.example/x?a=1^&b=2^\" ^\n  -H ^\"content-type: application/json^\" ^\n  --data-raw ^\"^{^\\^\"a^\\^\":1^}^\"").unwrap(),
