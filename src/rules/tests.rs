@@ -162,20 +162,25 @@ fn candidates_come_from_lookups_not_from_every_rule() {
     assert_eq!(set.matches(ex).len(), 1);
 }
 
+/// A rule file's `[[rules]]` with cause `c`, fix `f`, and two examples on `POST /x`: one that
+/// matches, answered `response` (a TOML inline table), and one that does not, answered 200.
+fn rule_with_examples(id: &str, when: &str, response: &str) -> String {
+    format!(
+        "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"error\"\nwhen = {when}\n\
+         cause = \"c\"\nfix = \"f\"\nsources = [\"GCS\"]\n\
+         [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
+         request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {response}\n\
+         [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
+         request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n"
+    )
+}
+
 #[test]
 fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
     // Each rule's first example has the request seen without any header or body; the same
     // exchange is then tried as an input that did not show the request.
     let rule = |id: &str, when: &str| {
-        format!(
-            "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"error\"\nwhen = {when}\n\
-             cause = \"c\"\nfix = \"f\"\nsources = [\"GCS\"]\n\
-             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
-             request = {{ method = \"POST\", path = \"/x\" }}\n\
-             response = {{ status = 401, body = '{{\"code\":\"a\"}}' }}\n\
-             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
-             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n"
-        )
+        rule_with_examples(id, when, r#"{ status = 401, body = '{"code":"a"}' }"#)
     };
     let text = [
         "version = 1\n".to_owned(),
@@ -223,16 +228,7 @@ fn conditions_on_a_request_nobody_saw_neither_hold_nor_fail() {
 
 #[test]
 fn a_rule_left_unknown_by_an_unshown_request_is_told_from_one_that_fails() {
-    let rule = |id: &str, when: &str| {
-        format!(
-            "[[rules]]\nid = \"{id}\"\ntitle = \"t\"\nseverity = \"error\"\nwhen = {when}\n\
-             cause = \"c\"\nfix = \"f\"\nsources = [\"GCS\"]\n\
-             [[rules.examples]]\nname = \"m\"\nexpect = \"match\"\ncause = \"c\"\nfix = \"f\"\n\
-             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 400 }}\n\
-             [[rules.examples]]\nname = \"n\"\nexpect = \"no-match\"\n\
-             request = {{ method = \"POST\", path = \"/x\" }}\nresponse = {{ status = 200 }}\n"
-        )
-    };
+    let rule = |id: &str, when: &str| rule_with_examples(id, when, "{ status = 400 }");
     let text = [
         "version = 1\n".to_owned(),
         rule(
