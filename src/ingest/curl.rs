@@ -71,11 +71,12 @@ fn lines(data: &[u8]) -> Vec<(String, usize)> {
 /// The most lines one pasted command runs over (continued, or a quoted body).
 const MAX_COMMAND_LINES: usize = 500;
 
-/// The command of a `$ curl …` / `curl …` line.
+/// The command of a `$ curl …` / `curl …` line; `curl.exe …` as Firefox's "Copy as cURL
+/// (Windows)" writes it (PowerShell's `curl` being another program).
 pub(crate) fn command_line(line: &str) -> Option<&str> {
     let l = line.trim_start();
     let l = l.strip_prefix("$ ").or(l.strip_prefix("% ")).unwrap_or(l);
-    l.starts_with("curl ").then_some(l)
+    (l.starts_with("curl ") || l.starts_with("curl.exe ")).then_some(l)
 }
 
 /// The transcript as curl printed it, from one pasted out of an email: every line indented
@@ -511,6 +512,15 @@ mod tests {
         assert_eq!(ex.request.path, "/api/v2/x");
         assert_eq!(ex.request.shown, crate::exchange::Shown::MethodAndUrl);
         assert_eq!(ex.status(), Some(409));
+    }
+
+    #[test]
+    fn firefoxs_copy_as_curl_for_windows_is_read() {
+        let ex = p("curl.exe ^\"https://api.mypurecloud.com/api/v2/x^\" -X PUT -H ^\"Content-Type: application/json^\" --data-raw ^\"^{^\\^\"a^\\^\":1^}^\"\nHTTP/1.1 409 Conflict\n\n{}");
+        assert_eq!(ex.request.method, Method::PUT);
+        assert_eq!(ex.request.path, "/api/v2/x");
+        assert_eq!(&ex.request.body.bytes[..], br#"{"a":1}"#);
+        assert_eq!(ex.request.shown, crate::exchange::Shown::All);
     }
 
     #[test]
