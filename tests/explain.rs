@@ -2254,6 +2254,63 @@ content-type: application/json
 }
 
 #[test]
+fn an_error_body_quoted_in_a_log_line_or_stack_trace_is_read() {
+    // An exception as SDKs other than Python's and JavaScript's print it: the body inside a
+    // line of other text, a stack trace under it.
+    let java = br#"com.mypurecloud.sdk.v2.ApiException: {"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409,"details":[]}
+	at com.mypurecloud.sdk.v2.ApiClient.invoke(ApiClient.java:797) {inlined}
+"#;
+    let r = triage_in(
+        &[
+            "--format",
+            "json",
+            "--method",
+            "POST",
+            "--path",
+            "/api/v2/conversations/messages/abc/communications/def/messages",
+            "-",
+        ],
+        Some(java),
+    );
+    let lines = json_lines(&r.out);
+    assert_eq!(lines[0]["status"], 409, "{}", r.out);
+    assert_eq!(
+        lines[0]["diagnoses"][0]["rule"], "conversation-closed",
+        "{}",
+        r.out
+    );
+    assert!(
+        r.err.contains(
+            "read the error body quoted on line 1; the rest of the text is not explained"
+        ),
+        "{}",
+        r.err
+    );
+    // An OAuth error in a .NET-style message, found without --input.
+    let dotnet = br#"ApiException: Error calling PostToken: {"error":"invalid_client","error_description":"invalid client"}"#;
+    let r = triage_in(
+        &[
+            "--status",
+            "401",
+            "--method",
+            "POST",
+            "--path",
+            "/oauth/token",
+            "-",
+        ],
+        Some(dotnet),
+    );
+    assert!(r.out.contains("oauth-client-error"), "{}", r.out);
+    // Braces that hold no error body are no input triage knows.
+    let r = triage_in(&["-"], Some(b"a log line {\"user\":\"x\"} and { more }"));
+    assert!(
+        r.err.contains("cannot tell what kind of input this is"),
+        "{}",
+        r.err
+    );
+}
+
+#[test]
 fn a_har_entry_whose_upload_was_not_kept_has_an_unknown_body() {
     // `bodySize` 29 and no `postData` (Chrome leaves large and binary uploads out): the body
     // may well hold the client_id, so "no client credentials" is not said.

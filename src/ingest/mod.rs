@@ -575,6 +575,10 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
     if curl_first_line(s) || curl_first_line(&unwrapped) {
         return Some(InputKind::Curl);
     }
+    // Last: an error body quoted in a log line or an exception's text.
+    if sdk::quoted(&String::from_utf8_lossy(s)).is_some() {
+        return Some(InputKind::JsonBody);
+    }
     None
 }
 

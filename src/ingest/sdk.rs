@@ -57,6 +57,47 @@ pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
     {
         return js(t);
     }
+    if !t.starts_with(['{', '[']) {
+        return quoted(text).map(Ok);
+    }
+    None
+}
+
+pub(crate) const QUOTED: &str = "error body quoted in a log line or stack trace";
+
+/// The most `{` tried as the start of a quoted error body: a stack trace has a few, and a text
+/// with thousands is no log line quoting one.
+const MAX_QUOTED_TRIES: usize = 64;
+
+/// An error body quoted inside other text: a log line, or an exception as an SDK other than
+/// Python's and JavaScript's prints it (`ApiException: {"message":…}`, `Error calling X: {…}`).
+/// The first JSON object in it shaped as a Platform API error (`message` with `code` or
+/// `status`) or an OAuth one (`error` as a string) is the body; `None` when there is none.
+pub(crate) fn quoted(text: &str) -> Option<Pasted> {
+    let starts = text.match_indices('{').take(MAX_QUOTED_TRIES);
+    for (at, _) in starts {
+        let mut stream =
+            serde_json::Deserializer::from_str(&text[at..]).into_iter::<Map<String, Value>>();
+        let Some(Ok(m)) = stream.next() else {
+            continue;
+        };
+        let api = m.contains_key("message") && (m.contains_key("code") || m.contains_key("status"));
+        let oauth = m.get("error").is_some_and(Value::is_string);
+        if !(api || oauth) {
+            continue;
+        }
+        let end = at + stream.byte_offset();
+        let line = text[..at].matches('\n').count() + 1;
+        return Some(Pasted {
+            shape: QUOTED,
+            status: None,
+            headers: Vec::new(),
+            body: text.as_bytes()[at..end].to_vec(),
+            warnings: vec![format!(
+                "read the error body quoted on line {line}; the rest of the text is not explained"
+            )],
+        });
+    }
     None
 }
 
