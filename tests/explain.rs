@@ -2390,17 +2390,12 @@ fn a_har_that_kept_a_credential_header_is_not_taken_for_sanitised_after_it() {
 
 #[test]
 fn a_failure_whose_request_was_not_shown_says_what_would_show_it() {
+    // A bare error body, its request given by --method and --path alone.
+    let bare_body = |method: &str, path: &str, body: &[u8]| {
+        triage_in(&["--method", method, "--path", path, "-"], Some(body))
+    };
     let body = br#"{"message":"Something odd","code":"odd.thing","status":400}"#;
-    let bare = triage_in(
-        &[
-            "--method",
-            "POST",
-            "--path",
-            "/api/v2/conversations/messages/agentless",
-            "-",
-        ],
-        Some(body),
-    );
+    let bare = bare_body("POST", "/api/v2/conversations/messages/agentless", body);
     assert!(
         bare.out.contains("(no diagnosis)")
             && bare
@@ -2429,9 +2424,10 @@ fn a_failure_whose_request_was_not_shown_says_what_would_show_it() {
     );
     // A diagnosed failure gets it too when a rule that reads the request might have said more:
     // `recontact-disabled` reads the body, which a bare 409 does not show.
-    let conflict = triage_in(
-        &["--method", "PUT", "--path", "/api/v2/x", "-"],
-        Some(br#"{"message":"x","code":"request.conflict","status":409}"#),
+    let conflict = bare_body(
+        "PUT",
+        "/api/v2/x",
+        br#"{"message":"x","code":"request.conflict","status":409}"#,
     );
     assert!(
         conflict.out.contains("request-conflict")
@@ -2442,9 +2438,10 @@ fn a_failure_whose_request_was_not_shown_says_what_would_show_it() {
         conflict.out
     );
     // No rule for a 404 reads the request's headers or body: nothing to show, no note.
-    let missing = triage_in(
-        &["--method", "GET", "--path", "/api/v2/users/u-1", "-"],
-        Some(br#"{"message":"x","code":"not.found","status":404}"#),
+    let missing = bare_body(
+        "GET",
+        "/api/v2/users/u-1",
+        br#"{"message":"x","code":"not.found","status":404}"#,
     );
     assert!(
         !missing.out.contains("does not show the request"),
