@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Where a proxy's CPU per request goes: user and system time (from /proc/PID/stat around a wrk
-# run) and, with STRACE=1, the system calls per request (strace -c -f, a separate run, since
-# strace slows the process it counts). For the yardstick, triage with its features off (core)
+# Where a proxy's CPU per request goes: user and system time, minor page faults and context
+# switches (from /proc/PID/stat and each thread's status, around a wrk run) and, with STRACE=1,
+# the system calls per request (strace -c -f, a separate run, since strace slows the process it
+# counts). For the yardstick, triage with its features off (core)
 # and triage as shipped, each pinned to CPU 0 beside the bench upstream, wrk on CPU 1.
 #
 #   benches/cpu-split.sh                       # 409 POST (SCENARIO=conflict), 2 rounds
@@ -80,17 +81,27 @@ run_wrk() { # port -> requests
         awk '/requests in/{print $1}'
 }
 
+# Context switches of all the proxy's threads, voluntary then involuntary: a worker that parks
+# and is woken costs the kernel time that no system call count shows.
+switches() { # pid
+    cat /proc/"$1"/task/*/status 2>/dev/null |
+        awk '/^voluntary_ctxt_switches/ { v += $2 } /^nonvoluntary_ctxt_switches/ { w += $2 } END { print v + 0, w + 0 }'
+}
 for i in 0 1 2; do start "${names[$i]}" "${ports[$i]}"; done
 clk="$(getconf CLK_TCK)"
 echo "== $SCENARIO: CPU per request, user + system (ns), $ROUNDS rounds of ${DURATION}s"
 for r in $(seq "$ROUNDS"); do
     for i in 0 1 2; do
         pid="$(server_pid "${ports[$i]}")"
-        read -r u0 s0 < <(awk '{print $14, $15}' "/proc/$pid/stat")
+        read -r u0 s0 f0 < <(awk '{print $14, $15, $10}' "/proc/$pid/stat")
+        read -r v0 w0 < <(switches "$pid")
         n="$(run_wrk "${ports[$i]}")"
-        read -r u1 s1 < <(awk '{print $14, $15}' "/proc/$pid/stat")
-        printf '  round %d  %-9s %7d req  user %6d  system %6d\n' "$r" "${names[$i]}" "$n" \
-            $(((u1 - u0) * 1000000000 / clk / n)) $(((s1 - s0) * 1000000000 / clk / n))
+        read -r u1 s1 f1 < <(awk '{print $14, $15, $10}' "/proc/$pid/stat")
+        read -r v1 w1 < <(switches "$pid")
+        printf '  round %d  %-9s %7d req  user %6d  system %6d  per 1000 req: faults %5d  switches %5d + %4d\n' \
+            "$r" "${names[$i]}" "$n" \
+            $(((u1 - u0) * 1000000000 / clk / n)) $(((s1 - s0) * 1000000000 / clk / n)) \
+            $(((f1 - f0) * 1000 / n)) $(((v1 - v0) * 1000 / n)) $(((w1 - w0) * 1000 / n))
     done
 done
 

@@ -194,6 +194,13 @@ impl Pipeline {
     }
 
     /// Hands a finished exchange to the sinks.
+    /// Whether `inspect`'s diagnoses of `ex` wait in `pending` for its `finished`: not for an
+    /// exchange whose body nobody read (the proxy inspects none), so that the successes,
+    /// most of the traffic, take no lock shared by every connection on their way out.
+    fn keeps_pending(&self, ex: &Exchange) -> bool {
+        !self.sinks.is_empty() && ex.inspection != crate::exchange::Inspection::NotWanted
+    }
+
     pub fn finish(&self, exchange: Exchange, diagnoses: Vec<Diagnosis>, ending: Ending) {
         let done = Arc::new(Finished {
             exchange,
@@ -236,7 +243,7 @@ impl Inspector for Pipeline {
             None
         };
         let headers = crate::report::headers::headers(resp.status.as_u16(), &diagnoses);
-        if !self.sinks.is_empty() {
+        if self.keeps_pending(ex) {
             self.pending
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -252,12 +259,15 @@ impl Inspector for Pipeline {
         if self.sinks.is_empty() {
             return;
         }
-        let diagnoses = self
-            .pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&ex.seq)
-            .unwrap_or_default();
+        let diagnoses = if self.keeps_pending(&ex) {
+            self.pending
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .remove(&ex.seq)
+                .unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         self.finish(ex, diagnoses, ending);
     }
 

@@ -9,17 +9,19 @@ use std::sync::Mutex;
 
 use crate::exchange::{Exchange, Inspection};
 
-/// Upper bounds of the latency buckets, in seconds.
-const BUCKETS: [f64; 12] = [
-    0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
-];
+/// Upper bounds of the latency buckets, in milliseconds (the exposition gives them in seconds).
+const BUCKETS_MS: [u64; 12] = [5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000];
 
 #[derive(Debug, Default)]
 pub struct Metrics {
     /// 1xx..5xx, then exchanges without an upstream response: triage's own answers, and
     /// exchanges that ended (client gone, shutdown) before the upstream answered.
     by_class: [AtomicU64; 6],
-    latency_buckets: [AtomicU64; BUCKETS.len()],
+    /// Exchanges whose latency fell in each bucket and no lower one: one atomic add per
+    /// exchange, where cumulative counts would take one per bucket it falls under (all twelve
+    /// for a fast call), each a locked instruction on a cache line the workers share. The
+    /// exposition sums them.
+    latency_buckets: [AtomicU64; BUCKETS_MS.len()],
     latency_count: AtomicU64,
     latency_sum_ms: AtomicU64,
     over_limit: AtomicU64,
@@ -36,11 +38,8 @@ impl Metrics {
         };
         self.by_class[idx].fetch_add(1, Ordering::Relaxed);
         if let (Some(ms), Some(_)) = (ex.timings.upstream_ms, &ex.response) {
-            let secs = ms as f64 / 1000.0;
-            for (i, b) in BUCKETS.iter().enumerate() {
-                if secs <= *b {
-                    self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
-                }
+            if let Some(i) = BUCKETS_MS.iter().position(|&b| ms <= b) {
+                self.latency_buckets[i].fetch_add(1, Ordering::Relaxed);
             }
             self.latency_count.fetch_add(1, Ordering::Relaxed);
             self.latency_sum_ms.fetch_add(ms, Ordering::Relaxed);
@@ -90,14 +89,18 @@ impl Metrics {
             );
         }
         out.push_str("# HELP triage_upstream_latency_seconds Time from sending a request upstream to its response head.\n# TYPE triage_upstream_latency_seconds histogram\n");
-        for (i, b) in BUCKETS.iter().enumerate() {
+        let mut below = 0;
+        for (i, b) in BUCKETS_MS.iter().enumerate() {
+            below += get(&self.latency_buckets[i]);
             let _ = writeln!(
                 out,
-                "triage_upstream_latency_seconds_bucket{{le=\"{b}\"}} {}",
-                get(&self.latency_buckets[i])
+                "triage_upstream_latency_seconds_bucket{{le=\"{}\"}} {below}",
+                *b as f64 / 1000.0
             );
         }
-        let count = get(&self.latency_count);
+        // Read after the buckets, but an exchange may land between the two reads in either
+        // order: a histogram's counts never fall from one bucket to the next.
+        let count = get(&self.latency_count).max(below);
         let _ = writeln!(
             out,
             "triage_upstream_latency_seconds_bucket{{le=\"+Inf\"}} {count}"
@@ -120,5 +123,76 @@ impl Metrics {
             get(&self.undecodable)
         );
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::exchange::{BodyPrefix, Origin, Request, Response, Shown, Timings, UpstreamKind};
+    use http::{HeaderMap, Method, StatusCode};
+
+    fn answered_after(ms: u64) -> Exchange {
+        Exchange {
+            seq: 1,
+            origin: Origin::Live,
+            started_at: std::time::SystemTime::UNIX_EPOCH,
+            request: Request {
+                method: Method::GET,
+                path: "/api/v2/users/me".into(),
+                query: None,
+                headers: HeaderMap::new(),
+                body: BodyPrefix::default(),
+                upstream: UpstreamKind::Api,
+                host: None,
+                base_url: None,
+                shown: Shown::All,
+            },
+            response: Some(Response {
+                status: StatusCode::OK,
+                version: None,
+                headers: HeaderMap::new(),
+                body: BodyPrefix::default(),
+            }),
+            timings: Timings {
+                upstream_ms: Some(ms),
+                total_ms: Some(ms),
+            },
+            inspection: Inspection::NotWanted,
+            outcome: None,
+        }
+    }
+
+    #[test]
+    fn the_latency_histogram_is_cumulative_as_prometheus_reads_it() {
+        let m = Metrics::default();
+        for ms in [0, 5, 6, 10, 240, 30_000, 30_001] {
+            m.exchange(&answered_after(ms));
+        }
+        let text = m.render();
+        let buckets: Vec<&str> = text
+            .lines()
+            .filter(|l| l.starts_with("triage_upstream_latency_seconds"))
+            .collect();
+        assert_eq!(
+            buckets,
+            [
+                r#"triage_upstream_latency_seconds_bucket{le="0.005"} 2"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.01"} 4"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.025"} 4"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.05"} 4"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.1"} 4"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.25"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="0.5"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="1"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="2.5"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="5"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="10"} 5"#,
+                r#"triage_upstream_latency_seconds_bucket{le="30"} 6"#,
+                r#"triage_upstream_latency_seconds_bucket{le="+Inf"} 7"#,
+                "triage_upstream_latency_seconds_sum 60.262",
+                "triage_upstream_latency_seconds_count 7",
+            ]
+        );
     }
 }
