@@ -37,10 +37,8 @@ CORE_PORT="${CORE_PORT:-18104}"
 # are always judged on triage as shipped.
 CORE="${CORE:-1}"
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-if [[ "$target" != /* ]]; then target="$repo/$target"; fi
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 ncpu="$(nproc)"
 if [[ -z "${SERVER_CPUS+x}" ]]; then
@@ -53,8 +51,7 @@ PIN_SERVER=(); PIN_LOAD=()
 if [[ -n "$SERVER_CPUS" ]]; then PIN_SERVER=(taskset -c "$SERVER_CPUS"); fi
 if [[ -n "${LOAD_CPUS:-}" ]]; then PIN_LOAD=(taskset -c "$LOAD_CPUS"); fi
 
-echo "== build (release)"
-cargo build --release --quiet --bin triage --example bench-upstream --example bench-yardstick
+build
 triage_bin="$target/release/triage"
 upstream_bin="$target/release/examples/bench-upstream"
 yardstick_bin="$target/release/examples/bench-yardstick"

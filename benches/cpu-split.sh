@@ -2,8 +2,8 @@
 # Where a proxy's CPU per request goes: user and system time, minor page faults and context
 # switches (from /proc/PID/stat and each thread's status, around a wrk run) and, with STRACE=1,
 # the system calls per request (strace -c -f, a separate run, since strace slows the process it
-# counts). For the yardstick, triage with its features off (core)
-# and triage as shipped, each pinned to CPU 0 beside the bench upstream, wrk on CPU 1.
+# counts). For the yardstick, triage with its features off (core) and triage as shipped, each
+# pinned to CPU 0 beside the bench upstream, wrk on CPU 1.
 #
 #   benches/cpu-split.sh                       # 409 POST (SCENARIO=conflict), 2 rounds
 #   SCENARIO=small ROUNDS=3 benches/cpu-split.sh
@@ -19,16 +19,11 @@ DURATION="${DURATION:-4}"
 STRACE="${STRACE:-0}"
 UP_PORT="${UP_PORT:-18211}"
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-if [[ "$target" != /* ]]; then target="$repo/$target"; fi
-for tool in wrk taskset; do
-    command -v "$tool" >/dev/null || { echo "needs $tool" >&2; exit 1; }
-done
-if [[ "$STRACE" == 1 ]]; then command -v strace >/dev/null || { echo "needs strace" >&2; exit 1; }; fi
-echo "== build (release)"
-cargo build --release --quiet --bin triage --example bench-upstream --example bench-yardstick
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+needs "Debian: wrk, util-linux" wrk taskset
+if [[ "$STRACE" == 1 ]]; then needs "Debian: strace" strace; fi
+build
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/triage-split.XXXXXX")"
 pids=()

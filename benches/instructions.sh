@@ -36,15 +36,10 @@ PX_PORT="${PX_PORT:-18112}"
 # triage at its default log level (one INFO line per exchange), as compare.sh runs it.
 unset RUST_LOG
 
-repo="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$repo"
-target="${CARGO_TARGET_DIR:-$repo/target}"
-if [[ "$target" != /* ]]; then target="$repo/$target"; fi
-for tool in valgrind callgrind_control callgrind_annotate wrk; do
-    command -v "$tool" >/dev/null || { echo "needs $tool (Debian: valgrind, wrk)" >&2; exit 1; }
-done
-echo "== build (release)"
-cargo build --release --quiet --bin triage --example bench-upstream --example bench-yardstick
+# shellcheck source=benches/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+needs "Debian: valgrind, wrk" valgrind callgrind_control callgrind_annotate wrk
+build
 
 work="$(mktemp -d "${TMPDIR:-/tmp}/triage-instr.XXXXXX")"
 pids=()
