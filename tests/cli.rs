@@ -547,11 +547,14 @@ fn second_signal_during_graceful_shutdown_exits_at_once() {
     assert_eq!(forced["level"], "WARN");
 }
 
+/// What `triage explain`'s messages say it reads.
+const TAKES: &str = "a HAR file, a triage recording, `curl -i` or `curl -v` output (the curl \
+                     command above it or not), an SDK error as printed, or a JSON error body";
+
 /// `triage explain` with nothing to explain says so, names where it looked and what it takes,
 /// and exits 2 (bad input) as documented.
 #[test]
 fn explain_of_an_empty_input_says_it_is_empty() {
-    const TAKES: &str = "a HAR file, a triage recording, `curl -i` output or a JSON error body";
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("customer.har");
     std::fs::write(&empty, b"").unwrap();
@@ -647,9 +650,10 @@ fn explain_without_a_file_at_a_terminal_says_what_to_pass() {
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout).replace("\r\n", "\n");
-    let want = "triage: error: no FILE given and standard input is a terminal: pass a HAR file, \
-                a triage recording, `curl -i` output or a pasted JSON error body as FILE, or \
-                pipe one in (`triage explain --help` says more)\n";
+    let want = format!(
+        "triage: error: no FILE given and standard input is a terminal: pass {TAKES} as FILE, \
+         or pipe one in (`triage explain --help` says more)\n"
+    );
     assert_eq!(text, want, "triage explain at a terminal: expected vs got");
     assert_eq!(
         out.status.code(),

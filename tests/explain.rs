@@ -2310,6 +2310,30 @@ fn an_error_body_quoted_in_a_log_line_or_stack_trace_is_read() {
     );
 }
 
+/// A ticket or forum post pasted whole is no capture: nothing is diagnosed from its prose, and
+/// the error names the call it describes and the command that would explain it.
+#[test]
+fn pasted_prose_that_names_a_call_is_answered_with_the_command_that_explains_it() {
+    let ticket = "Hi team, POST /api/v2/conversations/messages/agentless returns 409 Conflict \
+                  for our proactive notifications. Is there a flag to allow recontact?\n";
+    let r = triage_in(&["-"], Some(ticket.as_bytes()));
+    assert_eq!(r.code, 2, "an input error: exit 2\n{}", r.err);
+    let want = "It reads as text that names a call, POST \
+                /api/v2/conversations/messages/agentless, not a capture: save the failing \
+                call's error body (or the whole SDK error) to a file and run `triage explain \
+                FILE --method POST --path /api/v2/conversations/messages/agentless --status 409`";
+    assert!(
+        r.err.contains(want),
+        "the hint\n  expected: {want}\n       got: {}",
+        r.err
+    );
+    assert!(
+        r.out.contains("0 exchanges read, 0 failed, 0 diagnosed"),
+        "{}",
+        r.out
+    );
+}
+
 #[test]
 fn a_har_entry_whose_upload_was_not_kept_has_an_unknown_body() {
     // `bodySize` 29 and no `postData` (Chrome leaves large and binary uploads out): the body

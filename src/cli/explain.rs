@@ -44,8 +44,9 @@ a fingerprint, and text customers wrote by its length unless --keep-content.";
 #[command(after_long_help = AFTER_HELP)]
 pub struct ExplainArgs {
     /// Inputs, replayed through one pipeline in the order their exchanges happened (`-` for
-    /// standard input): HAR 1.2, a triage recording, `curl -i` output, or a bare JSON error
-    /// body. None: standard input, when it is not a terminal.
+    /// standard input): HAR 1.2, a triage recording, `curl -i` or `curl -v` output (with the
+    /// curl command above it or not), an SDK error as printed, or a JSON error body (bare, or
+    /// quoted in a log line). None: standard input, when it is not a terminal.
     #[arg(value_name = "FILE")]
     pub files: Vec<PathBuf>,
 
@@ -93,12 +94,11 @@ pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
         // As `jq` or `grep` do: no FILE reads a pipe. At a terminal, waiting for a HAR file
         // typed by hand would look like a hang.
         if io::stdin().is_terminal() {
-            return Err(Error::Input(
-                "no FILE given and standard input is a terminal: pass a HAR file, a triage \
-                 recording, `curl -i` output or a pasted JSON error body as FILE, or pipe one in \
-                 (`triage explain --help` says more)"
-                    .to_owned(),
-            ));
+            return Err(Error::Input(format!(
+                "no FILE given and standard input is a terminal: pass {} as FILE, or pipe one \
+                 in (`triage explain --help` says more)",
+                ingest::TAKES
+            )));
         }
         args.files.push(PathBuf::from(STDIN));
     }

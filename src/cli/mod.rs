@@ -64,7 +64,7 @@ pub enum Command {
     Export(export::ExportArgs),
     /// Remove secrets and customer text from a HAR file before sharing it.
     Redact(redact::RedactArgs),
-    /// Explain the failed calls in a HAR file, recording, `curl -i` output or JSON error body.
+    /// Explain the failed calls in a HAR file, recording, curl output, SDK error or error body.
     Explain(explain::ExplainArgs),
 }
 

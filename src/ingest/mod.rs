@@ -48,9 +48,9 @@ pub enum InputKind {
     Har,
     /// A triage recording (`triage proxy --record`), JSON Lines.
     Recording,
-    /// An exchange as `curl -i` or `curl -v` prints it.
+    /// An exchange as `curl -i` or `curl -v` prints it, the curl command above it or not.
     Curl,
-    /// A bare JSON error body.
+    /// A JSON error body: bare, an SDK error as printed, or quoted in a log line.
     #[value(name = "json")]
     JsonBody,
 }
@@ -404,7 +404,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
                 // recording is one of a proxy that saw no traffic.
                 return Err(empty_input(path));
             }
-            detect(head).ok_or_else(|| unknown_kind(path))?
+            detect(head).ok_or_else(|| unknown_kind(path, head))?
         }
     };
     let inner = match kind {
@@ -491,7 +491,7 @@ pub fn detect_file(path: &Path) -> Result<InputKind, IngestError> {
     if buf.is_empty() {
         return Err(empty_input(path));
     }
-    detect(&buf).ok_or_else(|| unknown_kind(path))
+    detect(&buf).ok_or_else(|| unknown_kind(path, &buf))
 }
 
 /// An input of 0 bytes: said as such, since "cannot tell what kind of input this is" sent users
@@ -499,21 +499,94 @@ pub fn detect_file(path: &Path) -> Result<InputKind, IngestError> {
 /// held nothing at all.
 fn empty_input(path: &Path) -> IngestError {
     let message = if path.as_os_str() == STDIN {
-        "standard input is empty (0 bytes): nothing to explain; pipe in a HAR file, a triage \
-         recording, `curl -i` output or a JSON error body, or give it as FILE"
+        format!(
+            "standard input is empty (0 bytes): nothing to explain; pipe in {TAKES}, or give \
+             it as FILE"
+        )
     } else {
-        "the file is empty (0 bytes): nothing to explain; give a HAR file, a triage \
-         recording, `curl -i` output or a JSON error body"
+        format!("the file is empty (0 bytes): nothing to explain; give {TAKES}")
     };
     IngestError::invalid(path, message)
 }
 
-fn unknown_kind(path: &Path) -> IngestError {
-    IngestError::invalid(
-        path,
-        "cannot tell what kind of input this is (expected a HAR file, a triage recording, \
-         `curl -i` output or a JSON body); name it with --input",
-    )
+/// What `triage explain` reads, as its messages name it.
+pub const TAKES: &str = "a HAR file, a triage recording, `curl -i` or `curl -v` output (the curl \
+                         command above it or not), an SDK error as printed, or a JSON error body";
+
+fn unknown_kind(path: &Path, head: &[u8]) -> IngestError {
+    let mut message =
+        format!("cannot tell what kind of input this is (expected {TAKES}); name it with --input");
+    if let Some(hint) = named_call(&String::from_utf8_lossy(head)) {
+        message.push_str(". ");
+        message.push_str(&hint);
+    }
+    IngestError::invalid(path, message)
+}
+
+/// Text that names calls without being a capture of one (a ticket, a forum post: "POST
+/// /api/v2/… returns a 409") holds nothing triage can read, so nothing is diagnosed from it.
+/// The calls it names are where a capture starts, though: the hint names them and the command
+/// that explains the failing one's error body once it is saved. Only what the text leaves no
+/// doubt of is filled in: prose names calls of its advice too, and statuses other than the one
+/// seen.
+fn named_call(text: &str) -> Option<String> {
+    use regex::Regex;
+    use std::sync::LazyLock;
+    static CALL: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(
+            r"(?:\b(GET|POST|PUT|PATCH|DELETE)\s+)?(?:https://[A-Za-z0-9.-]+)?(/(?:api/v2|oauth)/[A-Za-z0-9/_.~%{}:=&?-]*)",
+        )
+        .expect("a valid pattern")
+    });
+    static STATUS: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r"\b[45][0-9]{2}\b").expect("a valid pattern"));
+    let mut calls: Vec<(Option<&str>, &str)> = Vec::new();
+    for c in CALL.captures_iter(text) {
+        // Prose ends a sentence or a clause right after the path.
+        let path = c
+            .get(2)
+            .map_or("", |m| m.as_str())
+            .trim_end_matches(['.', ',', ':', '?']);
+        let method = c.get(1).map(|m| m.as_str());
+        if let Some(known) = calls.iter_mut().find(|(_, p)| *p == path) {
+            known.0 = known.0.or(method);
+        } else if calls.len() < 4 {
+            calls.push((method, path));
+        }
+    }
+    let shown = |(m, p): &(Option<&str>, &str)| match m {
+        Some(m) => format!("{m} {p}"),
+        None => p.to_string(),
+    };
+    let (method, path, named) = match &calls[..] {
+        [] => return None,
+        [one] => (
+            one.0.unwrap_or("METHOD"),
+            one.1,
+            format!("a call, {}", shown(one)),
+        ),
+        more => (
+            "METHOD",
+            "PATH",
+            format!(
+                "calls ({})",
+                more.iter().map(shown).collect::<Vec<_>>().join(", ")
+            ),
+        ),
+    };
+    let mut statuses: Vec<&str> = STATUS.find_iter(text).map(|m| m.as_str()).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let status = match (&calls[..], &statuses[..]) {
+        ([_], [one]) => one,
+        _ => "CODE",
+    };
+    Some(format!(
+        "It reads as text that names {named}, not a capture: save the failing call's error body \
+         (or the whole SDK error) to a file and run `triage explain FILE --method {method} \
+         --path {path} --status {status}`, or capture the call as a HAR file or with `curl -v`; \
+         `triage ops show \"METHOD PATH\"` says whether a call it names is an operation of the API"
+    ))
 }
 
 /// Detects the kind of input from its first bytes (64 KiB are plenty).
@@ -792,6 +865,56 @@ pub(crate) fn index_of(data: &[u8], line: usize, column: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The command the hint gives, from between its backquotes.
+    fn command_of(hint: &str) -> &str {
+        hint.split('`').nth(1).unwrap_or_default()
+    }
+
+    #[test]
+    fn text_that_names_one_call_gets_the_command_that_explains_it() {
+        let ticket = "Our send fails: POST https://api.mypurecloud.ie/api/v2/conversations/messages/agentless.\n\
+                      It answers 409 Conflict every time.";
+        let hint = named_call(ticket).expect("a call is named");
+        assert_eq!(
+            command_of(&hint),
+            "triage explain FILE --method POST --path /api/v2/conversations/messages/agentless \
+             --status 409",
+            "{hint}"
+        );
+        assert!(
+            hint.contains("names a call, POST /api/v2/conversations/messages/agentless,"),
+            "{hint}"
+        );
+    }
+
+    #[test]
+    fn text_that_names_several_calls_or_statuses_leaves_the_choice_to_the_reader() {
+        // A forum thread: the failing call, then the calls of the advice under it.
+        let thread = "I post to /api/v2/conversations/messaging/messages and get a 409.\n\
+                      1. GET /api/v2/conversations/messaging/{conversationId}\n\
+                      2. POST /api/v2/conversations/messaging/messages with the new body.";
+        let hint = named_call(thread).expect("calls are named");
+        assert_eq!(
+            command_of(&hint),
+            "triage explain FILE --method METHOD --path PATH --status CODE",
+            "{hint}"
+        );
+        assert!(
+            hint.contains(
+                "names calls (POST /api/v2/conversations/messaging/messages, \
+                 GET /api/v2/conversations/messaging/{conversationId})"
+            ),
+            "{hint}"
+        );
+        // One call, two statuses (the one seen, and one in the advice).
+        let hint = named_call("PUT /api/v2/users/me fails with 409; retry on 429").unwrap();
+        assert!(
+            command_of(&hint).ends_with("--method PUT --path /api/v2/users/me --status CODE"),
+            "{hint}"
+        );
+        assert_eq!(named_call("The API rejects it with 409 Conflict."), None);
+    }
 
     #[test]
     fn urls_split_byte_exact() {
