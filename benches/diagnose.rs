@@ -65,6 +65,7 @@ fn exchange(seq: u64) -> Exchange {
             version: Some(http::Version::HTTP_11),
             headers: resp,
             body: BodyPrefix::complete(Bytes::from_static(CONFLICT.as_bytes())),
+            headers_shown: true,
         }),
         timings: Timings::default(),
         inspection: Inspection::Complete,

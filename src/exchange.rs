@@ -180,6 +180,10 @@ pub struct Response {
     pub headers: HeaderMap,
     /// Decoded prefix of the body; empty when the body was not inspected.
     pub body: BodyPrefix,
+    /// Whether the input showed the response's headers. Not for a bare error body, nor an SDK
+    /// error printed without them: there a header the exchange lacks is unknown, not absent
+    /// (the headers it holds are the few the reader could tell, such as `Content-Type`).
+    pub headers_shown: bool,
 }
 
 /// An HTTP version as HAR files and recordings write it (`HTTP/1.1`, `HTTP/2`).

@@ -24,7 +24,7 @@
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 
 use http::{HeaderMap, HeaderValue};
 use regex::Regex;
@@ -67,6 +67,19 @@ pub const SECRET_PARAMS: &[&str] = &[
     // The assertion an identity provider posts to the login host (SAML single sign-on): a
     // browser's HAR of a login carries it, and it logs in whoever replays it.
     "saml_response",
+    "jwt",
+    // Gateways in front of the API (`--any-host`) and signed URLs put their keys in the query:
+    // Azure API Management's `subscription-key`, a SAS `sig`, S3's presigned `X-Amz-*`,
+    // Google's `key`. No Platform API operation has a query parameter of these names.
+    "key",
+    "subscription_key",
+    "sig",
+    "signature",
+    "x_amz_signature",
+    "x_amz_security_token",
+    "auth",
+    "pwd",
+    "passwd",
 ];
 
 /// JSON keys (at any depth of a request or response body) whose values are credentials. Unlike
@@ -89,6 +102,9 @@ pub const SECRET_JSON_KEYS: &[&str] = &[
     "private_key",
     // A body that carries headers as data (a webhook's or an integration's configuration).
     "authorization",
+    // Guest chat's `CreateWebChatConversationResponse.jwt`: the guest's bearer credential for
+    // the conversation's later calls.
+    "jwt",
 ];
 
 /// JSON keys whose members are all credentials, whatever their names: the `credentialFields`
@@ -104,9 +120,9 @@ pub const CONTENT_JSON_KEYS: &[&str] = &["textBody", "text", "content"];
 /// `code`), and HTTP/2's `:path` as some HAR tools keep it.
 pub const URL_HEADERS: &[&str] = &[":path", "location", "content-location", "referer"];
 
-/// Longest secret name once normalised ("clientassertion"); a longer name cannot match, so
+/// Longest secret name once normalised ("xamzsecuritytoken"); a longer name cannot match, so
 /// normalising needs no more room than this on the stack.
-const MAX_NAME: usize = 16;
+const MAX_NAME: usize = 17;
 
 /// A name as it is compared with the lists: ASCII lowercase, `_` and `-` dropped and, for
 /// parameter names (`decode`), `%XX` decoded and `+` read as a space first. `None` when it is
@@ -255,7 +271,7 @@ fn secret_header_by_words(name: &str) -> bool {
     }
     // Each word is tried only where its first letter stands.
     (0..norm.len()).any(|i| {
-        matches!(norm[i], b't' | b's' | b'p' | b'a' | b'c')
+        matches!(norm[i], b't' | b's' | b'p' | b'a' | b'c' | b'f' | b'g')
             && SECRET_HEADER_WORDS
                 .iter()
                 .any(|w| norm[i..].starts_with(w.as_bytes()))
@@ -265,8 +281,22 @@ fn secret_header_by_words(name: &str) -> bool {
 /// Words that make a header name a credential's wherever they stand in it, compared as
 /// [`normalize`] compares (case, `-` and `_` ignored). Not `key` (`Sec-WebSocket-Key`,
 /// `Idempotency-Key`) nor `session` (`X-Journey-Session-Id`, which the API defines and which
-/// is no credential).
-pub const SECRET_HEADER_WORDS: &[&str] = &["token", "secret", "passw", "apikey", "credential"];
+/// is no credential). The `…key` words are the keys of gateways in front of the API (Azure API
+/// Management's `Ocp-Apim-Subscription-Key`, Azure Functions' `X-Functions-Key`).
+pub const SECRET_HEADER_WORDS: &[&str] = &[
+    "token",
+    "secret",
+    "passw",
+    "apikey",
+    "credential",
+    "subscriptionkey",
+    "functionskey",
+    "gatewaykey",
+    "accesskey",
+    "authkey",
+    "privatekey",
+    "clientkey",
+];
 
 /// Whether a header (any name) carries a credential: by its name, or by a value that is one,
 /// `Bearer …` or `Basic …` under a name no list knows (`X-Forwarded-Auth`).
@@ -820,9 +850,30 @@ fn json_in(value: &mut Value, keep_content: bool, found: &mut Found<'_>) -> bool
                 changed |= json_in(v, keep_content, found);
             }
         }
+        Value::String(s) => {
+            if let Some(mut inner) = embedded_json(s) {
+                if json_in(&mut inner, keep_content, found) {
+                    *s = inner.to_string();
+                    changed = true;
+                }
+            }
+        }
         _ => {}
     }
     changed
+}
+
+/// A string that holds a JSON document of its own: a data action's request template, a
+/// configuration saved as text (`{"config":"{\"client_secret\":\"…\"}"}`). Its members are
+/// credentials as the document's would be. Only an object or an array: a number or a word in
+/// a string is text.
+fn embedded_json(s: &str) -> Option<Value> {
+    if !s.trim_start().starts_with(['{', '[']) {
+        return None;
+    }
+    serde_json::from_str(s)
+        .ok()
+        .filter(|v: &Value| v.is_object() || v.is_array())
 }
 
 /// The value of a secret JSON member replaced by its placeholder (a non-string one as its JSON
@@ -884,8 +935,8 @@ fn may_name_a_secret(bytes: &[u8]) -> bool {
             continue;
         };
         let name = &bytes[open + 1..close];
-        // The shortest secret name is `token`; `_` and `-` only lengthen one.
-        if name.len() < 5 {
+        // The shortest secret name is `jwt`; `_` and `-` only lengthen one.
+        if name.len() < 3 {
             continue;
         }
         let mut buf = [0; MAX_NAME];
@@ -940,7 +991,7 @@ fn json_key_kind(norm: &[u8]) -> KeyKind {
         b"authorization" => KeyKind::Secret(Some("authorization")),
         b"clientsecret" | b"clientassertion" | b"accesstoken" | b"refreshtoken" | b"idtoken"
         | b"token" | b"password" | b"assertion" | b"codeverifier" | b"secret" | b"apikey"
-        | b"privatekey" => KeyKind::Secret(None),
+        | b"privatekey" | b"jwt" => KeyKind::Secret(None),
         b"credentialfields" => KeyKind::Container,
         _ => KeyKind::Other,
     }
@@ -987,7 +1038,12 @@ impl<'de> serde::de::Visitor<'de> for Walk<'_> {
     fn visit_f64<E>(self, _: f64) -> Result<(), E> {
         Ok(())
     }
-    fn visit_str<E>(self, _: &str) -> Result<(), E> {
+    fn visit_str<E>(self, s: &str) -> Result<(), E> {
+        // A JSON document inside a string (see [`embedded_json`]), walked as the body is.
+        if s.trim_start().starts_with(['{', '[']) && may_name_a_secret(s.as_bytes()) {
+            // Text that is not JSON after all is left as it is, as redaction leaves it.
+            let _ = note_json(s.as_bytes(), self.0);
+        }
         Ok(())
     }
     fn visit_unit<E>(self) -> Result<(), E> {
@@ -1565,6 +1621,12 @@ pub fn credentials(ex: &Exchange) -> Vec<String> {
 
 /// Replaces, in what a diagnosis says, every copy of a credential of its exchange
 /// ([`credentials`]) by the placeholder redaction gives it elsewhere.
+///
+/// What a diagnosis says is its rule's own text with the values it captured put in, and every
+/// captured value is in its evidence (the request's method and path too): the values are
+/// scrubbed, then put back where the cause and fix quote them. The rule's own text is never
+/// searched, so a credential that is also a word of it (a password `secret`, and the fix's
+/// `client_secret`) leaves that text whole.
 pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosis]) {
     if diagnoses.is_empty() {
         return;
@@ -1577,23 +1639,21 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
     // (`scope [first-part]rest…]` gives `first-part`): the piece of it a captured value holds
     // goes too.
     let pieces = captured_pieces(diagnoses, &creds);
-    // Most diagnoses quote no credential: one search of each text for each credential instead
-    // of building the matcher. A text with escapes or entities in it may hold one spelled
+    // Most diagnoses quote no credential: one search of each value for each credential instead
+    // of building the matcher. A value with escapes or entities in it may hold one spelled
     // otherwise (`\/`, `&amp;`), and gets the full pass.
-    let texts = || {
-        diagnoses.iter().flat_map(|d| {
-            [&*d.cause, &*d.fix]
-                .into_iter()
-                .chain(d.evidence.iter().map(|(_, v)| &**v))
-        })
-    };
-    // (`str::contains`: the texts are short, and a `memmem::Finder` costs more to build than
+    // (`str::contains`: the values are short, and a `memmem::Finder` costs more to build than
     // they take to search.)
     let quoted = |t: &str| {
         memchr::memchr2(b'\\', b'&', t.as_bytes()).is_some()
             || creds.iter().any(|c| t.contains(c.as_str()))
     };
-    if pieces.is_empty() && !texts().any(quoted) {
+    if pieces.is_empty()
+        && !diagnoses
+            .iter()
+            .flat_map(|d| d.evidence.iter())
+            .any(|(_, v)| quoted(v))
+    {
         return;
     }
     // From here on the rare case: the shared mechanism, whatever it costs.
@@ -1611,15 +1671,90 @@ pub fn scrub_diagnoses(ex: &Exchange, diagnoses: &mut [crate::diagnose::Diagnosi
         }
     };
     for d in diagnoses {
+        // Each value that held a credential, as it was and as it is now; the longest first,
+        // so that a value inside another is put back after it.
+        let mut changed: Vec<(Arc<str>, String)> = Vec::new();
+        for (_, v) in &mut d.evidence {
+            if let Some(t) = scrub(v) {
+                changed.push((Arc::clone(v), t.clone()));
+                *v = t.into();
+            }
+        }
         for text in [&mut d.cause, &mut d.fix] {
-            if let Some(t) = scrub(text) {
+            if let Cow::Owned(t) = requote(text, &mut changed) {
                 *text = t;
             }
         }
-        for (_, v) in &mut d.evidence {
-            if let Some(t) = scrub(v) {
-                *v = t.into();
+    }
+}
+
+/// `text` (a diagnosis's cause or fix: its rule's words with captured values put in) with
+/// each value that redaction changed put back as it is shown: `(as captured, as shown)`, the
+/// longest first so that a value inside another goes after it. Borrowed when none is there.
+pub fn requote<'t, W: AsRef<str>>(text: &'t str, changed: &mut [(W, String)]) -> Cow<'t, str> {
+    changed.sort_by_key(|c| std::cmp::Reverse(c.0.as_ref().len()));
+    let mut out = Cow::Borrowed(text);
+    for (was, now) in changed.iter() {
+        let was = was.as_ref();
+        if !was.is_empty() && out.contains(was) {
+            out = Cow::Owned(out.replace(was, now));
+        }
+    }
+    out
+}
+
+/// A diagnosis as a writer shows it (its JSON: `cause`, `fix` and the captured `evidence`, an
+/// object or `[name, value]` pairs), with the exchange's credentials (`secrets`) and every
+/// value under a secret name redacted. The values are redacted, then put back where the cause
+/// and fix quote them ([`requote`]); the rule's own words, the title and the docs are never
+/// searched, so a credential that is also one of their words (a password `secret`, and the
+/// fix's `client_secret`) leaves them whole.
+pub fn diagnosis_json(d: &mut Value, secrets: &Secrets) {
+    let mut changed: Vec<(String, String)> = Vec::new();
+    let mut shown = |name: &str, v: &mut Value| {
+        let Value::String(text) = v else {
+            return;
+        };
+        let listed = SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name));
+        let now = if (is_secret_json_key(name) || listed) && !text.is_empty() {
+            Cow::Owned(secret(text))
+        } else {
+            secrets.scrub(text)
+        };
+        if let Cow::Owned(now) = now {
+            if now != *text {
+                let was = std::mem::replace(text, now.clone());
+                // As [`Secrets`] looks for none shorter, a short value may be a word of the
+                // rule's own too.
+                if was.len() >= Secrets::MIN_LEN {
+                    changed.push((was, now));
+                }
             }
+        }
+    };
+    match d.get_mut("evidence") {
+        Some(Value::Object(m)) => {
+            for (k, v) in m.iter_mut() {
+                shown(k, v);
+            }
+        }
+        Some(Value::Array(pairs)) => {
+            for pair in pairs {
+                if let Some([Value::String(k), v]) = pair.as_array_mut().map(Vec::as_mut_slice) {
+                    let k = k.clone();
+                    shown(&k, v);
+                }
+            }
+        }
+        _ => {}
+    }
+    for key in ["cause", "fix"] {
+        if let Some(Value::String(t)) = d.get_mut(key) {
+            let new = match requote(t, &mut changed) {
+                Cow::Borrowed(t) => secrets.scrub_words(t).into_owned(),
+                Cow::Owned(t) => secrets.scrub_words(&t).into_owned(),
+            };
+            *t = new;
         }
     }
 }
@@ -1860,12 +1995,41 @@ impl Secrets {
 
     /// `bytes` with every copy of a credential replaced; borrowed when there is none.
     pub fn scrub_bytes<'a>(&self, bytes: &'a [u8]) -> Cow<'a, [u8]> {
+        self.scrub_where(bytes, |_| true)
+    }
+
+    /// A diagnosis's cause or fix with every copy of a credential replaced that stands as a
+    /// word of its own: one inside a longer word (`client_secret`, for a password `secret`)
+    /// is the rule's own text. What the diagnosis quotes is put back redacted first
+    /// ([`requote`]); this catches a quote that its evidence does not hold.
+    pub fn scrub_words<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let word = |b: u8| b.is_ascii_alphanumeric() || b == b'_';
+        let bytes = text.as_bytes();
+        let out = self.scrub_where(bytes, |hit| {
+            let inside_before =
+                hit.start > 0 && word(bytes[hit.start - 1]) && word(bytes[hit.start]);
+            let inside_after =
+                hit.end < bytes.len() && word(bytes[hit.end]) && word(bytes[hit.end - 1]);
+            !(inside_before || inside_after)
+        });
+        match out {
+            Cow::Borrowed(_) => Cow::Borrowed(text),
+            Cow::Owned(b) => Cow::Owned(String::from_utf8_lossy(&b).into_owned()),
+        }
+    }
+
+    /// `bytes` with the copies of credentials that `take` picks replaced.
+    fn scrub_where<'a>(
+        &self,
+        bytes: &'a [u8],
+        take: impl Fn(Range<usize>) -> bool,
+    ) -> Cow<'a, [u8]> {
         let Some(m) = &self.matcher else {
             return Cow::Borrowed(bytes);
         };
         let mut out: Option<Vec<u8>> = None;
         let mut copied = 0;
-        for hit in m.find_iter(bytes) {
+        for hit in m.find_iter(bytes).filter(|h| take(h.start()..h.end())) {
             let o = out.get_or_insert_with(|| Vec::with_capacity(bytes.len() + 24));
             o.extend_from_slice(&bytes[copied..hit.start()]);
             o.extend_from_slice(self.placeholders[hit.pattern().as_usize()].as_bytes());
@@ -2159,8 +2323,17 @@ mod tests {
             "X-ApiKey",
             "X-Service-Credentials",
             "Set_Cookie",
+            // Gateways' keys (`triage explain --any-host`).
+            "Ocp-Apim-Subscription-Key",
+            "Subscription-Key",
+            "X-Functions-Key",
+            "X-Gateway-Key",
         ]) {
             assert!(is_secret_header(name), "{name} should be secret");
+        }
+        // Each word counts wherever it stands: its first letter is one the look tries.
+        for w in SECRET_HEADER_WORDS {
+            assert!(secret_header_by_words(&format!("X-Vendor-{w}-Id")), "{w}");
         }
         for name in [
             "Access-Control-Allow-Credentials",
@@ -2247,6 +2420,17 @@ mod tests {
         );
         assert!(q.ends_with("&x=1") && !q.contains("abc"));
         assert!(matches!(query("a=1&b=2"), Cow::Borrowed(_)));
+        // The keys of gateways and signed URLs, in front of the API.
+        let q = query(
+            "subscription-key=APIMKEY1&jwt=eyJ.x.y&key=GKEY&sig=SAS1&X-Amz-Signature=S3SIG\
+             &X-Amz-Security-Token=STS1&pwd=PW1&auth=AU1&pageSize=25",
+        );
+        for planted in [
+            "APIMKEY1", "eyJ", "GKEY", "SAS1", "S3SIG", "STS1", "PW1", "AU1",
+        ] {
+            assert!(!q.contains(planted), "{planted} in {q}");
+        }
+        assert!(q.ends_with("&pageSize=25"), "{q}");
     }
 
     #[test]
@@ -2300,6 +2484,43 @@ mod tests {
             kept.contains("hello") && !kept.contains("AT-planted"),
             "{kept}"
         );
+    }
+
+    #[test]
+    fn a_credential_that_is_a_word_of_a_rule_is_scrubbed_only_as_a_word_of_its_own() {
+        let secrets = Secrets::new(vec!["secret".into(), "tok-0123456789".into()]);
+        let red = |v: &[u8]| format!("[redacted {}]", fingerprint(v));
+        assert_eq!(
+            secrets.scrub_words(
+                "base64(client_id:client_secret), sent secret; Bearer tok-0123456789."
+            ),
+            format!(
+                "base64(client_id:client_secret), sent {}; Bearer {}.",
+                red(b"secret"),
+                red(b"tok-0123456789")
+            )
+        );
+        assert!(matches!(secrets.scrub_words("secretive"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn json_inside_a_string_is_redacted_as_json() {
+        // A data action's request template, a configuration saved as text.
+        let body = br#"{"config":"{\"client_secret\":\"DBLJSON_KKK111\",\"url\":\"https://x\"}","n":"{not json"}"#;
+        let out = body_text(body, false);
+        assert!(!out.contains("DBLJSON_KKK111"), "{out}");
+        assert!(
+            out.contains(&format!(
+                r#"\"client_secret\":\"[redacted {}]\""#,
+                fingerprint(b"DBLJSON_KKK111")
+            )),
+            "{out}"
+        );
+        assert!(out.contains(r#""n":"{not json""#), "{out}");
+        // And it is a credential of the exchange: quoted back, it is scrubbed from diagnoses.
+        let mut found = Vec::new();
+        assert!(note_json(body, &mut found));
+        assert_eq!(found, ["DBLJSON_KKK111"]);
     }
 
     #[test]
@@ -2626,6 +2847,7 @@ mod tests {
                 version: None,
                 headers: map(resp_headers),
                 body: BodyPrefix::complete(resp_body.to_owned()),
+                headers_shown: true,
             }),
             timings: Default::default(),
             inspection: Default::default(),

@@ -735,6 +735,61 @@ fn credentials_echoed_in_error_text_appear_in_no_format() {
     }
 }
 
+/// A credential that is also a word of the rule's own text (a test client's password `secret`,
+/// and the fix's `client_secret`) is redacted where the upstream quotes it, and the rule's text
+/// stays whole.
+#[test]
+fn a_credential_that_is_a_word_of_the_rules_text_leaves_that_text_whole() {
+    use base64::Engine as _;
+    let basic = base64::engine::general_purpose::STANDARD.encode("myclient:secret");
+    let entry = |error: &str, description: &str| {
+        token_error_entry(
+            serde_json::json!([{"name": "Authorization", "value": format!("Basic {basic}")},
+                {"name": "Content-Type", "value": "application/x-www-form-urlencoded"}]),
+            serde_json::json!({"mimeType": "application/x-www-form-urlencoded",
+                "text": "grant_type=client_credentials"}),
+            400,
+            error,
+            description,
+        )
+    };
+    // The first one's fix spells out the Basic header; the second one's cause quotes the
+    // description.
+    let entries = vec![
+        entry("invalid_request", "bad request"),
+        entry("unauthorized_client", "client myclient sent secret"),
+    ];
+    let har = serde_json::json!({"log": {"version": "1.2",
+        "creator": {"name": "x", "version": "1"}, "entries": entries}});
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("word.har");
+    std::fs::write(&input, har.to_string()).unwrap();
+    let red = format!("[redacted {}]", triage::redact::fingerprint(b"secret"));
+    for format in ["text", "json", "markdown", "html"] {
+        let r = triage(&["--format", format, input.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{format}: {}", r.err);
+        // Markdown escapes punctuation with `\\`.
+        let shown = r.out.replace('\\', "");
+        for (what, expected) in [
+            (
+                "the rule's fix, whole",
+                "base64(client_id:client_secret)".to_owned(),
+            ),
+            (
+                "the quoted credential, redacted",
+                format!("client myclient sent {red}"),
+            ),
+        ] {
+            assert!(
+                shown.contains(&expected),
+                "{format}: {what}\n  expected: {expected}\n  in: {}",
+                r.out
+            );
+        }
+        assert!(!shown.contains("sent secret"), "{format}: {}", r.out);
+    }
+}
+
 /// The failed send of a `--format json` run, and whether any of its diagnoses cites what
 /// triage saw of the conversation.
 fn send_and_cited_evidence(r: &Run) -> (Value, bool) {
@@ -986,10 +1041,16 @@ fn pasted_bodies_without_their_request_are_not_a_retry_loop() {
     // Three bodies alike, with nothing of their requests: nothing shows they were one request
     // retried, so retry-loop must not say "this exact request has failed 3 times".
     let dir = tempfile::tempdir().unwrap();
-    let f = dir.path().join("body.json");
-    std::fs::write(&f, CONFLICT_BODY).unwrap();
-    let f = f.to_str().unwrap();
-    let r = triage(&["--format", "json", f, f, f]);
+    // Three files (one given three times is read once).
+    let files: Vec<String> = (1..=3)
+        .map(|i| {
+            let f = dir.path().join(format!("body{i}.json"));
+            std::fs::write(&f, CONFLICT_BODY).unwrap();
+            f.to_str().unwrap().to_owned()
+        })
+        .collect();
+    let [a, b, c] = [&files[0], &files[1], &files[2]].map(String::as_str);
+    let r = triage(&["--format", "json", a, b, c]);
     assert_eq!(json_lines(&r.out).len(), 3, "{}", r.out);
     assert!(
         !r.out.contains("retry-loop"),
@@ -1004,9 +1065,9 @@ fn pasted_bodies_without_their_request_are_not_a_retry_loop() {
         "PUT",
         "--path",
         "/api/v2/x",
-        f,
-        f,
-        f,
+        a,
+        b,
+        c,
     ]);
     let lines = json_lines(&r.out);
     assert_eq!(
@@ -2477,4 +2538,42 @@ fn a_failure_whose_request_was_not_shown_says_what_would_show_it() {
     whole.extend_from_slice(&verbose);
     let r = triage_in(&["-"], Some(&whole));
     assert!(!r.out.contains("does not show the request"), "{}", r.out);
+}
+
+/// A file given twice is read once, with a warning; a path given without its first `/` is
+/// refused, naming the path it would be.
+#[test]
+fn a_file_given_twice_is_read_once_and_a_path_needs_its_slash() {
+    let dir = tempfile::tempdir().unwrap();
+    let body = dir.path().join("body.json");
+    std::fs::write(
+        &body,
+        r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#,
+    )
+    .unwrap();
+    let twice = dir.path().join(".").join("body.json");
+    let r = triage(&[body.to_str().unwrap(), twice.to_str().unwrap()]);
+    assert!(
+        r.out.starts_with("triage explain: 1 exchange read"),
+        "{}",
+        r.out
+    );
+    let want = format!(
+        "triage: warning: {} is given more than once: it is read once",
+        twice.display()
+    );
+    assert!(
+        r.err.contains(&want),
+        "expected: {want}\n     got: {}",
+        r.err
+    );
+
+    let r = triage(&["--path", "api/v2/users/me", body.to_str().unwrap()]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert!(
+        r.err
+            .contains("give the request's path from its first `/` (`/api/v2/users/me`)"),
+        "{}",
+        r.err
+    );
 }

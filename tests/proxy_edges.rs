@@ -107,7 +107,8 @@ fn with_trailers(path: &str) -> Vec<u8> {
 async fn trailers_reach_a_client_that_asked_for_them_streamed_and_inspected() {
     let (addr, heads) = raw_upstream(with_trailers).await;
     let url = format!("http://{addr}");
-    let p = proxy(config(&url, &url)).await;
+    let seen = Arc::new(Recorder::default());
+    let p = proxy_with(config(&url, &url), seen.clone()).await;
     for path in ["/api/v2/x/200", "/api/v2/x/409"] {
         let req = format!(
             "GET {path} HTTP/1.1\r\nHost: localhost\r\nTE: trailers\r\nConnection: close\r\n\r\n"
@@ -130,6 +131,19 @@ async fn trailers_reach_a_client_that_asked_for_them_streamed_and_inspected() {
             "{head}"
         );
     }
+    // Each response reached the client whole, trailers last: none is "client gone" (the
+    // streamed one was, when the upstream's stream had not yet said it was over).
+    p.shutdown().await.unwrap();
+    let endings = seen.endings.lock().unwrap();
+    let outcomes: Vec<(&str, Option<triage::exchange::Outcome>)> = endings
+        .iter()
+        .map(|(path, e)| (path.as_str(), e.outcome()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [("/api/v2/x/200", None), ("/api/v2/x/409", None)],
+        "(path, outcome) of each exchange: expected vs got"
+    );
 }
 
 #[tokio::test]
@@ -160,6 +174,7 @@ async fn options_asterisk_is_not_prefixed() {
 struct Recorder {
     inspected: Mutex<Vec<Inspection>>,
     finished: Mutex<Vec<Exchange>>,
+    endings: Mutex<Vec<(String, triage::inspect::Ending)>>,
 }
 
 impl Inspector for Recorder {
@@ -167,7 +182,11 @@ impl Inspector for Recorder {
         self.inspected.lock().unwrap().push(ex.inspection);
         Verdict::default()
     }
-    fn finished(&self, ex: Exchange, _: triage::inspect::Ending) {
+    fn finished(&self, ex: Exchange, ending: triage::inspect::Ending) {
+        self.endings
+            .lock()
+            .unwrap()
+            .push((ex.request.path.clone(), ending));
         self.finished.lock().unwrap().push(ex);
     }
 }

@@ -91,6 +91,7 @@ fn synthetic() -> Vec<Exchange> {
                 complete: false,
                 original_size: None,
             },
+            headers_shown: true,
         }),
         timings: Timings {
             upstream_ms: Some(12),

@@ -36,6 +36,7 @@ fn at(t: SystemTime, method: Method, path: &str, status: u16, body: &'static str
             version: None,
             headers: HeaderMap::new(),
             body: BodyPrefix::complete(body),
+            headers_shown: true,
         }),
         timings: Timings::default(),
         inspection: Inspection::Complete,

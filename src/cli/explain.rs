@@ -102,6 +102,22 @@ pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
         }
         args.files.push(PathBuf::from(STDIN));
     }
+    // A file given twice (a shell glob and a name, `- -`) would have its exchanges replayed
+    // twice: counted twice, and seen as retries of themselves.
+    let mut seen: Vec<PathBuf> = Vec::new();
+    args.files.retain(|f| {
+        let key = std::fs::canonicalize(f).unwrap_or_else(|_| f.clone());
+        if seen.contains(&key) {
+            eprintln!(
+                "triage: warning: {} is given more than once: it is read once",
+                f.display()
+            );
+            false
+        } else {
+            seen.push(key);
+            true
+        }
+    });
     if let Some(out) = &args.output {
         for f in &args.files {
             refuse_same_file(f, out)?;

@@ -404,7 +404,8 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("{s:?} is too large"))
 }
 
-/// `30s`, `500ms`, `2m`, or plain seconds.
+/// A timeout: `30s`, `500ms`, `2m`, or plain seconds; not zero, which would fail every call
+/// (no connection, response head or body chunk comes in no time at all).
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let t = s.trim();
     let split = t.find(|c: char| !c.is_ascii_digit()).unwrap_or(t.len());
@@ -412,12 +413,21 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let n: u64 = num
         .parse()
         .map_err(|_| format!("{s:?} is not a duration (try 30s, 500ms, 2m)"))?;
-    Ok(match unit {
+    let d = match unit {
         "" | "s" => Duration::from_secs(n),
         "ms" => Duration::from_millis(n),
-        "m" => Duration::from_secs(n * 60),
+        "m" => n
+            .checked_mul(60)
+            .map(Duration::from_secs)
+            .ok_or_else(|| format!("{s:?} is too long"))?,
         _ => return Err(format!("{s:?}: unknown unit (use ms, s, m)")),
-    })
+    };
+    if d.is_zero() {
+        return Err(format!(
+            "{s:?}: a timeout of zero would fail every call; give at least 1ms"
+        ));
+    }
+    Ok(d)
 }
 
 /// At least one: with none, no client could ever be served.
@@ -432,6 +442,20 @@ fn parse_max_connections(s: &str) -> Result<usize, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_are_positive_and_bounded() {
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
+        for zero in ["0", "0s", "0ms", "0m"] {
+            let e = parse_duration(zero).unwrap_err();
+            assert!(
+                e.contains("a timeout of zero would fail every call"),
+                "{zero}: {e}"
+            );
+        }
+        assert!(parse_duration("999999999999999999m").is_err());
+    }
 
     #[test]
     fn sdk_hints_name_this_runs_address_for_each_sdk() {

@@ -173,6 +173,7 @@ impl Prober {
                 version: Some(parts.version),
                 headers: parts.headers,
                 body: BodyPrefix::complete(decoded),
+                headers_shown: true,
             }),
             timings: Timings::default(),
             inspection: Inspection::Complete,

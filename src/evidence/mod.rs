@@ -328,6 +328,9 @@ impl Store {
     /// The key of a request that failed, as the failures map keys it.
     fn failure_key(&self, ex: &Exchange) -> [u8; 16] {
         self.key(&[
+            // The same call to another region's API is another request (a HAR of a
+            // multi-region integration).
+            ex.request.host.as_deref().unwrap_or("").as_bytes(),
             ex.request.method.as_str().as_bytes(),
             ex.request.path.as_bytes(),
             ex.request.query.as_deref().unwrap_or("").as_bytes(),
@@ -599,6 +602,7 @@ mod tests {
                 version: None,
                 headers: HeaderMap::new(),
                 body: BodyPrefix::complete(body.to_owned()),
+                headers_shown: true,
             }),
             timings: Timings::default(),
             inspection: crate::exchange::Inspection::Complete,
@@ -711,6 +715,26 @@ mod tests {
             "{}",
         );
         assert!(s.facts(&other, t0).repeats.is_none());
+        // The same call to three regions' API hosts: three requests, none repeated.
+        let s = Store::default();
+        for (i, host) in [
+            "api.mypurecloud.com",
+            "api.mypurecloud.ie",
+            "api.mypurecloud.de",
+        ]
+        .into_iter()
+        .enumerate()
+        {
+            let mut e = e.clone();
+            e.request.host = Some(host.into());
+            s.observe(&e, t0 + Duration::from_secs(i as u64));
+            assert!(
+                s.facts(&e, t0 + Duration::from_secs(i as u64))
+                    .repeats
+                    .is_none_or(|r| r.count == 1),
+                "{host}"
+            );
+        }
     }
 
     #[test]

@@ -61,8 +61,7 @@ impl<W: Write> HarWriter<W> {
         let (redacted, secrets) = redact::exchange_and_secrets(exchange, self.keep_content);
         let mut diagnoses = diagnoses.to_vec();
         for d in &mut diagnoses {
-            redact::json(d, true);
-            secrets.scrub_json(d);
+            redact::diagnosis_json(d, &secrets);
         }
         let mut e = entry(&redacted, &diagnoses);
         for (k, mut v) in extra {
@@ -910,6 +909,7 @@ mod tests {
                 version: Some(http::Version::HTTP_2),
                 headers: h,
                 body: BodyPrefix::complete(body.to_owned()),
+                headers_shown: true,
             }),
             timings: Timings::default(),
             inspection: Inspection::Complete,

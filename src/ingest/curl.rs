@@ -462,6 +462,7 @@ pub(crate) fn parse(
             version,
             headers: resp_headers,
             body,
+            headers_shown: true,
         }),
         timings: Timings::default(),
         inspection: crate::exchange::Inspection::Complete,

@@ -713,6 +713,7 @@ pub fn entry_to_exchange(
             version,
             headers,
             body,
+            headers_shown: true,
         })
     });
 

@@ -184,6 +184,8 @@ pub(crate) fn parse(
             version: None,
             headers,
             body: limit_body(data.to_vec(), opts.body_limit),
+            // A bare body shows none; an SDK error printed whole shows them all.
+            headers_shown: pasted.as_ref().is_some_and(|p| !p.headers.is_empty()),
         }),
         timings: Timings::default(),
         inspection: crate::exchange::Inspection::Complete,

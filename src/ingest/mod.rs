@@ -115,8 +115,8 @@ pub struct InputArgs {
     #[arg(long, value_name = "METHOD", value_parser = parse_method)]
     pub method: Option<Method>,
 
-    /// Request path (with an optional `?query`), when the input does not say.
-    #[arg(long, value_name = "PATH")]
+    /// Request path (with an optional `?query`), when the input does not say; or the whole URL.
+    #[arg(long, value_name = "PATH", value_parser = parse_path)]
     pub path: Option<String>,
 
     /// Explain exchanges with every host. By default those with hosts other than Genesys
@@ -137,6 +137,18 @@ impl InputArgs {
             any_host: self.any_host,
             ..ReadOptions::default()
         }
+    }
+}
+
+/// A path as the request line has it (`/api/v2/…`), or a URL: `api/v2/…` would match no rule,
+/// and silently.
+fn parse_path(s: &str) -> Result<String, String> {
+    if s.starts_with('/') || s.starts_with("http://") || s.starts_with("https://") {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "{s:?}: give the request's path from its first `/` (`/{s}`), or its whole URL"
+        ))
     }
 }
 
@@ -379,14 +391,95 @@ pub type Source = Box<dyn BufRead + Send>;
 pub const STDIN: &str = "-";
 
 pub(crate) fn open_source(path: &Path) -> Result<Source, IngestError> {
-    if path.as_os_str() == STDIN {
-        return Ok(Box::new(BufReader::with_capacity(
-            64 * 1024,
-            std::io::stdin(),
-        )));
+    let mut src: Source = if path.as_os_str() == STDIN {
+        Box::new(BufReader::with_capacity(64 * 1024, std::io::stdin()))
+    } else {
+        let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
+        Box::new(BufReader::with_capacity(64 * 1024, f))
+    };
+    // Windows PowerShell 5.1 writes what `>` redirects (a `curl.exe -v` transcript, a saved
+    // error body) as UTF-16 with a byte order mark; every reader here reads UTF-8.
+    let head = src.fill_buf().map_err(|e| IngestError::io(path, e))?;
+    let little = match head {
+        [0xFF, 0xFE, ..] => true,
+        [0xFE, 0xFF, ..] => false,
+        _ => return Ok(src),
+    };
+    src.consume(2);
+    Ok(Box::new(BufReader::with_capacity(
+        64 * 1024,
+        Utf16Reader {
+            inner: src,
+            little,
+            pending: Vec::new(),
+            read_at: 0,
+            carry: Vec::new(),
+        },
+    )))
+}
+
+/// UTF-16 read as UTF-8, as it streams (a HAR of any size passes with flat memory). A lone
+/// surrogate, which no editor writes, becomes U+FFFD as in any lossy decoding.
+struct Utf16Reader {
+    inner: Source,
+    little: bool,
+    /// UTF-8 decoded, read up to `read_at`.
+    pending: Vec<u8>,
+    read_at: usize,
+    /// The bytes of a character split across two reads of `inner`: half a code unit, or a high
+    /// surrogate waiting for its low one.
+    carry: Vec<u8>,
+}
+
+impl Read for Utf16Reader {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.read_at == self.pending.len() {
+            self.pending.clear();
+            self.read_at = 0;
+            let buf = self.inner.fill_buf()?;
+            if buf.is_empty() {
+                if self.carry.is_empty() {
+                    return Ok(0);
+                }
+                // The text ends inside a character.
+                self.carry.clear();
+                let mut b = [0; 4];
+                let r = char::REPLACEMENT_CHARACTER.encode_utf8(&mut b);
+                self.pending.extend_from_slice(r.as_bytes());
+                break;
+            }
+            let mut bytes = std::mem::take(&mut self.carry);
+            bytes.extend_from_slice(buf);
+            let n = buf.len();
+            self.inner.consume(n);
+            let mut whole = bytes.len() / 2 * 2;
+            let mut units: Vec<u16> = bytes[..whole]
+                .chunks_exact(2)
+                .map(|c| {
+                    if self.little {
+                        u16::from_le_bytes([c[0], c[1]])
+                    } else {
+                        u16::from_be_bytes([c[0], c[1]])
+                    }
+                })
+                .collect();
+            if units.last().is_some_and(|u| (0xD800..0xDC00).contains(u)) {
+                units.pop();
+                whole -= 2;
+            }
+            self.carry = bytes[whole..].to_vec();
+            for c in char::decode_utf16(units) {
+                let mut b = [0; 4];
+                let c = c.unwrap_or(char::REPLACEMENT_CHARACTER);
+                self.pending
+                    .extend_from_slice(c.encode_utf8(&mut b).as_bytes());
+            }
+        }
+        let n = out.len().min(self.pending.len() - self.read_at);
+        out[..n].copy_from_slice(&self.pending[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
     }
-    let f = File::open(path).map_err(|e| IngestError::io(path, e))?;
-    Ok(Box::new(BufReader::with_capacity(64 * 1024, f)))
 }
 
 /// Opens `path` (`-` for standard input) and returns its exchanges, one at a time. Fails only
@@ -865,6 +958,51 @@ pub(crate) fn index_of(data: &[u8], line: usize, column: usize) -> usize {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn utf16_with_a_byte_order_mark_reads_as_utf8_whatever_the_reads_cut() {
+        let text = "{\"message\":\"caf\u{e9} \u{1F600} ok\"}\r\n";
+        for little in [true, false] {
+            let mut bytes: Vec<u8> = if little {
+                vec![0xFF, 0xFE]
+            } else {
+                vec![0xFE, 0xFF]
+            };
+            for u in text.encode_utf16() {
+                bytes.extend(if little {
+                    u.to_le_bytes()
+                } else {
+                    u.to_be_bytes()
+                });
+            }
+            // Reads of 1 to 5 bytes cut code units and the emoji's surrogate pair apart.
+            for cap in 1..=5 {
+                let inner: Source = Box::new(BufReader::with_capacity(
+                    cap,
+                    std::io::Cursor::new(bytes[2..].to_vec()),
+                ));
+                let mut r = Utf16Reader {
+                    inner,
+                    little,
+                    pending: Vec::new(),
+                    read_at: 0,
+                    carry: Vec::new(),
+                };
+                let mut out = String::new();
+                r.read_to_string(&mut out).unwrap();
+                assert_eq!(out, text, "little-endian {little}, reads of {cap}");
+            }
+        }
+        // Through `open_source`, from a file, as PowerShell 5.1's `>` writes it.
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("ps.json");
+        let mut bytes = vec![0xFF, 0xFE];
+        bytes.extend("{}".encode_utf16().flat_map(u16::to_le_bytes));
+        std::fs::write(&p, bytes).unwrap();
+        let mut out = String::new();
+        open_source(&p).unwrap().read_to_string(&mut out).unwrap();
+        assert_eq!(out, "{}");
+    }
 
     /// The command the hint gives, from between its backquotes.
     fn command_of(hint: &str) -> &str {

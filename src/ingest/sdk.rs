@@ -27,25 +27,59 @@ pub(crate) struct Pasted {
 pub(crate) const PYTHON: &str = "Python SDK ApiException (print(e))";
 pub(crate) const JS: &str = "JavaScript SDK error (console.log(e))";
 
-/// Whether `text` starts as the Python SDK's `ApiException` does: `(status)` on a line of its
-/// own, then `Reason:`.
+/// Whether `text` holds the Python SDK's `ApiException` as it prints: `(status)`, then
+/// `Reason:` on the next line.
 pub(crate) fn looks_python(text: &str) -> bool {
-    let mut lines = text.trim_start().lines();
-    let first = lines.next().unwrap_or("").trim_end();
-    first.starts_with('(')
-        && first.ends_with(')')
-        && first.len() > 2
-        && first[1..first.len() - 1]
-            .bytes()
-            .all(|b| b.is_ascii_digit())
-        && lines.next().is_some_and(|l| l.starts_with("Reason:"))
+    python_start(text).is_some()
+}
+
+/// The most lines looked through for the exception: a traceback's frames come before it.
+const MAX_PYTHON_LINES: usize = 200;
+
+/// Where the exception's `(status)` starts in `text`, and on which line. Alone on its line
+/// (`print(e)`), or after the text that introduces it: the SDK's README prints
+/// `Exception when calling ConversationsApi->post_…: (429)`, and a traceback ends with
+/// `PureCloudPlatformClientV2.rest.ApiException: (429)` under its frames.
+fn python_start(text: &str) -> Option<(usize, usize)> {
+    let mut at = 0;
+    let mut lines = text.split_inclusive('\n').take(MAX_PYTHON_LINES).peekable();
+    let mut number = 0;
+    while let Some(line) = lines.next() {
+        number += 1;
+        let this = at;
+        at += line.len();
+        let trimmed = line.trim_end();
+        let Some(open) = trimmed.rfind('(') else {
+            continue;
+        };
+        let status = &trimmed[open + 1..];
+        let Some(digits) = status.strip_suffix(')') else {
+            continue;
+        };
+        let introduced =
+            open == trimmed.len() - trimmed.trim_start().len() || trimmed[..open].ends_with(": ");
+        if introduced
+            && !digits.is_empty()
+            && digits.bytes().all(|b| b.is_ascii_digit())
+            && lines.peek().is_some_and(|l| l.starts_with("Reason:"))
+        {
+            return Some((this + open, number));
+        }
+    }
+    None
 }
 
 /// The SDK error `text` is, if it is one: `None` when it is neither shape (then it is read as
 /// JSON); `Err` naming the shape and what is missing when it is one but broken.
 pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
-    if looks_python(text) {
-        return Some(python(text));
+    if let Some((at, line)) = python_start(text) {
+        let mut read = python(&text[at..]);
+        if let (Ok(p), true) = (&mut read, text[..at].contains(|c: char| !c.is_whitespace())) {
+            p.warnings.push(format!(
+                "read the exception from line {line}; the text before it is not explained"
+            ));
+        }
+        return Some(read);
     }
     let t = text.trim_start();
     // JSON parses as JSON; only what does not, and opens an object, may be util.inspect's.

@@ -145,6 +145,8 @@ impl Compact {
                     complete: self.response_complete,
                     original_size: None,
                 },
+                // Only live exchanges are packed, and the proxy saw every header.
+                headers_shown: true,
             }),
             timings: self.timings,
             inspection: self.inspection,
@@ -369,6 +371,7 @@ mod tests {
                 version: Some(http::Version::HTTP_2),
                 headers: resp_h,
                 body: BodyPrefix::complete(vec![b'x'; 100]),
+                headers_shown: true,
             }),
             timings: Timings {
                 upstream_ms: Some(3),

@@ -153,6 +153,7 @@ mod tests {
                 version: None,
                 headers: HeaderMap::new(),
                 body: BodyPrefix::default(),
+                headers_shown: true,
             }),
             timings: Timings {
                 upstream_ms: Some(ms),

@@ -295,8 +295,7 @@ impl Monitor {
         for d in &mut diags {
             // Secret keys are scrubbed, and a cause quoting the upstream's message may quote a
             // credential of the exchange.
-            crate::redact::json(d, true);
-            secrets.scrub_json(d);
+            crate::redact::diagnosis_json(d, &secrets);
         }
         out.insert("diagnoses".into(), Value::Array(diags));
         // In the words of `triage explain`'s outcome line, so that both faces say it alike.

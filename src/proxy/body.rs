@@ -395,7 +395,9 @@ impl Body for ProxyBody {
             match rest.as_mut().poll_frame(cx) {
                 Poll::Ready(Some(Ok(frame))) => {
                     this.idle.activity();
-                    if this.trailers.is_none() && rest.is_end_stream() {
+                    // Trailers are a body's last frame: hyper sends them and polls no more,
+                    // while the upstream's stream may not say it is over until polled again.
+                    if this.trailers.is_none() && (frame.is_trailers() || rest.is_end_stream()) {
                         if let Some(g) = this.guard.as_mut() {
                             g.set(BodyOutcome::Complete);
                         }

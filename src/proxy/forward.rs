@@ -266,7 +266,6 @@ pub async fn handle(
 ) -> Result<Response<ProxyBody>, Infallible> {
     let started = Instant::now();
     let started_at = SystemTime::now();
-    let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let (parts, body) = req.into_parts();
 
     if is_triage_page(parts.uri.path()) {
@@ -285,6 +284,9 @@ pub async fn handle(
         return Ok(resp.map(|b| ProxyBody::full(b, None)));
     }
 
+    // Numbered after triage's own pages are told apart: the dashboard polls them every second,
+    // and the numbers are the exchanges' (the log's, the recording's, the page's own links).
+    let seq = shared.seq.fetch_add(1, Ordering::Relaxed) + 1;
     let method = parts.method.clone();
     let uri = parts.uri.clone();
     // An HTTP/2 stream's waits are woken at the shutdown's cut by `Shared::cut_notify`.
@@ -781,6 +783,7 @@ impl Pending {
                 version: Some(version),
                 headers,
                 body,
+                headers_shown: true,
             }),
             timings: Timings {
                 upstream_ms: self.info.upstream_ms,

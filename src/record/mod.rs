@@ -341,6 +341,7 @@ impl Record {
                     version: None,
                     headers: headers_in(&a.headers),
                     body: body_in(a.body.as_deref(), a.body_encoding.as_deref(), true, None)?,
+                    headers_shown: true,
                 }),
             },
             Some(resp) => Some(Response {
@@ -357,6 +358,7 @@ impl Record {
                     resp.body_complete,
                     resp.body_size,
                 )?,
+                headers_shown: true,
             }),
         };
         Ok(Exchange {
@@ -470,8 +472,7 @@ impl Recorder {
         for d in &mut record.diagnoses {
             // Secret keys are scrubbed, and a cause quoting the upstream's message may quote a
             // credential of the exchange.
-            crate::redact::json(d, true);
-            secrets.scrub_json(d);
+            crate::redact::diagnosis_json(d, &secrets);
         }
         let mut line = serde_json::to_vec(&record).map_err(|e| Error::Write {
             path: self.path.clone(),

@@ -675,6 +675,13 @@ impl<'a> View<'a> {
                     || !self.ex.request.body.complete
             }
             Source::ResponseBody => self.ex.response.as_ref().is_some_and(|r| !r.body.complete),
+            // A bare error body shows no headers: one it lacks may have been sent.
+            Source::ResponseHeader => self.ex.response.as_ref().is_some_and(|r| {
+                !r.headers_shown
+                    && f.key
+                        .first()
+                        .is_none_or(|name| !r.headers.contains_key(name.as_str()))
+            }),
             Source::RequestHeader => {
                 shown != Shown::All
                     && f.key.first().is_some_and(|name| {

@@ -1161,6 +1161,7 @@ pub fn example_exchange(d: &ExampleDef, file: &str, index: usize) -> Result<Exch
             version: None,
             headers: header_map(&d.response.headers)?,
             body: BodyPrefix::complete(d.response.body.clone().unwrap_or_default().into_bytes()),
+            headers_shown: d.response.headers_shown,
         }),
         timings: Default::default(),
         inspection: exchange::Inspection::Complete,

@@ -262,4 +262,12 @@ pub struct ExampleResponse {
     pub headers: std::collections::BTreeMap<String, String>,
     #[serde(default)]
     pub body: Option<String>,
+    /// `false`: the example stands for an input that shows the body alone (a bare error
+    /// body), so a header it lacks is unknown, not absent.
+    #[serde(default = "shown")]
+    pub headers_shown: bool,
+}
+
+fn shown() -> bool {
+    true
 }

@@ -264,6 +264,7 @@ fn a_rule_left_unknown_by_an_unshown_request_is_told_from_one_that_fails() {
                 version: None,
                 headers: Default::default(),
                 body: BodyPrefix::complete(bytes::Bytes::new()),
+                headers_shown: true,
             }),
             timings: Timings::default(),
             inspection: Inspection::Complete,

@@ -727,15 +727,12 @@ fn record(
     let scrub = |t: &str| secrets.scrub(t).into_owned();
     let diagnoses: Vec<DiagnosisRecord> = diagnoses
         .iter()
-        .map(|d| DiagnosisRecord {
-            rule: d.rule.clone(),
-            title: d.title.to_string(),
-            severity: d.severity,
-            confidence: d.confidence,
-            cause: scrub(&d.cause),
-            fix: scrub(&d.fix),
-            docs: d.docs.as_deref().map(str::to_owned),
-            evidence: d
+        .map(|d| {
+            // Each captured value as it is shown; where the cause and fix quote one that
+            // changed, it is put back as shown (`redact::requote`), and the rule's own words
+            // are never searched (a password `secret` leaves its `client_secret` whole).
+            let mut changed: Vec<(&str, String)> = Vec::new();
+            let evidence = d
                 .evidence
                 .iter()
                 .map(|(k, v)| {
@@ -744,17 +741,36 @@ fn record(
                     let listed = redact::SECRET_HEADERS
                         .iter()
                         .any(|h| h.eq_ignore_ascii_case(k));
-                    let v = if redact::is_secret_json_key(k) || listed {
+                    let shown = if redact::is_secret_json_key(k) || listed {
                         redact::secret(v)
                     } else if !keep_content && redact::is_content_json_key(k) {
                         redact::content(v)
                     } else {
                         scrub(v)
                     };
-                    (k.to_string(), serde_json::Value::String(v))
+                    // A short text a customer wrote ("Hi") may be a word of the rule's too:
+                    // only a text as long as a credential looked for is put back.
+                    if shown != **v && v.len() >= redact::Secrets::MIN_LEN {
+                        changed.push((v, shown.clone()));
+                    }
+                    (k.to_string(), serde_json::Value::String(shown))
                 })
-                .collect(),
-            operation: d.operation.clone(),
+                .collect();
+            DiagnosisRecord {
+                rule: d.rule.clone(),
+                title: d.title.to_string(),
+                severity: d.severity,
+                confidence: d.confidence,
+                cause: secrets
+                    .scrub_words(&redact::requote(&d.cause, &mut changed))
+                    .into_owned(),
+                fix: secrets
+                    .scrub_words(&redact::requote(&d.fix, &mut changed))
+                    .into_owned(),
+                docs: d.docs.as_deref().map(str::to_owned),
+                evidence,
+                operation: d.operation.clone(),
+            }
         })
         .collect();
     let diagnosed = !diagnoses.is_empty();
