@@ -2577,3 +2577,307 @@ fn a_file_given_twice_is_read_once_and_a_path_needs_its_slash() {
         r.err
     );
 }
+
+/// What `triage explain --format json` read from `input`, each exchange's method, url, status
+/// and first rule; and its stderr (warnings, the summary).
+fn read_as(input: &[u8]) -> (Vec<(String, String, u64, String)>, String) {
+    let r = triage_in(&["--format", "json", "-"], Some(input));
+    let lines = json_lines(&r.out);
+    let got = lines
+        .iter()
+        .map(|l| {
+            (
+                l["method"].as_str().unwrap_or("").to_owned(),
+                l["url"].as_str().unwrap_or("").to_owned(),
+                l["status"].as_u64().unwrap_or(0),
+                l["diagnoses"][0]["rule"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .collect();
+    (got, r.err)
+}
+
+fn exchange(method: &str, url: &str, status: u64, rule: &str) -> (String, String, u64, String) {
+    (method.into(), url.into(), status, rule.into())
+}
+
+/// [`CONFLICT_BODY`] as text.
+const CONFLICT: &str = r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#;
+
+#[test]
+fn curls_notes_and_progress_meter_are_not_taken_for_the_exchange() {
+    // `-X POST -d` makes curl print a note; `curl -v … > f 2>&1` its progress meter (an update
+    // glued by `\r` to the next line) and `{ [N bytes data]` where data went.
+    let note = "Note: Unnecessary use of -X or --request, POST is already inferred.\n";
+    let cmd = "curl -v -X POST https://api.mypurecloud.ie/api/v2/conversations/messages/agentless -H \"Authorization: Bearer tok123456789\" -H \"Content-Type: application/json\" -d '{\"fromAddress\":\"dep-1\"}'\n";
+    let verbose = format!(
+        "*   Trying 52.1.2.3:443...\n* Connected to api.mypurecloud.ie (52.1.2.3) port 443\n\
+         > POST /api/v2/conversations/messages/agentless HTTP/2\n> Host: api.mypurecloud.ie\n\
+         > Authorization: Bearer tok123456789\n> Content-Type: application/json\n>\n\
+         < HTTP/2 409\n< content-type: application/json\n<\n{CONFLICT}\n"
+    );
+    let redirected = format!(
+        "  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n\
+         \x20                                Dload  Upload   Total   Spent    Left  Speed\n\
+         \r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0*   Trying 127.0.0.1:18999...\n\
+         * Connected to 127.0.0.1 (127.0.0.1) port 18999 (#0)\n\
+         > POST /api/v2/conversations/messages/agentless HTTP/1.1\r\n> Host: 127.0.0.1:18999\r\n\
+         > Authorization: Bearer tok123456789\r\n> Content-Type: application/json\r\n> Content-Length: 23\r\n> \r\n\
+         }} [23 bytes data]\n\
+         < HTTP/1.1 409 Conflict\r\n< Content-Type: application/json\r\n< ININ-Correlation-Id: c0ffee\r\n< \r\n\
+         {{ [121 bytes data]\n\
+         \r100   144  100   121  100    23  30052   3832 --:--:-- --:--:-- --:--:-- 42000\n\
+         * Connection #0 to host 127.0.0.1 left intact\n\
+         {CONFLICT}"
+    );
+    let i = format!(
+        "HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\nININ-Correlation-Id: c0ffee\r\n\r\n{CONFLICT}"
+    );
+    let cases = [
+        (
+            "-v after its command",
+            format!("{cmd}{note}{verbose}"),
+            "api.mypurecloud.ie",
+        ),
+        ("-v alone", format!("{note}{verbose}"), "api.mypurecloud.ie"),
+        (
+            "-i after its command",
+            format!("{}{note}{i}", cmd.replace("-v", "-i")),
+            "api.mypurecloud.ie",
+        ),
+        (
+            "-v to a file, its command above",
+            format!(
+                "{}{note}{redirected}",
+                cmd.replace("https://api.mypurecloud.ie", "http://127.0.0.1:18999")
+            ),
+            "127.0.0.1:18999",
+        ),
+        (
+            "-v to a file",
+            format!("{note}{redirected}"),
+            "127.0.0.1:18999",
+        ),
+        (
+            "-v to a file, CRLF",
+            format!("{note}{redirected}").replace('\n', "\r\n"),
+            "127.0.0.1:18999",
+        ),
+    ];
+    for (how, input, host) in cases {
+        let (got, err) = read_as(input.as_bytes());
+        assert_eq!(
+            got,
+            [exchange(
+                "POST",
+                &format!("{host}/api/v2/conversations/messages/agentless"),
+                409,
+                "request-conflict"
+            )],
+            "{how}: {err}"
+        );
+        assert!(!err.contains("warning"), "{how}: no warning:\n{err}");
+    }
+    // The notes printed before anything else do not hide a transcript's kind either.
+    let r = triage_in(&["-"], Some(format!("{note}{i}").as_bytes()));
+    assert!(r.out.contains("request-conflict"), "{}{}", r.out, r.err);
+}
+
+#[test]
+fn a_shells_prompt_around_the_transcript_is_not_read_as_part_of_it() {
+    // cmd's prompt before `curl.exe`, as pasted from a Windows terminal.
+    let windows = "C:\\Users\\me> curl.exe -v -H \"Authorization: Bearer WINSECRETTOKEN999\" -H \"Content-Type: application/json\" -d \"{\\\"fromAddress\\\":\\\"dep-1\\\",\\\"toAddressMessengerType\\\":\\\"webmessaging\\\"}\" https://api.mypurecloud.ie/api/v2/conversations/messages/agentless\r\n\
+        *   Trying 52.1.2.3:443...\r\n* Connected to api.mypurecloud.ie (52.1.2.3) port 443\r\n\
+        > POST /api/v2/conversations/messages/agentless HTTP/1.1\r\n> Host: api.mypurecloud.ie\r\n\
+        > Authorization: Bearer WINSECRETTOKEN999\r\n> Content-Type: application/json\r\n> Content-Length: 63\r\n>\r\n\
+        * upload completely sent off: 63 bytes\r\n\
+        < HTTP/1.1 400 Bad Request\r\n< Content-Type: application/json\r\n< ININ-Correlation-Id: win-1\r\n<\r\n\
+        {\"message\":\"Value [null] is not valid for field type [String]. Allowable values are: externalContactId\",\"code\":\"invalid.value\",\"status\":400}* Connection #0 to host api.mypurecloud.ie left intact\r\n";
+    let want = [exchange(
+        "POST",
+        "api.mypurecloud.ie/api/v2/conversations/messages/agentless",
+        400,
+        "agentless-webmessaging-contact",
+    )];
+    for prompt in [
+        "C:\\Users\\me> ",
+        "C:\\Users\\me>",
+        "PS C:\\Users\\me> ",
+        "> ",
+        "$ ",
+        "% ",
+        "user@host:~$ ",
+        "[user@host dir]$ ",
+    ] {
+        let input = windows.replacen("C:\\Users\\me> ", prompt, 1);
+        let (got, err) = read_as(input.as_bytes());
+        assert_eq!(got, want, "after {prompt:?}: {err}");
+        assert!(!err.contains("warning"), "{prompt:?}: {err}");
+        // And the prompt the copy ran on to after the output.
+        for after in ["C:\\Users\\me>", "user@host:~$ "] {
+            let (got, err) = read_as(format!("{input}{after}").as_bytes());
+            assert_eq!(got, want, "after {prompt:?}, then {after:?}: {err}");
+        }
+    }
+    let r = triage_in(&["--format", "markdown", "-"], Some(windows.as_bytes()));
+    assert!(
+        !r.out.contains("WINSECRETTOKEN999") && !r.err.contains("WINSECRETTOKEN999"),
+        "{}",
+        r.out
+    );
+    // `curl -i` output with the prompt after its JSON body: the body is still the body.
+    let i = format!(
+        "user@host:~$ curl -i -X POST https://api.mypurecloud.ie/api/v2/conversations/messages/agentless -d '{{}}'\n\
+         HTTP/2 409\ncontent-type: application/json\n\n{CONFLICT}\nuser@host:~$"
+    );
+    let (got, err) = read_as(i.as_bytes());
+    assert_eq!(
+        got,
+        [exchange(
+            "POST",
+            "api.mypurecloud.ie/api/v2/conversations/messages/agentless",
+            409,
+            "request-conflict"
+        )],
+        "{err}"
+    );
+}
+
+#[test]
+fn every_exchange_of_a_transcript_is_read() {
+    let scope = r#"{"message":"App not authorized to use scope [conversations, conversations:readonly]","code":"app.not.authorized.for.scope","status":403}"#;
+    let get = |id: &str, correlation: &str| {
+        format!(
+            "> GET /api/v2/conversations/messages/{id} HTTP/1.1\r\n> Host: api.mypurecloud.ie\r\n\
+             > Authorization: Bearer tok123456789\r\n> \r\n\
+             < HTTP/1.1 403 Forbidden\r\n< Content-Type: application/json\r\n< ININ-Correlation-Id: {correlation}\r\n< \r\n"
+        )
+    };
+    let want = [
+        exchange(
+            "GET",
+            "api.mypurecloud.ie/api/v2/conversations/messages/c1",
+            403,
+            "missing-scope",
+        ),
+        exchange(
+            "GET",
+            "api.mypurecloud.ie/api/v2/conversations/messages/c2",
+            403,
+            "missing-scope",
+        ),
+    ];
+    let cases = [
+        // `curl -sv URL1 URL2`: the notes on the second glued to the first body.
+        (
+            "curl -sv URL1 URL2",
+            format!(
+                "*   Trying 52.1.2.3:443...\n{}{{ [136 bytes data]\n* Connection #0 to host api.mypurecloud.ie left intact\n\
+                 {scope}* Found bundle for host: 0x55b414c2a1e0 [serially]\n* Re-using existing connection #0 with host api.mypurecloud.ie\n{}{scope}",
+                get("c1", "first"),
+                get("c2", "second")
+            ),
+        ),
+        // Two commands and their output, one after the other.
+        (
+            "two curl -v",
+            format!(
+                "$ curl -v https://api.mypurecloud.ie/api/v2/conversations/messages/c1 -H 'Authorization: Bearer tok123456789'\n* CONNECT phase completed\n{}{scope}\n\n\
+                 $ curl -v https://api.mypurecloud.ie/api/v2/conversations/messages/c2 -H 'Authorization: Bearer tok123456789'\n* CONNECT phase completed\n{}{scope}\n",
+                get("c1", "first"),
+                get("c2", "second")
+            ),
+        ),
+        (
+            "two curl -i",
+            format!(
+                "$ curl -i https://api.mypurecloud.ie/api/v2/conversations/messages/c1 -H 'Authorization: Bearer tok123456789'\n\
+                 HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n{scope}\
+                 $ curl -i https://api.mypurecloud.ie/api/v2/conversations/messages/c2 -H 'Authorization: Bearer tok123456789'\n\
+                 HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\n\r\n{scope}\n"
+            ),
+        ),
+    ];
+    for (how, input) in cases {
+        let (got, err) = read_as(input.as_bytes());
+        assert_eq!(got, want, "{how}: {err}");
+        assert!(!err.contains("warning"), "{how}: {err}");
+        let r = triage_in(&["-"], Some(input.as_bytes()));
+        assert!(
+            r.out.contains("2 exchanges read, 2 failed, 2 diagnosed")
+                && !r.out.contains("tok123456789"),
+            "{how}: {}",
+            r.out
+        );
+    }
+    // A second request no response follows (curl could not reach it) is named where it starts.
+    let input = format!(
+        "{}{scope}\n* Connection #0 to host api.mypurecloud.ie left intact\n*   Trying 52.1.2.4:443...\n\
+         > GET /api/v2/conversations/messages/c2 HTTP/1.1\r\n> \r\n\
+         * Recv failure: Connection reset by peer\ncurl: (56) Recv failure: Connection reset by peer\n",
+        get("c1", "first")
+    );
+    let (got, err) = read_as(input.as_bytes());
+    assert_eq!(got, want[..1], "{err}");
+    assert!(
+        err.contains("-: line 12: another exchange starts here (a curl command or request), but no response follows it: it is not read"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_interim_response_or_a_proxys_tunnel_reads_as_the_final_response() {
+    let conflict = |before: &str| {
+        format!("{before}HTTP/1.1 409 Conflict\r\nContent-Type: application/json\r\n\r\n{CONFLICT}")
+    };
+    let verbose_conflict = format!(
+        "*   Trying 52.1.2.3:443...\n> POST /api/v2/conversations/messages/agentless HTTP/1.1\n> Host: api.mypurecloud.ie\n\
+         > Content-Length: 2000\n> Expect: 100-continue\n>\n< HTTP/1.1 100 Continue\n* We are completely uploaded and fine\n\
+         < HTTP/1.1 409 Conflict\n< Content-Type: application/json\n<\n{CONFLICT}\n"
+    );
+    let verbose_proxy = format!(
+        "* Uses proxy env variable https_proxy == 'http://proxy.corp:3128'\n*   Trying 10.0.0.1:3128...\n\
+         > CONNECT api.mypurecloud.ie:443 HTTP/1.1\n> Host: api.mypurecloud.ie:443\n\
+         > Proxy-Authorization: Basic cHJveHl1c2VyOlBST1hZUEFTU1dPUkQ=\n>\n\
+         < HTTP/1.1 200 Connection established\n<\n* CONNECT phase completed\n\
+         > GET /api/v2/conversations/messages/c1 HTTP/1.1\n> Host: api.mypurecloud.ie\n>\n\
+         < HTTP/1.1 409 Conflict\n< Content-Type: application/json\n<\n{CONFLICT}\n"
+    );
+    for (how, input, want) in [
+        (
+            "curl -i, 100 Continue",
+            conflict("HTTP/1.1 100 Continue\r\n\r\n"),
+            exchange("", "", 409, "request-conflict"),
+        ),
+        (
+            "curl -i, a proxy",
+            conflict("HTTP/1.1 200 Connection established\r\n\r\n"),
+            exchange("", "", 409, "request-conflict"),
+        ),
+        (
+            "curl -v, 100 Continue",
+            verbose_conflict,
+            exchange(
+                "POST",
+                "api.mypurecloud.ie/api/v2/conversations/messages/agentless",
+                409,
+                "request-conflict",
+            ),
+        ),
+        (
+            "curl -v, a proxy",
+            verbose_proxy,
+            exchange(
+                "GET",
+                "api.mypurecloud.ie/api/v2/conversations/messages/c1",
+                409,
+                "request-conflict",
+            ),
+        ),
+    ] {
+        let (got, err) = read_as(input.as_bytes());
+        assert_eq!(got, [want], "{how}: {err}");
+        let r = triage_in(&["--format", "json", "-"], Some(input.as_bytes()));
+        assert!(!r.out.contains("cHJveHl1c2Vy"), "{how}: {}", r.out);
+    }
+}

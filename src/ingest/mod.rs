@@ -5,7 +5,7 @@
 //! - [`InputKind::Har`]: HAR 1.2 (Chrome, Firefox, Charles, mitmproxy), streamed entry by entry
 //!   in bounded memory ([`har`]).
 //! - [`InputKind::Recording`]: triage's own JSON Lines recordings ([`recording`]).
-//! - [`InputKind::Curl`]: a raw exchange as `curl -i` (or `curl -v`) prints it ([`curl`]).
+//! - [`InputKind::Curl`]: raw exchanges as `curl -i` (or `curl -v`) prints them ([`curl`]).
 //! - [`InputKind::JsonBody`]: a bare JSON error body ([`json`]).
 //!
 //! Readers are lenient on what they do not need (unknown fields, odd shapes of a tool) and
@@ -48,7 +48,7 @@ pub enum InputKind {
     Har,
     /// A triage recording (`triage proxy --record`), JSON Lines.
     Recording,
-    /// An exchange as `curl -i` or `curl -v` prints it, the curl command above it or not.
+    /// Exchanges as `curl -i` or `curl -v` prints them, the curl command above each or not.
     Curl,
     /// A JSON error body: bare, an SDK error as printed, or quoted in a log line.
     #[value(name = "json")]
@@ -329,14 +329,15 @@ pub struct Exchanges {
     done: bool,
 }
 
-/// What a single-exchange reader (`curl -i` output, a JSON body) makes of its input: the
-/// exchange, and its warnings.
-type Single = Result<(Exchange, Vec<String>), IngestError>;
+/// What a reader of a small input read whole (`curl` output, a JSON body) makes of it: its
+/// exchanges (a JSON body's one, a curl transcript's one or more), and its warnings.
+type Single = Result<(Vec<Exchange>, Vec<String>), IngestError>;
 
 enum Inner {
     Har(har::HarReader<Source>),
     Recording(recording::RecordingReader<Source>),
-    Single(Option<Box<Single>>),
+    /// The input as read, then the exchanges it gave that are still to come.
+    Single(Option<Box<Single>>, std::vec::IntoIter<Exchange>),
 }
 
 impl Exchanges {
@@ -350,7 +351,7 @@ impl Exchanges {
         s.skipped = match &self.inner {
             Inner::Har(h) => h.skipped.clone(),
             Inner::Recording(r) => r.skipped.clone(),
-            Inner::Single(_) => SkippedByReason::new(),
+            Inner::Single(..) => SkippedByReason::new(),
         };
         if let Inner::Har(h) = &self.inner {
             s.unreadable = h.unreadable.clone();
@@ -369,12 +370,15 @@ impl Iterator for Exchanges {
         let item = match &mut self.inner {
             Inner::Har(h) => h.next(),
             Inner::Recording(r) => r.next().map(|r| r.map(|rec| rec.exchange)),
-            Inner::Single(s) => s.take().map(|b| {
-                (*b).map(|(ex, warnings)| {
+            Inner::Single(read, pending) => match read.take().map(|b| *b) {
+                Some(Ok((exchanges, warnings))) => {
                     self.summary.warnings.extend(warnings);
-                    ex
-                })
-            }),
+                    *pending = exchanges.into_iter();
+                    pending.next().map(Ok)
+                }
+                Some(Err(e)) => Some(Err(e)),
+                None => pending.next().map(Ok),
+            },
         };
         match &item {
             None | Some(Err(_)) => self.done = true,
@@ -505,14 +509,20 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
         InputKind::Recording => {
             Inner::Recording(recording::RecordingReader::new(src, path, opts.body_limit))
         }
-        InputKind::Curl => Inner::Single(Some(Box::new(read_small(src, path).and_then(|b| {
-            let mut warnings = Vec::new();
-            curl::parse(&b, path, opts, &mut warnings).map(|ex| (ex, warnings))
-        })))),
-        InputKind::JsonBody => Inner::Single(Some(Box::new(read_small(src, path).and_then(|b| {
-            let mut warnings = Vec::new();
-            json::parse(&b, path, opts, &mut warnings).map(|ex| (ex, warnings))
-        })))),
+        InputKind::Curl => Inner::Single(
+            Some(Box::new(read_small(src, path).and_then(|b| {
+                let mut warnings = Vec::new();
+                curl::parse(&b, path, opts, &mut warnings).map(|exs| (exs, warnings))
+            }))),
+            Vec::new().into_iter(),
+        ),
+        InputKind::JsonBody => Inner::Single(
+            Some(Box::new(read_small(src, path).and_then(|b| {
+                let mut warnings = Vec::new();
+                json::parse(&b, path, opts, &mut warnings).map(|ex| (vec![ex], warnings))
+            }))),
+            Vec::new().into_iter(),
+        ),
     };
     let mut summary = Summary::default();
     if matches!(kind, InputKind::Har | InputKind::Recording) {
@@ -713,17 +723,14 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
         }
         return Some(InputKind::JsonBody);
     }
-    if s[0] == b'[' || sdk::looks_python(&String::from_utf8_lossy(s)) {
+    // `[user@host dir]$ curl …` opens with a prompt, not an array.
+    let prompted = s[0] == b'[' && curl::command_line(&curl::opening_line(s)).is_some();
+    if (s[0] == b'[' && !prompted) || sdk::looks_python(&String::from_utf8_lossy(s)) {
         return Some(InputKind::JsonBody);
     }
     let curl_first_line = |s: &[u8]| {
-        let s = &s[s
-            .iter()
-            .position(|b| !b.is_ascii_whitespace())
-            .unwrap_or(s.len())..];
-        let line = s.split(|&b| b == b'\n').next().unwrap_or(s);
-        let line = String::from_utf8_lossy(line);
-        let line = line.trim_end();
+        let line = curl::opening_line(s);
+        let line = line.as_str();
         line.starts_with("HTTP/")
             || curl::command_line(line).is_some()
             || line.starts_with("> ")
@@ -735,7 +742,10 @@ pub fn detect(prefix: &[u8]) -> Option<InputKind> {
     // a quoted blank one, `>`), so no other kind is read differently. A JSON body quoted so
     // opens with `{` or `[` once unquoted, which no curl transcript does.
     let unwrapped = curl::unwrap_pasted(s);
-    if let Some(b'{' | b'[') = unwrapped.iter().find(|b| !b.is_ascii_whitespace()) {
+    if let (false, Some(b'{' | b'[')) = (
+        prompted,
+        unwrapped.iter().find(|b| !b.is_ascii_whitespace()),
+    ) {
         return Some(InputKind::JsonBody);
     }
     if curl_first_line(s) || curl_first_line(&unwrapped) {
@@ -1116,6 +1126,22 @@ mod tests {
             "quoted from an email, a quoted blank line first"
         );
         assert_eq!(detect(b">\n> hello\n"), None);
+        // What curl says of itself before the exchange, a shell's prompt before the command.
+        for curl in [
+            &b"Note: Unnecessary use of -X or --request, POST is already inferred.\nHTTP/2 409\n"[..],
+            b"  % Total    % Received % Xferd  Average Speed   Time    Time     Time  Current\n                                 Dload  Upload   Total   Spent    Left  Speed\n\r  0     0    0     0    0     0      0      0 --:--:-- --:--:-- --:--:--     0*   Trying 1.2.3.4:443...\n",
+            b"C:\\Users\\me> curl.exe -i https://x/y\r\n",
+            b"[me@box tmp]$ curl -i https://x/y\n",
+            b"me@box:~$ curl -i https://x/y\n",
+        ] {
+            assert_eq!(
+                detect(curl),
+                Some(InputKind::Curl),
+                "{}",
+                String::from_utf8_lossy(curl)
+            );
+        }
+        assert_eq!(detect(b"[me@box tmp]\n"), Some(InputKind::JsonBody));
         assert_eq!(detect(b"hello"), None);
         assert_eq!(detect(b"  \n"), None);
     }
