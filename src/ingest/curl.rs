@@ -734,14 +734,7 @@ pub(crate) fn parse(
             }
         }
     }
-    let flags: Vec<&str> = [
-        ("--status", opts.status.is_some()),
-        ("--method", opts.method.is_some()),
-        ("--path", opts.path.is_some()),
-    ]
-    .into_iter()
-    .filter_map(|(flag, given)| given.then_some(flag))
-    .collect();
+    let flags = opts.request_flags();
     if out.len() > 1 && !flags.is_empty() {
         warnings.push(format!(
             "{}: {} taken for the first of its {} exchanges only",

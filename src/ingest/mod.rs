@@ -98,6 +98,22 @@ impl Default for ReadOptions {
     }
 }
 
+impl ReadOptions {
+    /// The flags that describe a request or response the input does not (`--status`,
+    /// `--method`, `--path`) given for this read, by name: for a warning where an input gives
+    /// its own.
+    pub fn request_flags(&self) -> Vec<&'static str> {
+        [
+            ("--status", self.status.is_some()),
+            ("--method", self.method.is_some()),
+            ("--path", self.path.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect()
+    }
+}
+
 /// The flags of an offline command (`triage explain`) that describe its input; flatten into the
 /// command's arguments with `#[command(flatten)]`.
 #[derive(Debug, Clone, Default, clap::Args)]
@@ -528,14 +544,7 @@ pub fn read(path: &Path, opts: &ReadOptions) -> Result<Exchanges, IngestError> {
     if matches!(kind, InputKind::Har | InputKind::Recording) {
         // Each exchange of these names its own status and request: a flag given for a pasted
         // body must not look as if it had changed them.
-        let given: Vec<&str> = [
-            ("--status", opts.status.is_some()),
-            ("--method", opts.method.is_some()),
-            ("--path", opts.path.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(flag, set)| set.then_some(flag))
-        .collect();
+        let given = opts.request_flags();
         if !given.is_empty() {
             summary.warnings.push(format!(
                 "{}: {} ignored: a {} gives each exchange's own (the flags are for a pasted JSON body or curl output)",
