@@ -1703,6 +1703,13 @@ pub fn requote<'t, W: AsRef<str>>(text: &'t str, changed: &mut [(W, String)]) ->
     out
 }
 
+/// Whether a diagnosis's evidence named `name` holds a credential by its name. Evidence is
+/// named by the rule's captures, not by headers: the header list counts, not its name words
+/// (`token_scopes` is no credential).
+pub fn is_secret_evidence(name: &str) -> bool {
+    is_secret_json_key(name) || SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name))
+}
+
 /// A diagnosis as a writer shows it (its JSON: `cause`, `fix` and the captured `evidence`, an
 /// object or `[name, value]` pairs), with the exchange's credentials (`secrets`) and every
 /// value under a secret name redacted. The values are redacted, then put back where the cause
@@ -1715,8 +1722,7 @@ pub fn diagnosis_json(d: &mut Value, secrets: &Secrets) {
         let Value::String(text) = v else {
             return;
         };
-        let listed = SECRET_HEADERS.iter().any(|h| h.eq_ignore_ascii_case(name));
-        let now = if (is_secret_json_key(name) || listed) && !text.is_empty() {
+        let now = if is_secret_evidence(name) && !text.is_empty() {
             Cow::Owned(secret(text))
         } else {
             secrets.scrub(text)

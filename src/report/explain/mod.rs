@@ -736,12 +736,7 @@ fn record(
                 .evidence
                 .iter()
                 .map(|(k, v)| {
-                    // Evidence is named by the rule's captures, not by headers: the header
-                    // list, not its name words (`token_scopes` is no credential).
-                    let listed = redact::SECRET_HEADERS
-                        .iter()
-                        .any(|h| h.eq_ignore_ascii_case(k));
-                    let shown = if redact::is_secret_json_key(k) || listed {
+                    let shown = if redact::is_secret_evidence(k) {
                         redact::secret(v)
                     } else if !keep_content && redact::is_content_json_key(k) {
                         redact::content(v)
