@@ -1512,6 +1512,70 @@ fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
     );
 }
 
+/// A Python traceback names the SDK method that failed; its operation gives the request a
+/// printed exception lacks, as the real SDK prints it (purecloudplatformclientv2 240.0.0).
+#[test]
+fn a_python_traceback_gives_the_request_of_its_sdk_call() {
+    let sdk = "/srv/app/.venv/lib/python3.11/site-packages/PureCloudPlatformClientV2";
+    let exception = "PureCloudPlatformClientV2.rest.ApiException: (403)\nReason: Forbidden\nHTTP response headers: HTTPHeaderDict({'Content-Type': 'application/json', 'ININ-Correlation-Id': 'c0ffee-2'})\nHTTP response body: {\"message\": \"You are missing the following permission(s): conversation:message:create\", \"code\": \"missing.permissions\", \"status\": 403}\n";
+    let traceback = format!(
+        "Traceback (most recent call last):\n  File \"/srv/app/send.py\", line 6, in <module>\n    api.post_conversations_messages_agentless(body)\n  File \"{sdk}/apis/conversations_api.py\", line 22779, in post_conversations_messages_agentless\n    response = self.api_client.call_api(resource_path, 'POST',\n               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n  File \"{sdk}/api_client.py\", line 726, in call_api\n    return self.__call_api(resource_path, method,\n  File \"{sdk}/rest.py\", line 208, in request\n    raise ApiException(http_resp=r)\n{exception}"
+    );
+    let r = triage_in(&["--format", "json", "-"], Some(traceback.as_bytes()));
+    assert_eq!(r.code, 1, "{}", r.err);
+    let l = &json_lines(&r.out)[0];
+    assert_eq!(l["method"], "POST", "{l}");
+    assert_eq!(l["url"], "/api/v2/conversations/messages/agentless", "{l}");
+    assert_eq!(l["diagnoses"][0]["rule"], "missing-permission", "{l}");
+    let expected = "the request is the operation of the SDK call on line 4: post_conversations_messages_agentless is POST /api/v2/conversations/messages/agentless (catalog: built-in messaging catalog)";
+    assert!(
+        r.err.contains(expected),
+        "expected {expected:?} in:\n{}",
+        r.err
+    );
+    assert!(r.err.contains("and the SDK call from line 4"), "{}", r.err);
+
+    // The SDK README's `print`: the call on the exception's line; a path with parameters keeps
+    // their names, and says so.
+    let readme = format!(
+        "Exception when calling ConversationsApi->post_conversations_message_communication_messages: {}",
+        exception.split_once(": ").unwrap().1.replace("403", "409").replace(
+            "{\"message\": \"You are missing the following permission(s): conversation:message:create\", \"code\": \"missing.permissions\"",
+            "{\"message\": \"The request conflicts with the current state of the target resource.\", \"code\": \"conflict\""
+        )
+    );
+    let r = triage_in(&["--format", "json", "-"], Some(readme.as_bytes()));
+    let l = &json_lines(&r.out)[0];
+    assert_eq!(
+        l["url"],
+        "/api/v2/conversations/messages/{conversationId}/communications/{communicationId}/messages",
+        "{l}"
+    );
+    assert_eq!(l["diagnoses"][0]["rule"], "conversation-closed", "{l}");
+    assert!(r.err.contains("so the path keeps their names"), "{}", r.err);
+    assert!(!r.err.contains("not explained"), "{}", r.err);
+
+    // Outside the catalog: the method from the name, the path asked for.
+    let users = "Exception when calling UsersApi->get_users_me: (401)\nReason: Unauthorized\nHTTP response headers: HTTPHeaderDict({})\nHTTP response body: {\"message\": \"Invalid login credentials\", \"code\": \"bad.credentials\", \"status\": 401}\n";
+    let r = triage_in(&["--format", "json", "-"], Some(users.as_bytes()));
+    let l = &json_lines(&r.out)[0];
+    assert_eq!(l["method"], "GET", "{l}");
+    assert!(l["url"].is_null(), "{l}");
+    assert!(
+        r.err.contains("get_users_me (operation getUsersMe, method GET), but the catalog (built-in messaging catalog) does not hold it: give the request's path with --path"),
+        "{}",
+        r.err
+    );
+    // The flags win over the call.
+    let r = triage_in(
+        &["--format", "json", "--path", "/api/v2/users/me", "-"],
+        Some(users.as_bytes()),
+    );
+    let l = &json_lines(&r.out)[0];
+    assert_eq!(l["method"], "GET", "{l}");
+    assert_eq!(l["url"], "/api/v2/users/me", "{l}");
+}
+
 /// The closed-conversation HAR with the failed send repeated (a retry loop on its third try)
 /// and one more send into another conversation: diagnoses whose fixes differ by exchange.
 fn fixes_that_differ_har(dir: &Path) -> PathBuf {

@@ -15,7 +15,7 @@ use crate::cli::proxy::RulesArgs;
 use crate::diagnose::{Engine, Pipeline, PipelineOptions};
 use crate::error::Error;
 use crate::ingest::timeline::Event;
-use crate::ingest::{self, InputArgs, STDIN};
+use crate::ingest::{self, InputArgs, ReadOptions, STDIN};
 use crate::report::explain::{self, Format, Report};
 
 const AFTER_HELP: &str = "\
@@ -158,7 +158,10 @@ pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
         source,
     };
 
-    let opts = args.input.options();
+    let opts = ReadOptions {
+        catalog: Some(pipeline.catalog()),
+        ..args.input.options()
+    };
     let mut report = Report::new(args.keep_content);
     if args.format == Format::Json {
         // Records are written as they come; none need keeping.

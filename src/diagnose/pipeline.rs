@@ -99,6 +99,11 @@ impl Pipeline {
         self
     }
 
+    /// The catalog diagnoses read now (a fetch may replace it later).
+    pub fn catalog(&self) -> Arc<catalog::Catalog> {
+        self.catalog.get()
+    }
+
     /// `--probe-token`: ask `GET /api/v2/tokens/me` about each new token, once.
     pub fn with_prober(mut self, prober: super::probe::Prober) -> Self {
         self.prober = Some(Arc::new(prober));

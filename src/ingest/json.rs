@@ -131,13 +131,24 @@ pub(crate) fn parse(
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or_else(|| IngestError::invalid(path, format!("{status} is not an HTTP status")))?;
-    let (host, req_path, query, base_url) = match &opts.path {
-        Some(p) => {
+    let call = pasted
+        .as_ref()
+        .and_then(|p| p.call.as_ref())
+        .filter(|_| opts.method.is_none() || opts.path.is_none())
+        .and_then(|call| sdk_call_request(call, opts, path, warnings));
+    let (host, req_path, query, base_url) = match (&opts.path, &call) {
+        (Some(p), _) => {
             let u = split_url(p);
             let base = u.base_url();
             (u.host, u.path, u.query, base)
         }
-        None => (None, String::new(), None, None),
+        (None, Some((_, template))) if !template.is_empty() => (None, template.clone(), None, None),
+        (None, _) => (None, String::new(), None, None),
+    };
+    let method = match (&opts.method, call) {
+        (Some(m), _) => m.clone(),
+        (None, Some((m, _))) => m,
+        (None, None) => Request::unknown_method(),
     };
     let mut headers = HeaderMap::new();
     // Of the SDK's headers, those a diagnosis reads; the rest (lengths, encodings) described
@@ -169,7 +180,7 @@ pub(crate) fn parse(
         },
         started_at: UNIX_EPOCH,
         request: Request {
-            method: opts.method.clone().unwrap_or_else(Request::unknown_method),
+            method,
             upstream: upstream_for(host.as_deref(), &req_path),
             path: req_path,
             query,
@@ -192,4 +203,53 @@ pub(crate) fn parse(
         outcome: None,
     }
     .read_from_file())
+}
+
+/// The method and path template of the operation a pasted Python SDK error names (`call`), as
+/// the catalog has it, with a warning that says where the request came from. Outside the
+/// catalog the method still comes from the name: every operationId starts with its method
+/// (all 2 657 of the 2026 operations catalog), and the SDK's method names are operationIds in
+/// snake case.
+fn sdk_call_request(
+    call: &super::sdk::SdkCall,
+    opts: &ReadOptions,
+    path: &Path,
+    warnings: &mut Vec<String>,
+) -> Option<(http::Method, String)> {
+    let id = call.operation_id();
+    let found = opts.catalog.as_ref().and_then(|c| {
+        c.get(&id)
+            .map(|op| (op.method.clone(), op.path.clone(), c.source.to_string()))
+    });
+    let Some((method, template, source)) = found else {
+        let verb = call.name.split('_').next().unwrap_or_default();
+        let method = http::Method::from_bytes(verb.to_ascii_uppercase().as_bytes()).ok()?;
+        let whose = opts
+            .catalog
+            .as_ref()
+            .map_or("no catalog was given".to_owned(), |c| {
+                format!("the catalog ({}) does not hold it", c.source)
+            });
+        warnings.push(format!(
+            "{}: the SDK call on line {} is {} (operation {id}, method {method}), but {whose}: \
+             give the request's path with --path, or the API's document with --spec",
+            path.display(),
+            call.line,
+            call.name,
+        ));
+        return Some((method, String::new()));
+    };
+    warnings.push(format!(
+        "{}: the request is the operation of the SDK call on line {}: {} is {method} \
+         {template} (catalog: {source}){}",
+        path.display(),
+        call.line,
+        call.name,
+        if template.contains('{') {
+            "; its path parameters are not in the input, so the path keeps their names"
+        } else {
+            ""
+        }
+    ));
+    Some((method, template))
 }

@@ -83,6 +83,9 @@ pub struct ReadOptions {
     /// Diagnose exchanges with every host, not only Genesys Cloud's and local ones
     /// ([`crate::region::Region::is_genesys_or_local`]): for a gateway in front of the API.
     pub any_host: bool,
+    /// The API's operations, to give a pasted Python SDK error the request of the SDK call it
+    /// names; without it, that request stays unknown.
+    pub catalog: Option<std::sync::Arc<crate::catalog::Catalog>>,
 }
 
 impl Default for ReadOptions {
@@ -94,6 +97,7 @@ impl Default for ReadOptions {
             path: None,
             body_limit: 1024 * 1024,
             any_host: false,
+            catalog: None,
         }
     }
 }

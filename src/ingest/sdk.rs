@@ -22,6 +22,89 @@ pub(crate) struct Pasted {
     pub headers: Vec<(String, String)>,
     pub body: Vec<u8>,
     pub warnings: Vec<String>,
+    /// The SDK method the Python text names as the failed call, if it names one.
+    pub call: Option<SdkCall>,
+}
+
+/// The SDK method a pasted Python error names: the README's `Exception when calling
+/// ConversationsApi->post_conversations_messages_agentless: (403)`, or the innermost traceback
+/// frame in the SDK's `apis/*_api.py`. Its name is the operationId in snake case (the SDK is
+/// generated from the API document), which gives the request a bare error body lacks.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct SdkCall {
+    /// As the SDK spells it: `post_conversations_messages_agentless`.
+    pub name: String,
+    /// The line of the text it was read from, from 1.
+    pub line: usize,
+}
+
+impl SdkCall {
+    /// The operationId the method was generated from: `postConversationsMessagesAgentless`.
+    pub fn operation_id(&self) -> String {
+        let mut id = String::with_capacity(self.name.len());
+        let mut upper = false;
+        for c in self.name.chars() {
+            if c == '_' {
+                upper = true;
+            } else if upper {
+                id.extend(c.to_uppercase());
+                upper = false;
+            } else {
+                id.push(c);
+            }
+        }
+        id
+    }
+}
+
+/// The SDK call named in the lines of `text` before the exception (which starts at `at`, on
+/// line `line`): on the exception's own line (the README's `print`), else the last frame in
+/// the SDK's generated API classes.
+fn python_call(text: &str, at: usize, line: usize) -> Option<SdkCall> {
+    let start = text[..at].rfind('\n').map_or(0, |n| n + 1);
+    if let Some(name) = text[start..at]
+        .rsplit_once("->")
+        .and_then(|(_, rest)| rest.strip_suffix(": "))
+        .filter(|n| is_sdk_method(n))
+    {
+        return Some(SdkCall {
+            name: name.to_owned(),
+            line,
+        });
+    }
+    // `  File ".../PureCloudPlatformClientV2/apis/conversations_api.py", line 22779, in post_…`
+    // (`\` on Windows). Older SDKs go through `post_…_with_http_info`, the same operation.
+    let mut found = None;
+    for (n, l) in text[..start].lines().enumerate() {
+        let l = l.trim();
+        let Some((file, name)) = l
+            .strip_prefix("File \"")
+            .and_then(|l| l.split_once("\", line "))
+            .and_then(|(file, rest)| Some((file, rest.split_once(", in ")?.1)))
+        else {
+            continue;
+        };
+        let file = file.replace('\\', "/");
+        let in_sdk = file.contains("PureCloudPlatformClientV2/apis/") && file.ends_with("_api.py");
+        let name = name.strip_suffix("_with_http_info").unwrap_or(name);
+        if in_sdk && is_sdk_method(name) {
+            found = Some(SdkCall {
+                name: name.to_owned(),
+                line: n + 1,
+            });
+        }
+    }
+    found
+}
+
+/// An API method of the SDK: a verb, then words, in snake case.
+fn is_sdk_method(name: &str) -> bool {
+    let verb = name.split('_').next().unwrap_or("");
+    ["get", "post", "put", "patch", "delete", "head"].contains(&verb)
+        && name.len() > verb.len() + 1
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
 }
 
 pub(crate) const PYTHON: &str = "Python SDK ApiException (print(e))";
@@ -75,9 +158,19 @@ pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
     if let Some((at, line)) = python_start(text) {
         let mut read = python(&text[at..]);
         if let (Ok(p), true) = (&mut read, text[..at].contains(|c: char| !c.is_whitespace())) {
-            p.warnings.push(format!(
-                "read the exception from line {line}; the text before it is not explained"
-            ));
+            p.call = python_call(text, at, line);
+            match &p.call {
+                // `Exception when calling …->…: (409)`: all of it read.
+                Some(call) if call.line == line => {}
+                Some(call) => p.warnings.push(format!(
+                    "read the exception from line {line}, and the SDK call from line {}; the \
+                     rest of the text before the exception is not explained",
+                    call.line
+                )),
+                None => p.warnings.push(format!(
+                    "read the exception from line {line}; the text before it is not explained"
+                )),
+            }
         }
         return Some(read);
     }
@@ -130,6 +223,7 @@ pub(crate) fn quoted(text: &str) -> Option<Pasted> {
             warnings: vec![format!(
                 "read the error body quoted on line {line}; the rest of the text is not explained"
             )],
+            call: None,
         });
     }
     None
@@ -177,6 +271,7 @@ fn python(text: &str) -> Result<Pasted, String> {
         headers,
         body: body.into_bytes(),
         warnings,
+        call: None,
     })
 }
 
@@ -233,6 +328,7 @@ fn js(text: &str) -> Option<Result<Pasted, String>> {
             headers: Vec::new(),
             body,
             warnings,
+            call: None,
         }));
     }
     let status = match obj.get("status").and_then(Value::as_u64) {
@@ -270,6 +366,7 @@ fn js(text: &str) -> Option<Result<Pasted, String>> {
         headers,
         body,
         warnings,
+        call: None,
     }))
 }
 
@@ -519,6 +616,46 @@ mod tests {
     use super::*;
 
     const PY: &str = "(409)\nReason: Conflict\nHTTP response headers: HTTPHeaderDict({'Content-Type': 'application/json', 'Content-Length': '123', 'ININ-Correlation-Id': 'c0ffee-1', 'Retry-After': '3'})\nHTTP response body: {\"message\":\"It's taken\",\"code\":\"request.conflict\",\"status\":409}\n";
+
+    #[test]
+    fn the_sdk_call_is_read_from_the_readme_print_and_the_traceback() {
+        let exc = "(403)\nReason: Forbidden\nHTTP response body: {}\n";
+        let call = |text: &str| recognise(text).unwrap().unwrap().call;
+        let readme = format!("Exception when calling UsersApi->get_users_me: {exc}");
+        assert_eq!(
+            call(&readme),
+            Some(SdkCall {
+                name: "get_users_me".into(),
+                line: 1
+            })
+        );
+        // The innermost frame in the SDK's API classes; `_with_http_info` is the same call;
+        // a Windows path as well.
+        let tb = format!(
+            "Traceback (most recent call last):\n  File \"app.py\", line 3, in get_users_me\n  File \"C:\\py\\PureCloudPlatformClientV2\\apis\\users_api.py\", line 9, in get_user\n  File \"C:\\py\\PureCloudPlatformClientV2\\apis\\users_api.py\", line 30, in get_user_with_http_info\n  File \"C:\\py\\PureCloudPlatformClientV2\\rest.py\", line 208, in request\nPureCloudPlatformClientV2.rest.ApiException: {exc}"
+        );
+        assert_eq!(
+            call(&tb),
+            Some(SdkCall {
+                name: "get_user".into(),
+                line: 4
+            })
+        );
+        // Frames of the user's own code, or not an API method: nothing.
+        let own = format!("  File \"app.py\", line 3, in get_users_me\nApiException: {exc}");
+        assert_eq!(call(&own), None);
+        let odd = format!("Exception when calling UsersApi->__init__: {exc}");
+        assert_eq!(call(&odd), None);
+        assert_eq!(call(exc), None);
+        assert_eq!(
+            SdkCall {
+                name: "post_conversations_messages_agentless".into(),
+                line: 1
+            }
+            .operation_id(),
+            "postConversationsMessagesAgentless"
+        );
+    }
 
     #[test]
     fn python_print_of_an_api_exception() {
