@@ -246,6 +246,15 @@ pub enum Val<'a> {
     Str(&'a str),
     U64(u64),
     I64(i64),
+    /// A value the exchange does not have (no response yet, no correlation id): `null` in
+    /// JSON, `-` in a pretty line, so that a reader of either never takes a stand-in for data.
+    Absent,
+}
+
+impl<'a, T: Into<Val<'a>>> From<Option<T>> for Val<'a> {
+    fn from(v: Option<T>) -> Self {
+        v.map_or(Val::Absent, Into::into)
+    }
 }
 
 impl<'a> From<&'a str> for Val<'a> {
@@ -317,6 +326,7 @@ impl Direct {
                     Val::Str(s) => f.str(name, s),
                     Val::U64(n) => f.int(name, n),
                     Val::I64(n) => f.int(name, n),
+                    Val::Absent => f.absent(name),
                 }
             }
             line.push(b'\n');
@@ -355,6 +365,7 @@ fn json_line(
             Val::Str(s) => json_str(line, s),
             Val::U64(n) => line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
             Val::I64(n) => line.extend_from_slice(itoa::Buffer::new().format(n).as_bytes()),
+            Val::Absent => line.extend_from_slice(b"null"),
         }
     }
     line.extend_from_slice(b",\"target\":");
@@ -386,7 +397,7 @@ fn plain(s: &str, ascii: bool) -> bool {
 }
 
 /// Logs one event through [`direct`] when installed, else through `tracing`: the fields are
-/// written once. Values are `&str`, `&String`, `u64`, `u16` or `i64`.
+/// written once. Values are `&str`, `&String`, `u64`, `u16` or `i64`, or an `Option` of one.
 #[macro_export]
 macro_rules! log_line {
     ($level:ident, target: $target:literal, $message:literal, $($name:ident = $value:expr),* $(,)?) => {
@@ -412,9 +423,13 @@ impl Val<'_> {
             Val::Str(s) => s,
             Val::U64(n) => n,
             Val::I64(n) => n,
+            // tracing's own formatters leave a field recorded as `None` out.
+            Val::Absent => &NONE,
         }
     }
 }
+
+const NONE: Option<u64> = None;
 
 /// The pretty log line: `2026-11-21T23:26:09.368602Z  INFO target: message key=value ...`.
 /// String fields are quoted (as `{:?}` would), other values written as they display.
@@ -532,6 +547,11 @@ impl Fields<'_> {
             // Writing into a Vec cannot fail.
             let _ = write!(self.line, "{value:?}");
         }
+    }
+
+    fn absent(&mut self, name: &str) {
+        self.name(name);
+        self.line.push(b'-');
     }
 
     fn int(&mut self, name: &str, value: impl itoa::Integer) {
@@ -776,6 +796,40 @@ mod tests {
                 strip(text(&via_tracing), stamp),
                 "json: {json}"
             );
+        }
+    }
+
+    /// What an exchange lacks is `null` in JSON and `-` in a pretty line, never a stand-in a
+    /// reader could take for data (`-1` ms, status 0, correlation id `"-"`).
+    #[test]
+    fn absent_values_are_null_or_a_dash() {
+        for (json, want) in [
+            (
+                true,
+                r#""status":null,"upstream_ms":null,"correlation_id":null,"total_ms":3,"#,
+            ),
+            (
+                false,
+                " status=- upstream_ms=- correlation_id=- total_ms=3\n",
+            ),
+        ] {
+            let sink = Sink::default();
+            let (w, guard) = batch_writer(sink.clone());
+            let d = Direct {
+                shared: w.shared.clone(),
+                json,
+                ansi: false,
+            };
+            let fields = [
+                ("status", Val::from(None::<u16>)),
+                ("upstream_ms", Val::from(None::<u64>)),
+                ("correlation_id", Val::from(None::<&str>)),
+                ("total_ms", Val::from(Some(3u64))),
+            ];
+            d.line(Level::INFO, "triage::exchange", "exchange", &fields);
+            drop(guard);
+            let text = String::from_utf8(sink.0.lock().unwrap().0.clone()).unwrap();
+            assert!(text.contains(want), "expected {want:?} in {text:?}");
         }
     }
 

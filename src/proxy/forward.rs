@@ -222,12 +222,10 @@ struct LogInfo {
 
 fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
     let path = redact::path_and_query(info.uri.path(), info.uri.query());
-    let cid = info
-        .correlation_id
-        .as_ref()
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("-");
-    let upstream_ms = info.upstream_ms.map_or(-1, |m| m as i64);
+    let cid = info.correlation_id.as_ref().and_then(|v| v.to_str().ok());
+    let upstream_ms = info.upstream_ms;
+    // 0 until a response head is known: a client that left first has none.
+    let status = (info.status != 0).then_some(info.status);
     let body = match outcome {
         BodyOutcome::Complete => "complete",
         BodyOutcome::Aborted => "client-gone",
@@ -241,17 +239,17 @@ fn emit(info: &LogInfo, outcome: BodyOutcome, total_ms: u64) {
         if outcome == BodyOutcome::Cut {
             // Every exchange the shutdown ended says so in `body`, answered or not.
             crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
-                method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+                method = method, path = &*path, upstream = upstream, status = status, upstream_ms = upstream_ms,
                 total_ms = total_ms, correlation_id = cid, error = &err, body = body);
         } else {
             crate::log_line!(WARN, target: "triage::exchange", "triage answered", seq = info.seq,
-                method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
+                method = method, path = &*path, upstream = upstream, status = status, upstream_ms = upstream_ms,
                 total_ms = total_ms, correlation_id = cid, error = &err);
         }
     } else {
         crate::log_line!(INFO, target: "triage::exchange", "exchange", seq = info.seq,
-            method = method, path = &*path, upstream = upstream, status = info.status, upstream_ms = upstream_ms,
-            total_ms = total_ms, correlation_id = cid, body = body, inspect = info.note.unwrap_or("-"));
+            method = method, path = &*path, upstream = upstream, status = status, upstream_ms = upstream_ms,
+            total_ms = total_ms, correlation_id = cid, body = body, inspect = info.note);
     }
 }
 
