@@ -113,7 +113,7 @@ fn check_reports_file_line_and_rule_for_bad_files() {
     )
     .unwrap();
     let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "rules that do not load: {err}");
     assert!(
         err.contains("bad.toml:7: rule rate-limited:") && err.contains("colour"),
         "{err}"
@@ -204,7 +204,7 @@ fn a_rule_file_that_is_not_utf8_names_the_line() {
     bytes[at] = 0xe9; // Latin-1 `é`, as an editor set to Windows-1252 saves it.
     std::fs::write(dir.path().join("latin1.toml"), bytes).unwrap();
     let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("latin1.toml:5: rule rate-limited: ") && err.contains("UTF-8"),
         "stderr\n  expected: latin1.toml:5: rule rate-limited: … UTF-8 …\n       got: {err}"
@@ -229,7 +229,7 @@ fn a_rule_missing_a_field_is_named_by_its_own_id() {
     )
     .unwrap();
     let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
-    assert_eq!(code, 1, "{err}");
+    assert_eq!(code, 2, "{err}");
     assert!(
         err.contains("two.toml:26: rule second-rule: missing field `when`"),
         "stderr\n  expected: two.toml:26: rule second-rule: missing field `when`\n       got: {err}"
@@ -243,5 +243,73 @@ fn a_rule_missing_a_field_is_named_by_its_own_id() {
     assert!(
         err.contains("two.toml:3: rule rate-limited: missing field `when`"),
         "stderr\n  expected: two.toml:3: rule rate-limited: missing field `when`\n       got: {err}"
+    );
+}
+
+/// How rules are found and told apart: a file as well as a directory, hidden files skipped, an
+/// empty directory refused, a directory given twice read once, a replaced built-in named and
+/// kept in its place, and the exit status that tells rules that do not load (2) from examples
+/// that fail (1).
+#[test]
+fn rule_directories_as_a_rule_author_uses_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let file = dir.path().join("mine.toml");
+    std::fs::write(&file, USER_RULE).unwrap();
+    // An editor's lock file (Emacs: a dangling link) and a hidden copy are not rule files.
+    #[cfg(unix)]
+    std::os::unix::fs::symlink("user@host.1234", dir.path().join(".#mine.toml")).unwrap();
+    std::fs::write(dir.path().join(".old.toml"), "not = toml [").unwrap();
+
+    let (code, out, err) = triage(&["rules", "check", d]);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("ok: "), "{out}");
+    let note = "mine.toml:4: rule rate-limited replaces the built-in rule of the same id";
+    assert!(err.contains(note), "expected {note:?} in {err:?}");
+
+    // Given twice (TRIAGE_RULES and the argument, spelt differently): read once.
+    let (code, _, err) = common::run_triage_env(
+        &[("TRIAGE_RULES", d)],
+        &["rules", "check", &format!("{d}/.")],
+    );
+    assert_eq!(code, 0, "{err}");
+
+    // One file.
+    let (code, out, _) = triage(&["rules", "list", "--rules", file.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    // In the built-in rule's place, with its file named.
+    let ids: Vec<&str> = out
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    let (code, builtin, _) = triage(&["rules", "list"]);
+    assert_eq!(code, 0);
+    let builtin_ids: Vec<&str> = builtin
+        .lines()
+        .filter_map(|l| l.split_whitespace().next())
+        .collect();
+    assert_eq!(ids, builtin_ids);
+    assert!(out.contains("Our own rate limit rule  ("), "{out}");
+
+    // An empty directory is a mistake, said as one.
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = triage(&["rules", "check", empty.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no rule files in this directory"), "{err}");
+
+    // A failing match example says which condition did not hold.
+    std::fs::write(
+        &file,
+        USER_RULE.replace(
+            "response = { status = 429, headers",
+            "response = { status = 200, headers",
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = triage(&["rules", "test", d]);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("only responses with status 400 or more"),
+        "{out}"
     );
 }

@@ -129,8 +129,9 @@ pub struct ProxyArgs {
 /// Which rules to load; shared by `triage proxy` and `triage rules`.
 #[derive(Debug, Clone, Default, Args)]
 pub struct RulesArgs {
-    /// Add the rule files (*.toml) of DIR; a rule there replaces a built-in rule of the same id.
-    /// Repeatable; the environment variable takes a ':'-separated list.
+    /// Add the rule files (*.toml) of DIR, or the one rule file DIR names; a rule there replaces
+    /// a built-in rule of the same id (said at start). Repeatable; the environment variable
+    /// takes a ':'-separated list.
     #[arg(
         long = "rules",
         value_name = "DIR",
@@ -185,6 +186,10 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
     let region = Region::lookup(&args.region)?;
     let rules = args.rules.load()?;
     tracing::info!(rules = rules.rules().len(), "rules loaded");
+    for r in rules.replacing() {
+        tracing::warn!(file = %r.file, line = r.line, rule = %r.id,
+            "an added rule replaces the built-in rule of the same id");
+    }
 
     let cache_dir = args
         .cache_dir

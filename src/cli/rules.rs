@@ -22,13 +22,15 @@ pub enum RulesSub {
         #[command(flatten)]
         rules: RulesArgs,
     },
-    /// Load the rules (built-in, --rules, and DIR) strictly, examples included; exit 1 on error.
+    /// Load the rules (built-in, --rules, and DIR; DIR may be one file) strictly, examples
+    /// included: exit 2 when they do not load, 1 when an example does not behave as declared.
     Check {
         dir: Option<PathBuf>,
         #[command(flatten)]
         rules: RulesArgs,
     },
-    /// Run every example (of DIR's rules when given) and show expected-vs-got; exit 1 on failure.
+    /// Run every example (of DIR's rules when given) and show expected-vs-got: exit 1 when one
+    /// fails, 2 when the rules do not load.
     Test {
         dir: Option<PathBuf>,
         #[command(flatten)]
@@ -40,10 +42,12 @@ pub enum RulesSub {
         #[command(flatten)]
         rules: RulesArgs,
     },
-    /// Write one Markdown page per built-in rule and an index.
+    /// Write one Markdown page per rule (built-in, and those of --rules) and an index.
     Docs {
         #[arg(long, default_value = "docs/rules")]
         out: PathBuf,
+        #[command(flatten)]
+        rules: RulesArgs,
     },
 }
 
@@ -57,26 +61,40 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
     match cmd.command {
         RulesSub::List { rules } => {
             let set = rules.load()?;
+            report_replaced(&set);
             let w = set.rules().iter().map(|r| r.id.len()).max().unwrap_or(0);
+            let added = set.rules().iter().any(|r| !r.builtin);
             for r in set.rules() {
-                println!("{:w$}  {:7}  {}", r.id, r.severity.as_str(), r.title);
+                let mut line = format!("{:w$}  {:7}  {}", r.id, r.severity.as_str(), r.title);
+                // Where a rule comes from, once rules of other files are loaded.
+                if added && !r.builtin {
+                    line.push_str(&format!("  ({}:{})", r.file, r.line));
+                }
+                println!("{line}");
             }
             Ok(ExitCode::SUCCESS)
         }
         RulesSub::Check { dir, rules } => {
             let r = with_dir(&rules, &dir);
-            match RuleSet::load(!r.no_builtin_rules, &r.rules) {
-                Ok(set) => {
-                    let n: usize = set.rules().iter().map(|r| r.examples.len()).sum();
-                    println!("ok: {} rules, {n} examples", set.rules().len());
-                    Ok(ExitCode::SUCCESS)
-                }
+            // As everywhere in triage, 2 is input that cannot be used (rules that do not
+            // load); 1 is rules that load but whose examples do not behave as declared.
+            let set = match RuleSet::load_unchecked(!r.no_builtin_rules, &r.rules) {
+                Ok(set) => set,
                 Err(e) => {
                     eprintln!("{e}");
                     eprintln!("{} error(s); nothing loaded", e.0.len());
-                    Ok(ExitCode::from(1))
+                    return Ok(ExitCode::from(2));
                 }
+            };
+            if let Err(e) = set.check_examples() {
+                eprintln!("{e}");
+                eprintln!("{} example(s) do not behave as declared", e.0.len());
+                return Ok(ExitCode::from(1));
             }
+            report_replaced(&set);
+            let n: usize = set.rules().iter().map(|r| r.examples.len()).sum();
+            println!("ok: {} rules, {n} examples", set.rules().len());
+            Ok(ExitCode::SUCCESS)
         }
         RulesSub::Test { dir, rules } => {
             let r = with_dir(&rules, &dir);
@@ -84,7 +102,8 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");
-                    return Ok(ExitCode::from(1));
+                    eprintln!("{} error(s); no example run", e.0.len());
+                    return Ok(ExitCode::from(2));
                 }
             };
             let only_added = dir.is_some();
@@ -97,7 +116,14 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
             for o in &outcomes {
                 match &o.failure {
                     None => println!("ok    {} / {}", o.rule, o.name),
-                    Some(f) => println!("FAIL  {} / {} ({}:{}){f}", o.rule, o.name, o.file, o.line),
+                    Some(f) => println!(
+                        "FAIL  {} / {} ({}:{})\n  {}",
+                        o.rule,
+                        o.name,
+                        o.file,
+                        o.line,
+                        f.trim_start_matches('\n').trim_start()
+                    ),
                 }
             }
             println!(
@@ -128,8 +154,8 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 }
             }
         }
-        RulesSub::Docs { out } => {
-            let set = RuleSet::builtin()?;
+        RulesSub::Docs { out, rules } => {
+            let set = rules.load()?;
             std::fs::create_dir_all(&out).map_err(|e| Error::Write {
                 path: out.clone(),
                 source: e,
@@ -141,6 +167,16 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
             println!("wrote {} pages to {}", set.rules().len() + 1, out.display());
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// Says on standard error which added rules replace built-in ones.
+fn report_replaced(set: &RuleSet) {
+    for r in set.replacing() {
+        eprintln!(
+            "note: {}:{}: rule {} replaces the built-in rule of the same id",
+            r.file, r.line, r.id
+        );
     }
 }
 

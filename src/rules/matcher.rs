@@ -725,6 +725,115 @@ impl<'a> View<'a> {
         }
     }
 
+    /// Why `c` does not hold here, for `triage rules test`: the first condition of an `all`
+    /// that fails, every alternative of an `any`, and for a test on a field what it wanted
+    /// against what the exchange has. Only called once a rule has not matched.
+    pub fn why_not(&self, c: &Cond) -> String {
+        match c {
+            Cond::All(cs) => cs
+                .iter()
+                .find(|c| self.eval(c).is_none())
+                .map_or_else(|| "every condition holds".to_owned(), |c| self.why_not(c)),
+            Cond::Any(cs) => {
+                let each: Vec<String> = cs.iter().map(|c| self.why_not(c)).collect();
+                format!("no alternative of an `any` holds ({})", each.join("; "))
+            }
+            Cond::Not(inner) => format!("a `not` condition holds: {}", self.describe(inner)),
+            Cond::Method(ms) => format!(
+                "method: wanted {}, got {}",
+                ms.iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                self.ex.request.method
+            ),
+            Cond::Status(ranges) => format!(
+                "status: wanted {}, got {}",
+                ranges
+                    .iter()
+                    .map(|&(lo, hi)| if lo == hi {
+                        lo.to_string()
+                    } else {
+                        format!("{lo}-{hi}")
+                    })
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                self.ex
+                    .status()
+                    .map_or("no response".to_owned(), |s| s.to_string())
+            ),
+            Cond::Path(ids) => format!(
+                "path: wanted {}, got {:?}",
+                ids.iter()
+                    .map(|&i| self.m.trie.templates[i].text.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or "),
+                self.ex.request.path
+            ),
+            Cond::Field(f) if self.hidden(f) => format!(
+                "{}: not shown by the example (its request or response leaves it out)",
+                field_name(f)
+            ),
+            Cond::Field(f) => {
+                let got = match self.value(f.source, &f.key) {
+                    None => "it is absent".to_owned(),
+                    Some(v) if f.secret => format!("a value of {} characters", v.chars().count()),
+                    Some(v) if v.chars().count() > 120 => {
+                        format!("got {:?}…", v.chars().take(120).collect::<String>())
+                    }
+                    Some(v) => format!("got {v:?}"),
+                };
+                format!(
+                    "{}: wanted {}, {got}",
+                    field_name(f),
+                    self.test_text(&f.test)
+                )
+            }
+        }
+    }
+
+    /// A condition as a reader of the rule would name it, for [`why_not`](Self::why_not).
+    fn describe(&self, c: &Cond) -> String {
+        match c {
+            Cond::Field(f) => format!("{} {}", field_name(f), self.test_text(&f.test)),
+            Cond::Method(ms) => format!(
+                "method {}",
+                ms.iter()
+                    .map(|m| m.as_str())
+                    .collect::<Vec<_>>()
+                    .join(" or ")
+            ),
+            Cond::Status(_) => "its status test".to_owned(),
+            Cond::Path(_) => "its path test".to_owned(),
+            Cond::All(_) | Cond::Any(_) | Cond::Not(_) => "its conditions".to_owned(),
+        }
+    }
+
+    fn test_text(&self, t: &Test) -> String {
+        match t {
+            Test::Exists => "present".to_owned(),
+            Test::Missing => "absent".to_owned(),
+            Test::OneOf(o) if o.len() == 1 => format!("{:?}", o[0]),
+            Test::OneOf(o) => format!("one of {o:?}"),
+            Test::Regex(i) => {
+                let p = self.m.regexes[*i].regex.as_str();
+                // The whole-value wrapper the loader puts round the rule's pattern.
+                let p = p
+                    .strip_prefix("(?s)^(?:")
+                    .and_then(|p| p.strip_suffix(")$"))
+                    .unwrap_or(p);
+                format!("a match of /{p}/")
+            }
+            Test::Number { gt, ge, lt, le } => {
+                let parts: Vec<String> = [("> ", gt), (">= ", ge), ("< ", lt), ("<= ", le)]
+                    .into_iter()
+                    .filter_map(|(op, v)| v.map(|v| format!("{op}{v}")))
+                    .collect();
+                format!("a number {}", parts.join(" and "))
+            }
+        }
+    }
+
     fn field(&self, f: &Field) -> Option<Captures> {
         let value = self.value(f.source, &f.key);
         let secret = f.secret;
@@ -952,6 +1061,11 @@ pub fn percent_decode(s: &str) -> String {
         i += 1;
     }
     String::from_utf8_lossy(&out).into_owned()
+}
+
+/// `response_body.code`, `request_header.authorization`: a field as the rule file names it.
+fn field_name(f: &Field) -> String {
+    format!("{}.{}", f.source.key_name(), f.key.join("."))
 }
 
 #[cfg(test)]

@@ -81,16 +81,33 @@ pub fn builtin_sources() -> Vec<RuleSource> {
 /// Every `*.toml` under `dir` (recursively, in name order). Symlinked directories below `dir`
 /// are not descended into: a link to `.` or a parent would read the same files again and again
 /// (each a duplicate id), without end. A symlink to a file is read.
+///
+/// `dir` may also be one rule file, read whatever its name. A directory without a rule file is
+/// an error: a typo in `--rules`, or rules saved as `*.TOML`, would otherwise add nothing,
+/// silently.
 pub fn dir_sources(dir: &Path) -> Result<Vec<RuleSource>, LoadErrors> {
-    let mut files = Vec::new();
-    collect_toml(dir, &mut files).map_err(|e| {
+    let whole = |message: String| {
         LoadErrors(vec![LoadError {
             file: dir.display().to_string(),
             line: 0,
             rule: None,
-            message: format!("cannot read rules directory: {e}"),
+            message,
         }])
-    })?;
+    };
+    let mut files = Vec::new();
+    if dir.is_file() {
+        files.push(dir.to_path_buf());
+    } else {
+        collect_toml(dir, &mut files)
+            .map_err(|e| whole(format!("cannot read rules directory: {e}")))?;
+        if files.is_empty() {
+            return Err(whole(
+                "no rule files in this directory (rule files end in `.toml`; names starting \
+                 with `.` are skipped)"
+                    .to_owned(),
+            ));
+        }
+    }
     files.sort();
     let mut out = Vec::new();
     let mut errs = Vec::new();
@@ -149,6 +166,11 @@ fn collect_toml(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     for entry in std::fs::read_dir(dir)? {
         let entry = entry?;
         let p = entry.path();
+        // Hidden files and directories: an editor's lock (`.#rule.toml`, a dangling link while
+        // the file is open in Emacs), a swap file, `.git`.
+        if entry.file_name().to_string_lossy().starts_with('.') {
+            continue;
+        }
         // The entry's own type: a symlink is not a directory here, whatever it points to.
         if entry.file_type()?.is_dir() {
             collect_toml(&p, out)?;
@@ -269,6 +291,8 @@ pub struct RuleSet {
     any_status: Vec<usize>,
     /// Rules requiring one of some response `code`s, by code.
     by_code: foldhash::HashMap<String, Vec<usize>>,
+    /// Ids of the added rules that replaced a built-in rule of the same id.
+    replaced: BTreeSet<String>,
 }
 
 /// The outcome of one example.
@@ -299,7 +323,15 @@ impl RuleSet {
         } else {
             Vec::new()
         };
+        // The same directory given twice (`TRIAGE_RULES` and then `triage rules check DIR`,
+        // or `r1` and `./r1/`) is read once: its rules are not duplicates of themselves.
+        let mut seen = Vec::new();
         for d in dirs {
+            let key = std::fs::canonicalize(d).unwrap_or_else(|_| d.clone());
+            if seen.contains(&key) {
+                continue;
+            }
+            seen.push(key);
             sources.extend(dir_sources(d)?);
         }
         RuleSet::compile(&sources)
@@ -338,7 +370,35 @@ impl RuleSet {
             .filter(|r| !r.builtin)
             .map(|r| r.id.clone())
             .collect();
-        rules.retain(|r| !(r.builtin && overridden.contains(&r.id)));
+        let replaced: BTreeSet<String> = rules
+            .iter()
+            .filter(|r| r.builtin && overridden.contains(&r.id))
+            .map(|r| r.id.clone())
+            .collect();
+        // A replacement takes the built-in rule's place: the order of loading breaks ties
+        // between matches, and replacing a rule's text should not change where it ranks.
+        let mut added: HashMap<String, Rule> = HashMap::new();
+        let mut kept = Vec::with_capacity(rules.len());
+        for r in rules {
+            if !r.builtin && replaced.contains(&r.id) && !added.contains_key(&r.id) {
+                added.insert(r.id.clone(), r);
+            } else {
+                kept.push(r);
+            }
+        }
+        let mut rules: Vec<Rule> = kept
+            .into_iter()
+            .filter_map(|r| {
+                if r.builtin && overridden.contains(&r.id) {
+                    added.remove(&r.id)
+                } else {
+                    Some(r)
+                }
+            })
+            .collect();
+        // Unplaced replacements cannot remain (each replaced id had a built-in slot), but
+        // losing a rule silently would be worse than a misplaced one.
+        rules.extend(added.into_values());
         if let Err(e) = matchers.finish() {
             errs.push(LoadError {
                 file: "(rule set)".into(),
@@ -378,7 +438,14 @@ impl RuleSet {
             by_status,
             any_status,
             by_code,
+            replaced,
         })
+    }
+
+    /// The added rules that replace a built-in rule of the same id: a user who reused an id by
+    /// accident has lost the built-in rule, and is told so where rules are loaded.
+    pub fn replacing(&self) -> impl Iterator<Item = &Rule> {
+        self.rules.iter().filter(|r| self.replaced.contains(&r.id))
     }
 
     pub fn rules(&self) -> &[Rule] {
@@ -502,15 +569,24 @@ impl RuleSet {
             for ex in &rule.examples {
                 let view = View::with_context(&ex.exchange, &ex.context, &self.matchers);
                 let got = self.match_rule(rule, &view);
+                // Rules see failures only: the proxy inspects, and explain diagnoses, responses
+                // of 400 and over. An example matching a success would pass here and never fire.
+                let success = ex.exchange.status().filter(|&s| s < 400);
                 let failure = match (ex.def.expect, got) {
+                    (Expect::Match, _) if success.is_some() => Some(format!(
+                        "expected a match on a {} response, but triage diagnoses only responses \
+                         with status 400 or more: live, this rule would never see it",
+                        success.unwrap_or_default()
+                    )),
                     (Expect::NoMatch, None) => None,
                     (Expect::NoMatch, Some(m)) => Some(format!(
                         "expected no match, but the rule matched:\n  cause: {}\n  fix:   {}",
                         m.cause, m.fix
                     )),
-                    (Expect::Match, None) => {
-                        Some("expected a match, but the rule did not match".into())
-                    }
+                    (Expect::Match, None) => Some(format!(
+                        "expected a match, but the rule did not match:\n  {}",
+                        view.why_not(&rule.when)
+                    )),
                     (Expect::Match, Some(m)) => {
                         let mut diff = String::new();
                         for (what, want, got) in [
@@ -570,7 +646,8 @@ pub fn text_diff(what: &str, want: &str, got: &str) -> String {
         .unwrap_or(want.len().min(got.len()));
     let col = want[..at].chars().count();
     format!(
-        "\n  {what} differs at character {col}:\n    expected: {want}\n         got: {got}\n              {}^\n",
+        "\n  {what} differs at character {}:\n    expected: {want}\n         got: {got}\n              {}^\n",
+        col + 1,
         " ".repeat(col)
     )
 }

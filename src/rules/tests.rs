@@ -95,7 +95,7 @@ fn misbehaving_example_is_an_error_with_diff() {
         "cause = \"conversation abc is closed\"",
         "cause = \"conversation abd is closed\"",
     ));
-    assert!(e.message.contains("differs at character 15"), "{e}");
+    assert!(e.message.contains("differs at character 16"), "{e}");
     assert_eq!(e.line, 12);
 }
 
