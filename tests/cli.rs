@@ -506,6 +506,28 @@ fn no_dashboard_from_the_environment_turns_the_dashboard_off() {
     );
 }
 
+/// A hang-up (the terminal closed, or a user expecting a reload) is a graceful shutdown that
+/// says what it did, not the signal's default: an exit that cuts every open exchange.
+#[cfg(unix)]
+#[test]
+fn sighup_shuts_down_gracefully_and_says_rules_are_not_reloaded() {
+    let mut p = Running::proxy(
+        &[],
+        &[
+            "--listen",
+            "127.0.0.1:0",
+            "--api-upstream",
+            "http://127.0.0.1:9",
+        ],
+    );
+    p.wait_for("triage proxy ready: point your SDK at the listen address");
+    p.signal("HUP");
+    p.wait_for(
+        "shutdown requested (SIGHUP; triage does not reload its rules: start it again to load changed rules)",
+    );
+    assert_eq!(p.exit_within(std::time::Duration::from_secs(20)), Some(0));
+}
+
 #[cfg(unix)]
 #[test]
 fn second_signal_during_graceful_shutdown_exits_at_once() {

@@ -91,14 +91,20 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
         .map_err(Error::Io)
 }
 
-/// Resolves on Ctrl-C or SIGTERM; the server then shuts down gracefully. A second Ctrl-C or
-/// SIGTERM while it does exits the process at once: once tokio handles a signal its default
+/// Resolves on Ctrl-C, SIGTERM or SIGHUP (whose default action would end the process without
+/// letting open exchanges finish); the server then shuts down gracefully. A second signal
+/// while it does exits the process at once: once tokio handles a signal its default
 /// action (terminate) is gone for good, so without this a hung exchange could only be ended
 /// with SIGKILL.
 pub async fn shutdown_signal() {
     let mut signals = Signals::new();
-    signals.recv().await;
-    tracing::info!("shutdown requested");
+    if signals.recv().await == HUP_STATUS {
+        // A hang-up is the terminal going away, or someone expecting a reload as other
+        // daemons do: either way the reader of the log learns what it did.
+        tracing::info!("shutdown requested (SIGHUP; triage does not reload its rules: start it again to load changed rules)");
+    } else {
+        tracing::info!("shutdown requested");
+    }
     tokio::spawn(async move {
         let code = signals.recv().await;
         tracing::warn!("second shutdown signal: exiting now, without waiting for open exchanges");
@@ -115,7 +121,12 @@ struct Signals {
     int: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     term: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hup: Option<tokio::signal::unix::Signal>,
 }
+
+/// The status a shell reports for a process a hang-up ended (128 + SIGHUP).
+const HUP_STATUS: i32 = 129;
 
 impl Signals {
     fn new() -> Self {
@@ -126,6 +137,7 @@ impl Signals {
                 waited: false,
                 int: signal(SignalKind::interrupt()).ok(),
                 term: signal(SignalKind::terminate()).ok(),
+                hup: signal(SignalKind::hangup()).ok(),
             }
         }
         #[cfg(not(unix))]
@@ -141,7 +153,7 @@ impl Signals {
         let first = !std::mem::replace(&mut self.waited, true);
         #[cfg(unix)]
         {
-            let (int, term) = (&mut self.int, &mut self.term);
+            let (int, term, hup) = (&mut self.int, &mut self.term, &mut self.hup);
             let int = async {
                 let ended = match int {
                     Some(s) => s.recv().await.is_none(),
@@ -161,9 +173,20 @@ impl Signals {
                     None => std::future::pending::<()>().await,
                 }
             };
+            let hup = async {
+                match hup {
+                    Some(s) => {
+                        if s.recv().await.is_none() && !first {
+                            std::future::pending::<()>().await;
+                        }
+                    }
+                    None => std::future::pending::<()>().await,
+                }
+            };
             tokio::select! {
                 _ = int => 130,
                 _ = term => 143,
+                _ = hup => HUP_STATUS,
             }
         }
         #[cfg(not(unix))]

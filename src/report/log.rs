@@ -19,7 +19,7 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
         .collect::<Vec<_>>()
         .join(",");
     let path = crate::redact::path_and_query(&ex.request.path, ex.request.query.as_deref());
-    let cid = ex.correlation_id().unwrap_or_default();
+    let cid = ex.correlation_id().map(|c| sanitized(&c, 200).into_owned());
     crate::log_line!(INFO, target: "triage::diagnosis", "diagnosis",
         rule = &best.rule,
         also = &also,
@@ -27,10 +27,10 @@ pub fn diagnosis(ex: &Exchange, diagnoses: &[Diagnosis]) {
         cause = &*sanitized(&best.cause, MAX_LOGGED),
         evidence = &*sanitized(&evidence(best), MAX_LOGGED),
         fix = &*sanitized(&best.fix, MAX_LOGGED),
-        correlation_id = &*sanitized(&cid, 200),
+        correlation_id = cid.as_ref(),
         method = ex.request.method.as_str(),
         path = &*sanitized(&path, 2048),
-        status = ex.status().unwrap_or(0),
+        status = ex.status(),
     );
 }
 
