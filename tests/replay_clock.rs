@@ -182,8 +182,8 @@ fn an_exchange_without_a_time_comes_after_the_latest_one() {
         "The send into conversation c1 was refused with 409 request.conflict, and triage saw \
          the conversation disconnected (by GET /api/v2/conversations/messages/c1); this \
          failure's time is unknown, so whether it was already so when the send was refused \
-         cannot be told. A disconnected messaging conversation takes no new messages, which \
-         likely explains the refusal."
+         cannot be told. A disconnected messaging conversation very likely takes no new messages, \
+         which likely explains the refusal."
     );
     // Nor can it say the GET came first: the evidence makes the diagnosis likely, not certain.
     assert_eq!(d[0].confidence, triage::rules::Confidence::Likely);
