@@ -313,3 +313,39 @@ fn rule_directories_as_a_rule_author_uses_them() {
         "{out}"
     );
 }
+
+#[test]
+fn check_names_each_bad_rule_in_the_files_terms() {
+    // Arrays where tables belong loaded (serde filled the fields by position); one error per
+    // file hid the others; the top-level typo was blamed on the rule above it.
+    let dir = tempfile::tempdir().unwrap();
+    let positional = USER_RULE
+        .replace(
+            "when = { status = 429, response_header = { name = \"retry-after\", capture = \"secs\" } }",
+            "when = [ [ { status = 429 } ] ]",
+        )
+        .replace("fix = \"wait {secs}s\"", "fix = \"wait\"");
+    let second = USER_RULE
+        .split_once("[[rules]]")
+        .unwrap()
+        .1
+        .replace("rate-limited", "second-rule")
+        .replace("when = { status = 429,", "when = { status = 429.0,");
+    std::fs::write(
+        dir.path().join("bad.toml"),
+        format!("{positional}\n[[rules]]{second}\n[rule.when]\nstatus = 1\n"),
+    )
+    .unwrap();
+    let (code, _, err) = triage(&["rules", "check", dir.path().to_str().unwrap()]);
+    assert_eq!(code, 2, "{err}");
+    let bad = dir.path().join("bad.toml").display().to_string();
+    let want = format!(
+        "{bad}:10: rule rate-limited: when: expected a condition table ({{ status = 400, … }}), got an array\n\
+         {bad}:33: rule second-rule: status: expected a status code (400), a class (\"4xx\"), a range \
+         (\"400-499\") or a list of them, got a float 429.0\n\
+         {bad}:49: unknown key `rule` at the top level of the file, expected `version` or `rules` \
+         (a rule's own keys and tables are under `rules`: [[rules]], [rules.when], [[rules.examples]])\n\
+         3 error(s); nothing loaded\n"
+    );
+    assert_eq!(err, want);
+}

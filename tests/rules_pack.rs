@@ -209,6 +209,34 @@ fn validate(schema: &Value, root: &Value, v: &Value, at: &str, errs: &mut Vec<St
         }
         return;
     }
+    let holds = |sub: &Value| {
+        let mut e = Vec::new();
+        validate(sub, root, v, at, &mut e);
+        e.is_empty()
+    };
+    for sub in schema
+        .get("allOf")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+    {
+        validate(sub, root, v, at, errs);
+    }
+    if let Some(options) = schema.get("anyOf").and_then(Value::as_array) {
+        if !options.iter().any(holds) {
+            errs.push(format!("{at}: matches no alternative"));
+        }
+    }
+    if let Some(n) = schema.get("not") {
+        if holds(n) {
+            errs.push(format!("{at}: matches what it must not ({n})"));
+        }
+    }
+    if let (Some(cond), Some(then)) = (schema.get("if"), schema.get("then")) {
+        if holds(cond) {
+            validate(then, root, v, at, errs);
+        }
+    }
     if let Some(c) = schema.get("const") {
         if c != v {
             errs.push(format!("{at}: must be {c}"));
@@ -287,4 +315,70 @@ fn builtin_files_fit_the_schema() {
         errs.iter().any(|e| e.contains("unknown key colour")),
         "{errs:?}"
     );
+    // An example's texts: required to match, refused not to.
+    let example = |v: Value| {
+        let mut errs = Vec::new();
+        validate(&s["$defs"]["example"], &s, &v, "example", &mut errs);
+        errs
+    };
+    let request = serde_json::json!({"method": "GET", "path": "/x"});
+    let response = serde_json::json!({"status": 400});
+    for (expect, cause, ok) in [
+        ("match", true, true),
+        ("match", false, false),
+        ("no-match", false, true),
+        ("no-match", true, false),
+    ] {
+        let mut v = serde_json::json!({"name": "e", "expect": expect, "request": request, "response": response});
+        if cause {
+            v["cause"] = "c".into();
+            v["fix"] = "f".into();
+        }
+        assert_eq!(example(v).is_empty(), ok, "{expect}, cause given: {cause}");
+    }
+    let mut v = serde_json::json!({"name": "e", "expect": "no-match", "request": request, "response": response});
+    v["evidence"] = serde_json::json!({"conversaton": {"state": "x"}});
+    assert!(!example(v).is_empty(), "an unknown evidence path");
+}
+
+/// The dotted paths an object schema of the context documents lists.
+fn schema_paths(node: &Value, at: &str, out: &mut Vec<String>) {
+    for (k, v) in node["properties"].as_object().unwrap() {
+        let p = if at.is_empty() {
+            k.clone()
+        } else {
+            format!("{at}.{k}")
+        };
+        if v.get("properties").is_some() {
+            schema_paths(v, &p, out);
+        } else if v.get("additionalProperties").is_some_and(Value::is_object) {
+            out.push(format!("{p}.*"));
+        } else {
+            out.push(p);
+        }
+    }
+}
+
+#[test]
+fn schema_lists_the_context_paths_the_loader_accepts() {
+    use triage::rules::matcher::{EVIDENCE_PATHS, OPERATION_PATHS};
+    let s = load_schema();
+    for (what, accepted) in [("evidence", EVIDENCE_PATHS), ("operation", OPERATION_PATHS)] {
+        let mut listed = Vec::new();
+        schema_paths(&s["$defs"]["example"]["properties"][what], "", &mut listed);
+        let mut want: Vec<String> = accepted.iter().map(|p| p.to_string()).collect();
+        listed.sort();
+        want.sort();
+        assert_eq!(listed, want, "the schema's example {what}");
+        let text = s["$defs"]["condition"]["properties"][what]["description"]
+            .as_str()
+            .unwrap();
+        for p in accepted {
+            let p = p.replace('*', "NAME");
+            assert!(
+                text.contains(&p),
+                "the {what} condition's description lacks {p}"
+            );
+        }
+    }
 }

@@ -404,6 +404,110 @@ mod tests {
         assert!(ops.get(&login, &c).is_null());
     }
 
+    /// The dotted paths of a document's values (objects walked, anything else a leaf).
+    fn leaves(v: &Value, at: &str, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Object(o) => {
+                for (k, x) in o {
+                    let p = if at.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{at}.{k}")
+                    };
+                    leaves(x, &p, out);
+                }
+            }
+            _ => {
+                out.insert(at.to_owned());
+            }
+        }
+    }
+
+    #[test]
+    fn the_documents_hold_exactly_the_paths_rules_may_name() {
+        use crate::evidence::{ConversationSeen, ParticipantSeen, Repeats, TokenSeen};
+        use crate::rules::matcher::{is_context_leaf, EVIDENCE_PATHS, OPERATION_PATHS};
+        let facts = Facts {
+            conversation_id: Some("c1".into()),
+            conversation: Some(ConversationSeen {
+                participants: vec![ParticipantSeen {
+                    id: "p1".into(),
+                    purpose: Some("customer".into()),
+                    state: Some("connected".into()),
+                    communications: vec![("m1".into(), Some("connected".into()))],
+                }],
+                via: "a successful send".into(),
+                at: std::time::SystemTime::now(),
+            }),
+            conversation_age_s: Some(40),
+            token: Some(TokenSeen {
+                login_host: Some("login.mypurecloud.com".into()),
+                region: Some("us-east-1".into()),
+                organization: Some("o".into()),
+                client: Some("k".into()),
+                scopes: Some(vec!["a".into()]),
+                fingerprint: "f".into(),
+            }),
+            repeats: Some(Repeats {
+                count: 2,
+                status: 409,
+                first: std::time::SystemTime::now(),
+            }),
+        };
+        let c = crate::catalog::load::builtin();
+        let send = ex(
+            Method::POST,
+            "/api/v2/conversations/messages/c1/communications/m1/messages",
+        );
+        let ctx = Context::with_operation(
+            &send,
+            Some(&facts),
+            SharedDoc::new(operation_of(&send, &c)),
+            Some("us-east-1"),
+        );
+        let mut evidence = std::collections::BTreeSet::new();
+        leaves(&ctx.rules.evidence, "", &mut evidence);
+        let listed: std::collections::BTreeSet<String> =
+            EVIDENCE_PATHS.iter().map(|p| p.to_string()).collect();
+        assert_eq!(
+            evidence, listed,
+            "the evidence document and EVIDENCE_PATHS differ"
+        );
+
+        let mut operation = std::collections::BTreeSet::new();
+        for (method, path) in [
+            (
+                Method::POST,
+                "/api/v2/conversations/messages/c1/communications/m1/messages",
+            ),
+            (Method::PUT, "/api/v2/conversations/messages/agentless"),
+            (
+                Method::POST,
+                "/api/v2/conversations/messages/x/participantz",
+            ),
+            (Method::GET, "/api/v2/users/me"),
+        ] {
+            leaves(&operation_of(&ex(method, path), &c), "", &mut operation);
+        }
+        for p in &operation {
+            let segs: Vec<&str> = p.split('.').collect();
+            assert!(
+                is_context_leaf(OPERATION_PATHS, &segs),
+                "{p} is not in OPERATION_PATHS"
+            );
+        }
+        for k in OPERATION_PATHS {
+            let segs: Vec<&str> = k.split('.').collect();
+            assert!(
+                operation.iter().any(|p| {
+                    let ps: Vec<&str> = p.split('.').collect();
+                    is_context_leaf(&[k], &ps) && segs.len() == ps.len()
+                }),
+                "no operation document has {k}: {operation:?}"
+            );
+        }
+    }
+
     #[test]
     fn ago_reads_well() {
         assert_eq!(ago(40), "40 s");

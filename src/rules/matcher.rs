@@ -158,6 +158,19 @@ impl Cond {
         }
     }
 
+    /// Names some match of this condition may bind (any-branches: the names of each), with
+    /// what a `not` encloses left out: it binds nothing.
+    pub fn may_bind(&self, m: &Matchers) -> BTreeSet<String> {
+        match self {
+            Cond::All(cs) | Cond::Any(cs) => cs.iter().flat_map(|c| c.may_bind(m)).collect(),
+            Cond::Path(ids) => ids
+                .iter()
+                .flat_map(|&i| m.trie.templates[i].params.iter().map(|p| p.to_string()))
+                .collect(),
+            _ => self.bound(m),
+        }
+    }
+
     /// The statuses this condition can match, when it constrains the status at all: lets the
     /// engine skip a rule without evaluating it.
     pub fn statuses(&self) -> Option<Vec<(u16, u16)>> {
@@ -271,6 +284,10 @@ impl Matchers {
         key: &[String],
         pattern: &str,
     ) -> Result<usize, regex::Error> {
+        // Checked alone first: an error then shows the author's pattern, with the caret where
+        // it belongs, not the wrapper's; and a pattern that only parses inside the wrapper
+        // (`a)|(b`) would not be anchored as a whole.
+        Regex::new(pattern)?;
         let anchored = format!("(?s)^(?:{pattern})$");
         let regex = Regex::new(&anchored)?;
         let next = self.subjects.len();
@@ -329,6 +346,12 @@ struct Node {
 pub fn check_template(t: &str) -> Result<Vec<Arc<str>>, String> {
     if !t.starts_with('/') {
         return Err(format!("path template {t:?} must start with '/'"));
+    }
+    if let Some((_, q)) = t.split_once('?') {
+        return Err(format!(
+            "path template {t:?}: a path condition never sees the query (?{q}); test it with a \
+             `query` condition, like query = {{ name = \"…\", equals = \"…\" }}"
+        ));
     }
     let segs: Vec<&str> = split_path(t);
     let mut params = Vec::new();
@@ -478,6 +501,119 @@ impl PathTrie {
 pub struct Context {
     pub evidence: Value,
     pub operation: SharedDoc,
+}
+
+/// Every path an `evidence` condition may name: the leaves of the evidence document that
+/// `diagnose::context` builds (its test checks that it builds no other). A table's own path
+/// (`conversation`) names the table whole, as compact JSON.
+pub const EVIDENCE_PATHS: &[&str] = &[
+    "conversation.id",
+    "conversation.state",
+    "conversation.customer_state",
+    "conversation.communication_id",
+    "conversation.communication_state",
+    "conversation.all_ended",
+    "conversation.seen_ago",
+    "conversation.age_s",
+    "conversation.via",
+    "token.fingerprint",
+    "token.login_host",
+    "token.region",
+    "token.organization",
+    "token.client",
+    "token.scopes",
+    "token.same_region",
+    "repeats.count",
+    "repeats.status",
+    "request.region",
+];
+
+/// Every path an `operation` condition may name, as [`EVIDENCE_PATHS`] for the catalog's
+/// document of the operation; `*` stands for any one segment (a path parameter's name).
+pub const OPERATION_PATHS: &[&str] = &[
+    "lookup",
+    "catalog",
+    "id",
+    "signature",
+    "scopes",
+    "permissions",
+    "params.*",
+    "template",
+    "allowed_methods",
+    "allowed",
+    "nearest",
+];
+
+/// The paths of a context document (`evidence` or `operation`), `None` for other sources.
+pub fn context_paths(source: Source) -> Option<&'static [&'static str]> {
+    match source {
+        Source::Evidence => Some(EVIDENCE_PATHS),
+        Source::Operation => Some(OPERATION_PATHS),
+        _ => None,
+    }
+}
+
+/// Whether `path` (split in segments) is a leaf of `known`, `*` matching any one segment.
+pub fn is_context_leaf(known: &[&str], path: &[&str]) -> bool {
+    known.iter().any(|k| {
+        let ks: Vec<&str> = k.split('.').collect();
+        ks.len() == path.len() && ks.iter().zip(path).all(|(k, p)| *k == "*" || k == p)
+    })
+}
+
+/// Whether `path` is a table of `known`: a proper prefix of one of its leaves.
+pub fn is_context_table(known: &[&str], path: &[&str]) -> bool {
+    known.iter().any(|k| {
+        let ks: Vec<&str> = k.split('.').collect();
+        ks.len() > path.len() && ks.iter().zip(path).all(|(k, p)| *k == "*" || k == p)
+    })
+}
+
+/// Why `path` names nothing of the `source` context document, listing the paths it has (and
+/// the closest, for a typo); `None` when it names a leaf or a table of it.
+pub fn unknown_context_path(source: Source, path: &str) -> Option<String> {
+    let known = context_paths(source)?;
+    let segs: Vec<&str> = path.split('.').collect();
+    if is_context_leaf(known, &segs) || is_context_table(known, &segs) {
+        return None;
+    }
+    let shown: Vec<String> = known.iter().map(|k| k.replace('*', "NAME")).collect();
+    // The leaves and the tables above them, for the closest to a typo.
+    let tables = known
+        .iter()
+        .flat_map(|k| k.match_indices('.').map(move |(i, _)| k[..i].to_owned()));
+    let closest = shown
+        .iter()
+        .cloned()
+        .chain(tables)
+        .map(|k| (edit_distance(&k, path), k))
+        .min()
+        .filter(|(d, _)| *d <= 3 && *d < path.len())
+        .map(|(_, k)| format!(" (did you mean {k:?}?)"))
+        .unwrap_or_default();
+    Some(format!(
+        "unknown path {path:?}{closest}; the {} paths are {}",
+        source.key_name(),
+        shown.join(", ")
+    ))
+}
+
+/// Levenshtein distance, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let here = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb))
+                .min(row[j] + 1)
+                .min(here + 1);
+            prev = here;
+        }
+    }
+    row[b.len()]
 }
 
 /// The context of an exchange seen with no memory and no catalog.

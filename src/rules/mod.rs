@@ -4,6 +4,7 @@
 //! matcher itself never touches anything but the [`Exchange`] it is given.
 
 mod lazy_json;
+mod load;
 pub mod matcher;
 pub mod schema;
 pub mod template;
@@ -14,11 +15,12 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
+use serde::Deserialize;
 use toml::Spanned;
 
 use crate::exchange::{self, BodyPrefix, Exchange, Origin, UpstreamKind};
 use matcher::{Captures, Cond, Field, Matchers, Source, Test, View};
-use schema::{CondDef, FieldDef, FileDef, StatusDef};
+use schema::{CondDef, FieldDef, StatusDef};
 pub use schema::{Confidence, ExampleDef, Expect, Severity};
 use template::Template;
 
@@ -715,43 +717,96 @@ impl Ctx<'_> {
     }
 }
 
+/// Compiles one file's rules into `rules`; its errors are added to `errs` in line order.
 fn compile_file(
     src: &RuleSource,
     matchers: &mut Matchers,
     rules: &mut Vec<Rule>,
     errs: &mut Vec<LoadError>,
 ) {
-    let file: FileDef = match toml::from_str(&src.text) {
-        Ok(f) => f,
+    let first = errs.len();
+    compile_file_rules(src, matchers, rules, errs);
+    errs[first..].sort_by_key(|e| e.line);
+}
+
+fn compile_file_rules(
+    src: &RuleSource,
+    matchers: &mut Matchers,
+    rules: &mut Vec<Rule>,
+    errs: &mut Vec<LoadError>,
+) {
+    // Parsed to a tree first, then each `[[rules]]` entry deserialized on its own: a rule that
+    // does not fit the format is reported with its own id and line, and the others still are.
+    let root = match toml::de::DeTable::parse(&src.text) {
+        Ok(root) => root,
         Err(e) => {
             let line = e.span().map(|s| line_of(&src.text, s.start)).unwrap_or(0);
             errs.push(LoadError {
                 file: src.name.clone(),
                 line,
                 rule: rule_near(&src.text, e.span().map(|s| s.start)),
-                message: e.message().trim().to_owned(),
+                message: load::syntax_message(&src.text, &e),
             });
             return;
         }
     };
+    let root_span = root.span();
     let mut cx = Ctx {
         src,
         rule: None,
         errs,
     };
-    if *file.version.get_ref() != 1 {
+    let (mut version, mut entries) = (None, None);
+    for (key, value) in root.into_inner() {
+        match key.get_ref().as_ref() {
+            "version" => version = Some(value),
+            "rules" => entries = Some((key.span(), value)),
+            other => cx.err(key.span(), load::unknown_top_key(other)),
+        }
+    }
+    let Some(version) = version else {
         cx.err(
-            file.version.span(),
-            format!(
-                "unsupported version {} (this triage reads version 1)",
-                file.version.get_ref()
-            ),
+            root_span,
+            "missing field `version` (a rule file starts with version = 1)",
         );
         return;
+    };
+    let version_span = version.span();
+    match i64::deserialize(toml::de::ValueDeserializer::from(version.clone())) {
+        Ok(1) => {}
+        Ok(v) => {
+            cx.err(
+                version_span,
+                format!("unsupported version {v} (this triage reads version 1)"),
+            );
+            return;
+        }
+        Err(e) => {
+            cx.err(version_span, load::serde_message(&e, &version, "version"));
+            return;
+        }
     }
-    for def in file.rules {
-        if let Some(r) = compile_rule(def, matchers, &mut cx) {
-            rules.push(r);
+    let Some((key_span, entries)) = entries else {
+        return;
+    };
+    let toml::de::DeValue::Array(list) = entries.get_ref() else {
+        cx.err(key_span, load::rules_not_a_list(entries.get_ref()));
+        return;
+    };
+    for entry in list.iter() {
+        cx.rule = load::id_of(entry);
+        match <schema::RuleDef as Deserialize>::deserialize(toml::de::ValueDeserializer::from(
+            entry.clone(),
+        )) {
+            Ok(def) => {
+                if let Some(r) = compile_rule(def, matchers, &mut cx) {
+                    rules.push(r);
+                }
+            }
+            Err(e) => {
+                let span = e.span().unwrap_or(entry.span());
+                cx.err(span, load::serde_message(&e, entry, "rules"));
+            }
         }
     }
 }
@@ -794,6 +849,15 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     if def.title.trim().is_empty() {
         cx.err(def.id.span(), "title is empty");
     }
+    // An empty cause or fix sends a diagnosis without its `Triage-Cause` or `Triage-Fix`.
+    for (what, text) in [("cause", &def.cause), ("fix", &def.fix)] {
+        if text.get_ref().trim().is_empty() {
+            cx.err(
+                text.span(),
+                format!("{what} is empty: say what failed and how to fix it"),
+            );
+        }
+    }
     let when = compile_cond(&def.when, m, cx);
     // Without a compiled `when` the bound names are unknown: skip the template checks rather
     // than report errors that are only echoes of the first.
@@ -804,10 +868,10 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     });
     let cause = bound
         .as_ref()
-        .and_then(|b| compile_template(&def.cause, b, cx));
+        .and_then(|b| compile_template(&def.cause, b, &[&def.when], cx));
     let fix = bound
         .as_ref()
-        .and_then(|b| compile_template(&def.fix, b, cx));
+        .and_then(|b| compile_template(&def.fix, b, &[&def.when], cx));
     let bound = bound.unwrap_or_default();
     let mut variants = Vec::new();
     for v in &def.variants {
@@ -816,8 +880,15 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
         };
         let mut vb = bound.clone();
         vb.extend(vw.bound(m));
-        let vc = v.cause.as_ref().and_then(|t| compile_template(t, &vb, cx));
-        let vf = v.fix.as_ref().and_then(|t| compile_template(t, &vb, cx));
+        let whens = [&v.when, &def.when];
+        let vc = v
+            .cause
+            .as_ref()
+            .and_then(|t| compile_template(t, &vb, &whens, cx));
+        let vf = v
+            .fix
+            .as_ref()
+            .and_then(|t| compile_template(t, &vb, &whens, cx));
         if v.cause.is_none() && v.fix.is_none() && v.confidence.is_none() {
             cx.err(v.when.span(), "a variant must set cause, fix or confidence");
         }
@@ -844,9 +915,32 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     }
     let mut examples = Vec::new();
     let (mut n_match, mut n_miss) = (0, 0);
+    let mut names: HashMap<&str, usize> = HashMap::new();
     for e in &def.examples {
         let ex_line = line_of(&cx.src.text, e.span().start);
         let d = e.get_ref();
+        if let Some(&first) = names.get(d.name.as_str()) {
+            cx.err(
+                e.span(),
+                format!(
+                    "example {:?}: the name is used twice (first on line {first}); \
+                     give each example its own",
+                    d.name
+                ),
+            );
+        } else {
+            names.insert(&d.name, ex_line);
+        }
+        for (source, table) in [
+            (Source::Evidence, &d.evidence),
+            (Source::Operation, &d.operation),
+        ] {
+            if let Some(t) = table {
+                if let Some(why) = load::unknown_context_key(source, t.get_ref()) {
+                    cx.err(t.span(), format!("example {:?}: {why}", d.name));
+                }
+            }
+        }
         match d.expect {
             Expect::Match => {
                 n_match += 1;
@@ -879,9 +973,16 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
                 line: ex_line,
                 exchange,
                 context: matcher::Context {
-                    evidence: d.evidence.as_ref().map(toml_to_json).unwrap_or_default(),
+                    evidence: d
+                        .evidence
+                        .as_ref()
+                        .map(|t| toml_to_json(t.get_ref()))
+                        .unwrap_or_default(),
                     operation: matcher::SharedDoc::new(
-                        d.operation.as_ref().map(toml_to_json).unwrap_or_default(),
+                        d.operation
+                            .as_ref()
+                            .map(|t| toml_to_json(t.get_ref()))
+                            .unwrap_or_default(),
                     ),
                 },
             }),
@@ -919,45 +1020,60 @@ fn compile_rule(def: schema::RuleDef, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     })
 }
 
+/// Parses a template and checks that every name it uses is bound by every match of `whens`
+/// (a variant's `when` and the rule's, or the rule's alone), saying where one is bound only in
+/// some matches.
 fn compile_template(
     t: &Spanned<String>,
     bound: &BTreeSet<String>,
+    whens: &[&Spanned<CondDef>],
     cx: &mut Ctx<'_>,
 ) -> Option<Template> {
-    match Template::parse(t.get_ref()) {
+    let tpl = match Template::parse(t.get_ref()) {
+        Ok(tpl) => tpl,
         Err(e) => {
             cx.err(t.span(), e);
-            None
+            return None;
         }
-        Ok(tpl) => {
-            let unknown: Vec<&str> = tpl
-                .names()
-                .into_iter()
-                .filter(|n| !bound.contains(*n))
-                .collect();
-            if unknown.is_empty() {
-                Some(tpl)
-            } else {
-                cx.err(
-                    t.span(),
-                    format!(
-                        "template names {} which no match binds (bound: {})",
-                        unknown
-                            .iter()
-                            .map(|n| format!("{{{n}}}"))
-                            .collect::<Vec<_>>()
-                            .join(", "),
-                        if bound.is_empty() {
-                            "nothing".to_owned()
-                        } else {
-                            bound.iter().cloned().collect::<Vec<_>>().join(", ")
-                        }
-                    ),
-                );
-                None
-            }
+    };
+    let unknown: Vec<&str> = tpl
+        .names()
+        .into_iter()
+        .filter(|n| !bound.contains(*n))
+        .collect();
+    if unknown.is_empty() {
+        return Some(tpl);
+    }
+    let text = &cx.src.text;
+    let line = |at: usize| line_of(text, at);
+    let mut nowhere = Vec::new();
+    let mut partly = Vec::new();
+    for n in unknown {
+        match whens.iter().find_map(|w| load::why_unbound(w, n, &line)) {
+            Some(why) => partly.push(format!(
+                "template names {{{n}}}, which not every match binds: {why}"
+            )),
+            None => nowhere.push(format!("{{{n}}}")),
         }
     }
+    for msg in partly {
+        cx.err(t.span(), msg);
+    }
+    if !nowhere.is_empty() {
+        cx.err(
+            t.span(),
+            format!(
+                "template names {} which no match binds (bound: {})",
+                nowhere.join(", "),
+                if bound.is_empty() {
+                    "nothing".to_owned()
+                } else {
+                    bound.iter().cloned().collect::<Vec<_>>().join(", ")
+                }
+            ),
+        );
+    }
+    None
 }
 
 fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Option<Cond> {
@@ -965,26 +1081,37 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     let span = c.span();
     let mut parts = Vec::new();
     let mut ok = true;
-    let list = |v: &Vec<Spanned<CondDef>>, m: &mut Matchers, cx: &mut Ctx<'_>, ok: &mut bool| {
-        if v.is_empty() {
-            cx.err(span.clone(), "all/any needs at least one condition");
-            *ok = false;
+    // What each part of the table may bind, and where: all of them hold together, so two
+    // binding one name would have the later replace the earlier.
+    let mut binders: Vec<(std::ops::Range<usize>, BTreeSet<String>)> = Vec::new();
+    for (key, list) in [("all", &d.all), ("any", &d.any)] {
+        let Some(list) = list else {
+            continue;
+        };
+        if list.get_ref().is_empty() {
+            cx.err(list.span(), format!("{key} needs at least one condition"));
+            ok = false;
+            continue;
         }
-        v.iter()
-            .filter_map(|x| {
-                let r = compile_cond(x, m, cx);
-                if r.is_none() {
-                    *ok = false;
+        let mut conds = Vec::new();
+        for x in list.get_ref() {
+            match compile_cond(x, m, cx) {
+                Some(c) => {
+                    if key == "all" {
+                        binders.push((x.span(), c.may_bind(m)));
+                    }
+                    conds.push(c);
                 }
-                r
-            })
-            .collect::<Vec<_>>()
-    };
-    if let Some(v) = &d.all {
-        parts.push(Cond::All(list(v, m, cx, &mut ok)));
-    }
-    if let Some(v) = &d.any {
-        parts.push(Cond::Any(list(v, m, cx, &mut ok)));
+                None => ok = false,
+            }
+        }
+        if key == "all" {
+            parts.push(Cond::All(conds));
+        } else {
+            let any = Cond::Any(conds);
+            binders.push((list.span(), any.may_bind(m)));
+            parts.push(any);
+        }
     }
     if let Some(n) = &d.not {
         match compile_cond(n, m, cx) {
@@ -994,6 +1121,13 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     }
     if let Some(ms) = &d.method {
         let mut methods = Vec::new();
+        if ms.get_ref().items.is_empty() {
+            cx.err(
+                ms.span(),
+                "method: an empty list matches nothing; name a method",
+            );
+            ok = false;
+        }
         for s in ms.get_ref().to_vec() {
             match Method::from_bytes(s.to_ascii_uppercase().as_bytes()) {
                 Ok(me) => methods.push(me),
@@ -1007,16 +1141,38 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     }
     if let Some(ps) = &d.path {
         let mut ids = Vec::new();
+        if ps.get_ref().items.is_empty() {
+            cx.err(
+                ps.span(),
+                "path: an empty list matches nothing; give a path template",
+            );
+            ok = false;
+        }
         for t in ps.get_ref().to_vec() {
             match m.trie.insert(&t) {
-                Ok(id) => ids.push(id),
+                Ok(id) => {
+                    let reserved = m.trie.templates[id]
+                        .params
+                        .iter()
+                        .find(|p| BUILTIN_CAPTURES.contains(&&***p));
+                    if let Some(p) = reserved {
+                        cx.err(
+                            ps.span(),
+                            format!("path template {t:?}: parameter {{{p}}} {RESERVED}"),
+                        );
+                        ok = false;
+                    }
+                    ids.push(id)
+                }
                 Err(e) => {
                     cx.err(ps.span(), e);
                     ok = false;
                 }
             }
         }
-        parts.push(Cond::Path(ids));
+        let path = Cond::Path(ids);
+        binders.push((ps.span(), path.may_bind(m)));
+        parts.push(path);
     }
     if let Some(s) = &d.status {
         match status_ranges(s.get_ref()) {
@@ -1038,11 +1194,31 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     ] {
         if let Some(f) = f {
             match compile_field(source, f.get_ref(), m) {
-                Ok(field) => parts.push(Cond::Field(field)),
+                Ok(field) => {
+                    let field = Cond::Field(field);
+                    binders.push((f.span(), field.may_bind(m)));
+                    parts.push(field)
+                }
                 Err(e) => {
                     cx.err(f.span(), format!("{}: {e}", source.key_name()));
                     ok = false;
                 }
+            }
+        }
+    }
+    binders.sort_by_key(|(span, _)| span.start);
+    for (i, (later, names)) in binders.iter().enumerate() {
+        for (earlier, before) in &binders[..i] {
+            for n in names.intersection(before) {
+                cx.err(
+                    later.clone(),
+                    format!(
+                        "{{{n}}} is captured twice in one match (also on line {}): the later \
+                         value would replace the earlier; give one another name",
+                        line_of(&cx.src.text, earlier.start)
+                    ),
+                );
+                ok = false;
             }
         }
     }
@@ -1060,22 +1236,26 @@ fn compile_cond(c: &Spanned<CondDef>, m: &mut Matchers, cx: &mut Ctx<'_>) -> Opt
     })
 }
 
+/// Why a name of [`BUILTIN_CAPTURES`] cannot be captured.
+const RESERVED: &str = "is one of the names every match binds (method, path, status, \
+                        status_code), which would hide it; choose another name";
+
 fn status_ranges(s: &StatusDef) -> Result<Vec<(u16, u16)>, String> {
-    let check = |n: u16| {
-        if (100..=599).contains(&n) {
-            Ok(n)
-        } else {
-            Err(format!("status {n} is not an HTTP status (100-599)"))
-        }
+    let check = |n: i64| match u16::try_from(n) {
+        Ok(n) if (100..=599).contains(&n) => Ok(n),
+        _ => Err(format!("status {n} is not an HTTP status (100-599)")),
     };
     match s {
-        StatusDef::One(n) => Ok(vec![(check(*n)?, *n)]),
-        StatusDef::Many(v) if v.is_empty() => Err("empty status list".into()),
+        StatusDef::One(n) => check(*n).map(|n| vec![(n, n)]),
+        StatusDef::Many(v) if v.is_empty() => {
+            Err("status: an empty list matches nothing; give a status".into())
+        }
         StatusDef::Many(v) => v.iter().map(|&n| check(n).map(|n| (n, n))).collect(),
         StatusDef::Range(r) => {
             let r = r.trim();
             if let Some(d) = r.strip_suffix("xx").and_then(|d| d.parse::<u16>().ok()) {
-                return Ok(vec![(check(d * 100)?, d * 100 + 99)]);
+                let lo = check(i64::from(d) * 100)?;
+                return Ok(vec![(lo, lo + 99)]);
             }
             let (a, b) = r.split_once('-').ok_or_else(|| {
                 format!("status {r:?}: use 409, [400, 409], \"400-499\" or \"4xx\"")
@@ -1091,7 +1271,7 @@ fn status_ranges(s: &StatusDef) -> Result<Vec<(u16, u16)>, String> {
             if a > b {
                 return Err(format!("status range {r:?} is empty"));
             }
-            Ok(vec![(check(a)?, check(b)?)])
+            Ok(vec![(check(a.into())?, check(b.into())?)])
         }
     }
 }
@@ -1131,6 +1311,9 @@ fn compile_field(source: Source, f: &FieldDef, m: &mut Matchers) -> Result<Field
             let p = f.path.clone().ok_or("needs `path`")?;
             if p.is_empty() || p.split('.').any(str::is_empty) {
                 return Err(format!("bad field path {p:?}"));
+            }
+            if let Some(why) = matcher::unknown_context_path(source, &p) {
+                return Err(why);
             }
             p.split('.').map(str::to_owned).collect()
         }
@@ -1178,8 +1361,27 @@ fn compile_field(source: Source, f: &FieldDef, m: &mut Matchers) -> Result<Field
         if !matcher::is_ident(c) {
             return Err(format!("capture name {c:?} must be an identifier"));
         }
+        if BUILTIN_CAPTURES.contains(&c.as_str()) {
+            return Err(format!("capture name {c:?} {RESERVED}"));
+        }
         if matches!(test, Test::Missing) {
             return Err("cannot capture a missing value".into());
+        }
+    }
+    if let Test::Regex(i) = test {
+        let names = &m.regexes[i].names;
+        if let Some(n) = names.iter().find(|n| BUILTIN_CAPTURES.contains(&&***n)) {
+            return Err(format!("regex group (?P<{n}>…) {RESERVED}"));
+        }
+        if let Some(c) = f
+            .capture
+            .as_deref()
+            .filter(|c| names.iter().any(|n| &**n == *c))
+        {
+            return Err(format!(
+                "capture {c:?} is also a named group of the regex: one would replace the \
+                 other; give one another name"
+            ));
         }
     }
     Ok(Field {
