@@ -163,30 +163,10 @@ impl Signals {
                     std::future::pending::<()>().await;
                 }
             };
-            let term = async {
-                match term {
-                    Some(s) => {
-                        if s.recv().await.is_none() && !first {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
-            let hup = async {
-                match hup {
-                    Some(s) => {
-                        if s.recv().await.is_none() && !first {
-                            std::future::pending::<()>().await;
-                        }
-                    }
-                    None => std::future::pending::<()>().await,
-                }
-            };
             tokio::select! {
                 _ = int => 130,
-                _ = term => 143,
-                _ = hup => HUP_STATUS,
+                _ = next(term, first) => 143,
+                _ = next(hup, first) => HUP_STATUS,
             }
         }
         #[cfg(not(unix))]
@@ -196,5 +176,19 @@ impl Signals {
             }
             130
         }
+    }
+}
+
+/// The next delivery of a signal other than Ctrl-C: one that could not be registered never
+/// comes, and a driver that is gone counts as a signal only on the first wait (as Ctrl-C's).
+#[cfg(unix)]
+async fn next(sig: &mut Option<tokio::signal::unix::Signal>, first: bool) {
+    match sig {
+        Some(s) => {
+            if s.recv().await.is_none() && !first {
+                std::future::pending::<()>().await;
+            }
+        }
+        None => std::future::pending::<()>().await,
     }
 }
