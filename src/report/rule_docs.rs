@@ -91,7 +91,13 @@ pub fn page(r: &Rule) -> String {
         "## Sources\n\n{}\n",
         r.sources
             .iter()
-            .map(|x| format!("- {x} (see FACTS.md §0)"))
+            // The built-in pack cites the keys of FACTS.md's table of sources; an added
+            // rule's sources are its author's own words.
+            .map(|x| if r.builtin {
+                format!("- {x} (see FACTS.md §0)")
+            } else {
+                format!("- {x}")
+            })
             .collect::<Vec<_>>()
             .join("\n")
     );
