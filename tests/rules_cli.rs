@@ -349,3 +349,64 @@ fn check_names_each_bad_rule_in_the_files_terms() {
     );
     assert_eq!(err, want);
 }
+
+#[test]
+fn one_rule_can_be_disabled_by_id() {
+    let body = r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#;
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("body.json");
+    std::fs::write(&file, body).unwrap();
+    let f = file.to_str().unwrap();
+
+    let (code, out, err) = triage(&["explain", f, "--status", "409"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        out.contains("request-conflict"),
+        "expected the rule in {out}"
+    );
+
+    let (code, out, err) = triage(&[
+        "explain",
+        f,
+        "--status",
+        "409",
+        "--disable-rule",
+        "request-conflict",
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        !out.contains("request-conflict"),
+        "expected no request-conflict in {out}"
+    );
+
+    let (code, out, _) = triage(&["rules", "list", "--disable-rule", "request-conflict"]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("request-conflict"), "{out}");
+    assert!(out.contains("missing-scope"), "{out}");
+
+    // The environment variable takes a list; a misspelt id is an error that names the near one,
+    // not a rule silently left on.
+    let (code, _, err) = common::run_triage_env(
+        &[("TRIAGE_DISABLE_RULES", "missing-scope,request-conflit")],
+        &["rules", "check"],
+    );
+    assert_eq!(code, 2, "{err}");
+    let want = "--disable-rule: rule request-conflit: no loaded rule has this id \
+                (did you mean request-conflict?)";
+    assert!(err.contains(want), "expected {want:?} in {err:?}");
+    let (code, out, err) = common::run_triage_env(
+        &[("TRIAGE_DISABLE_RULES", "missing-scope,request-conflict")],
+        &["rules", "check"],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (_, all, _) = triage(&["rules", "check"]);
+    let count = |s: &str| -> usize {
+        s.trim_start_matches("ok: ")
+            .split(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    assert_eq!(count(&out) + 2, count(&all), "{out} vs {all}");
+}

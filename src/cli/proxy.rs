@@ -143,12 +143,28 @@ pub struct RulesArgs {
     /// Do not load the built-in Genesys rule pack.
     #[arg(long, env = "TRIAGE_NO_BUILTIN_RULES", value_parser = OnOff)]
     pub no_builtin_rules: bool,
+
+    /// Leave out the rule of this id (built-in or added); an unknown id is an error.
+    /// Repeatable; the environment variable takes a ','-separated list.
+    #[arg(
+        long = "disable-rule",
+        value_name = "ID",
+        env = "TRIAGE_DISABLE_RULES",
+        value_delimiter = ','
+    )]
+    pub disable: Vec<String>,
 }
 
 impl RulesArgs {
     /// Loads and checks the rules (examples included): nothing half-loads.
     pub fn load(&self) -> Result<RuleSet, Error> {
-        Ok(RuleSet::load(!self.no_builtin_rules, &self.rules)?)
+        Ok(RuleSet::load(!self.no_builtin_rules, &self.rules)?.disable(&self.disable)?)
+    }
+
+    /// Loads the rules without running their examples (`triage rules check` and `test` run
+    /// them to report each one).
+    pub fn load_unchecked(&self) -> Result<RuleSet, crate::rules::LoadErrors> {
+        RuleSet::load_unchecked(!self.no_builtin_rules, &self.rules)?.disable(&self.disable)
     }
 }
 
@@ -186,6 +202,9 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
     let region = Region::lookup(&args.region)?;
     let rules = args.rules.load()?;
     tracing::info!(rules = rules.rules().len(), "rules loaded");
+    if !args.rules.disable.is_empty() {
+        tracing::info!(rules = %args.rules.disable.join(","), "rules disabled (--disable-rule)");
+    }
     for r in rules.replacing() {
         tracing::warn!(file = %r.file, line = r.line, rule = %r.id,
             "an added rule replaces the built-in rule of the same id");

@@ -78,7 +78,7 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
             let r = with_dir(&rules, &dir);
             // As everywhere in triage, 2 is input that cannot be used (rules that do not
             // load); 1 is rules that load but whose examples do not behave as declared.
-            let set = match RuleSet::load_unchecked(!r.no_builtin_rules, &r.rules) {
+            let set = match r.load_unchecked() {
                 Ok(set) => set,
                 Err(e) => {
                     eprintln!("{e}");
@@ -98,7 +98,7 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
         }
         RulesSub::Test { dir, rules } => {
             let r = with_dir(&rules, &dir);
-            let set = match RuleSet::load_unchecked(!r.no_builtin_rules, &r.rules) {
+            let set = match r.load_unchecked() {
                 Ok(s) => s,
                 Err(e) => {
                     eprintln!("{e}");

@@ -412,6 +412,49 @@ impl RuleSet {
         if !errs.is_empty() {
             return Err(LoadErrors(errs));
         }
+        Ok(RuleSet::indexed(rules, matchers, replaced))
+    }
+
+    /// The set without the rules of `ids` (`--disable-rule`): one built-in rule that misleads
+    /// in a user's setting can go without the whole pack. An id no rule has is an error, as a
+    /// misspelt id would otherwise leave the rule on with no word said.
+    pub fn disable(self, ids: &[String]) -> Result<RuleSet, LoadErrors> {
+        if ids.is_empty() {
+            return Ok(self);
+        }
+        let errs: Vec<LoadError> = ids
+            .iter()
+            .filter(|id| self.get(id).is_none())
+            .map(|id| {
+                let known = self.rules.iter().map(|r| r.id.as_str());
+                let hint = match crate::spelling::nearest(id, known) {
+                    Some(n) => format!(" (did you mean {n}?)"),
+                    None => " (`triage rules list` lists them)".to_string(),
+                };
+                LoadError {
+                    file: "--disable-rule".into(),
+                    line: 0,
+                    rule: Some(id.clone()),
+                    message: format!("no loaded rule has this id{hint}"),
+                }
+            })
+            .collect();
+        if !errs.is_empty() {
+            return Err(LoadErrors(errs));
+        }
+        let RuleSet {
+            rules,
+            matchers,
+            mut replaced,
+            ..
+        } = self;
+        let rules: Vec<Rule> = rules.into_iter().filter(|r| !ids.contains(&r.id)).collect();
+        replaced.retain(|id| !ids.contains(id));
+        Ok(RuleSet::indexed(rules, matchers, replaced))
+    }
+
+    /// Builds the lookups from status and code to the rules that may match.
+    fn indexed(rules: Vec<Rule>, matchers: Matchers, replaced: BTreeSet<String>) -> RuleSet {
         let mut by_status = vec![Vec::new(); 600];
         let mut any_status = Vec::new();
         let mut by_code: foldhash::HashMap<String, Vec<usize>> = Default::default();
@@ -434,14 +477,14 @@ impl RuleSet {
                 }
             }
         }
-        Ok(RuleSet {
+        RuleSet {
             rules,
             matchers,
             by_status,
             any_status,
             by_code,
             replaced,
-        })
+        }
     }
 
     /// The added rules that replace a built-in rule of the same id: a user who reused an id by
