@@ -285,15 +285,21 @@ fn a_recording_explains_as_live() {
         let d = live.diagnose(ex);
         let values: Vec<Value> = d.iter().map(|d| serde_json::to_value(d).unwrap()).collect();
         recorder.append(ex, &values).unwrap();
-        if !d.is_empty() {
+        // Every failure has a line, diagnosed or not (no response at all is one); a diagnosed
+        // success too.
+        if !d.is_empty() || triage::report::explain::is_failure(ex.status()) {
             live_rules.push((i + 1, d.iter().map(|d| d.rule.clone()).collect()));
         }
     }
     assert!(
         live_rules
             .iter()
-            .any(|(_, r)| r[0] == "conversation-closed"),
+            .any(|(_, r)| r.first().is_some_and(|r| r == "conversation-closed")),
         "{live_rules:?}"
+    );
+    assert!(
+        live_rules.iter().any(|(_, r)| r.is_empty()),
+        "an undiagnosed failure among the traffic: {live_rules:?}"
     );
     let r = triage(&["--format", "json", rec_path.to_str().unwrap()]);
     assert_eq!(r.code, 1, "stderr: {}", r.err);
@@ -320,9 +326,13 @@ fn truncated_har_reports_what_was_read_and_where_it_broke() {
     let r = triage(&["--format", "json", f.to_str().unwrap()]);
     assert_eq!(r.code, 2, "stderr: {}", r.err);
     let lines = json_lines(&r.out);
-    assert_eq!(lines.len(), 1, "{}", r.out);
-    assert_eq!(lines[0]["diagnoses"][0]["rule"], "request-conflict");
-    assert_eq!(lines[0]["index"], 2);
+    assert_eq!(lines.len(), 2, "{}", r.out);
+    // The failure no rule explains has its line, with its correlation id.
+    assert_eq!(lines[0]["diagnoses"], serde_json::json!([]));
+    assert_eq!(lines[0]["correlation_id"], "ab12");
+    assert_eq!(lines[0]["status"], 400);
+    assert_eq!(lines[1]["diagnoses"][0]["rule"], "request-conflict");
+    assert_eq!(lines[1]["index"], 2);
     for want in [
         "truncated.har",
         "byte 5018",
@@ -1124,9 +1134,18 @@ fn a_failure_whose_body_is_over_the_read_limit_says_it_was_not_inspected() {
             r.out
         );
     }
-    // JSON Lines carries diagnosed exchanges only: the rest is said on standard error.
+    // JSON Lines has the failure, undiagnosed, with the note; the totals go to standard error.
     let j = triage(&["--format", "json", f]);
-    assert_eq!(j.out, "", "nothing was diagnosed");
+    let lines = json_lines(&j.out);
+    assert_eq!(lines.len(), 1, "{}", j.out);
+    assert_eq!(lines[0]["diagnoses"], serde_json::json!([]));
+    assert!(
+        lines[0]["notes"]
+            .to_string()
+            .contains(note.trim_start_matches("note: ")),
+        "expected the note in {}",
+        j.out
+    );
     for want in [totals, place] {
         assert!(
             j.err.contains(want),

@@ -53,8 +53,8 @@ pub struct ExplainArgs {
     #[command(flatten)]
     pub input: InputArgs,
 
-    /// Output format: `text` for the terminal, `json` for JSON Lines (one object per diagnosed
-    /// exchange), `markdown` for a ticket, `html` for one self-contained file.
+    /// Output format: `text` for the terminal, `json` for JSON Lines (one object per failed or
+    /// diagnosed exchange), `markdown` for a ticket, `html` for one self-contained file.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub format: Format,
 
@@ -171,7 +171,7 @@ pub fn run(mut args: ExplainArgs) -> Result<ExitCode, Error> {
         if args.format == Format::Json {
             explain::json::write_record(&mut out, rec)?;
             // Lines reach a reader of the pipe as they are diagnosed.
-            if to_stdout && (!rec.diagnoses.is_empty() || rec.outcome.is_some()) {
+            if to_stdout {
                 out.flush()?;
             }
         }
