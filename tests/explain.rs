@@ -2969,3 +2969,147 @@ fn an_interim_response_or_a_proxys_tunnel_reads_as_the_final_response() {
         assert!(!r.out.contains("cHJveHl1c2Vy"), "{how}: {}", r.out);
     }
 }
+
+/// One HAR entry: `method url`, request headers and form body, response status and body.
+fn har_entry(
+    at: &str,
+    method: &str,
+    url: &str,
+    headers: &[(&str, &str)],
+    form: Option<&str>,
+    status: u16,
+    body: &str,
+) -> Value {
+    let headers: Vec<Value> = headers
+        .iter()
+        .map(|(n, v)| serde_json::json!({"name": n, "value": v}))
+        .collect();
+    let mut request = serde_json::json!({"method": method, "url": url, "httpVersion": "HTTP/1.1",
+        "headers": headers, "queryString": [], "cookies": [], "headersSize": -1, "bodySize": 0});
+    if let Some(f) = form {
+        request["postData"] =
+            serde_json::json!({"mimeType": "application/x-www-form-urlencoded", "text": f});
+    }
+    serde_json::json!({"startedDateTime": at, "time": 10, "request": request,
+        "response": {"status": status, "statusText": "X", "httpVersion": "HTTP/1.1",
+            "headers": [{"name": "Content-Type", "value": "application/json"}], "cookies": [],
+            "content": {"size": body.len(), "mimeType": "application/json", "text": body},
+            "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}})
+}
+
+/// The diagnoses (rule, cause) of each exchange of `--format json`.
+fn diagnoses_of(out: &str) -> Vec<(u64, Vec<(String, String)>)> {
+    json_lines(out)
+        .iter()
+        .map(|l| {
+            let d = l["diagnoses"].as_array().unwrap().iter();
+            let d = d.map(|d| (d["rule"].to_string(), d["cause"].to_string()));
+            (l["index"].as_u64().unwrap(), d.collect())
+        })
+        .collect()
+}
+
+/// What customers are told to send is a HAR through `triage redact`; a recording and its export
+/// are redacted too. The diagnoses of a redacted file must be those of the original: a
+/// credential replaced by `Bearer [redacted 1a2b3c4d]` is still a bearer token.
+#[test]
+fn a_redacted_har_gets_the_diagnoses_of_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let api = "https://api.mypurecloud.ie/api/v2/conversations/messages/c-1";
+    let login = "https://login.mypurecloud.ie/oauth/token";
+    let bad_credentials =
+        r#"{"message":"Invalid login credentials.","code":"bad.credentials","status":401}"#;
+    let required = r#"{"message":"No authentication bearer token specified in authorization header.","code":"authentication.required","status":401}"#;
+    let invalid_client = r#"{"error":"invalid_client","description":"invalid client credentials","error_description":"invalid client credentials"}"#;
+    let form = Some("grant_type=client_credentials");
+    let basic = ("Authorization", "Basic Y2xpZW50Ondyb25n");
+    let entries = vec![
+        har_entry(
+            "2026-03-01T10:00:00Z",
+            "POST",
+            login,
+            &[basic],
+            form,
+            401,
+            invalid_client,
+        ),
+        har_entry(
+            "2026-03-01T10:00:01Z",
+            "GET",
+            api,
+            &[("Authorization", "Bearer tok-1")],
+            None,
+            401,
+            bad_credentials,
+        ),
+        har_entry(
+            "2026-03-01T10:00:02Z",
+            "GET",
+            api,
+            &[("authorization", "bearer  tok-2")],
+            None,
+            401,
+            required,
+        ),
+        // Not a bearer token, redacted or not.
+        har_entry(
+            "2026-03-01T10:00:03Z",
+            "GET",
+            api,
+            &[basic],
+            None,
+            401,
+            bad_credentials,
+        ),
+        har_entry(
+            "2026-03-01T10:00:04Z",
+            "GET",
+            api,
+            &[("Authorization", "tok-3")],
+            None,
+            401,
+            required,
+        ),
+        har_entry(
+            "2026-03-01T10:00:05Z",
+            "POST",
+            login,
+            &[("Authorization", "Bearer tok-4")],
+            form,
+            401,
+            invalid_client,
+        ),
+    ];
+    let har = serde_json::json!({"log": {"version": "1.2", "creator": {"name": "test", "version": "1"},
+        "entries": entries}});
+    let made = dir.path().join("auth.har");
+    std::fs::write(&made, serde_json::to_vec(&har).unwrap()).unwrap();
+
+    let mut inputs = vec![made];
+    for f in ["har/chrome.har", "har/firefox.har", "har/secrets.har"] {
+        inputs.push(fixture(f));
+    }
+    for f in ["closed-conversation.har", "secrets.har", "unsorted.har"] {
+        inputs.push(fixture(&format!("explain/{f}")));
+    }
+    for input in inputs {
+        let name = input.file_name().unwrap().to_str().unwrap().to_owned();
+        let red = dir.path().join(format!("red-{name}"));
+        let status = Command::new(env!("CARGO_BIN_EXE_triage"))
+            .args(["redact", "--keep-content", "-o"])
+            .args([&red, &input])
+            .status()
+            .unwrap();
+        assert!(status.success(), "triage redact {name}");
+        let original = triage(&["--format", "json", input.to_str().unwrap()]);
+        let redacted = triage(&["--format", "json", red.to_str().unwrap()]);
+        let (want, got) = (diagnoses_of(&original.out), diagnoses_of(&redacted.out));
+        assert!(
+            !want.is_empty(),
+            "{name}: nothing diagnosed: {}",
+            original.err
+        );
+        assert_eq!(got, want, "{name}: redacted (left) vs original (right)");
+    }
+}

@@ -725,7 +725,12 @@ fn record(
     // text quoted from it into a diagnosis (a cause quoting the upstream's message, say).
     let (shown, secrets) = redact::exchange_and_secrets(ex, keep_content);
     let scrub = |t: &str| secrets.scrub(t).into_owned();
-    let diagnoses: Vec<DiagnosisRecord> = diagnoses
+    // First as the proxy does it: the credentials of the exchange, whole or cut by a rule's
+    // capture, out of the captured values and back into the text where quoted. The rule's own
+    // text is never searched (a token `expired` leaves "likely expired" whole).
+    let mut scrubbed = diagnoses.to_vec();
+    redact::scrub_diagnoses(ex, &mut scrubbed);
+    let diagnoses: Vec<DiagnosisRecord> = scrubbed
         .iter()
         .map(|d| {
             // Each captured value as it is shown; where the cause and fix quote one that
@@ -756,12 +761,8 @@ fn record(
                 title: d.title.to_string(),
                 severity: d.severity,
                 confidence: d.confidence,
-                cause: secrets
-                    .scrub_words(&redact::requote(&d.cause, &mut changed))
-                    .into_owned(),
-                fix: secrets
-                    .scrub_words(&redact::requote(&d.fix, &mut changed))
-                    .into_owned(),
+                cause: redact::requote(&d.cause, &mut changed).into_owned(),
+                fix: redact::requote(&d.fix, &mut changed).into_owned(),
                 docs: d.docs.as_deref().map(str::to_owned),
                 evidence,
                 operation: d.operation.clone(),
