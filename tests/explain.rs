@@ -3113,3 +3113,67 @@ fn a_redacted_har_gets_the_diagnoses_of_the_original() {
         assert_eq!(got, want, "{name}: redacted (left) vs original (right)");
     }
 }
+
+/// A HAR without calls, or with an entry that is no HAR entry, is an input error: "Nothing
+/// failed" (exit 0) would hide a capture that was not running, or a failure in that entry.
+#[test]
+fn a_har_without_calls_or_with_a_broken_entry_is_an_input_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let write = |name: &str, v: Value| {
+        let p = dir.path().join(name);
+        std::fs::write(&p, serde_json::to_vec(&v).unwrap()).unwrap();
+        p.to_str().unwrap().to_owned()
+    };
+    let creator = serde_json::json!({"name": "test", "version": "1"});
+    let empty = write(
+        "empty.har",
+        serde_json::json!({"log": {"version": "1.2", "creator": creator, "entries": []}}),
+    );
+    let r = triage(&[&empty]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    let want = "empty.har: the HAR holds no calls (log.entries is empty)";
+    assert!(r.err.contains(want), "expected {want:?} in {}", r.err);
+
+    let no_entries = write("no-entries.har", serde_json::json!({"log": {}}));
+    let r = triage(&[&no_entries]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    assert!(r.err.contains("the HAR has no log.entries"), "{}", r.err);
+
+    let conflict = r#"{"message":"The request conflicts with the current state of the target resource.","code":"request.conflict","status":409}"#;
+    let mut relative = har_entry(
+        "2026-03-01T10:00:01Z",
+        "POST",
+        "/api/v2/conversations/messages/c-1/communications/m-1/messages",
+        &[],
+        None,
+        409,
+        conflict,
+    );
+    relative["request"]["postData"] =
+        serde_json::json!({"mimeType": "application/json", "text": "{\"textBody\":\"hi\"}"});
+    let broken = write(
+        "broken.har",
+        serde_json::json!({"log": {"version": "1.2", "creator": creator, "entries": [
+            {"startedDateTime": "2026-03-01T10:00:00Z", "request": "x",
+             "response": {"status": 409, "content": {"text": conflict}}},
+            relative,
+        ]}}),
+    );
+    let r = triage(&["--format", "json", &broken]);
+    assert_eq!(r.code, 2, "{}", r.err);
+    let want = "broken.har: log.entries[0] skipped: not a HAR entry at byte ";
+    assert!(r.err.contains(want), "expected {want:?} in {}", r.err);
+    assert!(r.err.contains("its request is not an object"), "{}", r.err);
+    // The entry after it is read, its URL a path alone.
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 1, "{}", r.out);
+    assert_eq!(
+        lines[0]["url"],
+        "/api/v2/conversations/messages/c-1/communications/m-1/messages"
+    );
+    assert!(
+        !lines[0]["diagnoses"].as_array().unwrap().is_empty(),
+        "{}",
+        r.out
+    );
+}

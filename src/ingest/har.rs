@@ -314,6 +314,7 @@ impl<R: BufRead> HarScanner<R> {
                 entry: index,
                 request: request_text(scan.method.as_deref(), scan.url.as_deref()),
                 reason,
+                not_an_entry: false,
             }));
         }
         self.failed = true;
@@ -332,6 +333,11 @@ impl<R: BufRead> HarScanner<R> {
     }
 
     /// The next event, `None` at the end of a complete document. After an error, `None`.
+    /// The whole document was read, with no error.
+    pub fn ended(&self) -> bool {
+        !self.failed && matches!(self.state, State::End)
+    }
+
     pub fn next_event(&mut self) -> Option<Result<HarEvent, IngestError>> {
         if self.failed {
             return None;
@@ -437,6 +443,26 @@ impl<R: BufRead> HarScanner<R> {
 /// The reason [`HarReader`] counts an entry of JSON triage cannot read under.
 pub const UNREADABLE: &str = "JSON triage cannot read";
 
+/// Why entries that are JSON but no HAR entry were skipped (each is also an input error).
+pub const NOT_AN_ENTRY: &str = "not a HAR entry";
+
+/// Why an entry gave no exchange.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NotExchange {
+    /// Not an HTTP exchange (a WebSocket, a `data:` URL): passed over and counted.
+    Other(String),
+    /// Not shaped as a HAR entry (no request, no method, no URL): an input error.
+    Malformed(String),
+}
+
+impl NotExchange {
+    pub fn reason(&self) -> &str {
+        match self {
+            NotExchange::Other(r) | NotExchange::Malformed(r) => r,
+        }
+    }
+}
+
 /// Why an entry was not read.
 #[derive(Debug)]
 pub enum EntryError {
@@ -484,6 +510,10 @@ pub struct HarReader<R> {
     /// An entry so far carried a credential header: the tool that wrote the file kept them,
     /// so the entries after it are not taken for sanitised.
     credentials_kept: bool,
+    /// `log.entries` was seen.
+    saw_entries: bool,
+    /// The end of the document was looked at (once: the iterator may be asked again).
+    end_checked: bool,
 }
 
 impl<R: BufRead> HarReader<R> {
@@ -495,7 +525,28 @@ impl<R: BufRead> HarReader<R> {
             skipped: super::SkippedByReason::new(),
             unreadable: Vec::new(),
             credentials_kept: false,
+            saw_entries: false,
+            end_checked: false,
         }
+    }
+
+    /// After a whole document: a HAR without calls is a capture that was not running (the
+    /// Network tab opened after the calls, or cleared), and "nothing failed" would mislead.
+    fn at_end(&mut self) -> Option<Result<Exchange, IngestError>> {
+        if self.end_checked || !self.scanner.ended() {
+            return None;
+        }
+        self.end_checked = true;
+        let message = if !self.saw_entries {
+            "the HAR has no log.entries, which HAR 1.2 requires: not a HAR file, or one cut \
+             short by the tool that wrote it"
+        } else if self.scanner.entries() == 0 {
+            "the HAR holds no calls (log.entries is empty): save it with the browser's Network \
+             tab open while the calls are made"
+        } else {
+            return None;
+        };
+        Some(Err(IngestError::invalid(self.scanner.path(), message)))
     }
 
     /// [`Shown::MaybeSanitized`] unless this file showed it keeps credential headers.
@@ -517,7 +568,10 @@ impl<R: BufRead> Iterator for HarReader<R> {
 
     fn next(&mut self) -> Option<Self::Item> {
         loop {
-            match self.scanner.next_event()? {
+            let Some(event) = self.scanner.next_event() else {
+                return self.at_end();
+            };
+            match event {
                 Err(e) => return Some(Err(e)),
                 Ok(HarEvent::Entry { index, raw, at }) => {
                     // The entry is parsed with its index still "in flight" for error context.
@@ -545,14 +599,37 @@ impl<R: BufRead> Iterator for HarReader<R> {
                             self.seq += 1;
                             return Some(Ok(ex));
                         }
-                        Err(reason) => {
+                        Err(NotExchange::Other(reason)) => {
                             self.skipped
                                 .entry(reason)
                                 .or_default()
                                 .add(|| format!("log.entries[{index}]"));
                         }
+                        // An entry without its request is a broken file, not a kind of entry
+                        // to pass over: it is an input error, as unreadable JSON is, and a
+                        // failure in it is not lost behind "Nothing failed."
+                        Err(NotExchange::Malformed(reason)) => {
+                            self.skipped
+                                .entry(NOT_AN_ENTRY.to_owned())
+                                .or_default()
+                                .add(|| format!("log.entries[{index}]"));
+                            if self.unreadable.len() < super::Skipped::MAX_PLACES {
+                                self.unreadable.push(Unreadable {
+                                    path: self.scanner.path().to_owned(),
+                                    at,
+                                    entry: index,
+                                    request: request_text(
+                                        str_at(&value, &["request", "method"]),
+                                        str_at(&value, &["request", "url"]),
+                                    ),
+                                    reason,
+                                    not_an_entry: true,
+                                });
+                            }
+                        }
                     }
                 }
+                Ok(HarEvent::EntriesStart) => self.saw_entries = true,
                 Ok(_) => {}
             }
         }
@@ -597,29 +674,40 @@ fn text_bytes(v: &Value) -> Option<Vec<u8>> {
     Some(text.as_bytes().to_vec())
 }
 
-/// Maps one HAR entry to an exchange; `Err(reason)` for entries that are not HTTP exchanges.
+/// Maps one HAR entry to an exchange; `Err` for entries that are not HTTP exchanges, or not
+/// HAR entries at all.
 pub fn entry_to_exchange(
     e: &Value,
     origin: Origin,
     seq: u64,
     body_limit: usize,
-) -> Result<Exchange, String> {
+) -> Result<Exchange, NotExchange> {
+    let malformed = |r: &str| NotExchange::Malformed(r.to_owned());
+    let other = |r: &str| NotExchange::Other(r.to_owned());
     if !e.is_object() {
-        return Err("entry is not an object".into());
+        return Err(malformed("the entry is not an object"));
     }
     let resource = e.get("_resourceType").and_then(Value::as_str).unwrap_or("");
     if resource.eq_ignore_ascii_case("websocket") || e.get("_webSocketMessages").is_some() {
-        return Err("WebSocket".into());
+        return Err(other("WebSocket"));
     }
-    let req = e.get("request").ok_or("no request")?;
-    let method = str_at(req, &["method"]).ok_or("no request method")?;
-    let method = Method::from_bytes(method.as_bytes()).map_err(|_| "invalid request method")?;
-    let url = str_at(req, &["url"]).ok_or("no request URL")?;
+    let req = match e.get("request") {
+        Some(r) if r.is_object() => r,
+        Some(_) => return Err(malformed("its request is not an object")),
+        None => return Err(malformed("no request")),
+    };
+    let method = str_at(req, &["method"]).ok_or_else(|| malformed("no request method"))?;
+    let method = Method::from_bytes(method.as_bytes())
+        .map_err(|_| malformed(&format!("the request method {method:?} is no HTTP method")))?;
+    let url = str_at(req, &["url"]).ok_or_else(|| malformed("no request URL"))?;
     let parts = split_url(url);
     match parts.scheme.as_str() {
         "http" | "https" => {}
-        "ws" | "wss" => return Err("WebSocket".into()),
-        _ => return Err("not an HTTP URL".into()),
+        // HAR wants an absolute URL, but a tool that wrote the path alone still said which
+        // call it was: explained without a host.
+        "" if url.starts_with('/') => {}
+        "ws" | "wss" => return Err(other("WebSocket")),
+        _ => return Err(other("not an HTTP URL")),
     }
     let req_headers = headers_of(req.get("headers"));
     let req_body = match req.get("postData") {
@@ -749,7 +837,7 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn map(e: Value) -> Result<Exchange, String> {
+    fn map(e: Value) -> Result<Exchange, NotExchange> {
         entry_to_exchange(&e, Origin::Live, 1, 1 << 20)
     }
 
@@ -783,15 +871,35 @@ mod tests {
 
     #[test]
     fn non_http_entries_are_skipped_with_a_reason() {
+        let other = |r: &str| NotExchange::Other(r.to_owned());
+        let malformed = |r: &str| NotExchange::Malformed(r.to_owned());
         assert_eq!(
             map(json!({"request": {"method": "GET", "url": "data:image/png;base64,AAAA"}}))
                 .unwrap_err(),
-            "not an HTTP URL"
+            other("not an HTTP URL")
         );
         assert_eq!(
             map(json!({"request": {"method": "GET", "url": "wss://streaming.x/y"}})).unwrap_err(),
-            "WebSocket"
+            other("WebSocket")
         );
-        assert_eq!(map(json!({"response": {}})).unwrap_err(), "no request");
+        // Not HAR entries: input errors, not kinds of entry.
+        assert_eq!(
+            map(json!({"response": {}})).unwrap_err(),
+            malformed("no request")
+        );
+        assert_eq!(
+            map(json!({"request": "x"})).unwrap_err(),
+            malformed("its request is not an object")
+        );
+        assert_eq!(
+            map(json!({"request": {"url": "https://api.mypurecloud.com/x"}})).unwrap_err(),
+            malformed("no request method")
+        );
+        // A path without scheme and host is still the call.
+        let ex = map(json!({"request": {"method": "POST", "url": "/api/v2/conversations/messages/agentless?x=1"},
+                            "response": {"status": 400}}))
+        .unwrap();
+        assert_eq!(ex.request.path, "/api/v2/conversations/messages/agentless");
+        assert_eq!(ex.request.host, None);
     }
 }

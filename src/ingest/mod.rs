@@ -258,6 +258,9 @@ pub struct Unreadable {
     /// `POST https://…` (credentials redacted), when the entry says.
     pub request: Option<String>,
     pub reason: String,
+    /// The entry is JSON, but not shaped as a HAR entry (no request method, `"request": "x"`):
+    /// as much an input error as broken JSON, under another name.
+    pub not_an_entry: bool,
 }
 
 impl fmt::Display for Unreadable {
@@ -266,11 +269,19 @@ impl fmt::Display for Unreadable {
         if let Some(r) = &self.request {
             write!(f, " ({r})")?;
         }
-        write!(
-            f,
-            " skipped: JSON triage cannot read at {}: {}; the entries after it are read",
-            self.at, self.reason
-        )
+        if self.not_an_entry {
+            write!(
+                f,
+                " skipped: not a HAR entry at {}: {}; the entries after it are read",
+                self.at, self.reason
+            )
+        } else {
+            write!(
+                f,
+                " skipped: JSON triage cannot read at {}: {}; the entries after it are read",
+                self.at, self.reason
+            )
+        }
     }
 }
 
