@@ -148,3 +148,47 @@ async fn an_exchange_cut_at_shutdown_is_logged_as_such() {
         "the line's error: {err}"
     );
 }
+
+/// An error body just over the inspection limit: the frame read for inspection holds its end,
+/// so the upstream's stream is over when the prefix goes out. The client gets it whole, and the
+/// line says so, not that the client left.
+#[tokio::test]
+async fn a_body_just_over_the_inspect_limit_is_logged_complete() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+
+    let body = format!(
+        r#"{{"message":"{}","code":"request.conflict","status":409}}"#,
+        "x".repeat(100)
+    );
+    let sent = body.clone();
+    let up = upstream(move |_| {
+        let b = sent.clone();
+        async move { Response::builder().status(409).body(full(b)).unwrap() }
+    })
+    .await;
+    let mut cfg = config(&up.url(), &up.url());
+    cfg.inspect_limit = 100;
+    let p = proxy(cfg).await;
+    let got = client()
+        .get(format!("http://{}/api/v2/x", p.addr))
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert_eq!(got, body.as_bytes(), "the body the client got");
+    p.shutdown().await.unwrap();
+
+    let lines = logs.lines("triage::exchange");
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| (l["fields"]["status"].clone(), l["fields"]["body"].clone()))
+        .collect();
+    assert_eq!(
+        got,
+        vec![(serde_json::json!(409), serde_json::json!("complete"))],
+        "(status, body) of the exchange line; lines: {lines:#?}"
+    );
+}

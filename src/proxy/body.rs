@@ -383,8 +383,16 @@ impl Body for ProxyBody {
     ) -> Poll<Option<Result<Frame<Bytes>, BodyError>>> {
         let mut this = self.project();
         if let Some(p) = this.prefix.take() {
-            // hyper stops polling once `is_end_stream` holds, so completion is noted here.
-            if this.rest.is_none() && this.trailers.is_none() {
+            // hyper stops polling once `is_end_stream` holds, so completion is noted here: also
+            // when the upstream's stream is over already (the last frame read for inspection
+            // held the end of a body just over the limit), else the exchange reads as cut.
+            if this.trailers.is_none()
+                && this
+                    .rest
+                    .as_ref()
+                    .as_pin_ref()
+                    .is_none_or(|r| r.is_end_stream())
+            {
                 if let Some(g) = this.guard.as_mut() {
                     g.set(BodyOutcome::Complete);
                 }
