@@ -255,3 +255,65 @@ async fn plain_http_on_the_tls_port_is_told_to_use_https() {
         "over tls"
     );
 }
+
+/// An upstream whose certificate is its own CA (`openssl req -x509`'s default), and the same
+/// upstream addressed as http://: each answer's fix says what to do, not the generic advice.
+#[tokio::test]
+async fn a_self_signed_ca_upstream_and_http_to_a_tls_port_get_their_own_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut params = rcgen::CertificateParams::new(vec!["127.0.0.1".to_string()]).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = params.self_signed(&key).unwrap();
+    let cert_path = dir.path().join("up.pem");
+    std::fs::write(&cert_path, cert.pem()).unwrap();
+    let server =
+        rustls::ServerConfig::builder_with_provider(triage::proxy::upstream::crypto_provider())
+            .with_safe_default_protocol_versions()
+            .unwrap()
+            .with_no_client_auth()
+            .with_single_cert(
+                vec![cert.der().clone()],
+                rustls_pki_types::PrivateKeyDer::try_from(key.serialize_der()).unwrap(),
+            )
+            .unwrap();
+    let acceptor = tokio_rustls::TlsAcceptor::from(std::sync::Arc::new(server));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(async move {
+        while let Ok((s, _)) = listener.accept().await {
+            let a = acceptor.clone();
+            // The handshake fails either way; nothing is served.
+            tokio::spawn(async move {
+                let _ = a.accept(s).await;
+            });
+        }
+    });
+
+    for (url, fix) in [
+        (
+            format!("https://127.0.0.1:{port}"),
+            "The upstream presents a CA certificate as its own",
+        ),
+        (
+            format!("http://127.0.0.1:{port}"),
+            "If the upstream serves TLS at that address, write its URL with https://.",
+        ),
+    ] {
+        let mut cfg = config(&url, &url);
+        cfg.ca_file = Some(cert_path.clone());
+        let p = proxy(cfg).await;
+        let r = client()
+            .get(format!("http://{}/api/v2/users/me", p.addr))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 502, "{url}");
+        let problem: serde_json::Value = r.json().await.unwrap();
+        assert!(
+            problem["fix"].as_str().unwrap().contains(fix),
+            "{url}: expected {fix:?} in the fix of {problem:#}"
+        );
+        p.shutdown().await.unwrap();
+    }
+}

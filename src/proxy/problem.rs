@@ -2,6 +2,8 @@
 //! an `error=` parameter and an `application/problem+json` body (RFC 9457). Relayed upstream
 //! responses never carry `error=`, so a user can always tell the API's failure from triage's.
 
+use std::borrow::Cow;
+
 use bytes::Bytes;
 use http::{header, HeaderValue, Response, StatusCode};
 
@@ -157,6 +159,33 @@ impl ProxyError {
         self.kind.status()
     }
 
+    /// The likely fix: the kind's, made precise where the detail tells more.
+    pub fn fix(&self) -> Cow<'static, str> {
+        let d = &self.detail;
+        let plain_http = self
+            .upstream
+            .as_deref()
+            .is_some_and(|u| u.starts_with("http://"));
+        match self.kind {
+            // webpki refuses a certificate that is its own CA, which is what a plain
+            // `openssl req -x509` makes: trusting it with --ca-file cannot help.
+            ErrorKind::TlsCertificateError if d.contains("CaUsedAsEndEntity") => Cow::Borrowed(
+                "The upstream presents a CA certificate as its own (what `openssl req -x509` makes by default), which TLS clients refuse whatever is trusted. Give the upstream a certificate signed by a CA, and pass that CA with `--ca-file` (`triage certs` writes such a pair for localhost: certs/triage-ca.pem, and certs/localhost.pem with its key certs/localhost.key).",
+            ),
+            // A TLS server that reads HTTP closes the connection or answers with an alert.
+            ErrorKind::ConnectionTerminated | ErrorKind::HttpProtocolError if plain_http => {
+                Cow::Owned(format!(
+                    "{} If the upstream serves TLS at that address, write its URL with https://.",
+                    self.kind.fix()
+                ))
+            }
+            ErrorKind::HttpRequestError if d.contains("(idle timeout)") => Cow::Borrowed(
+                "The client sent nothing of the request body for the whole `--idle-timeout`: raise `--idle-timeout` for a client that uploads slowly, or check the client.",
+            ),
+            _ => Cow::Borrowed(self.kind.fix()),
+        }
+    }
+
     /// The `Proxy-Status` value: `triage; error=<type>; details="<detail>"`.
     pub fn proxy_status(&self) -> HeaderValue {
         let v = format!(
@@ -175,7 +204,7 @@ impl ProxyError {
             "title": self.kind.title(),
             "status": self.status().as_u16(),
             "detail": self.detail,
-            "fix": self.kind.fix(),
+            "fix": self.fix(),
             "blame": match self.kind.blame() { Blame::Client => "client", Blame::Upstream => "upstream", Blame::Triage => "triage" },
             "upstream": self.upstream,
             "proxy_status_error": self.kind.token(),
@@ -328,6 +357,17 @@ pub fn chain(err: &(dyn std::error::Error + 'static)) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_stalled_upload_is_told_to_raise_the_idle_timeout() {
+        let e = ProxyError::new(
+            ErrorKind::HttpRequestError,
+            "the request body stopped: no data for 3s (idle timeout)",
+        );
+        assert!(e.fix().contains("raise `--idle-timeout`"), "{}", e.fix());
+        let e = ProxyError::new(ErrorKind::HttpRequestError, "the client closed mid-body");
+        assert_eq!(e.fix(), ErrorKind::HttpRequestError.fix());
+    }
 
     #[test]
     fn sf_string_escapes_and_strips_controls() {
