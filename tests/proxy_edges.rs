@@ -470,3 +470,34 @@ async fn a_refused_absolute_form_request_does_not_quote_its_password() {
     );
     p.shutdown().await.unwrap();
 }
+
+fn switching_protocols(_: &str) -> Vec<u8> {
+    b"HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: upgrade\r\n\r\n"
+        .to_vec()
+}
+
+/// triage forwards no upgrade (`Upgrade` is hop-by-hop), so a 101 from the upstream would reach
+/// the client without its `Upgrade` header, an invalid response before a dead connection:
+/// triage answers 502 with its Proxy-Status instead, and the upstream saw no upgrade asked.
+#[tokio::test]
+async fn an_upstream_101_is_refused_not_relayed_without_its_upgrade() {
+    let (addr, heads) = raw_upstream(switching_protocols).await;
+    let url = format!("http://{addr}");
+    let p = proxy(config(&url, &url)).await;
+    let (head, _) = split_response(
+        &raw(
+            p.addr,
+            b"GET /api/v2/x HTTP/1.1\r\nHost: l\r\nConnection: Upgrade, close\r\nUpgrade: websocket\r\n\
+Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        )
+        .await,
+    );
+    assert!(head.starts_with("HTTP/1.1 502"), "{head}");
+    assert!(
+        head.contains("proxy-status: triage; error=http_protocol_error")
+            && head.contains("101 Switching Protocols"),
+        "{head}"
+    );
+    let seen = heads.lock().unwrap().join("\n").to_ascii_lowercase();
+    assert!(!seen.contains("upgrade:"), "no upgrade forwarded: {seen}");
+}

@@ -456,6 +456,20 @@ pub async fn handle(
     };
 
     let (mut rparts, rbody) = resp.into_parts();
+    // triage takes `Upgrade` off a request as the hop-by-hop header it is, so no upstream was
+    // asked to switch; a 101 relayed without its `Upgrade` header is no valid response
+    // (RFC 9110 §15.2.2), and the connection after it would carry nothing triage can speak.
+    if rparts.status == http::StatusCode::SWITCHING_PROTOCOLS {
+        let err = ProxyError::new(
+            ErrorKind::HttpProtocolError,
+            format!(
+                "{up} answered 101 Switching Protocols, though triage does not forward an \
+                 upgrade (WebSocket, h2c): triage relays HTTP requests and responses only"
+            ),
+        )
+        .with_upstream(up.to_string());
+        return Ok(answer(shared, err, pending.take()));
+    }
     if let Some(coding) = foreign_transfer_coding(&rparts.headers) {
         let err = ProxyError::new(
             ErrorKind::HttpProtocolError,
