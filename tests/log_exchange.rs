@@ -192,3 +192,43 @@ async fn a_body_just_over_the_inspect_limit_is_logged_complete() {
         "(status, body) of the exchange line; lines: {lines:#?}"
     );
 }
+
+/// A request head triage's HTTP layer refuses before there is an exchange (414, 431, 400 with
+/// no body, no Proxy-Status: hyper answers them itself) is still named in the log.
+#[tokio::test]
+async fn a_request_head_refused_before_any_exchange_is_logged() {
+    let logs = LogCapture::default();
+    let _g = logs.install();
+    let up = upstream(|_| async { Response::new(full("never")) }).await;
+    let p = proxy(config(&up.url(), &up.url())).await;
+    let long = format!("GET /{} HTTP/1.1\r\nHost: l\r\n\r\n", "a".repeat(70_000));
+    let (head, _) = split_response(&raw(p.addr, long.as_bytes()).await);
+    assert!(head.starts_with("HTTP/1.1 414"), "{head}");
+    let (head, _) = split_response(&raw(p.addr, b"GET /a?\xff HTTP/1.1\r\nHost: l\r\n\r\n").await);
+    assert!(head.starts_with("HTTP/1.1 400"), "{head}");
+    p.shutdown().await.unwrap();
+    assert!(up.seen().is_empty(), "nothing forwarded: {:?}", up.seen());
+
+    let lines = logs.lines("triage::proxy::server");
+    let got: Vec<_> = lines
+        .iter()
+        .map(|l| {
+            (
+                l["level"].as_str().unwrap_or("").to_owned(),
+                l["fields"]["message"].as_str().unwrap_or("").to_owned(),
+            )
+        })
+        .filter(|(_, m)| m.starts_with("refused a request"))
+        .collect();
+    assert_eq!(
+        got.len(),
+        2,
+        "two WARN lines, one per refused head; got {lines:#?}"
+    );
+    assert!(got.iter().all(|(l, _)| l == "WARN"), "{got:?}");
+    assert!(got.iter().any(|(_, m)| m.contains("431 or 414")), "{got:?}");
+    assert!(
+        got.iter().any(|(_, m)| m.contains("not valid HTTP")),
+        "{got:?}"
+    );
+}

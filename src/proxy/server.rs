@@ -303,10 +303,23 @@ async fn answer_plain_http(mut stream: tokio::net::TcpStream, port: u16) {
 }
 
 /// Logs how a client connection ended, when that is worth a line.
-fn report<E: std::fmt::Display>(peer: SocketAddr, ended: Ended<Result<(), E>>) {
+fn report(peer: SocketAddr, ended: Ended<Result<(), Box<dyn std::error::Error + Send + Sync>>>) {
     match ended {
         Ended::Done(Ok(())) | Ended::Drained => {}
-        Ended::Done(Err(e)) => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+        Ended::Done(Err(e)) => match e.downcast_ref::<hyper::Error>() {
+            // hyper answered a request head it could not parse itself (414, 431, 400) before
+            // triage saw an exchange: without this line the client's error would be nowhere
+            // in triage's log, and look like the API's.
+            Some(h) if h.is_parse_too_large() => tracing::warn!(
+                %peer, error = %e,
+                "refused a request whose head is over triage's limits (answered 431 or 414 with no body, before any exchange; Genesys Cloud takes far smaller heads)"
+            ),
+            Some(h) if h.is_parse() => tracing::warn!(
+                %peer, error = %e,
+                "refused a request that is not valid HTTP (answered 400 with no body, before any exchange)"
+            ),
+            _ => tracing::debug!(%peer, error = %e, "connection ended with an error"),
+        },
         Ended::Quiet => {
             tracing::debug!(%peer, "closed a connection that sent no complete request head in time")
         }
