@@ -478,6 +478,10 @@ async fn pages_answer_only_loopback_hosts() {
     .await;
     let (head, _) = split_response(&evil);
     assert!(head.starts_with("HTTP/1.1 403"), "{head}");
+    assert!(
+        head.contains("proxy-status: triage; error=http_request_denied;"),
+        "triage's own refusal says so: {head}"
+    );
     let ok = raw(
         p.addr,
         b"GET /__triage/api/exchanges HTTP/1.1\r\nHost: localhost:8787\r\nConnection: close\r\n\r\n",

@@ -173,10 +173,18 @@ impl Monitor {
             },
         };
         if !self.allow_remote && !loopback_host(req) {
-            return Some(json_response(
+            let mut r = json_response(
                 StatusCode::FORBIDDEN,
                 &json!({"error": "triage's pages answer only requests addressed to 127.0.0.1, [::1] or localhost (start the proxy with --allow-remote to change that)"}),
-            ));
+            );
+            // triage's own refusal, said as every other one is (README: `error=` types).
+            r.headers_mut().insert(
+                "proxy-status",
+                HeaderValue::from_static(
+                    "triage; error=http_request_denied; details=\"triage's pages answer only requests addressed to a loopback host\"",
+                ),
+            );
+            return Some(r);
         }
         if req.method != Method::GET {
             let mut r = json_response(
