@@ -44,6 +44,7 @@ pub const SECRET_HEADERS: &[&str] = &[
     "api-key",
     "x-auth-token",
     "x-access-token",
+    "x-auth",
 ];
 
 /// Query, form and multipart field names whose values are credentials: every JSON key of
@@ -260,7 +261,7 @@ fn secret_header_by_words(name: &str) -> bool {
     // [`SECRET_HEADERS`] whose names hold none of the words.
     if matches!(
         norm,
-        b"authorization" | b"proxyauthorization" | b"cookie" | b"setcookie"
+        b"authorization" | b"proxyauthorization" | b"cookie" | b"setcookie" | b"xauth"
     ) {
         return true;
     }
@@ -271,10 +272,12 @@ fn secret_header_by_words(name: &str) -> bool {
     }
     // Each word is tried only where its first letter stands.
     (0..norm.len()).any(|i| {
-        matches!(norm[i], b't' | b's' | b'p' | b'a' | b'c' | b'f' | b'g')
-            && SECRET_HEADER_WORDS
-                .iter()
-                .any(|w| norm[i..].starts_with(w.as_bytes()))
+        matches!(
+            norm[i],
+            b't' | b's' | b'p' | b'a' | b'c' | b'f' | b'g' | b'j' | b'b'
+        ) && SECRET_HEADER_WORDS
+            .iter()
+            .any(|w| norm[i..].starts_with(w.as_bytes()))
     })
 }
 
@@ -296,6 +299,9 @@ pub const SECRET_HEADER_WORDS: &[&str] = &[
     "authkey",
     "privatekey",
     "clientkey",
+    // A JWT or a bearer value is a credential whatever header carries it (`X-Genesys-Jwt`).
+    "jwt",
+    "bearer",
 ];
 
 /// Whether a header (any name) carries a credential: by its name, or by a value that is one,
@@ -2334,6 +2340,9 @@ mod tests {
             "Subscription-Key",
             "X-Functions-Key",
             "X-Gateway-Key",
+            "X-Auth",
+            "X-Genesys-Jwt",
+            "X-Forwarded-Bearer",
         ]) {
             assert!(is_secret_header(name), "{name} should be secret");
         }
