@@ -506,25 +506,113 @@ fn no_dashboard_from_the_environment_turns_the_dashboard_off() {
     );
 }
 
-/// A hang-up (the terminal closed, or a user expecting a reload) is a graceful shutdown that
-/// says what it did, not the signal's default: an exit that cuts every open exchange.
+const TEAPOT_RULE: &str = r#"version = 1
+
+[[rules]]
+id = "teapot"
+title = "A teapot"
+severity = "info"
+sources = ["TEST"]
+cause = "The upstream is a teapot ({code})."
+fix = "Ask a coffee pot."
+when = { status = 418, response_body = { path = "code", capture = "code" } }
+
+[[rules.examples]]
+name = "hit"
+expect = "match"
+cause = "The upstream is a teapot (teapot)."
+fix = "Ask a coffee pot."
+request = { method = "GET", path = "/api/v2/x" }
+response = { status = 418, body = '{"code":"teapot"}' }
+
+[[rules.examples]]
+name = "miss"
+expect = "no-match"
+request = { method = "GET", path = "/api/v2/x" }
+response = { status = 418 }
+"#;
+
+/// The `Triage-Rule` header of a GET through the proxy at `listen` (`http://…`), if any.
+#[cfg(unix)]
+fn triage_rule_of_a_call(listen: &str) -> Option<String> {
+    use std::io::{Read, Write};
+    let mut c = std::net::TcpStream::connect(listen.trim_start_matches("http://")).unwrap();
+    c.write_all(b"GET /api/v2/x HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut got = String::new();
+    c.read_to_string(&mut got).unwrap();
+    assert!(got.starts_with("HTTP/1.1 418"), "{got}");
+    got.lines()
+        .find_map(|l| l.strip_prefix("triage-rule: "))
+        .map(str::to_owned)
+}
+
+/// SIGHUP reloads the rules, as daemons do: a rule added while the proxy runs diagnoses the
+/// next call, and rules that do not load leave those in use in place, said in the log. The
+/// proxy goes on running through both.
 #[cfg(unix)]
 #[test]
-fn sighup_shuts_down_gracefully_and_says_rules_are_not_reloaded() {
+fn sighup_reloads_the_rules_and_keeps_them_when_the_files_do_not_load() {
+    // An upstream that is a teapot, for every call.
+    let upstream = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let upstream_url = format!("http://{}", upstream.local_addr().unwrap());
+    std::thread::spawn(move || {
+        use std::io::{Read, Write};
+        for conn in upstream.incoming() {
+            let Ok(mut conn) = conn else { return };
+            let mut buf = [0u8; 4096];
+            let _ = conn.read(&mut buf);
+            let body = r#"{"message":"short and stout","code":"teapot","status":418}"#;
+            let _ = write!(
+                conn,
+                "HTTP/1.1 418 I'm a teapot\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+        }
+    });
+    let rules = tempfile::tempdir().unwrap();
+    std::fs::write(rules.path().join("other.toml"), "version = 1\n").unwrap();
     let mut p = Running::proxy(
         &[],
         &[
             "--listen",
             "127.0.0.1:0",
             "--api-upstream",
-            "http://127.0.0.1:9",
+            &upstream_url,
+            "--rules",
+            rules.path().to_str().unwrap(),
         ],
     );
-    p.wait_for("triage proxy ready: point your SDK at the listen address");
-    p.signal("HUP");
-    p.wait_for(
-        "shutdown requested (SIGHUP; triage does not reload its rules: start it again to load changed rules)",
+    let ready = p.wait_for("triage proxy ready: point your SDK at the listen address");
+    let listen = ready["listen"].as_str().unwrap().to_owned();
+    assert_eq!(
+        triage_rule_of_a_call(&listen),
+        None,
+        "no rule for a teapot yet"
     );
+
+    std::fs::write(rules.path().join("teapot.toml"), TEAPOT_RULE).unwrap();
+    p.signal("HUP");
+    let reloaded = p.wait_for("rules reloaded (SIGHUP)");
+    assert_eq!(triage_rule_of_a_call(&listen).as_deref(), Some("teapot"));
+
+    // Saved half-edited: an error, and the teapot rule still answers.
+    std::fs::write(rules.path().join("teapot.toml"), "[[rules]]\nid = ").unwrap();
+    p.signal("HUP");
+    let refused = p
+        .wait_for("rules not reloaded (SIGHUP): the rules in use stay in use until the files load");
+    assert!(
+        refused["errors"]
+            .as_str()
+            .unwrap_or("")
+            .contains("teapot.toml"),
+        "the error names the file: {refused}"
+    );
+    assert_eq!(triage_rule_of_a_call(&listen).as_deref(), Some("teapot"));
+    assert!(reloaded["rules"].as_u64().unwrap() > 1, "{reloaded}");
+
+    p.signal("TERM");
     assert_eq!(p.exit_within(std::time::Duration::from_secs(20)), Some(0));
 }
 

@@ -13,6 +13,7 @@ pub mod rules;
 pub mod simulate;
 
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -99,18 +100,51 @@ pub(crate) fn runtime() -> Result<tokio::runtime::Runtime, Error> {
 pub async fn shutdown_signal() {
     let mut signals = Signals::new();
     if signals.recv().await == HUP_STATUS {
-        // A hang-up is the terminal going away, or someone expecting a reload as other
-        // daemons do: either way the reader of the log learns what it did.
-        tracing::info!("shutdown requested (SIGHUP; triage does not reload its rules: start it again to load changed rules)");
+        // A hang-up is the terminal going away (the simulator has nothing to reload).
+        tracing::info!("shutdown requested (SIGHUP)");
     } else {
         tracing::info!("shutdown requested");
     }
+    exit_on_second(signals);
+}
+
+/// A second signal while the server shuts down exits the process at once.
+fn exit_on_second(mut signals: Signals) {
     tokio::spawn(async move {
         let code = signals.recv().await;
         tracing::warn!("second shutdown signal: exiting now, without waiting for open exchanges");
         crate::logging::flush();
         std::process::exit(code);
     });
+}
+
+/// [`shutdown_signal`] for a server whose SIGHUP means "reload": Ctrl-C and SIGTERM shut it
+/// down; each SIGHUP, until then and after, calls `reload` (on a blocking thread: it may read
+/// files) instead.
+pub async fn shutdown_signal_or_reload(reload: impl Fn() + Send + Sync + 'static) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        if let Ok(mut hup) = signal(SignalKind::hangup()) {
+            let reload = Arc::new(reload);
+            tokio::spawn(async move {
+                while hup.recv().await.is_some() {
+                    let r = reload.clone();
+                    let _ = tokio::task::spawn_blocking(move || r()).await;
+                }
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    drop(reload);
+    let mut signals = Signals::new();
+    #[cfg(unix)]
+    {
+        signals.hup = None;
+    }
+    signals.recv().await;
+    tracing::info!("shutdown requested");
+    exit_on_second(signals);
 }
 
 /// Ctrl-C and SIGTERM, registered once so that no signal between the first and the second wait

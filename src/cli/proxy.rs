@@ -224,8 +224,10 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
     tracing::info!(target: "triage::catalog", operations = catalog.len(), source = %catalog.source, "API catalog");
     let catalog = Arc::new(fetch::Shared::new(catalog));
 
+    let engine = Arc::new(Engine::new(rules));
+    let reload = reloader(args.rules.clone(), engine.clone());
     let mut pipeline = Pipeline::new(
-        Arc::new(Engine::new(rules)),
+        engine,
         PipelineOptions {
             annotate_body: args.annotate_body,
             region: Some(region),
@@ -282,9 +284,31 @@ pub fn run(args: ProxyArgs, log_format: LogFormat) -> Result<ExitCode, Error> {
                 LogFormat::Json => tracing::info!(url = %url, "triage dashboard"),
             }
         }
-        proxy.serve(crate::cli::shutdown_signal()).await?;
+        proxy
+            .serve(crate::cli::shutdown_signal_or_reload(reload))
+            .await?;
         Ok(ExitCode::SUCCESS)
     })
+}
+
+/// What SIGHUP does: load the rules again as the command line named them, and put them in
+/// place if they load (examples included); if not, say why and keep those in use, so that a
+/// rule file saved half-edited never leaves the proxy without rules.
+pub fn reloader(args: RulesArgs, engine: Arc<Engine>) -> impl Fn() + Send + Sync + 'static {
+    move || match args.load() {
+        Ok(set) => {
+            for r in set.replacing() {
+                tracing::warn!(file = %r.file, line = r.line, rule = %r.id,
+                    "an added rule replaces the built-in rule of the same id");
+            }
+            tracing::info!(rules = set.rules().len(), "rules reloaded (SIGHUP)");
+            engine.replace(set);
+        }
+        Err(e) => tracing::error!(
+            errors = %e,
+            "rules not reloaded (SIGHUP): the rules in use stay in use until the files load"
+        ),
+    }
 }
 
 /// The `host:port` a client on this machine uses to reach `addr`: `127.0.0.1` for an

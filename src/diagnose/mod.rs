@@ -9,7 +9,7 @@ pub mod probe;
 pub use context::Context;
 pub use pipeline::{Finished, Pipeline, PipelineOptions, Sink};
 
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 
 use crate::exchange::Exchange;
 use crate::rules::{Confidence, RuleSet, Severity};
@@ -35,19 +35,27 @@ pub struct Diagnosis {
 }
 
 /// The diagnosis engine: compiled rules, applied to an exchange in its [`Context`] (memory of
-/// past traffic, the operation catalog).
-#[derive(Debug, Clone)]
+/// past traffic, the operation catalog). The rules can be replaced whole while it runs
+/// (`triage proxy` on SIGHUP); an exchange is diagnosed by one set from start to end.
+#[derive(Debug)]
 pub struct Engine {
-    rules: RuleSet,
+    rules: RwLock<Arc<RuleSet>>,
 }
 
 impl Engine {
     pub fn new(rules: RuleSet) -> Self {
-        Engine { rules }
+        Engine {
+            rules: RwLock::new(Arc::new(rules)),
+        }
     }
 
-    pub fn rules(&self) -> &RuleSet {
-        &self.rules
+    pub fn rules(&self) -> Arc<RuleSet> {
+        self.rules.read().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+
+    /// Puts `rules` in place for the exchanges diagnosed from now on.
+    pub fn replace(&self, rules: RuleSet) {
+        *self.rules.write().unwrap_or_else(|p| p.into_inner()) = Arc::new(rules);
     }
 
     /// Every rule matching `ex` with no context, best first; empty without a response.
@@ -75,10 +83,11 @@ impl Engine {
         let requirement = (ex.status() == Some(403))
             .then(|| ctx.requirement())
             .flatten();
+        let rules = self.rules();
         let (matches, undecided) = if note {
-            self.rules.matches_noting(ex, &ctx.rules)
+            rules.matches_noting(ex, &ctx.rules)
         } else {
-            (self.rules.matches_in(ex, &ctx.rules), false)
+            (rules.matches_in(ex, &ctx.rules), false)
         };
         let diagnoses = matches
             .into_iter()
