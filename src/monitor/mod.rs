@@ -276,10 +276,13 @@ impl Monitor {
 
     fn detail(&self, seq: &str) -> Response<Bytes> {
         let Ok(seq) = seq.parse::<u64>() else {
-            return json_response(
-                StatusCode::NOT_FOUND,
-                &json!({"error": "no such exchange: the id is a number"}),
-            );
+            // All digits, and still no u64: a number no exchange has, not a malformed one.
+            let error = if !seq.is_empty() && seq.bytes().all(|b| b.is_ascii_digit()) {
+                "no such exchange: no exchange has an id that large"
+            } else {
+                "no such exchange: the id is a number (an exchange's seq)"
+            };
+            return json_response(StatusCode::NOT_FOUND, &json!({ "error": error }));
         };
         let entry = self
             .lock()
@@ -545,6 +548,23 @@ fn secret_header(name: &str, value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_id_too_large_for_any_exchange_is_not_called_no_number() {
+        let m = Monitor::default();
+        let error = |id: &str| {
+            let body = m.detail(id).into_body();
+            serde_json::from_slice::<Value>(&body).unwrap()["error"].clone()
+        };
+        assert_eq!(
+            error("99999999999999999999"),
+            "no such exchange: no exchange has an id that large"
+        );
+        assert_eq!(
+            error("x1"),
+            "no such exchange: the id is a number (an exchange's seq)"
+        );
+    }
 
     #[test]
     fn quoting_survives_hostile_text() {
