@@ -1536,6 +1536,102 @@ fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
     );
 }
 
+/// The JavaScript SDK's extended rejection printed whole, by `JSON.stringify(e)` or by
+/// `console.log(e)` (both as SDK 262.0.0 prints them): its status, correlation id and body are
+/// read as the SDK error's, and the request is axios's `error.config` (its headers, in
+/// `console.log`'s print, from the head Node kept), so no note says the request was not given.
+/// Its credentials go through the redaction of every other input.
+#[test]
+fn a_js_sdk_error_printed_whole_gives_its_status_body_and_request() {
+    const TOKEN: &str = "jsSdkBearerSecret0123456789";
+    const COOKIE: &str = "jsSdkCookieSecret42";
+    let stringify = fixture("json/js-sdk-stringify.json");
+    let console = fixture("json/js-sdk-console-log.txt");
+    let path = "/api/v2/conversations/messages/5c1e2f0a-0000-4000-8000-000000000001/communications/7d2a9b10-0000-4000-8000-000000000002/messages";
+    for file in [&stringify, &console] {
+        let r = triage(&["--format", "json", file.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{file:?}: {}", r.err);
+        assert!(!r.err.contains("warning"), "{file:?}: {}", r.err);
+        let l = &json_lines(&r.out)[0];
+        assert_eq!(l["status"], 409, "{file:?}: {l}");
+        assert_eq!(
+            l["correlation_id"], "0e1f2a3b-0000-4000-8000-00000000c0de",
+            "{file:?}: {l}"
+        );
+        assert_eq!(l["method"], "POST", "{file:?}: {l}");
+        assert_eq!(
+            l["url"],
+            format!("api.mypurecloud.ie{path}"),
+            "{file:?}: {l}"
+        );
+        assert_eq!(
+            l["diagnoses"][0]["rule"], "conversation-closed",
+            "{file:?}: {l}"
+        );
+        assert!(l.get("notes").is_none(), "{file:?}: {l}");
+    }
+
+    // `body` absent (axios had no parsed data), `text` the body; the status the SDK's, not a
+    // body's.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&stringify).unwrap()).unwrap();
+    let body = v.as_object_mut().unwrap().remove("body").unwrap();
+    v["text"] = Value::String(body.to_string());
+    // An upstream message that quotes the request's token back, and no correlation header:
+    // the token is scrubbed from every format, and the id comes from the body's contextId.
+    v["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inin-correlation-id");
+    let quoting = v["text"].as_str().unwrap().replace(
+        "target resource.",
+        &format!("target resource. Token: {TOKEN}"),
+    );
+    v["text"] = Value::String(quoting);
+    let dir = tempfile::tempdir().unwrap();
+    let text_only = dir.path().join("text-only.json");
+    std::fs::write(&text_only, v.to_string()).unwrap();
+    for format in ["text", "json", "markdown", "html"] {
+        for file in [&stringify, &console, &text_only] {
+            let r = triage(&["--format", format, file.to_str().unwrap()]);
+            assert_eq!(r.code, 1, "{format} {file:?}: {}", r.err);
+            for secret in [TOKEN, COOKIE, &TOKEN[..16]] {
+                assert!(
+                    !r.out.contains(secret) && !r.err.contains(secret),
+                    "{format} {file:?} shows {secret}: {}{}",
+                    r.out,
+                    r.err
+                );
+            }
+            assert!(r.out.contains("conversation-closed"), "{format}: {}", r.out);
+            assert!(
+                r.out.contains("0e1f2a3b-0000-4000-8000-00000000c0de"),
+                "{format} {file:?}: {}",
+                r.out
+            );
+        }
+    }
+
+    // Flags that disagree with the request the error carries are named; the input's wins.
+    let r = triage(&[
+        "--format",
+        "json",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/users/me",
+        stringify.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(
+        r.err
+            .contains("--method GET disagrees with the request in the input: POST")
+            && r.err.contains("--path /api/v2/users/me disagrees"),
+        "{}",
+        r.err
+    );
+    assert_eq!(json_lines(&r.out)[0]["method"], "POST");
+}
+
 /// A Python traceback names the SDK method that failed; its operation gives the request a
 /// printed exception lacks, as the real SDK prints it (purecloudplatformclientv2 240.0.0).
 #[test]
