@@ -90,6 +90,7 @@ fn synthetic() -> Vec<Exchange> {
                 bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
                 complete: false,
                 original_size: None,
+                unknown_why: None,
             },
             headers_shown: true,
         }),

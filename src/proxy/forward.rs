@@ -568,6 +568,7 @@ pub async fn handle(
                     bytes,
                     complete: true,
                     original_size: None,
+                    unknown_why: None,
                 },
                 Inspection::Complete,
             ),
@@ -580,6 +581,7 @@ pub async fn handle(
                         bytes,
                         complete: false,
                         original_size: None,
+                        unknown_why: None,
                     },
                     Inspection::OverLimit,
                 )
@@ -597,6 +599,7 @@ pub async fn handle(
                 bytes: raw.slice(..limit.min(raw.len())),
                 complete: false,
                 original_size: None,
+                unknown_why: None,
             },
             Some(_) => BodyPrefix::default(),
         };
@@ -810,6 +813,7 @@ fn request_body(headers: &HeaderMap, bytes: Bytes, complete: bool, limit: usize)
             bytes,
             complete,
             original_size: None,
+            unknown_why: None,
         };
     }
     let decoded = complete
@@ -820,11 +824,13 @@ fn request_body(headers: &HeaderMap, bytes: Bytes, complete: bool, limit: usize)
             bytes,
             complete: whole,
             original_size: None,
+            unknown_why: None,
         },
         None => BodyPrefix {
             bytes: Bytes::new(),
             complete: false,
             original_size: None,
+            unknown_why: None,
         },
     }
 }
