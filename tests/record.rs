@@ -440,6 +440,70 @@ fn export_of_a_recording_that_yields_nothing_fails_and_writes_nothing() {
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
 }
 
+/// A HAR (or `curl` output) given where a recording is expected is said to be one, with the
+/// command that reads it, not as "broken lines" of a recording; exit 2 and nothing written.
+/// Something that is no JSON at all is said to be no JSON Lines.
+#[test]
+fn export_of_a_har_or_other_input_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.har");
+    let har = fixture("har/chrome.har");
+    let curl = fixture("curl/conflict.txt");
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not JSON\nat all\n").unwrap();
+    for (input, want) in [
+        (
+            &har,
+            format!(
+                "triage: error: {0}: a HAR file, not a triage recording (`triage proxy --record \
+                 FILE` writes one); `triage explain {0}` reads it directly",
+                har.display()
+            ),
+        ),
+        (
+            &curl,
+            format!(
+                "triage: error: {0}: `curl` output, not a triage recording",
+                curl.display()
+            ),
+        ),
+        (
+            &text,
+            "; no line of it is JSON, so it is no triage recording".to_owned(),
+        ),
+    ] {
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{input:?}: {stderr}");
+        assert!(
+            stderr.contains(&want),
+            "{input:?}: {want}\nnot in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("broken line") || input == &text,
+            "{input:?}: {stderr}"
+        );
+        assert!(!out.exists(), "{input:?}: an output was written");
+    }
+    // Read from standard input, too.
+    let got = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["export", "--har", "-", "-"])
+        .stdin(std::fs::File::open(&har).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(got.status.code(), Some(2));
+    assert!(got.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert!(
+        stderr.contains("-: a HAR file, not a triage recording"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn export_skips_a_broken_line_names_it_and_succeeds() {
     let dir = tempfile::tempdir().unwrap();
