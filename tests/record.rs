@@ -1,6 +1,8 @@
 //! Recordings, HAR export and `triage redact`: round trips, crash-cut recordings, and planted
 //! secrets that must never reach an output file.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -1752,4 +1754,50 @@ fn redact_replaces_a_tools_member_it_cannot_read_and_says_so() {
     let got: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(got["_exporter"], "[redacted: unreadable JSON, 11 bytes]");
     assert_eq!(got["log"]["entries"].as_array().unwrap().len(), 1);
+}
+
+/// `triage redact … -o - | head` and `triage export --har - … | head`: a reader that went away
+/// is no error, as for `triage explain`: nothing on standard error, and the status of what was
+/// read (0 here).
+#[test]
+fn redact_and_export_to_a_reader_that_went_away_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Larger than a pipe's buffer, so that writing cannot finish before the reader is gone.
+    let mut entries = Vec::new();
+    let text = "x".repeat(4096);
+    for i in 0..100 {
+        entries.push(har_entry_json(i, &text));
+    }
+    let har = dir.path().join("big.har");
+    std::fs::write(
+        &har,
+        json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": entries}})
+            .to_string(),
+    )
+    .unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    for ex in exchanges("har/chrome.har").iter().cycle().take(300) {
+        recorder.append(ex, &[]).unwrap();
+    }
+    drop(recorder);
+    for args in [
+        vec!["redact", har.to_str().unwrap(), "-o", "-"],
+        vec!["export", "--har", "-", rec.to_str().unwrap()],
+    ] {
+        let (code, stderr) = common::run_triage_reader_gone(&args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+fn har_entry_json(i: usize, text: &str) -> Value {
+    json!({"startedDateTime": "2026-03-01T10:00:00Z", "time": 1,
+        "request": {"method": "GET", "url": format!("https://api.mypurecloud.ie/api/v2/users/{i}"),
+            "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [],
+            "headersSize": -1, "bodySize": 0},
+        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [],
+            "cookies": [], "content": {"size": text.len(), "mimeType": "text/plain", "text": text},
+            "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}})
 }
