@@ -63,6 +63,18 @@ pub enum Error {
 }
 
 impl Error {
+    /// Whether this is a write to a reader that went away (`triage … | head`): it took what it
+    /// wanted, so the command ends quietly with the status it would have had, as `explain`
+    /// does, not with an error.
+    pub fn is_broken_pipe(&self) -> bool {
+        match self {
+            Error::Write { source, .. } | Error::Io(source) => {
+                source.kind() == std::io::ErrorKind::BrokenPipe
+            }
+            _ => false,
+        }
+    }
+
     pub fn blame(&self) -> Blame {
         match self {
             Error::Input(_) => Blame::Client,

@@ -57,6 +57,10 @@ pub struct BodyPrefix {
     /// known and `bytes` no longer says it: redaction changed them, or a limit cut them after
     /// the whole body was seen. `None` otherwise; [`BodyPrefix::size`] is the size either way.
     pub original_size: Option<u64>,
+    /// Why the file that gave the exchange does not give this body (none of it, though it had
+    /// one, or text triage cannot decode), for the report to say beside the exchange; `None`
+    /// when it gives what it holds. Such a body is not `complete`.
+    pub unknown_why: Option<std::sync::Arc<str>>,
 }
 
 impl BodyPrefix {
@@ -65,6 +69,7 @@ impl BodyPrefix {
             bytes: bytes.into(),
             complete: true,
             original_size: None,
+            unknown_why: None,
         }
     }
 
@@ -371,10 +376,12 @@ mod tests {
             bytes: Bytes::from_static(b"12"),
             complete: false,
             original_size: None,
+            unknown_why: None,
         };
         assert_eq!(cut.size(), None, "a prefix of a body of unknown size");
         let redacted = BodyPrefix {
             original_size: Some(5),
+            unknown_why: None,
             ..BodyPrefix::complete(&b"[redacted]"[..])
         };
         assert_eq!(redacted.size(), Some(5));

@@ -1501,6 +1501,7 @@ fn redact_prefix(
         Cow::Owned(b) => BodyPrefix {
             // The size sent stays what it was: a HAR's bodySize is not the redacted copy's.
             original_size: body.size(),
+            unknown_why: body.unknown_why.clone(),
             bytes: b.into(),
             complete: body.complete,
         },

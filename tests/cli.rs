@@ -771,3 +771,25 @@ fn explain_without_a_file_at_a_terminal_says_what_to_pass() {
         "exit status (script -e passes it on)"
     );
 }
+
+/// Commands that print to standard output end quietly when its reader went away (`triage rules
+/// list | head`), as `triage explain` does: no panic of `println!`, no "cannot write -: Broken
+/// pipe", and the status they would have had.
+#[test]
+fn printing_to_a_reader_that_went_away_is_quiet() {
+    for (args, want) in [
+        (&["rules", "list"][..], 0),
+        (&["rules", "test"][..], 0),
+        (&["rules", "explain", "conversation-closed"][..], 0),
+        (&["ops", "search", "conversations"][..], 0),
+        // Its status is its own: no operation found.
+        (&["ops", "search", "no-such-operation-words"][..], 1),
+    ] {
+        let (code, stderr) = common::run_triage_reader_gone(args);
+        assert_eq!(code, Some(want), "{args:?}: {stderr}");
+        assert!(
+            !stderr.contains("Broken pipe") && !stderr.contains("panicked"),
+            "{args:?}: {stderr}"
+        );
+    }
+}

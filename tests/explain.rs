@@ -1536,6 +1536,102 @@ fn pasted_sdk_errors_are_read_with_their_status_headers_and_body() {
     );
 }
 
+/// The JavaScript SDK's extended rejection printed whole, by `JSON.stringify(e)` or by
+/// `console.log(e)` (both as SDK 262.0.0 prints them): its status, correlation id and body are
+/// read as the SDK error's, and the request is axios's `error.config` (its headers, in
+/// `console.log`'s print, from the head Node kept), so no note says the request was not given.
+/// Its credentials go through the redaction of every other input.
+#[test]
+fn a_js_sdk_error_printed_whole_gives_its_status_body_and_request() {
+    const TOKEN: &str = "jsSdkBearerSecret0123456789";
+    const COOKIE: &str = "jsSdkCookieSecret42";
+    let stringify = fixture("json/js-sdk-stringify.json");
+    let console = fixture("json/js-sdk-console-log.txt");
+    let path = "/api/v2/conversations/messages/5c1e2f0a-0000-4000-8000-000000000001/communications/7d2a9b10-0000-4000-8000-000000000002/messages";
+    for file in [&stringify, &console] {
+        let r = triage(&["--format", "json", file.to_str().unwrap()]);
+        assert_eq!(r.code, 1, "{file:?}: {}", r.err);
+        assert!(!r.err.contains("warning"), "{file:?}: {}", r.err);
+        let l = &json_lines(&r.out)[0];
+        assert_eq!(l["status"], 409, "{file:?}: {l}");
+        assert_eq!(
+            l["correlation_id"], "0e1f2a3b-0000-4000-8000-00000000c0de",
+            "{file:?}: {l}"
+        );
+        assert_eq!(l["method"], "POST", "{file:?}: {l}");
+        assert_eq!(
+            l["url"],
+            format!("api.mypurecloud.ie{path}"),
+            "{file:?}: {l}"
+        );
+        assert_eq!(
+            l["diagnoses"][0]["rule"], "conversation-closed",
+            "{file:?}: {l}"
+        );
+        assert!(l.get("notes").is_none(), "{file:?}: {l}");
+    }
+
+    // `body` absent (axios had no parsed data), `text` the body; the status the SDK's, not a
+    // body's.
+    let mut v: Value = serde_json::from_slice(&std::fs::read(&stringify).unwrap()).unwrap();
+    let body = v.as_object_mut().unwrap().remove("body").unwrap();
+    v["text"] = Value::String(body.to_string());
+    // An upstream message that quotes the request's token back, and no correlation header:
+    // the token is scrubbed from every format, and the id comes from the body's contextId.
+    v["headers"]
+        .as_object_mut()
+        .unwrap()
+        .remove("inin-correlation-id");
+    let quoting = v["text"].as_str().unwrap().replace(
+        "target resource.",
+        &format!("target resource. Token: {TOKEN}"),
+    );
+    v["text"] = Value::String(quoting);
+    let dir = tempfile::tempdir().unwrap();
+    let text_only = dir.path().join("text-only.json");
+    std::fs::write(&text_only, v.to_string()).unwrap();
+    for format in ["text", "json", "markdown", "html"] {
+        for file in [&stringify, &console, &text_only] {
+            let r = triage(&["--format", format, file.to_str().unwrap()]);
+            assert_eq!(r.code, 1, "{format} {file:?}: {}", r.err);
+            for secret in [TOKEN, COOKIE, &TOKEN[..16]] {
+                assert!(
+                    !r.out.contains(secret) && !r.err.contains(secret),
+                    "{format} {file:?} shows {secret}: {}{}",
+                    r.out,
+                    r.err
+                );
+            }
+            assert!(r.out.contains("conversation-closed"), "{format}: {}", r.out);
+            assert!(
+                r.out.contains("0e1f2a3b-0000-4000-8000-00000000c0de"),
+                "{format} {file:?}: {}",
+                r.out
+            );
+        }
+    }
+
+    // Flags that disagree with the request the error carries are named; the input's wins.
+    let r = triage(&[
+        "--format",
+        "json",
+        "--method",
+        "GET",
+        "--path",
+        "/api/v2/users/me",
+        stringify.to_str().unwrap(),
+    ]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    assert!(
+        r.err
+            .contains("--method GET disagrees with the request in the input: POST")
+            && r.err.contains("--path /api/v2/users/me disagrees"),
+        "{}",
+        r.err
+    );
+    assert_eq!(json_lines(&r.out)[0]["method"], "POST");
+}
+
 /// A Python traceback names the SDK method that failed; its operation gives the request a
 /// printed exception lacks, as the real SDK prints it (purecloudplatformclientv2 240.0.0).
 #[test]
@@ -3176,4 +3272,117 @@ fn a_har_without_calls_or_with_a_broken_entry_is_an_input_error() {
         "{}",
         r.out
     );
+}
+
+/// A HAR entry's body that the file does not give is unknown, not empty, and the report says
+/// why: a text marked base64 that is not base64 (its characters are no body), an empty text
+/// where the size says there were bytes (or -1, which does not say). An empty text of size 0,
+/// as Chrome and Firefox write for an empty body, stays an empty body, with no note.
+#[test]
+fn a_har_body_triage_cannot_use_is_unknown_and_the_report_says_why() {
+    let url = "https://api.mypurecloud.ie/api/v2/conversations/messages/agentless";
+    let body = r#"{"message":"You are missing the following permission(s): conversation:message:create","code":"missing.permissions","status":403}"#;
+    let entry = |i: usize, content: Value| {
+        let mut e = har_entry(
+            &format!("2026-03-01T10:0{i}:00Z"),
+            "POST",
+            url,
+            &[("Authorization", "Bearer abcdefghijklmnopqrstuvwxyz")],
+            None,
+            403,
+            body,
+        );
+        e["response"]["content"] = content;
+        e
+    };
+    let mut bad_request = entry(
+        5,
+        serde_json::json!({"size": body.len(), "mimeType": "application/json", "text": body}),
+    );
+    bad_request["request"]["bodySize"] = 12.into();
+    bad_request["request"]["postData"] =
+        serde_json::json!({"mimeType": "application/json", "text": "%%%", "encoding": "base64"});
+    let entries = vec![
+        entry(
+            0,
+            serde_json::json!({"size": 173, "mimeType": "application/json", "text": "!!!notbase64***", "encoding": "base64"}),
+        ),
+        entry(
+            1,
+            serde_json::json!({"size": -1, "mimeType": "application/json", "text": ""}),
+        ),
+        entry(
+            2,
+            serde_json::json!({"size": 173, "mimeType": "application/json", "text": ""}),
+        ),
+        entry(
+            3,
+            serde_json::json!({"size": 0, "mimeType": "application/json", "text": ""}),
+        ),
+        entry(
+            4,
+            serde_json::json!({"size": body.len(), "mimeType": "application/json", "encoding": "base64",
+                "text": base64::Engine::encode(&base64::engine::general_purpose::STANDARD, body)}),
+        ),
+        bad_request,
+    ];
+    let har = serde_json::json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"},
+        "entries": entries}});
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("content.har");
+    std::fs::write(&file, har.to_string()).unwrap();
+    let r = triage(&["--format", "json", file.to_str().unwrap()]);
+    assert_eq!(r.code, 1, "{}", r.err);
+    let lines = json_lines(&r.out);
+    assert_eq!(lines.len(), 6, "{}", r.out);
+    let notes = |i: usize| -> Vec<String> {
+        lines[i]["notes"]
+            .as_array()
+            .map(|n| n.iter().map(|n| n.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default()
+    };
+    let rules = |i: usize| lines[i]["diagnoses"].as_array().unwrap().len();
+    let unknown = "the response body is unknown: the HAR entry's";
+    assert!(
+        notes(0).iter().any(|n| n.starts_with(unknown)
+            && n.contains("content.encoding is base64, but its content.text is not base64")),
+        "{:?}",
+        notes(0)
+    );
+    assert_eq!(rules(0), 0, "{}", lines[0]);
+    assert!(
+        notes(1).iter().any(|n| n.starts_with(unknown)
+            && n.contains("content.text is empty, but its content.size is -1")),
+        "{:?}",
+        notes(1)
+    );
+    assert!(
+        notes(2)
+            .iter()
+            .any(|n| n.starts_with(unknown) && n.contains("its content.size is 173")),
+        "{:?}",
+        notes(2)
+    );
+    // An empty body of size 0 is known empty; a good base64 text is the body, diagnosed.
+    assert!(
+        notes(3).iter().all(|n| !n.contains("body is unknown")),
+        "{:?}",
+        notes(3)
+    );
+    assert!(notes(4).is_empty(), "{:?}", notes(4));
+    assert_eq!(lines[4]["diagnoses"][0]["rule"], "missing-permission");
+    // A request body marked base64 that is not: unknown, said with the request.
+    assert!(
+        notes(5)
+            .iter()
+            .any(|n| n.starts_with("the request body is unknown")
+                && n.contains("postData.encoding is base64, but its postData.text is not base64")),
+        "{:?}",
+        notes(5)
+    );
+    // Every format says it.
+    for format in ["text", "markdown", "html"] {
+        let r = triage(&["--format", format, file.to_str().unwrap()]);
+        assert!(r.out.contains("is not base64"), "{format}: {}", r.out);
+    }
 }

@@ -1,6 +1,8 @@
 //! Recordings, HAR export and `triage redact`: round trips, crash-cut recordings, and planted
 //! secrets that must never reach an output file.
 
+mod common;
+
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -90,6 +92,7 @@ fn synthetic() -> Vec<Exchange> {
                 bytes: Bytes::from_static(&[0, 159, 146, 150, 255]),
                 complete: false,
                 original_size: None,
+                unknown_why: None,
             },
             headers_shown: true,
         }),
@@ -437,6 +440,70 @@ fn export_of_a_recording_that_yields_nothing_fails_and_writes_nothing() {
         .filter(|n| n.ends_with(".tmp"))
         .collect();
     assert!(leftovers.is_empty(), "temporary files left: {leftovers:?}");
+}
+
+/// A HAR (or `curl` output) given where a recording is expected is said to be one, with the
+/// command that reads it, not as "broken lines" of a recording; exit 2 and nothing written.
+/// Something that is no JSON at all is said to be no JSON Lines.
+#[test]
+fn export_of_a_har_or_other_input_says_what_it_is() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.har");
+    let har = fixture("har/chrome.har");
+    let curl = fixture("curl/conflict.txt");
+    let text = dir.path().join("notes.txt");
+    std::fs::write(&text, "not JSON\nat all\n").unwrap();
+    for (input, want) in [
+        (
+            &har,
+            format!(
+                "triage: error: {0}: a HAR file, not a triage recording (`triage proxy --record \
+                 FILE` writes one); `triage explain {0}` reads it directly",
+                har.display()
+            ),
+        ),
+        (
+            &curl,
+            format!(
+                "triage: error: {0}: `curl` output, not a triage recording",
+                curl.display()
+            ),
+        ),
+        (
+            &text,
+            "; no line of it is JSON, so it is no triage recording".to_owned(),
+        ),
+    ] {
+        let (code, stderr) = triage(&[
+            "export",
+            "--har",
+            out.to_str().unwrap(),
+            input.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 2, "{input:?}: {stderr}");
+        assert!(
+            stderr.contains(&want),
+            "{input:?}: {want}\nnot in: {stderr}"
+        );
+        assert!(
+            !stderr.contains("broken line") || input == &text,
+            "{input:?}: {stderr}"
+        );
+        assert!(!out.exists(), "{input:?}: an output was written");
+    }
+    // Read from standard input, too.
+    let got = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["export", "--har", "-", "-"])
+        .stdin(std::fs::File::open(&har).unwrap())
+        .output()
+        .unwrap();
+    assert_eq!(got.status.code(), Some(2));
+    assert!(got.stdout.is_empty());
+    let stderr = String::from_utf8_lossy(&got.stderr);
+    assert!(
+        stderr.contains("-: a HAR file, not a triage recording"),
+        "{stderr}"
+    );
 }
 
 #[test]
@@ -1687,4 +1754,50 @@ fn redact_replaces_a_tools_member_it_cannot_read_and_says_so() {
     let got: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(got["_exporter"], "[redacted: unreadable JSON, 11 bytes]");
     assert_eq!(got["log"]["entries"].as_array().unwrap().len(), 1);
+}
+
+/// `triage redact … -o - | head` and `triage export --har - … | head`: a reader that went away
+/// is no error, as for `triage explain`: nothing on standard error, and the status of what was
+/// read (0 here).
+#[test]
+fn redact_and_export_to_a_reader_that_went_away_end_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    // Larger than a pipe's buffer, so that writing cannot finish before the reader is gone.
+    let mut entries = Vec::new();
+    let text = "x".repeat(4096);
+    for i in 0..100 {
+        entries.push(har_entry_json(i, &text));
+    }
+    let har = dir.path().join("big.har");
+    std::fs::write(
+        &har,
+        json!({"log": {"version": "1.2", "creator": {"name": "t", "version": "1"}, "entries": entries}})
+            .to_string(),
+    )
+    .unwrap();
+    let rec = dir.path().join("rec.jsonl");
+    let recorder = Recorder::open(&rec).unwrap();
+    for ex in exchanges("har/chrome.har").iter().cycle().take(300) {
+        recorder.append(ex, &[]).unwrap();
+    }
+    drop(recorder);
+    for args in [
+        vec!["redact", har.to_str().unwrap(), "-o", "-"],
+        vec!["export", "--har", "-", rec.to_str().unwrap()],
+    ] {
+        let (code, stderr) = common::run_triage_reader_gone(&args);
+        assert_eq!(code, Some(0), "{args:?}: {stderr}");
+        assert_eq!(stderr, "", "{args:?}");
+    }
+}
+
+fn har_entry_json(i: usize, text: &str) -> Value {
+    json!({"startedDateTime": "2026-03-01T10:00:00Z", "time": 1,
+        "request": {"method": "GET", "url": format!("https://api.mypurecloud.ie/api/v2/users/{i}"),
+            "httpVersion": "HTTP/1.1", "headers": [], "queryString": [], "cookies": [],
+            "headersSize": -1, "bodySize": 0},
+        "response": {"status": 200, "statusText": "OK", "httpVersion": "HTTP/1.1", "headers": [],
+            "cookies": [], "content": {"size": text.len(), "mimeType": "text/plain", "text": text},
+            "redirectURL": "", "headersSize": -1, "bodySize": -1},
+        "cache": {}, "timings": {"send": 0, "wait": 0, "receive": 0}})
 }

@@ -19,23 +19,19 @@ pub struct CertsArgs {
 
 pub fn run(args: CertsArgs) -> Result<ExitCode, Error> {
     let p = crate::certs::generate(&args.dir, args.force)?;
-    println!(
-        "wrote {}  (the CA: trust this one; certs/README.md in the triage repository says how, per OS and SDK)",
-        p.ca_cert.display()
-    );
-    println!(
-        "wrote {}  (CA private key: keep it private)",
-        p.ca_key.display()
-    );
-    println!(
-        "wrote {}  (server certificate for localhost, 127.0.0.1, ::1)",
-        p.cert.display()
-    );
-    println!("wrote {}  (server private key)", p.key.display());
-    println!(
-        "\nserve https with: triage proxy --tls --tls-cert {} --tls-key {}",
+    super::output::print(format_args!(
+        "wrote {}  (the CA: trust this one; certs/README.md in the triage repository says how, per OS and SDK)\n\
+         wrote {}  (CA private key: keep it private)\n\
+         wrote {}  (server certificate for localhost, 127.0.0.1, ::1)\n\
+         wrote {}  (server private key)\n\
+         \n\
+         serve https with: triage proxy --tls --tls-cert {} --tls-key {}\n",
+        p.ca_cert.display(),
+        p.ca_key.display(),
+        p.cert.display(),
+        p.key.display(),
         p.cert.display(),
         p.key.display()
-    );
+    ))?;
     Ok(ExitCode::SUCCESS)
 }

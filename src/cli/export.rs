@@ -45,17 +45,23 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
     // pipe or onto standard output, which cannot be taken back.
     let mut har = None;
     let mut broken = None;
+    // Standard output's reader went away (`| head`): it has what it wanted, so the export
+    // ends quietly, as `explain` does, with the status of what was read.
+    let gone = |e: &std::io::Error| e.kind() == std::io::ErrorKind::BrokenPipe;
     for item in reader.by_ref() {
         match item {
             Ok(rec) => {
                 let w = match &mut har {
                     Some(w) => w,
                     None => har.insert(
-                        HarWriter::new(
+                        match HarWriter::new(
                             BufWriter::new(file.take().expect("the output, once")),
                             args.keep_content,
-                        )
-                        .map_err(write_err)?,
+                        ) {
+                            Ok(w) => w,
+                            Err(e) if gone(&e) => return Ok(ExitCode::SUCCESS),
+                            Err(e) => return Err(write_err(e)),
+                        },
                     ),
                 };
                 // The response of an exchange triage answered is triage's: the entry says so,
@@ -69,8 +75,11 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
                 if let Some(o) = &rec.outcome {
                     ended.insert("outcome".into(), o.clone().into());
                 }
-                w.write_entry_with(&rec.exchange, &rec.diagnoses, ended)
-                    .map_err(write_err)?;
+                match w.write_entry_with(&rec.exchange, &rec.diagnoses, ended) {
+                    Ok(()) => {}
+                    Err(e) if gone(&e) => return Ok(ExitCode::SUCCESS),
+                    Err(e) => return Err(write_err(e)),
+                }
             }
             Err(e) => broken = Some(e),
         }
@@ -98,10 +107,21 @@ pub fn run(args: ExportArgs) -> Result<ExitCode, Error> {
         return Ok(ExitCode::from(2));
     };
     let n = har.entries();
-    har.finish()
+    match har
+        .finish()
         .and_then(|w| w.into_inner().map_err(std::io::IntoInnerError::into_error))
         .and_then(Output::commit)
-        .map_err(write_err)?;
+    {
+        Ok(()) => {}
+        Err(e) if gone(&e) => {
+            return Ok(if broken.is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+        Err(e) => return Err(write_err(e)),
+    }
     let skipped: usize = reader.skipped.values().map(|s| s.count).sum();
     if skipped > 0 {
         eprintln!(

@@ -71,7 +71,7 @@ pub enum Command {
 
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<ExitCode, Error> {
-    match cli.command {
+    let result = match cli.command {
         Command::Proxy(args) => proxy::run(args, cli.log_format),
         Command::Certs(args) => certs::run(args),
         Command::Rules(cmd) => rules::run(cmd),
@@ -81,6 +81,13 @@ pub fn run(cli: Cli) -> Result<ExitCode, Error> {
         Command::Export(args) => export::run(args),
         Command::Redact(args) => redact::run(args),
         Command::Explain(args) => explain::run(args),
+    };
+    match result {
+        // Standard output's reader went away (`| head`) before a command that knows no status
+        // of its own for it (`rules list`, `demo`) was done: it took what it wanted. Those with
+        // one (`explain`, `redact`, `export`, `ops`, `rules test`) return it themselves.
+        Err(e) if e.is_broken_pipe() => Ok(ExitCode::SUCCESS),
+        r => r,
     }
 }
 

@@ -87,8 +87,10 @@ pub fn run(args: OpsArgs) -> Result<ExitCode, Error> {
         }
         OpsCommand::Show { what } => show(&c, what, &mut out),
     };
-    print!("{out}");
-    Ok(code)
+    match super::output::print(format_args!("{out}")) {
+        Err(e) if !e.is_broken_pipe() => Err(e),
+        _ => Ok(code),
+    }
 }
 
 /// `METHOD PATH` quoted as one argument, as it is copied from a log line, split in two. Only a

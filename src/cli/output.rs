@@ -71,6 +71,19 @@ fn same_identity(a: &Path, _: &Metadata, b: &Path, _: &Metadata) -> bool {
     }
 }
 
+/// Writes to standard output for a command that prints (`rules`, `ops`, `certs`), as an error
+/// rather than `print!`'s panic when it cannot; see [`Error::is_broken_pipe`] for a reader that
+/// went away (`triage rules list | head`), which is no failure of the command.
+pub(crate) fn print(args: std::fmt::Arguments<'_>) -> Result<(), Error> {
+    let mut out = io::stdout().lock();
+    out.write_fmt(args)
+        .and_then(|()| out.flush())
+        .map_err(|source| Error::Write {
+            path: PathBuf::from(STDIN),
+            source,
+        })
+}
+
 /// Where a command writes: standard output, or a file.
 ///
 /// A regular file is written under a temporary name in its directory and renamed over the

@@ -44,8 +44,13 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         source,
     };
     let mut out = BufWriter::new(Output::create(&args.output).map_err(write_err)?);
-    let outcome =
-        crate::har::redact_har(&args.input, &mut out, args.keep_content).map_err(write_err)?;
+    let outcome = match crate::har::redact_har(&args.input, &mut out, args.keep_content) {
+        Ok(o) => o,
+        // Standard output's reader went away (`| head`): it has what it wanted, and what the
+        // rest of the input holds is no longer anyone's concern. Quiet, as `explain`.
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(ExitCode::SUCCESS),
+        Err(e) => return Err(write_err(e)),
+    };
     for u in &outcome.unreadable {
         eprintln!("triage: error: {u}");
     }
@@ -72,11 +77,25 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
         }
         return Ok(ExitCode::from(2));
     }
+    let code = if outcome.error.is_some()
+        || outcome.unreadable_count > 0
+        || !outcome.left_out.is_empty()
+    {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    };
     // A broken input still commits: the entries before the break are the output.
-    out.into_inner()
+    match out
+        .into_inner()
         .map_err(IntoInnerError::into_error)
         .and_then(Output::commit)
-        .map_err(write_err)?;
+    {
+        Ok(()) => {}
+        // The whole input was read: the status is what it says, quietly (see above).
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => return Ok(code),
+        Err(e) => return Err(write_err(e)),
+    }
     let left_out = match outcome.unreadable_count {
         0 => String::new(),
         1 => ", leaving out the 1 entry triage cannot read (named above)".to_owned(),
@@ -88,18 +107,12 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
             outcome.entries,
             args.output.display()
         );
-        return Ok(ExitCode::from(2));
+        return Ok(code);
     }
     eprintln!(
         "triage: wrote {} redacted entries to {}{left_out}",
         outcome.entries,
         args.output.display()
     );
-    Ok(
-        if outcome.unreadable_count > 0 || !outcome.left_out.is_empty() {
-            ExitCode::from(2)
-        } else {
-            ExitCode::SUCCESS
-        },
-    )
+    Ok(code)
 }

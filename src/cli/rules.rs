@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
 
+use crate::cli::output::print;
 use crate::cli::proxy::RulesArgs;
 use crate::error::Error;
 use crate::rules::RuleSet;
@@ -70,7 +71,7 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 if added && !r.builtin {
                     line.push_str(&format!("  ({}:{})", r.file, r.line));
                 }
-                println!("{line}");
+                print(format_args!("{line}\n"))?;
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -93,7 +94,10 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
             }
             report_replaced(&set);
             let n: usize = set.rules().iter().map(|r| r.examples.len()).sum();
-            println!("ok: {} rules, {n} examples", set.rules().len());
+            print(format_args!(
+                "ok: {} rules, {n} examples\n",
+                set.rules().len()
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
         RulesSub::Test { dir, rules } => {
@@ -113,35 +117,42 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 .filter(|o| !only_added || set.get(&o.rule).is_some_and(|r| !r.builtin))
                 .collect();
             let failed = outcomes.iter().filter(|o| o.failure.is_some()).count();
-            for o in &outcomes {
-                match &o.failure {
-                    None => println!("ok    {} / {}", o.rule, o.name),
-                    Some(f) => println!(
-                        "FAIL  {} / {} ({}:{})\n  {}",
+            let code = if failed == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            };
+            let printed = outcomes
+                .iter()
+                .try_for_each(|o| match &o.failure {
+                    None => print(format_args!("ok    {} / {}\n", o.rule, o.name)),
+                    Some(f) => print(format_args!(
+                        "FAIL  {} / {} ({}:{})\n  {}\n",
                         o.rule,
                         o.name,
                         o.file,
                         o.line,
                         f.trim_start_matches('\n').trim_start()
-                    ),
-                }
+                    )),
+                })
+                .and_then(|()| {
+                    print(format_args!(
+                        "\n{} examples: {} passed, {failed} failed\n",
+                        outcomes.len(),
+                        outcomes.len() - failed
+                    ))
+                });
+            // A reader that went away (`| head`) does not change what the examples did.
+            match printed {
+                Err(e) if !e.is_broken_pipe() => Err(e),
+                _ => Ok(code),
             }
-            println!(
-                "\n{} examples: {} passed, {failed} failed",
-                outcomes.len(),
-                outcomes.len() - failed
-            );
-            Ok(if failed == 0 {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
         }
         RulesSub::Explain { id, rules } => {
             let set = rules.load()?;
             match set.get(&id) {
                 Some(r) => {
-                    print!("{}", crate::report::rule_docs::page(r));
+                    print(format_args!("{}", crate::report::rule_docs::page(r)))?;
                     Ok(ExitCode::SUCCESS)
                 }
                 None => {
@@ -164,7 +175,11 @@ pub fn run(cmd: RulesCmd) -> Result<ExitCode, Error> {
                 let p = out.join(name);
                 std::fs::write(&p, text).map_err(|e| Error::Write { path: p, source: e })?;
             }
-            println!("wrote {} pages to {}", set.rules().len() + 1, out.display());
+            print(format_args!(
+                "wrote {} pages to {}\n",
+                set.rules().len() + 1,
+                out.display()
+            ))?;
             Ok(ExitCode::SUCCESS)
         }
     }

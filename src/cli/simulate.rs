@@ -31,7 +31,14 @@ pub fn run(args: SimulateArgs) -> Result<ExitCode, Error> {
     crate::cli::runtime()?.block_on(async move {
         let sim = Simulator::bind(args.listen, &scenario).await?;
         let url = format!("http://{}", sim.local_addr());
-        println!("{}", banner(&url, &scenario, args.scenario.as_deref()));
+        // A reader of the banner that went away (`| head`) is no reason to stop serving.
+        match super::output::print(format_args!(
+            "{}\n",
+            banner(&url, &scenario, args.scenario.as_deref())
+        )) {
+            Err(e) if !e.is_broken_pipe() => return Err(e),
+            _ => {}
+        }
         tracing::info!(listen = %url, "triage simulate ready");
         sim.serve(crate::cli::shutdown_signal()).await?;
         Ok(ExitCode::SUCCESS)

@@ -7,7 +7,9 @@
 //! pseudo-headers (`:authority`, dropped), `_initiator` and other `_` fields (ignored), decoded
 //! `content.text` next to a `content-encoding` header; Firefox's `"status": 0` for blocked
 //! requests (no response), missing `postData`, `bodySize: -1`; base64 `content.text` (Charles,
-//! mitmproxy, binary bodies), compressed or not. WebSocket and non-HTTP entries are skipped and
+//! mitmproxy, binary bodies), compressed or not. A body an entry holds no usable text of (none,
+//! an empty one whose size says there were bytes, base64 that is not) is unknown, not empty,
+//! with the reason for the report. WebSocket and non-HTTP entries are skipped and
 //! counted. Broken JSON is an error naming the byte, line, column and entry, and ends the file:
 //! past it, where the next entry starts is a guess. An entry that is JSON but that serde_json
 //! refuses (a lone surrogate escape, nesting past its limit, `1e400`) is skipped, named with
@@ -661,17 +663,51 @@ fn headers_of(v: Option<&Value>) -> HeaderMap {
     map
 }
 
-/// The bytes of a `text` (+ optional `encoding: "base64"`) pair.
-fn text_bytes(v: &Value) -> Option<Vec<u8>> {
+/// The bytes of a `text` (+ optional `encoding: "base64"`) pair of `what` (`content`,
+/// `postData`): `None` without a text; `Err` saying why for a text marked base64 that is not,
+/// whose characters are no body (taking them for one would diagnose bytes never sent).
+fn text_bytes(v: &Value, what: &str) -> Option<Result<Vec<u8>, String>> {
     let text = v.get("text")?.as_str()?;
     if v.get("encoding").and_then(Value::as_str) == Some("base64") {
         let cleaned: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-        return base64::engine::general_purpose::STANDARD
-            .decode(cleaned.as_bytes())
-            .ok()
-            .or_else(|| Some(text.as_bytes().to_vec()));
+        return Some(
+            base64::engine::general_purpose::STANDARD
+                .decode(cleaned.as_bytes())
+                .map_err(|e| {
+                    let e = e.to_string();
+                    let e = e.trim_end_matches('.');
+                    let mut c = e.chars();
+                    let e = c
+                        .next()
+                        .map(|f| f.to_lowercase().chain(c).collect::<String>())
+                        .unwrap_or_default();
+                    format!(
+                        "the HAR entry's {what}.encoding is base64, but its {what}.text is \
+                         not base64 ({e})"
+                    )
+                }),
+        );
     }
-    Some(text.as_bytes().to_vec())
+    Some(Ok(text.as_bytes().to_vec()))
+}
+
+/// A body the file does not give, and why.
+fn unknown_body(why: String) -> BodyPrefix {
+    BodyPrefix {
+        bytes: bytes::Bytes::new(),
+        complete: false,
+        original_size: None,
+        unknown_why: Some(why.into()),
+    }
+}
+
+/// A size as the file wrote it, for messages: `173`, `-1`.
+fn size_text(n: f64) -> String {
+    if n.fract() == 0.0 && n.abs() < 1e15 {
+        format!("{}", n as i64)
+    } else {
+        n.to_string()
+    }
 }
 
 /// Maps one HAR entry to an exchange; `Err` for entries that are not HTTP exchanges, or not
@@ -710,9 +746,18 @@ pub fn entry_to_exchange(
         _ => return Err(other("not an HTTP URL")),
     }
     let req_headers = headers_of(req.get("headers"));
+    let req_size = num(req.get("bodySize"));
     let req_body = match req.get("postData") {
-        Some(pd) => match text_bytes(pd) {
-            Some(b) => limit_body(b, body_limit),
+        Some(pd) => match text_bytes(pd, "postData") {
+            // An empty text where the size says there were bytes: the tool did not keep them.
+            Some(Ok(b)) if b.is_empty() && req_size.is_some_and(|n| n > 0.0) => {
+                unknown_body(format!(
+                    "the HAR entry's postData.text is empty, but its request.bodySize is {}",
+                    size_text(req_size.unwrap_or_default())
+                ))
+            }
+            Some(Ok(b)) => limit_body(b, body_limit),
+            Some(Err(why)) => unknown_body(why),
             None => {
                 // Only `params`: rebuild the form as `name=value&…`.
                 let form: Vec<String> = pd
@@ -731,11 +776,10 @@ pub fn entry_to_exchange(
         },
         // No `postData` for a body the tool did not keep (Chrome leaves out large and binary
         // uploads): the size says there was one, and what it held is unknown.
-        None if num(req.get("bodySize")).is_some_and(|n| n > 0.0) => BodyPrefix {
-            bytes: bytes::Bytes::new(),
-            complete: false,
-            original_size: None,
-        },
+        None if req_size.is_some_and(|n| n > 0.0) => unknown_body(format!(
+            "the HAR entry has no postData, but its request.bodySize is {}",
+            size_text(req_size.unwrap_or_default())
+        )),
         None => BodyPrefix::complete(bytes::Bytes::new()),
     };
     let upstream = upstream_for(parts.host.as_deref(), &parts.path);
@@ -781,16 +825,23 @@ pub fn entry_to_exchange(
         let status = StatusCode::from_u16(status as u16).ok()?;
         let headers = headers_of(r.get("headers"));
         let content = r.get("content");
-        let mut body = match content.and_then(text_bytes) {
-            Some(raw) => body_from_file(raw, &headers, body_limit),
-            None => {
-                let size = num(content.and_then(|c| c.get("size"))).unwrap_or(0.0);
-                BodyPrefix {
-                    bytes: bytes::Bytes::new(),
-                    complete: size <= 0.0,
-                    original_size: None,
-                }
-            }
+        // `content.size` 0 (or none) says the body was empty; a size above it, or -1 (the
+        // tool did not know it), that an empty or absent text is a body the file did not keep.
+        let size = num(content.and_then(|c| c.get("size"))).filter(|n| *n != 0.0);
+        let mut body = match content.and_then(|c| text_bytes(c, "content")) {
+            Some(Ok(raw)) if raw.is_empty() && size.is_some() => unknown_body(format!(
+                "the HAR entry's content.text is empty, but its content.size is {}",
+                size_text(size.unwrap_or_default())
+            )),
+            Some(Ok(raw)) => body_from_file(raw, &headers, body_limit),
+            Some(Err(why)) => unknown_body(why),
+            None => match size {
+                Some(n) => unknown_body(format!(
+                    "the HAR entry has no content.text, and its content.size is {}",
+                    size_text(n)
+                )),
+                None => BodyPrefix::complete(bytes::Bytes::new()),
+            },
         };
         if whole("response_body_complete") == Some(false) {
             body.complete = false;

@@ -131,12 +131,40 @@ pub(crate) fn parse(
         .ok()
         .and_then(|s| StatusCode::from_u16(s).ok())
         .ok_or_else(|| IngestError::invalid(path, format!("{status} is not an HTTP status")))?;
+    // The request a JavaScript SDK error carries (axios's config) is the one sent: it wins
+    // over the flags, as a curl transcript's does, and a flag that disagrees is named.
+    let sent = pasted.as_ref().and_then(|p| p.request.as_ref());
+    let sent_method = sent
+        .and_then(|r| r.method.as_deref())
+        .and_then(|m| http::Method::from_bytes(m.to_ascii_uppercase().as_bytes()).ok());
+    let sent_url = sent.and_then(|r| r.url.as_deref());
+    if let (Some(got), Some(flag)) = (sent_url, &opts.path) {
+        let (g, f) = (split_url(got), split_url(flag));
+        if (&g.path, &g.query) != (&f.path, &f.query) {
+            warnings.push(format!(
+                "{}: --path {} disagrees with the request in the input: {}; the report uses \
+                 the input's",
+                path.display(),
+                crate::redact::url(flag),
+                crate::redact::path_and_query(&g.path, g.query.as_deref())
+            ));
+        }
+    }
+    if let (Some(got), Some(flag)) = (&sent_method, &opts.method) {
+        if got != flag {
+            warnings.push(format!(
+                "{}: --method {flag} disagrees with the request in the input: {got}; the \
+                 report uses the input's",
+                path.display()
+            ));
+        }
+    }
     let call = pasted
         .as_ref()
         .and_then(|p| p.call.as_ref())
         .filter(|_| opts.method.is_none() || opts.path.is_none())
         .and_then(|call| sdk_call_request(call, opts, path, warnings));
-    let (host, req_path, query, base_url) = match (&opts.path, &call) {
+    let (host, req_path, query, base_url) = match (sent_url.or(opts.path.as_deref()), &call) {
         (Some(p), _) => {
             let u = split_url(p);
             let base = u.base_url();
@@ -145,11 +173,31 @@ pub(crate) fn parse(
         (None, Some((_, template))) if !template.is_empty() => (None, template.clone(), None, None),
         (None, _) => (None, String::new(), None, None),
     };
-    let method = match (&opts.method, call) {
-        (Some(m), _) => m.clone(),
+    let method = match (sent_method.or_else(|| opts.method.clone()), call) {
+        (Some(m), _) => m,
         (None, Some((m, _))) => m,
         (None, None) => Request::unknown_method(),
     };
+    // What of the request the error showed: axios's config holds its headers and body, as
+    // far as the print kept them.
+    use crate::exchange::Shown;
+    let mut req_headers = HeaderMap::new();
+    let mut req_body = BodyPrefix::complete(bytes::Bytes::new());
+    let mut shown = Shown::MethodAndUrl;
+    if let Some(r) = sent {
+        for (n, v) in r.headers.iter().flatten() {
+            super::push_header(&mut req_headers, n, v);
+        }
+        if let Some(b) = r.body.as_ref().filter(|b| !b.is_empty()) {
+            req_body = limit_body(b.clone(), opts.body_limit);
+        }
+        shown = match (r.headers.is_some(), r.body.is_some()) {
+            (true, true) => Shown::All,
+            (true, false) => Shown::HeadOnly,
+            // Its body alone: the rules cannot take a header it lacks for absent.
+            (false, _) => Shown::MethodAndUrl,
+        };
+    }
     let mut headers = HeaderMap::new();
     // Of the SDK's headers, those a diagnosis reads; the rest (lengths, encodings) described
     // the bytes the SDK received, not this body.
@@ -184,11 +232,11 @@ pub(crate) fn parse(
             upstream: upstream_for(host.as_deref(), &req_path),
             path: req_path,
             query,
-            headers: HeaderMap::new(),
-            body: BodyPrefix::complete(bytes::Bytes::new()),
+            headers: req_headers,
+            body: req_body,
             host: host.map(Into::into),
             base_url: base_url.map(Into::into),
-            shown: crate::exchange::Shown::MethodAndUrl,
+            shown,
         },
         response: Some(Response {
             status,

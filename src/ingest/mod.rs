@@ -920,6 +920,7 @@ pub(crate) fn body_from_file(raw: Vec<u8>, headers: &HeaderMap, limit: usize) ->
                     bytes: bytes.into(),
                     complete,
                     original_size: None,
+                    unknown_why: None,
                 };
             }
         }
@@ -936,6 +937,7 @@ pub(crate) fn limit_body(mut raw: Vec<u8>, limit: usize) -> BodyPrefix {
         complete,
         // Cut here, but the file held it whole.
         original_size: (!complete).then_some(size as u64),
+        unknown_why: None,
     }
 }
 

@@ -48,7 +48,15 @@ pub struct RecordingReader<R> {
     buf: Vec<u8>,
     /// Lines that are not records, by reason, with their line numbers.
     pub skipped: SkippedByReason,
+    /// The first bytes read, to say what the input is when no line is a record: a HAR given
+    /// where a recording is expected is the likely mistake, and "broken line" hides it.
+    head: Vec<u8>,
+    /// Whether some line, record or not, is JSON.
+    json_seen: bool,
 }
+
+/// Bytes kept of the input's start to tell its kind, as [`super::detect`] needs.
+const HEAD: usize = 64 * 1024;
 
 impl<R: BufRead> RecordingReader<R> {
     pub fn new(r: R, path: &Path, body_limit: usize) -> Self {
@@ -61,6 +69,8 @@ impl<R: BufRead> RecordingReader<R> {
             done: false,
             buf: Vec::new(),
             skipped: SkippedByReason::new(),
+            head: Vec::new(),
+            json_seen: false,
         }
     }
 
@@ -82,6 +92,10 @@ impl<R: BufRead> RecordingReader<R> {
             };
             if n == 0 {
                 return self.end();
+            }
+            if self.head.len() < HEAD {
+                let take = (HEAD - self.head.len()).min(self.buf.len());
+                self.head.extend_from_slice(&self.buf[..take]);
             }
             self.line += 1;
             if self.buf.len() > MAX_LINE {
@@ -108,6 +122,8 @@ impl<R: BufRead> RecordingReader<R> {
                         r
                     }
                     None => {
+                        self.json_seen = self.json_seen
+                            || serde_json::from_slice::<serde::de::IgnoredAny>(text).is_ok();
                         let reason = match version_of(text) {
                             Some(v) if v != u64::from(VERSION) => other_version(v),
                             _ if e.is_eof() => CUT_OFF.to_owned(),
@@ -162,13 +178,42 @@ impl<R: BufRead> RecordingReader<R> {
         if self.index > 0 || self.skipped.is_empty() {
             return None;
         }
-        Some(Err(IngestError::invalid(
-            &self.path,
-            format!(
-                "no line could be read as a triage record ({})",
-                super::skipped_text(&self.skipped)
+        // Another kind of input, said as such: its lines are not damaged records. A JSON
+        // object may be a record damaged past recognising, so only a hint is added for it.
+        use super::InputKind;
+        let written = "`triage proxy --record FILE` writes one";
+        let file = self.path.display();
+        let kind = super::detect(&self.head);
+        let other = match kind {
+            Some(InputKind::Har) => Some("a HAR file"),
+            Some(InputKind::Curl) => Some("`curl` output"),
+            _ => None,
+        };
+        let message = match other {
+            Some(what) => format!(
+                "{what}, not a triage recording ({written}); `triage explain {file}` reads it \
+                 directly"
             ),
-        )))
+            None => {
+                let mut m = format!(
+                    "no line could be read as a triage record ({})",
+                    super::skipped_text(&self.skipped)
+                );
+                if kind == Some(InputKind::JsonBody) {
+                    m.push_str(&format!(
+                        "; if it is a JSON error body or an SDK error as printed, `triage \
+                         explain {file}` reads it"
+                    ));
+                } else if !self.json_seen {
+                    m.push_str(&format!(
+                        "; no line of it is JSON, so it is no triage recording (JSON Lines, \
+                         one record a line: {written})"
+                    ));
+                }
+                m
+            }
+        };
+        Some(Err(IngestError::invalid(&self.path, message)))
     }
 }
 

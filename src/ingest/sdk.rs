@@ -5,10 +5,13 @@
 //!   `HTTP response body: {...}\n`, the headers a Python dict's `repr`, the body the decoded text.
 //! - JavaScript (`purecloud-platform-client-v2`): `console.log(e)` of what a call rejects with,
 //!   Node's `util.inspect` of a JavaScript object: with `returnExtended`, `{ status, statusText,
-//!   headers, body, text, error }` (ApiClient.js `callApi`); without it, the body alone.
+//!   headers, body, text, error }` (ApiClient.js `callApi`); without it, the body alone. The
+//!   same object through `JSON.stringify(e)` is JSON, and only its shape tells it from a body.
 //!
-//! Neither is JSON, so each is read by its own small parser into the status, the headers and
-//! the JSON body, which then go where a pasted body's would.
+//! The printed forms are not JSON, so each is read by its own small parser into the status, the
+//! headers and the JSON body, which then go where a pasted body's would. The JavaScript one's
+//! `error` is axios's, whose `config` holds the request it sent (method, URL, headers, body):
+//! a bare body lacks exactly that, so it is read too.
 
 use serde_json::{Map, Value};
 
@@ -24,6 +27,23 @@ pub(crate) struct Pasted {
     pub warnings: Vec<String>,
     /// The SDK method the Python text names as the failed call, if it names one.
     pub call: Option<SdkCall>,
+    /// The request the JavaScript SDK's error carries (axios's `error.config`), if it does.
+    pub request: Option<SdkRequest>,
+}
+
+/// The request a JavaScript SDK error carries in axios's `error.config`, as far as the print
+/// kept it.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub(crate) struct SdkRequest {
+    /// As axios spells it (`post`).
+    pub method: Option<String>,
+    /// The whole URL the SDK built (`https://api.mypurecloud.ie/api/v2/…`).
+    pub url: Option<String>,
+    /// Every header sent; `None` when the print left them out (`console.log` writes the
+    /// config's as `[Object [AxiosHeaders]]`, so they come from the request head Node kept).
+    pub headers: Option<Vec<(String, String)>>,
+    /// The body sent, empty for none; `None` when the print left it out.
+    pub body: Option<Vec<u8>>,
 }
 
 /// The SDK method a pasted Python error names: the README's `Exception when calling
@@ -109,6 +129,7 @@ fn is_sdk_method(name: &str) -> bool {
 
 pub(crate) const PYTHON: &str = "Python SDK ApiException (print(e))";
 pub(crate) const JS: &str = "JavaScript SDK error (console.log(e))";
+pub(crate) const JS_JSON: &str = "JavaScript SDK error (JSON.stringify(e))";
 
 /// Whether `text` holds the Python SDK's `ApiException` as it prints: `(status)`, then
 /// `Reason:` on the next line.
@@ -178,11 +199,15 @@ pub(crate) fn recognise(text: &str) -> Option<Result<Pasted, String>> {
     // JSON parses as JSON; only what does not, and opens an object, may be util.inspect's.
     // JSON that serde_json refuses (nested past its limit, say) is still JSON, and its error
     // is the JSON reader's to give, at its place in the file.
-    if t.starts_with('{')
-        && serde_json::from_str::<Value>(t).is_err()
-        && super::rfc8259::scan(t.as_bytes()).is_none()
-    {
-        return js(t);
+    if t.starts_with('{') {
+        match serde_json::from_str::<Value>(t) {
+            Ok(Value::Object(obj)) if stringified(&obj) => {
+                return Some(extended(obj, JS_JSON, true, Vec::new()));
+            }
+            Ok(_) => {}
+            Err(_) if super::rfc8259::scan(t.as_bytes()).is_none() => return js(t),
+            Err(_) => {}
+        }
     }
     if !t.starts_with(['{', '[']) {
         return quoted(text).map(Ok);
@@ -224,6 +249,7 @@ pub(crate) fn quoted(text: &str) -> Option<Pasted> {
                 "read the error body quoted on line {line}; the rest of the text is not explained"
             )],
             call: None,
+            request: None,
         });
     }
     None
@@ -272,6 +298,7 @@ fn python(text: &str) -> Result<Pasted, String> {
         body: body.into_bytes(),
         warnings,
         call: None,
+        request: None,
     })
 }
 
@@ -303,12 +330,19 @@ fn python_headers(text: &str) -> Option<Vec<(String, String)>> {
     }
 }
 
+/// Whether a JSON object is the JavaScript SDK's extended rejection through `JSON.stringify`,
+/// not an error body: the SDK's own members, without the body's pair of `code` and `message`.
+fn stringified(obj: &Map<String, Value>) -> bool {
+    (obj.contains_key("statusText") || obj.contains_key("body"))
+        && obj.contains_key("status")
+        && !(obj.contains_key("code") && obj.contains_key("message"))
+}
+
 fn js(text: &str) -> Option<Result<Pasted, String>> {
     let mut p = Lit::new(text);
     let (value, complete) = p.object_lenient();
     let obj = value?;
-    let broken = |what: &str| format!("a {JS}, but {what}");
-    let extended = obj.contains_key("statusText") || obj.contains_key("body");
+    let extended_shape = obj.contains_key("statusText") || obj.contains_key("body");
     let mut warnings = Vec::new();
     if p.elided {
         warnings.push(format!(
@@ -316,7 +350,7 @@ fn js(text: &str) -> Option<Result<Pasted, String>> {
              what they held is unknown (console.dir(e, {{depth: null}}) prints them all)"
         ));
     }
-    if !extended {
+    if !extended_shape {
         // Without `returnExtended` the SDK rejects with the body itself.
         if !complete || !obj.contains_key("code") && !obj.contains_key("message") {
             return None;
@@ -329,15 +363,26 @@ fn js(text: &str) -> Option<Result<Pasted, String>> {
             body,
             warnings,
             call: None,
+            request: None,
         }));
     }
-    let status = match obj.get("status").and_then(Value::as_u64) {
-        Some(s) => u16::try_from(s).ok(),
-        None => None,
-    };
-    let Some(status) = status else {
-        return Some(Err(broken("it has no numeric \"status\"")));
-    };
+    Some(extended(obj, JS, complete, warnings))
+}
+
+/// The SDK's extended rejection, `{ status, statusText, headers, body, text, error }`, as
+/// `shape` printed it (`complete` when read to its end).
+fn extended(
+    obj: Map<String, Value>,
+    shape: &'static str,
+    complete: bool,
+    warnings: Vec<String>,
+) -> Result<Pasted, String> {
+    let broken = |what: &str| format!("a {shape}, but {what}");
+    let status = obj
+        .get("status")
+        .and_then(Value::as_u64)
+        .and_then(|s| u16::try_from(s).ok())
+        .ok_or_else(|| broken("it has no numeric \"status\""))?;
     let headers = match obj.get("headers") {
         Some(Value::Object(h)) => h
             .iter()
@@ -349,25 +394,102 @@ fn js(text: &str) -> Option<Result<Pasted, String>> {
             .collect(),
         _ => Vec::new(),
     };
-    let body = match obj.get("body").or_else(|| obj.get("text")) {
-        Some(Value::String(s)) => s.clone().into_bytes(),
-        Some(v @ (Value::Object(_) | Value::Array(_))) => serde_json::to_vec(v).ok()?,
-        _ => {
-            return Some(Err(broken(if complete {
+    // `body` is axios's parsed `data`; `text` the SDK's copy as text, which axios leaves
+    // undefined: the first that holds something.
+    let body = ["body", "text"]
+        .iter()
+        .find_map(|k| match obj.get(*k) {
+            Some(Value::String(s)) => Some(s.clone().into_bytes()),
+            Some(v @ (Value::Object(_) | Value::Array(_))) => serde_json::to_vec(v).ok(),
+            _ => None,
+        })
+        .ok_or_else(|| {
+            broken(if complete {
                 "it has no \"body\" (the body is what is explained)"
             } else {
                 "it is cut off before its \"body\" (paste the whole of console.log(e))"
-            })))
-        }
-    };
-    Some(Ok(Pasted {
-        shape: JS,
+            })
+        })?;
+    Ok(Pasted {
+        shape,
         status: Some(status),
         headers,
         body,
         warnings,
         call: None,
-    }))
+        request: axios_request(&obj, shape == JS_JSON),
+    })
+}
+
+/// The request of axios's `error.config`: `method`, `url` (against `baseURL` when relative),
+/// `headers` and `data`. `console.log` prints the config's headers as `[Object [AxiosHeaders]]`,
+/// but Node's request beside it (`error.request`, a `ClientRequest`) keeps the head it wrote,
+/// `_header`, which holds them all. `json` says the print was `JSON.stringify`'s, where a
+/// `null` is a `null` and not a value left out.
+fn axios_request(obj: &Map<String, Value>, json: bool) -> Option<SdkRequest> {
+    let error = obj.get("error").and_then(Value::as_object);
+    let config = error
+        .and_then(|e| e.get("config"))
+        .or_else(|| obj.get("config"))
+        .and_then(Value::as_object)?;
+    let text = |k: &str| config.get(k).and_then(Value::as_str).map(str::to_owned);
+    let url = text("url").map(|u| match text("baseURL") {
+        Some(base) if !u.contains("://") => {
+            format!(
+                "{}/{}",
+                base.trim_end_matches('/'),
+                u.trim_start_matches('/')
+            )
+        }
+        _ => u,
+    });
+    let headers = match config.get("headers") {
+        Some(Value::Object(h)) => Some(
+            h.iter()
+                .filter_map(|(n, v)| match v {
+                    Value::String(s) => Some((n.clone(), s.clone())),
+                    Value::Number(x) => Some((n.clone(), x.to_string())),
+                    _ => None,
+                })
+                .collect(),
+        ),
+        _ => error
+            .and_then(|e| e.get("request"))
+            .and_then(|r| r.get("_header"))
+            .and_then(Value::as_str)
+            .and_then(request_head),
+    };
+    // The SDK sets `data` only for a request with a body (DefaultHttpClient.js), so its
+    // absence is no body; `console.log` writes one it left out as `[Object]`, read as null.
+    let body = match config.get("data") {
+        None => Some(Vec::new()),
+        Some(Value::Null) if json => Some(Vec::new()),
+        Some(Value::Null) => None,
+        Some(Value::String(s)) => Some(s.clone().into_bytes()),
+        Some(v) => serde_json::to_vec(v).ok(),
+    };
+    let method = text("method");
+    (method.is_some() || url.is_some()).then_some(SdkRequest {
+        method,
+        url,
+        headers,
+        body,
+    })
+}
+
+/// The headers of a request head as Node wrote it (`POST /p HTTP/1.1\r\nName: value\r\n…`).
+fn request_head(head: &str) -> Option<Vec<(String, String)>> {
+    let mut lines = head.split("\r\n");
+    lines
+        .next()
+        .filter(|l| l.ends_with("HTTP/1.1") || l.ends_with("HTTP/1.0"))?;
+    Some(
+        lines
+            .take_while(|l| !l.is_empty())
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_owned(), v.trim().to_owned()))
+            .collect(),
+    )
 }
 
 /// A reader of JavaScript literals as `util.inspect` writes them, and of Python string reprs.
@@ -460,6 +582,10 @@ impl<'a> Lit<'a> {
         if matches!(self.peek(), Some(b'\'' | b'"' | b'`')) {
             return self.string();
         }
+        // A symbol key (`[Symbol(kCapture)]: false`), which Node's own objects have.
+        if self.peek() == Some(b'[') {
+            return self.tag();
+        }
         let start = self.i;
         while self
             .peek()
@@ -505,23 +631,150 @@ impl<'a> Lit<'a> {
         }
     }
 
-    fn value(&mut self) -> Option<Value> {
-        self.ws();
-        // Class tags: `Object [AxiosHeaders] {`, `[Object: null prototype] {`.
-        if self.starts("Object [") || self.starts("[Object: null prototype]") {
-            while self.peek().is_some_and(|b| b != b'{') {
-                self.i += 1;
+    /// `[…]` with no space after the `[` (an array has one, or is `[]`), brackets inside
+    /// included (`[Object [AxiosHeaders]]`), on one line: what it says, brackets and all.
+    fn tag(&mut self) -> Option<String> {
+        let start = self.i;
+        if self.peek() != Some(b'[')
+            || self
+                .s
+                .get(self.i + 1)
+                .is_none_or(|b| b.is_ascii_whitespace() || *b == b']')
+        {
+            return None;
+        }
+        let mut depth = 0usize;
+        while let Some(b) = self.peek() {
+            self.i += 1;
+            match b {
+                b'[' => depth += 1,
+                b']' => {
+                    depth -= 1;
+                    if depth == 0 {
+                        return Some(String::from_utf8_lossy(&self.s[start..self.i]).into_owned());
+                    }
+                }
+                b'\n' => break,
+                _ => {}
             }
         }
-        for (elided, v) in [
-            ("[Object]", Value::Null),
-            ("[Array]", Value::Null),
-            ("[Getter]", Value::Null),
-        ] {
-            if self.starts(elided) {
-                self.i += elided.len();
+        self.i = start;
+        None
+    }
+
+    /// Whether `{` follows on the same line, after spaces: then what came before was a tag.
+    fn object_follows(&mut self) -> bool {
+        let save = self.i;
+        while self.peek() == Some(b' ') {
+            self.i += 1;
+        }
+        if self.peek() == Some(b'{') {
+            return true;
+        }
+        self.i = save;
+        false
+    }
+
+    /// An error as `util.inspect` prints it: `Name: message`, its stack's `at …` lines, and
+    /// `{` after the last one when it has properties of its own (axios's `code`, `config`).
+    /// The object of those properties, with `name` and `message`.
+    fn error(&mut self, name: String) -> Option<Value> {
+        let line_end = |l: &Self, from: usize| {
+            l.s[from..]
+                .iter()
+                .position(|b| *b == b'\n')
+                .map_or(l.s.len(), |n| from + n)
+        };
+        let end = line_end(self, self.i);
+        let message = String::from_utf8_lossy(&self.s[self.i..end])
+            .trim()
+            .to_owned();
+        self.i = end;
+        loop {
+            let next = self.i + 1;
+            if next >= self.s.len() {
+                break;
+            }
+            let end = line_end(self, next);
+            let line = String::from_utf8_lossy(&self.s[next..end]);
+            let line = line.trim_start();
+            if !(line.starts_with("at ") || line.starts_with("... ")) {
+                break;
+            }
+            self.i = end;
+        }
+        let mut props = Map::new();
+        let line_start = self.s[..self.i]
+            .iter()
+            .rposition(|b| *b == b'\n')
+            .map_or(0, |n| n + 1);
+        if self.s[line_start..self.i].trim_ascii_end().ends_with(b" {") {
+            self.i = line_start
+                + self.s[line_start..self.i]
+                    .iter()
+                    .rposition(|b| *b == b'{')?;
+            if self.depth >= MAX_DEPTH {
+                return None;
+            }
+            self.depth += 1;
+            let read = self.value_at(b'{');
+            self.depth -= 1;
+            match read? {
+                Value::Object(m) => props = m,
+                _ => return None,
+            }
+        }
+        props.insert("name".into(), Value::String(name));
+        props.insert("message".into(), Value::String(message));
+        Some(Value::Object(props))
+    }
+
+    fn value(&mut self) -> Option<Value> {
+        self.ws();
+        // A circular reference's mark: `<ref *1> ClientRequest {`.
+        if self.starts("<ref *") {
+            while self.peek().is_some_and(|b| b != b'>') {
+                self.i += 1;
+            }
+            self.i += 1;
+            self.ws();
+        }
+        // `[Object: null prototype] {` tags an object; alone, `[Object]`, `[Array]`,
+        // `[Function: f]`, `[Getter]`, `[Circular *1]`, it is a value left out.
+        if self.tag().is_some() {
+            if !self.object_follows() {
                 self.elided = true;
-                return Some(v);
+                return Some(Value::Null);
+            }
+        } else if self
+            .peek()
+            .is_some_and(|b| b.is_ascii_alphabetic() || b == b'_')
+        {
+            // A class's object (`ClientRequest {`, `Object [AxiosHeaders] {`) or an error with
+            // its stack (`AxiosError: Request failed …`); other words are literals, below.
+            let save = self.i;
+            let name = self.key()?;
+            if self.starts(": ") && name.ends_with("Error") {
+                self.i += 2;
+                // What console.log left out of axios's error (its config's transformers, Node's
+                // socket) is not what is explained: the request read from it says what it lacks.
+                let elided = self.elided;
+                let read = self.error(name);
+                self.elided = elided;
+                return read;
+            }
+            let tagged = {
+                let before = self.i;
+                while self.peek() == Some(b' ') {
+                    self.i += 1;
+                }
+                if self.tag().is_none() {
+                    self.i = before;
+                }
+                self.object_follows()
+            };
+            if !tagged {
+                self.i = save;
             }
         }
         let open = self.peek()?;
@@ -714,6 +967,35 @@ mod tests {
         assert_eq!(body["code"], "request.conflict");
         assert_eq!(body["message"], "It's taken");
         assert_eq!(p.warnings.len(), 1, "{:?}", p.warnings);
+    }
+
+    #[test]
+    fn js_tags_errors_and_symbol_keys_are_read_where_console_log_puts_them() {
+        // An elided value that names a class is not the tag of the next `{` in the text; an
+        // error without properties ends at its stack; a symbol key is a key.
+        let text = "{\n  status: 400,\n  statusText: 'Bad Request',\n  headers: [Object: null prototype],\n  body: { message: 'm', code: 'bad.request' },\n  text: undefined,\n  error: Error: boom\n      at f (/a.js:1:1)\n}";
+        let p = recognise(text).unwrap().unwrap();
+        let body: Value = serde_json::from_slice(&p.body).unwrap();
+        assert_eq!(body["code"], "bad.request");
+        assert_eq!(p.request, None);
+        let text = "{\n  status: 400,\n  body: { code: 'x' },\n  error: AxiosError: m\n      at f (/a.js:1:1) {\n    config: <ref *1> Object [X] {\n      method: 'get',\n      url: '/api/v2/users/me',\n      baseURL: 'https://api.mypurecloud.ie/',\n      [Symbol(k)]: [Circular *1]\n    },\n    request: ClientRequest { _header: 'GET /api/v2/users/me HTTP/1.1\\r\\nAuthorization: Bearer t\\r\\n\\r\\n' }\n  }\n}";
+        let p = recognise(text).unwrap().unwrap();
+        assert_eq!(
+            p.request,
+            Some(SdkRequest {
+                method: Some("get".into()),
+                url: Some("https://api.mypurecloud.ie/api/v2/users/me".into()),
+                headers: Some(vec![("Authorization".into(), "Bearer t".into())]),
+                body: Some(Vec::new()),
+            })
+        );
+        // Printed by JSON.stringify: JSON, told from a body by the SDK's members.
+        let p = recognise(r#"{"status":409,"statusText":"Conflict","body":{"code":"c"},"error":{"config":{"method":"put","url":"https://x/p","headers":{"A":"1"},"data":null}}}"#)
+            .unwrap()
+            .unwrap();
+        assert_eq!(p.shape, JS_JSON);
+        assert_eq!(p.request.unwrap().body, Some(Vec::new()));
+        assert!(recognise(r#"{"status":409,"code":"c","message":"m","body":1}"#).is_none());
     }
 
     #[test]

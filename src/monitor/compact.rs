@@ -130,6 +130,7 @@ impl Compact {
                     bytes: Bytes::copy_from_slice(self.part(4)),
                     complete: self.request_complete,
                     original_size: None,
+                    unknown_why: None,
                 },
                 upstream: self.upstream,
                 host: self.host.clone(),
@@ -144,6 +145,7 @@ impl Compact {
                     bytes: Bytes::copy_from_slice(self.part(5)),
                     complete: self.response_complete,
                     original_size: None,
+                    unknown_why: None,
                 },
                 // Only live exchanges are packed, and the proxy saw every header.
                 headers_shown: true,

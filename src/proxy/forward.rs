@@ -582,6 +582,7 @@ pub async fn handle(
                     bytes,
                     complete: true,
                     original_size: None,
+                    unknown_why: None,
                 },
                 Inspection::Complete,
             ),
@@ -594,6 +595,7 @@ pub async fn handle(
                         bytes,
                         complete: false,
                         original_size: None,
+                        unknown_why: None,
                     },
                     Inspection::OverLimit,
                 )
@@ -611,6 +613,7 @@ pub async fn handle(
                 bytes: raw.slice(..limit.min(raw.len())),
                 complete: false,
                 original_size: None,
+                unknown_why: None,
             },
             Some(_) => BodyPrefix::default(),
         };
@@ -824,6 +827,7 @@ fn request_body(headers: &HeaderMap, bytes: Bytes, complete: bool, limit: usize)
             bytes,
             complete,
             original_size: None,
+            unknown_why: None,
         };
     }
     let decoded = complete
@@ -834,11 +838,13 @@ fn request_body(headers: &HeaderMap, bytes: Bytes, complete: bool, limit: usize)
             bytes,
             complete: whole,
             original_size: None,
+            unknown_why: None,
         },
         None => BodyPrefix {
             bytes: Bytes::new(),
             complete: false,
             original_size: None,
+            unknown_why: None,
         },
     }
 }

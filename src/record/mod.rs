@@ -250,6 +250,7 @@ fn body_in(
         bytes: bytes.into(),
         complete,
         original_size: size,
+        unknown_why: None,
     })
 }
 

@@ -292,6 +292,25 @@ pub fn run_triage(args: &[&str]) -> (i32, String, String) {
     run_triage_env(&[], args)
 }
 
+/// Runs the `triage` binary with its standard output a pipe whose reader is gone before it
+/// writes (`triage … | head -c 0`): (exit status, standard error).
+pub fn run_triage_reader_gone(args: &[&str]) -> (Option<i32>, String) {
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
 /// Runs the `triage` binary with extra environment variables: (exit code, stdout, stderr).
 pub fn run_triage_env(env: &[(&str, &str)], args: &[&str]) -> (i32, String, String) {
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_triage"))

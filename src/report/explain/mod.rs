@@ -180,11 +180,38 @@ fn unshown_note(ex: &Exchange, diagnosed: bool, undecided: bool) -> Option<Strin
         ),
         // What a sanitised HAR drops has its own note (`credentials_note`).
         Shown::MaybeSanitized if r.body.complete => return None,
-        Shown::MaybeSanitized | Shown::All => format!(
-            "the input holds only part of the request's body, or none of it: {}",
-            unchecked("it")
-        ),
+        Shown::MaybeSanitized | Shown::All => match &r.body.unknown_why {
+            Some(why) => format!("the request body is unknown: {why}; {}", unchecked("it")),
+            None => format!(
+                "the input holds only part of the request's body, or none of it: {}",
+                unchecked("it")
+            ),
+        },
     })
+}
+
+/// The notes of bodies the input does not give, saying why (a HAR entry's text that is not
+/// the base64 it claims, or empty where its size says there were bytes): a failure left
+/// without a diagnosis, or with a poorer one, is then no mystery. The request's, when
+/// [`unshown_note`] has not said it already.
+fn unknown_body_notes(ex: &Exchange, request_said: bool) -> impl Iterator<Item = String> + '_ {
+    let request = ex
+        .request
+        .body
+        .unknown_why
+        .as_ref()
+        .filter(|_| !request_said)
+        .map(|why| format!("the request body is unknown: {why}"));
+    let response = ex
+        .response
+        .as_ref()
+        .and_then(|r| r.body.unknown_why.as_ref())
+        .map(|why| {
+            format!(
+                "the response body is unknown: {why}; a rule that reads it could not be checked"
+            )
+        });
+    request.into_iter().chain(response)
 }
 
 /// An exchange failed when it got no response or a status of 400 or more.
@@ -784,11 +811,16 @@ fn record(
         status: shown.status(),
         correlation_id: shown.correlation_id().map(|c| scrub(&c)),
         diagnoses,
-        notes: request_note(ex)
-            .into_iter()
-            .chain(credentials_note(ex))
-            .chain(unshown_note(ex, diagnosed, undecided))
-            .collect(),
+        notes: {
+            let unshown = unshown_note(ex, diagnosed, undecided);
+            let request_said = unshown.is_some();
+            request_note(ex)
+                .into_iter()
+                .chain(credentials_note(ex))
+                .chain(unshown)
+                .chain(unknown_body_notes(ex, request_said))
+                .collect()
+        },
         outcome: ex.outcome,
         outcome_text: ex.outcome.map(|o| {
             let api_answered = ex.response.is_some() && !answered_by_triage(ex);
