@@ -65,6 +65,9 @@ pub const SECRET_PARAMS: &[&str] = &[
     "api_key",
     "private_key",
     "authorization",
+    "proxy_authorization",
+    "cookie",
+    "set_cookie",
     // The assertion an identity provider posts to the login host (SAML single sign-on): a
     // browser's HAR of a login carries it, and it logs in whoever replays it.
     "saml_response",
@@ -101,8 +104,12 @@ pub const SECRET_JSON_KEYS: &[&str] = &[
     "secret",
     "api_key",
     "private_key",
-    // A body that carries headers as data (a webhook's or an integration's configuration).
+    // A body that carries headers as data (a webhook's or an integration's configuration,
+    // an SDK error printed as JSON).
     "authorization",
+    "proxy_authorization",
+    "cookie",
+    "set_cookie",
     // Guest chat's `CreateWebChatConversationResponse.jwt`: the guest's bearer credential for
     // the conversation's later calls.
     "jwt",
@@ -121,9 +128,9 @@ pub const CONTENT_JSON_KEYS: &[&str] = &["textBody", "text", "content"];
 /// `code`), and HTTP/2's `:path` as some HAR tools keep it.
 pub const URL_HEADERS: &[&str] = &[":path", "location", "content-location", "referer"];
 
-/// Longest secret name once normalised ("xamzsecuritytoken"); a longer name cannot match, so
+/// Longest secret name once normalised ("proxyauthorization"); a longer name cannot match, so
 /// normalising needs no more room than this on the stack.
-const MAX_NAME: usize = 17;
+const MAX_NAME: usize = 18;
 
 /// A name as it is compared with the lists: ASCII lowercase, `_` and `-` dropped and, for
 /// parameter names (`decode`), `%XX` decoded and `+` read as a space first. `None` when it is
@@ -995,6 +1002,9 @@ impl serde::de::Visitor<'_> for Key {
 fn json_key_kind(norm: &[u8]) -> KeyKind {
     match norm {
         b"authorization" => KeyKind::Secret(Some("authorization")),
+        b"proxyauthorization" => KeyKind::Secret(Some("proxy-authorization")),
+        b"cookie" => KeyKind::Secret(Some("cookie")),
+        b"setcookie" => KeyKind::Secret(Some("set-cookie")),
         b"clientsecret" | b"clientassertion" | b"accesstoken" | b"refreshtoken" | b"idtoken"
         | b"token" | b"password" | b"assertion" | b"codeverifier" | b"secret" | b"apikey"
         | b"privatekey" | b"jwt" => KeyKind::Secret(None),

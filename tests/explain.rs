@@ -3386,3 +3386,53 @@ fn a_har_body_triage_cannot_use_is_unknown_and_the_report_says_why() {
         assert!(r.out.contains("is not base64"), "{format}: {}", r.out);
     }
 }
+
+/// `triage redact` of a JSON file that is no HAR (an SDK error printed as JSON, a config) to
+/// standard output writes nothing of it: its members are held until `log` is seen, and the
+/// refused output is thrown away unwritten. Headers carried as JSON data are credentials too.
+#[test]
+fn redact_of_a_json_that_is_no_har_writes_nothing_to_standard_output() {
+    let dir = tempfile::tempdir().unwrap();
+    let f = dir.path().join("error.json");
+    let pad = "x".repeat(20_000);
+    std::fs::write(
+        &f,
+        format!(
+            r#"{{"status":409,"headers":{{"set-cookie":["AWSALB=COOKIESECRET42"],"cookie":"s=COOKIESECRET43"}},"pad":"{pad}","error":{{"config":{{"headers":{{"Authorization":"Bearer BEARERSECRET44"}}}}}}}}"#
+        ),
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["redact", f.to_str().unwrap(), "-o", "-"])
+        .output()
+        .unwrap();
+    assert_eq!(run.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&run.stdout),
+        "",
+        "nothing of a file that is no HAR"
+    );
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("not a HAR file"), "{err}");
+    for s in ["COOKIESECRET42", "COOKIESECRET43", "BEARERSECRET44"] {
+        assert!(!err.contains(s), "{s} in {err}");
+    }
+
+    // The same members beside a `log`: written, their credentials redacted.
+    let har = dir.path().join("with-log.har");
+    std::fs::write(
+        &har,
+        r#"{"_saved":{"set-cookie":"AWSALB=COOKIESECRET42","cookie":"s=COOKIESECRET43"},"log":{"version":"1.2","creator":{"name":"t","version":"1"},"entries":[]}}"#,
+    )
+    .unwrap();
+    let run = Command::new(env!("CARGO_BIN_EXE_triage"))
+        .args(["redact", har.to_str().unwrap(), "-o", "-"])
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        out.contains(r#""_saved":{"set-cookie":"[redacted "#),
+        "{out}"
+    );
+    assert!(!out.contains("COOKIESECRET"), "{out}");
+}

@@ -67,8 +67,10 @@ pub fn run(args: RedactArgs) -> Result<ExitCode, Error> {
     if outcome.entries == 0 && (outcome.error.is_some() || outcome.unreadable_count > 0) {
         // Nothing was read (not a HAR, broken before its first entry, or no entry triage can
         // read): an empty HAR in place of whatever the output held would destroy it for
-        // nothing. Dropping the staged output removes it.
-        drop(out);
+        // nothing. Dropping the staged output removes it; what the buffer holds is thrown
+        // away unwritten (dropping the buffer would flush it to standard output).
+        let (staged, _unwritten) = out.into_parts();
+        drop(staged);
         if args.output.as_os_str() != STDIN {
             eprintln!(
                 "triage: no entry could be read, so nothing was written: {} is left as it was",

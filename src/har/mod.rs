@@ -543,7 +543,11 @@ fn redact_urls(v: &mut Value, found: &mut Vec<String>) {
 /// [`redact_loose`] of a member as the scanner read it. What does not parse (JSON that
 /// serde_json refuses: a lone surrogate, nesting past its limit) cannot be searched, so it is
 /// not copied either: a placeholder says how long it was.
-fn write_loose(out: &mut impl Write, raw: &[u8], keep_content: bool) -> io::Result<Option<String>> {
+fn write_loose(
+    out: &mut (impl Write + ?Sized),
+    raw: &[u8],
+    keep_content: bool,
+) -> io::Result<Option<String>> {
     let (v, why) = match serde_json::from_slice::<Value>(raw) {
         Ok(mut v) => {
             redact_loose(&mut v, keep_content);
@@ -733,6 +737,7 @@ pub fn redact_har(
         }
     };
     out.write_all(b"{")?;
+    let mut pre_log: Vec<u8> = Vec::new();
     let sep = |first: &mut bool| -> &'static [u8] {
         if std::mem::replace(first, false) {
             b""
@@ -751,11 +756,15 @@ pub fn redact_har(
         };
         match ev {
             HarEvent::TopField { key, raw } => {
-                out.write_all(sep(&mut top_first))?;
-                serde_json::to_writer(&mut *out, &key)?;
-                out.write_all(b":")?;
+                // Until `log` is seen this may be no HAR at all (a pasted SDK error, a
+                // config): its members wait, so that nothing of it reaches standard output
+                // when it is refused. After `log`, they go out as they come.
+                let w: &mut dyn Write = if saw_log { &mut *out } else { &mut pre_log };
+                w.write_all(sep(&mut top_first))?;
+                serde_json::to_writer(&mut *w, &key)?;
+                w.write_all(b":")?;
                 // Beside `log` only a tool's own members stand; nothing says what they hold.
-                if let Some(why) = write_loose(&mut *out, &raw, keep_content)? {
+                if let Some(why) = write_loose(&mut *w, &raw, keep_content)? {
                     outcome.left_out.push(format!(
                         "{}: {key} replaced by a placeholder: JSON triage cannot read: {why}",
                         input.display()
@@ -763,6 +772,7 @@ pub fn redact_har(
                 }
             }
             HarEvent::LogStart => {
+                out.write_all(&std::mem::take(&mut pre_log))?;
                 out.write_all(sep(&mut top_first))?;
                 out.write_all(b"\"log\":{")?;
                 in_log = true;
@@ -862,6 +872,13 @@ pub fn redact_har(
         out.write_all(b"}")?;
     }
     if !saw_log {
+        // Members of a document that broke before `log` (or has none) are of no HAR file:
+        // none of them is written.
+        if outcome.error.is_none() {
+            out.write_all(&pre_log)?;
+        } else {
+            top_first = true;
+        }
         out.write_all(sep(&mut top_first))?;
         write!(
             out,
@@ -870,7 +887,8 @@ pub fn redact_har(
         )?;
     }
     out.write_all(b"}\n")?;
-    out.flush()?;
+    // Not flushed: the caller decides whether the output is kept (a document that was no
+    // HAR is thrown away unwritten).
     Ok(outcome)
 }
 
